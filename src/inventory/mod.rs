@@ -1,0 +1,5 @@
+//! Client → Inventory: the walk of one region and the snapshot file.
+
+pub mod model;
+
+pub use model::*;
