@@ -1,5 +1,7 @@
 //! Client → Inventory: the walk of one region and the snapshot file.
 
 pub mod model;
+pub mod snapshot;
+pub mod walk;
 
 pub use model::*;
