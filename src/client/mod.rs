@@ -305,7 +305,7 @@ impl miette::Diagnostic for CallError {
 fn call_help(error: &CallError) -> String {
     let code = error.code.as_str();
     match error.class {
-        FailureClass::Credentials if code == "SignatureDoesNotMatch" => "the service computed a different signature for the same request: check that the AccessKeySecret belongs to the AccessKeyId in use, and that the local clock is right".into(),
+        FailureClass::Credentials if code == "SignatureDoesNotMatch" => "the service computed a different signature: check that the secret (AccessKeySecret) belongs to the AccessKeyId in use, and that the local clock is right".into(),
         FailureClass::Credentials if code.starts_with("InvalidAccessKeyId") => "the AccessKeyId is unknown or disabled: check the key in the RAM console, or the profile in use".into(),
         FailureClass::Credentials => "the STS token is missing, expired or does not match the key: obtain fresh STS credentials".into(),
         FailureClass::ClockSkew => "set the local clock right (e.g. enable NTP); signed requests are only valid for minutes around the server's time".into(),
@@ -515,9 +515,12 @@ impl Client {
             &sign::new_nonce(),
         );
         let query = sign::query_string(&signed);
+        // Kept only to tell a wrong secret from a canonicalisation difference if the server
+        // answers SignatureDoesNotMatch; never logged or returned.
+        let string_to_sign = sign::string_to_sign(sign::METHOD, &signed[..signed.len() - 1]);
         drop(signed);
         inner.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let outcome = inner.transport.send(A::NAME, &query).await;
+        let outcome = inner.transport.send(A::NAME, &query, &string_to_sign).await;
         drop(query);
         let decoded = outcome.and_then(|answer| {
             transport::decode::<A::Response>(A::NAME, &answer.body, answer.request_id)

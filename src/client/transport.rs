@@ -56,8 +56,15 @@ impl Transport {
     }
 
     /// Sends one POST with `query` as the whole query string and an empty body.
-    pub async fn send(&self, action: &'static str, query: &str) -> Result<Answer, Failure> {
-        let attempt = self.attempt(action, query);
+    /// `string_to_sign` is what we signed: if the server answers `SignatureDoesNotMatch` with
+    /// its own, the two are compared to say whether the secret or the canonical form is wrong.
+    pub async fn send(
+        &self,
+        action: &'static str,
+        query: &str,
+        string_to_sign: &str,
+    ) -> Result<Answer, Failure> {
+        let attempt = self.attempt(action, query, string_to_sign);
         match tokio::time::timeout(self.attempt_timeout, attempt).await {
             Ok(result) => result,
             Err(_) => Err(Failure::Timeout {
@@ -69,7 +76,12 @@ impl Transport {
         }
     }
 
-    async fn attempt(&self, action: &'static str, query: &str) -> Result<Answer, Failure> {
+    async fn attempt(
+        &self,
+        action: &'static str,
+        query: &str,
+        string_to_sign: &str,
+    ) -> Result<Answer, Failure> {
         let url = format!("{}?{query}", self.base);
         let mut response = self
             .http
@@ -106,7 +118,13 @@ impl Transport {
         let body = read_capped(&mut response, self.max_response_bytes).await?;
         let header_request_id = header_str(&headers, "x-acs-request-id");
         if status >= 300 {
-            return Err(api_failure(status, &headers, &body, header_request_id));
+            return Err(api_failure(
+                status,
+                &headers,
+                &body,
+                header_request_id,
+                string_to_sign,
+            ));
         }
         if let Some(content_type) = header_str(&headers, CONTENT_TYPE.as_str()) {
             if !content_type.to_ascii_lowercase().contains("json") {
@@ -203,6 +221,7 @@ fn api_failure(
     headers: &HeaderMap,
     body: &[u8],
     header_request_id: Option<String>,
+    string_to_sign: &str,
 ) -> Failure {
     let envelope = serde_json::from_slice::<crate::wire::models::ErrorBody>(body)
         .ok()
@@ -217,8 +236,11 @@ fn api_failure(
     match envelope {
         Some(e) => Failure::Api {
             status,
+            message: match signature_diagnosis(&e.code, &e.message, string_to_sign) {
+                Some(diagnosis) => format!("{} ({diagnosis})", server_message(&e.message)),
+                None => server_message(&e.message),
+            },
             code: sanitize(&e.code),
-            message: server_message(&e.message),
             request_id: Some(e.request_id)
                 .filter(|r| !r.is_empty())
                 .or(header_request_id),
@@ -260,6 +282,22 @@ fn server_message(message: &str) -> String {
         text.push('…');
     }
     text
+}
+
+/// For `SignatureDoesNotMatch` carrying the server's string-to-sign: whether it equals ours
+/// (then only the secret can differ) or not (the request was canonicalised differently).
+fn signature_diagnosis(code: &str, message: &str, ours: &str) -> Option<&'static str> {
+    if code != "SignatureDoesNotMatch" {
+        return None;
+    }
+    let marker = "string to sign is:";
+    let at = message.to_ascii_lowercase().find(marker)?;
+    let theirs = message[at + marker.len()..].trim();
+    Some(if theirs == ours {
+        "the server signed the same text, so the secret does not match the AccessKeyId"
+    } else {
+        "the server canonicalised the request differently: a signing mismatch, not a wrong secret"
+    })
 }
 
 /// The first ≤ 200 bytes, as printable text.
@@ -372,6 +410,21 @@ mod tests {
             "Specified signature is not matched with our calculation."
         );
         assert!(!m.contains("LTAIfull"));
+    }
+
+    #[test]
+    fn signature_mismatch_is_diagnosed_locally() {
+        let message = "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&A";
+        assert_eq!(
+            signature_diagnosis("SignatureDoesNotMatch", message, "POST&%2F&A"),
+            Some("the server signed the same text, so the secret does not match the AccessKeyId")
+        );
+        assert!(
+            signature_diagnosis("SignatureDoesNotMatch", message, "POST&%2F&B")
+                .unwrap()
+                .contains("signing mismatch")
+        );
+        assert_eq!(signature_diagnosis("Throttling", message, "x"), None);
     }
 
     #[test]
