@@ -211,6 +211,15 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("access_key_id", &self.inner.credentials.masked_key_id())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     transport: transport::Transport,
     credentials: Credentials,

@@ -267,6 +267,11 @@ async fn a_read_is_a_signed_post_with_an_empty_body() {
     assert!(query_param(line, "Signature").is_some());
     assert_eq!(client.stats().requests, 1);
     assert_eq!(client.retry_budget_remaining(), 500);
+    let debug = format!("{client:?}");
+    assert!(
+        debug.contains("****WXYZ") && !debug.contains(KEY_ID),
+        "{debug}"
+    );
 }
 
 #[tokio::test]
