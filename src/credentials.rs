@@ -1,7 +1,11 @@
-//! Environment or aliyun CLI profile → `Credentials`. Secrets never come from the command
-//! line and never reach output: `Debug` is redacted and the type is not `Serialize`.
-//!
-//! INTERFACE SKELETON: filled in by the client work.
+//! Environment or aliyun CLI profile → [`Credentials`] (reference §6). In: an optional
+//! `--profile` name, an environment lookup and the home directory, all injected so tests never
+//! touch the process environment. Out: the credentials and where they came from. Secrets never
+//! come from the command line and never reach output: `Debug` is redacted, the type is not
+//! `Serialize`, and no error quotes the config file's text (it holds the secret).
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
 
 /// An access key, optionally with an STS token.
 #[derive(Clone)]
@@ -12,10 +16,13 @@ pub struct Credentials {
     token: Option<String>,
 }
 
+// The secret must never be serialized into a report, snapshot or journal.
+static_assertions::assert_not_impl_any!(Credentials: serde::Serialize);
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
+            .field("access_key_id", &self.masked_key_id())
             .field("access_key_secret", &"***")
             .field("security_token", &self.token.as_ref().map(|_| "***"))
             .finish()
@@ -30,5 +37,614 @@ impl Credentials {
             secret,
             token,
         }
+    }
+
+    /// The AccessKeyId reduced to its last 4 characters, e.g. `****3xyz`.
+    pub fn masked_key_id(&self) -> String {
+        let chars: Vec<char> = self.access_key_id.chars().collect();
+        let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+        format!("****{tail}")
+    }
+
+    /// Whether an STS token comes with the key.
+    pub fn has_security_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// The secret, for the signing function only (`client::sign`).
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The STS token, sent as the signed `SecurityToken` parameter.
+    pub(crate) fn security_token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+/// Env vars for the AccessKeyId, first non-empty wins (aliyun CLI order, reference §6.1).
+pub const ACCESS_KEY_ID_VARS: [&str; 4] = [
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABACLOUD_ACCESS_KEY_ID",
+    "ALICLOUD_ACCESS_KEY_ID",
+    "ACCESS_KEY_ID",
+];
+/// Env vars for the AccessKeySecret, first non-empty wins.
+pub const ACCESS_KEY_SECRET_VARS: [&str; 4] = [
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABACLOUD_ACCESS_KEY_SECRET",
+    "ALICLOUD_ACCESS_KEY_SECRET",
+    "ACCESS_KEY_SECRET",
+];
+/// Env vars for the STS token, first non-empty wins.
+pub const SECURITY_TOKEN_VARS: [&str; 4] = [
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "ALIBABACLOUD_SECURITY_TOKEN",
+    "ALICLOUD_SECURITY_TOKEN",
+    "SECURITY_TOKEN",
+];
+/// Env vars naming the profile when `--profile` is absent.
+pub const PROFILE_VARS: [&str; 3] = [
+    "ALIBABA_CLOUD_PROFILE",
+    "ALIBABACLOUD_PROFILE",
+    "ALICLOUD_PROFILE",
+];
+/// Overrides the CLI config path; the name credentials-go's CLI-profile provider reads.
+pub const CONFIG_FILE_VAR: &str = "ALIBABA_CLOUD_CONFIG_FILE";
+
+/// Where the credentials came from (safe to print).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The environment variable that held the AccessKeyId.
+    Environment {
+        /// Name of that variable.
+        variable: &'static str,
+    },
+    /// A profile of the aliyun CLI config file.
+    Profile {
+        /// Profile name.
+        name: String,
+        /// The config file.
+        path: PathBuf,
+    },
+}
+
+/// Credentials plus what an operator may want to know about them.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The credentials.
+    pub credentials: Credentials,
+    /// Where they came from.
+    pub source: Source,
+    /// The profile's `region_id`, when it has one.
+    pub region: Option<String>,
+    /// Warnings already logged (e.g. a config file readable by others), for the CLI to show.
+    pub warnings: Vec<String>,
+}
+
+/// Why no usable credentials were found.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CredentialsError {
+    /// Nothing in the environment, no profile, no config file.
+    #[error("no credentials found")]
+    #[diagnostic(
+        code(grantguard::credentials::missing),
+        help(
+            "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (optionally ALIBABA_CLOUD_SECURITY_TOKEN; older names ALIBABACLOUD_*, ALICLOUD_*, ACCESS_KEY_ID/ACCESS_KEY_SECRET also work), or pass --profile NAME for a profile of ~/.aliyun/config.json"
+        )
+    )]
+    Missing,
+    /// One half of the access key is in the environment, the other is not.
+    #[error("{present} is set but none of {missing} is")]
+    #[diagnostic(
+        code(grantguard::credentials::incomplete_environment),
+        help("set both the access key id and the secret, or unset both and use --profile")
+    )]
+    IncompleteEnvironment {
+        /// The variable that was found.
+        present: &'static str,
+        /// The variables searched for the other half.
+        missing: String,
+    },
+    /// A profile was asked for but there is no config file.
+    #[error("profile {profile} asked for, but {} does not exist", path.display())]
+    #[diagnostic(
+        code(grantguard::credentials::config_missing),
+        help("run `aliyun configure --profile {profile}`, or set ALIBABA_CLOUD_CONFIG_FILE")
+    )]
+    ConfigMissing {
+        /// The profile asked for.
+        profile: String,
+        /// Where the file was looked for.
+        path: PathBuf,
+    },
+    /// The config file could not be read.
+    #[error("cannot read {}", path.display())]
+    #[diagnostic(code(grantguard::credentials::config_unreadable))]
+    ConfigUnreadable {
+        /// The config file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not the JSON the aliyun CLI writes. The text is not shown: it holds
+    /// secrets.
+    #[error("{} is not a valid aliyun CLI config: {message} at line {line}, column {column}", path.display())]
+    #[diagnostic(code(grantguard::credentials::config_invalid))]
+    ConfigInvalid {
+        /// The config file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// Others may write the config file, so anyone could swap the key.
+    #[error("{} is writable by group or others (mode {mode:o}); refusing to use it", path.display())]
+    #[diagnostic(
+        code(grantguard::credentials::config_writable),
+        help("run `chmod 600 {}`", path.display())
+    )]
+    ConfigWritable {
+        /// The config file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The profile is not in the file.
+    #[error("profile {profile} not found in {}", path.display())]
+    #[diagnostic(
+        code(grantguard::credentials::profile_not_found),
+        help("profiles in the file: {available}")
+    )]
+    ProfileNotFound {
+        /// The profile asked for.
+        profile: String,
+        /// The config file.
+        path: PathBuf,
+        /// Names of the profiles that exist.
+        available: String,
+    },
+    /// The profile's mode needs a token exchange grantguard does not do.
+    #[error("profile {profile} uses mode {mode}, which grantguard does not support")]
+    #[diagnostic(
+        code(grantguard::credentials::unsupported_mode),
+        help("use a profile with mode AK or StsToken, or export the keys in ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET / ALIBABA_CLOUD_SECURITY_TOKEN")
+    )]
+    UnsupportedMode {
+        /// The profile.
+        profile: String,
+        /// Its mode.
+        mode: String,
+    },
+    /// The profile lacks a key its mode needs.
+    #[error("profile {profile} (mode {mode}) has no {field}")]
+    #[diagnostic(
+        code(grantguard::credentials::profile_incomplete),
+        help("run `aliyun configure --profile {profile}`")
+    )]
+    ProfileIncomplete {
+        /// The profile.
+        profile: String,
+        /// Its mode.
+        mode: String,
+        /// The empty or missing key.
+        field: &'static str,
+    },
+}
+
+/// The parts of `~/.aliyun/config.json` grantguard reads (reference §6.3).
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    profiles: Vec<Profile>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    access_key_id: String,
+    #[serde(default)]
+    access_key_secret: String,
+    #[serde(default)]
+    sts_token: String,
+    #[serde(default)]
+    region_id: String,
+}
+
+/// Finds credentials: `--profile NAME` if given; else the environment's access key; else a
+/// profile named by `ALIBABA_CLOUD_PROFILE` (or its older names); else the config file's
+/// `current` profile if the file exists. `env` looks up one variable; `home` is the user's
+/// home directory (for `~/.aliyun/config.json`, overridden by `ALIBABA_CLOUD_CONFIG_FILE`).
+pub fn resolve(
+    profile: Option<&str>,
+    env: &impl Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Result<Resolved, CredentialsError> {
+    let config_path = first_non_empty(env, &[CONFIG_FILE_VAR])
+        .map(|(_, path)| PathBuf::from(path))
+        .or_else(|| home.map(|h| h.join(".aliyun").join("config.json")));
+
+    if let Some(name) = profile {
+        return from_profile(Some(name), config_path.as_deref());
+    }
+    if let Some(resolved) = from_environment(env)? {
+        return Ok(resolved);
+    }
+    if let Some((_, name)) = first_non_empty(env, &PROFILE_VARS) {
+        return from_profile(Some(&name), config_path.as_deref());
+    }
+    match config_path {
+        Some(path) if path.exists() => from_profile(None, Some(&path)),
+        _ => Err(CredentialsError::Missing),
+    }
+}
+
+fn first_non_empty(
+    env: &impl Fn(&str) -> Option<String>,
+    names: &[&'static str],
+) -> Option<(&'static str, String)> {
+    names
+        .iter()
+        .find_map(|name| env(name).filter(|v| !v.is_empty()).map(|v| (*name, v)))
+}
+
+fn from_environment(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Resolved>, CredentialsError> {
+    let id = first_non_empty(env, &ACCESS_KEY_ID_VARS);
+    let secret = first_non_empty(env, &ACCESS_KEY_SECRET_VARS);
+    let token = first_non_empty(env, &SECURITY_TOKEN_VARS).map(|(_, v)| v);
+    match (id, secret) {
+        (Some((variable, id)), Some((_, secret))) => Ok(Some(Resolved {
+            credentials: Credentials::new(id, secret, token),
+            source: Source::Environment { variable },
+            region: None,
+            warnings: Vec::new(),
+        })),
+        (Some((present, _)), None) => Err(CredentialsError::IncompleteEnvironment {
+            present,
+            missing: ACCESS_KEY_SECRET_VARS.join(", "),
+        }),
+        (None, Some((present, _))) => Err(CredentialsError::IncompleteEnvironment {
+            present,
+            missing: ACCESS_KEY_ID_VARS.join(", "),
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Reads the profile `name` (or the file's `current`) from the config file at `path`.
+fn from_profile(name: Option<&str>, path: Option<&Path>) -> Result<Resolved, CredentialsError> {
+    let Some(path) = path else {
+        return Err(match name {
+            Some(_) => CredentialsError::ConfigMissing {
+                profile: name.unwrap_or_default().to_owned(),
+                path: PathBuf::from("~/.aliyun/config.json"),
+            },
+            None => CredentialsError::Missing,
+        });
+    };
+    if !path.exists() {
+        return Err(CredentialsError::ConfigMissing {
+            profile: name.unwrap_or("(current)").to_owned(),
+            path: path.to_owned(),
+        });
+    }
+    let warnings = check_permissions(path)?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| CredentialsError::ConfigUnreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+    let config: ConfigFile =
+        serde_json::from_str(&text).map_err(|e| CredentialsError::ConfigInvalid {
+            path: path.to_owned(),
+            // serde_json's messages name types and keys, never the values it read.
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+            line: e.line(),
+            column: e.column(),
+        })?;
+    let wanted = name.unwrap_or(&config.current);
+    let Some(found) = config.profiles.iter().find(|p| p.name == wanted) else {
+        return Err(CredentialsError::ProfileNotFound {
+            profile: wanted.to_owned(),
+            path: path.to_owned(),
+            available: config
+                .profiles
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let credentials = profile_credentials(found)?;
+    Ok(Resolved {
+        credentials,
+        source: Source::Profile {
+            name: found.name.clone(),
+            path: path.to_owned(),
+        },
+        region: Some(found.region_id.clone()).filter(|r| !r.is_empty()),
+        warnings,
+    })
+}
+
+fn profile_credentials(profile: &Profile) -> Result<Credentials, CredentialsError> {
+    let require = |value: &str, field: &'static str| {
+        if value.is_empty() {
+            Err(CredentialsError::ProfileIncomplete {
+                profile: profile.name.clone(),
+                mode: profile.mode.clone(),
+                field,
+            })
+        } else {
+            Ok(value.to_owned())
+        }
+    };
+    // The CLI matches modes case-insensitively (reference §6.3).
+    let token = match profile.mode.to_ascii_lowercase().as_str() {
+        "ak" => None,
+        "ststoken" => Some(require(&profile.sts_token, "sts_token")?),
+        _ => {
+            return Err(CredentialsError::UnsupportedMode {
+                profile: profile.name.clone(),
+                mode: if profile.mode.is_empty() {
+                    "(empty)".into()
+                } else {
+                    profile.mode.clone()
+                },
+            })
+        }
+    };
+    Ok(Credentials::new(
+        require(&profile.access_key_id, "access_key_id")?,
+        require(&profile.access_key_secret, "access_key_secret")?,
+        token,
+    ))
+}
+
+/// Refuses a config file others may write; warns (and returns the warning) when others may
+/// read it.
+#[cfg(unix)]
+fn check_permissions(path: &Path) -> Result<Vec<String>, CredentialsError> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata =
+        std::fs::metadata(path).map_err(|source| CredentialsError::ConfigUnreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(CredentialsError::ConfigWritable {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    if mode & 0o044 != 0 {
+        let warning = format!(
+            "{} is readable by other users (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+        tracing::warn!("{warning}");
+        return Ok(vec![warning]);
+    }
+    Ok(Vec::new())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_path: &Path) -> Result<Vec<String>, CredentialsError> {
+    Ok(Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const CONFIG: &str = r#"{
+      "current": "default",
+      "profiles": [
+        {"name":"default","mode":"AK","access_key_id":"LTAIdefault0001","access_key_secret":"sec-default","region_id":"cn-hangzhou"},
+        {"name":"sts","mode":"StsToken","access_key_id":"STS.id0002","access_key_secret":"sec-sts","sts_token":"tok-sts","region_id":"cn-shanghai"},
+        {"name":"role","mode":"RamRoleArn","access_key_id":"LTAIrole","access_key_secret":"x","ram_role_arn":"acs:ram::1:role/a"},
+        {"name":"broken","mode":"ak","access_key_id":"LTAIbroken"}
+      ]
+    }"#;
+
+    /// A temp HOME with `.aliyun/config.json` at `mode`.
+    fn home_with(config: &str, mode: u32) -> tempfile::TempDir {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join(".aliyun");
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("config.json");
+        std::fs::write(&file, config).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        home
+    }
+
+    #[test]
+    fn environment_first_non_empty_wins() {
+        let env = env_of(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", ""),
+            ("ALICLOUD_ACCESS_KEY_ID", "LTAIenv00099"),
+            ("ACCESS_KEY_ID", "ignored"),
+            ("ACCESS_KEY_SECRET", "s3cret"),
+            ("ALIBABACLOUD_SECURITY_TOKEN", "tok"),
+        ]);
+        let r = resolve(None, &env, None).unwrap();
+        assert_eq!(r.credentials.access_key_id, "LTAIenv00099");
+        assert_eq!(r.credentials.secret(), "s3cret");
+        assert_eq!(r.credentials.security_token(), Some("tok"));
+        assert_eq!(
+            r.source,
+            Source::Environment {
+                variable: "ALICLOUD_ACCESS_KEY_ID"
+            }
+        );
+    }
+
+    #[test]
+    fn half_an_access_key_is_an_error() {
+        let env = env_of(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI")]);
+        let err = resolve(None, &env, None).unwrap_err();
+        assert!(matches!(
+            err,
+            CredentialsError::IncompleteEnvironment { .. }
+        ));
+        assert!(err.to_string().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+    }
+
+    #[test]
+    fn nothing_at_all_lists_the_variables_and_profile_flag() {
+        let home = tempfile::tempdir().unwrap();
+        let err = resolve(None, &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(matches!(err, CredentialsError::Missing));
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(help.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"));
+        assert!(help.contains("--profile"));
+    }
+
+    #[test]
+    fn profile_flag_beats_environment() {
+        let home = home_with(CONFIG, 0o600);
+        let env = env_of(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIenv"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "envsecret"),
+        ]);
+        let r = resolve(Some("sts"), &env, Some(home.path())).unwrap();
+        assert_eq!(r.credentials.access_key_id, "STS.id0002");
+        assert_eq!(r.credentials.security_token(), Some("tok-sts"));
+        assert_eq!(r.region.as_deref(), Some("cn-shanghai"));
+        assert!(r.warnings.is_empty());
+    }
+
+    #[test]
+    fn profile_from_env_then_current() {
+        let home = home_with(CONFIG, 0o600);
+        let env = env_of(&[("ALICLOUD_PROFILE", "sts")]);
+        let r = resolve(None, &env, Some(home.path())).unwrap();
+        assert!(matches!(r.source, Source::Profile { ref name, .. } if name == "sts"));
+
+        let r = resolve(None, &env_of(&[]), Some(home.path())).unwrap();
+        assert_eq!(r.credentials.access_key_id, "LTAIdefault0001");
+        assert!(!r.credentials.has_security_token());
+    }
+
+    #[test]
+    fn config_path_override() {
+        let elsewhere = home_with(CONFIG, 0o600);
+        let path = elsewhere.path().join(".aliyun/config.json");
+        let env = env_of(&[(CONFIG_FILE_VAR, path.to_str().unwrap())]);
+        let empty_home = tempfile::tempdir().unwrap();
+        let r = resolve(Some("default"), &env, Some(empty_home.path())).unwrap();
+        assert_eq!(r.credentials.access_key_id, "LTAIdefault0001");
+    }
+
+    #[test]
+    fn unsupported_mode_is_named() {
+        let home = home_with(CONFIG, 0o600);
+        let err = resolve(Some("role"), &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(
+            matches!(err, CredentialsError::UnsupportedMode { ref mode, .. } if mode == "RamRoleArn")
+        );
+        assert!(err.to_string().contains("RamRoleArn"));
+    }
+
+    #[test]
+    fn incomplete_profile_and_unknown_profile() {
+        let home = home_with(CONFIG, 0o600);
+        let err = resolve(Some("broken"), &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(matches!(
+            err,
+            CredentialsError::ProfileIncomplete {
+                field: "access_key_secret",
+                ..
+            }
+        ));
+        let err = resolve(Some("nope"), &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(
+            matches!(err, CredentialsError::ProfileNotFound { ref available, .. } if available.contains("default"))
+        );
+    }
+
+    #[test]
+    fn missing_config_for_named_profile() {
+        let home = tempfile::tempdir().unwrap();
+        let err = resolve(Some("x"), &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(matches!(err, CredentialsError::ConfigMissing { .. }));
+    }
+
+    #[test]
+    fn readable_by_others_warns_writable_refuses() {
+        let home = home_with(CONFIG, 0o644);
+        let r = resolve(Some("default"), &env_of(&[]), Some(home.path())).unwrap();
+        assert_eq!(r.warnings.len(), 1);
+        assert!(r.warnings[0].contains("chmod 600"));
+        assert!(r.warnings[0].contains("config.json"));
+
+        let home = home_with(CONFIG, 0o666);
+        let err = resolve(Some("default"), &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(matches!(
+            err,
+            CredentialsError::ConfigWritable { mode: 0o666, .. }
+        ));
+    }
+
+    #[test]
+    fn invalid_config_names_position_not_content() {
+        let home = home_with(
+            "{\"profiles\": [{\"name\": \"a\", \"access_key_secret\": \"TOPSECRET\"",
+            0o600,
+        );
+        let err = resolve(Some("a"), &env_of(&[]), Some(home.path())).unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(matches!(
+            err,
+            CredentialsError::ConfigInvalid { line: 1, .. }
+        ));
+        assert!(!text.contains("TOPSECRET"));
+    }
+
+    #[test]
+    fn debug_is_redacted_and_key_masked() {
+        let c = Credentials::new(
+            "LTAI5tUniqueSuffixWXYZ".into(),
+            "canary-secret".into(),
+            Some("canary-token".into()),
+        );
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("canary-secret"));
+        assert!(!debug.contains("canary-token"));
+        assert!(!debug.contains("LTAI5tUniqueSuffix"));
+        assert_eq!(c.masked_key_id(), "****WXYZ");
+        assert_eq!(
+            Credentials::new("ab".into(), "s".into(), None).masked_key_id(),
+            "****ab"
+        );
     }
 }

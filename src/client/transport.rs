@@ -1,0 +1,444 @@
+//! One HTTP attempt. In: a signed query string. Out: the body of a 200 JSON answer, or a
+//! [`Failure`] saying exactly what went wrong on the wire. Enforces the per-attempt timeout
+//! and the response size cap (on `Content-Length` before reading, and while reading a chunked
+//! body), never follows a redirect, and decodes bodies with field paths. Never logs or
+//! returns the URL (it carries the signature), and strips the server's string-to-sign from
+//! error messages (it carries the AccessKeyId and the STS token).
+
+use super::retry::Failure;
+use super::ClientConfig;
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, DATE, LOCATION};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Longest excerpt of a body or header quoted in an error.
+const EXCERPT_BYTES: usize = 200;
+
+/// The HTTP side of a client, built once.
+#[derive(Debug)]
+pub struct Transport {
+    http: reqwest::Client,
+    base: String,
+    attempt_timeout: Duration,
+    max_response_bytes: u64,
+}
+
+/// A 200 answer with a JSON (or unlabelled) body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The body.
+    pub body: Bytes,
+    /// `x-acs-request-id`, when present.
+    pub request_id: Option<String>,
+}
+
+impl Transport {
+    /// Builds the connector: rustls, no redirects, the configured timeouts.
+    pub fn new(config: &ClientConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .user_agent(concat!("grantguard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let mut base = config.endpoint.url.clone();
+        base.set_query(None);
+        base.set_fragment(None);
+        Ok(Self {
+            http,
+            base: base.to_string(),
+            attempt_timeout: config.attempt_timeout,
+            max_response_bytes: config.max_response_bytes,
+        })
+    }
+
+    /// Sends one POST with `query` as the whole query string and an empty body.
+    /// `string_to_sign` is what we signed: if the server answers `SignatureDoesNotMatch` with
+    /// its own, the two are compared to say whether the secret or the canonical form is wrong.
+    pub async fn send(
+        &self,
+        action: &'static str,
+        query: &str,
+        string_to_sign: &str,
+    ) -> Result<Answer, Failure> {
+        let attempt = self.attempt(action, query, string_to_sign);
+        match tokio::time::timeout(self.attempt_timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::Timeout {
+                message: format!(
+                    "no complete answer within the per-attempt limit of {} s",
+                    self.attempt_timeout.as_secs_f64()
+                ),
+            }),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        action: &'static str,
+        query: &str,
+        string_to_sign: &str,
+    ) -> Result<Answer, Failure> {
+        let url = format!("{}?{query}", self.base);
+        let mut response = self
+            .http
+            .post(url)
+            .header("x-acs-action", action)
+            .header("x-acs-version", crate::wire::VERSION)
+            .header(CONTENT_LENGTH, "0")
+            .body(Vec::<u8>::new())
+            .send()
+            .await
+            .map_err(request_failure)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if response.status().is_redirection() {
+            return Err(Failure::Redirect {
+                status,
+                location: headers
+                    .get(LOCATION)
+                    .map(|v| excerpt(v.as_bytes()))
+                    .unwrap_or_default(),
+            });
+        }
+        if let Some(length) = response.content_length() {
+            if length > self.max_response_bytes {
+                return Err(Failure::TooLarge {
+                    status,
+                    message: format!(
+                        "Content-Length {length} exceeds the limit of {} bytes; the body was not read",
+                        self.max_response_bytes
+                    ),
+                });
+            }
+        }
+        let body = read_capped(&mut response, self.max_response_bytes).await?;
+        let header_request_id = header_str(&headers, "x-acs-request-id");
+        if status >= 300 {
+            return Err(api_failure(
+                status,
+                &headers,
+                &body,
+                header_request_id,
+                string_to_sign,
+            ));
+        }
+        if let Some(content_type) = header_str(&headers, CONTENT_TYPE.as_str()) {
+            if !content_type.to_ascii_lowercase().contains("json") {
+                return Err(Failure::UnexpectedContentType {
+                    status,
+                    message: format!(
+                        "expected JSON but the answer is {content_type}: {}",
+                        excerpt(&body)
+                    ),
+                });
+            }
+        }
+        Ok(Answer {
+            body,
+            request_id: header_request_id,
+        })
+    }
+}
+
+/// Reads the body chunk by chunk and stops as soon as it passes `cap`.
+async fn read_capped(response: &mut reqwest::Response, cap: u64) -> Result<Bytes, Failure> {
+    let mut body = BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() as u64 + chunk.len() as u64 > cap {
+                    return Err(Failure::TooLarge {
+                        status: response.status().as_u16(),
+                        message: format!(
+                            "the body grew past the limit of {cap} bytes; reading stopped"
+                        ),
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(error) if error.is_timeout() => {
+                return Err(Failure::Timeout {
+                    message: format!("body stalled: {}", describe(&error)),
+                })
+            }
+            Err(error) => {
+                return Err(Failure::Reset {
+                    message: format!("incomplete body: {}", describe(&error)),
+                })
+            }
+        }
+    }
+}
+
+/// A failed send: the connector never connected (safe to resend), or a timeout, or the
+/// connection broke after the request may have left.
+fn request_failure(error: reqwest::Error) -> Failure {
+    let message = describe(&error);
+    if error.is_connect() {
+        Failure::Connect { message }
+    } else if error.is_timeout() {
+        Failure::Timeout { message }
+    } else {
+        Failure::Reset { message }
+    }
+}
+
+/// The error and its causes, without the URL (it holds the signature).
+fn describe(error: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        parts.push(if error.is_body() {
+            "body error".into()
+        } else {
+            "request error".into()
+        });
+    }
+    parts.dedup();
+    sanitize(&parts.join(": "))
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .filter(|v| !v.is_empty())
+}
+
+/// A 3xx-free, ≥ 300 answer: the service's envelope when there is one, else the status.
+fn api_failure(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    header_request_id: Option<String>,
+    string_to_sign: &str,
+) -> Failure {
+    let envelope = serde_json::from_slice::<crate::wire::models::ErrorBody>(body)
+        .ok()
+        .filter(|e| !e.code.is_empty());
+    let retry_after = header_str(headers, "x-acs-retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis);
+    let skew_seconds = header_str(headers, DATE.as_str())
+        .and_then(|d| parse_http_date(&d))
+        .map(|server| (OffsetDateTime::now_utc() - server).whole_seconds());
+    match envelope {
+        Some(e) => Failure::Api {
+            status,
+            message: match signature_diagnosis(&e.code, &e.message, string_to_sign) {
+                Some(diagnosis) => format!("{} ({diagnosis})", server_message(&e.message)),
+                None => server_message(&e.message),
+            },
+            code: sanitize(&e.code),
+            request_id: Some(e.request_id)
+                .filter(|r| !r.is_empty())
+                .or(header_request_id),
+            retry_after,
+            skew_seconds,
+        },
+        None => Failure::Api {
+            status,
+            code: "HttpError".into(),
+            message: format!(
+                "HTTP {status} ({}): {}",
+                header_str(headers, CONTENT_TYPE.as_str())
+                    .unwrap_or_else(|| "no content type".into()),
+                excerpt(body)
+            ),
+            request_id: header_request_id,
+            retry_after,
+            skew_seconds,
+        },
+    }
+}
+
+/// The service's message, minus the string-to-sign `SignatureDoesNotMatch` appends (it
+/// holds the AccessKeyId and any STS token), sanitized and bounded.
+fn server_message(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    let cut = lower.find("string to sign").map_or(message.len(), |at| {
+        // Drop the lead-in too ("server string to sign is:").
+        lower[..at].rfind(['.', ';']).map_or(at, |dot| dot + 1)
+    });
+    let kept = message[..cut].trim();
+    let mut text = sanitize(kept);
+    if text.len() > 300 {
+        let mut end = 300;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+/// For `SignatureDoesNotMatch` carrying the server's string-to-sign: whether it equals ours
+/// (then only the secret can differ) or not (the request was canonicalised differently).
+fn signature_diagnosis(code: &str, message: &str, ours: &str) -> Option<&'static str> {
+    if code != "SignatureDoesNotMatch" {
+        return None;
+    }
+    let marker = "string to sign is:";
+    let at = message.to_ascii_lowercase().find(marker)?;
+    let theirs = message[at + marker.len()..].trim();
+    Some(if theirs == ours {
+        "the server signed the same text, so the secret does not match the AccessKeyId"
+    } else {
+        "the server canonicalised the request differently: a signing mismatch, not a wrong secret"
+    })
+}
+
+/// The first ≤ 200 bytes, as printable text.
+fn excerpt(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(EXCERPT_BYTES)];
+    let mut text = sanitize(&String::from_utf8_lossy(head));
+    if bytes.len() > EXCERPT_BYTES {
+        text.push('…');
+    }
+    text
+}
+
+/// Control characters (terminal escapes, newlines) become spaces.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// An IMF-fixdate `Date` header, e.g. `Wed, 01 May 2024 08:30:00 GMT`.
+pub fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(value.trim(), &format)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
+/// Decodes a 200 body; a failure names the action, the field path and the position.
+pub fn decode<T: DeserializeOwned>(
+    action: &str,
+    body: &[u8],
+    request_id: Option<String>,
+) -> Result<T, Failure> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let decoded = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(value) => deserializer
+            .end()
+            .map(|()| value)
+            .map_err(|e| (String::from("."), e)),
+        Err(error) => Err((error.path().to_string(), error.into_inner())),
+    };
+    let value = decoded.map_err(|(path, inner)| {
+        let what = inner.to_string();
+        let what = what.split(" at line ").next().unwrap_or(&what).to_owned();
+        let at = if path == "." || path.is_empty() {
+            "the top level".to_owned()
+        } else {
+            format!("`{path}`")
+        };
+        Failure::Malformed {
+            message: format!(
+                "{action} answered a body that does not decode: {} at {at} (line {}, column {})",
+                sanitize(&what),
+                inner.line(),
+                inner.column()
+            ),
+            request_id: request_id.clone(),
+        }
+    })?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::models::PageInfo;
+
+    #[test]
+    fn decode_names_action_path_and_position() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(rename_all = "PascalCase")]
+        #[allow(dead_code)]
+        struct Body {
+            page: PageInfo,
+        }
+        let err = decode::<Body>(
+            "DescribeApis",
+            br#"{"Page": {"TotalCount": {"x": 1}}}"#,
+            None,
+        )
+        .unwrap_err();
+        let Failure::Malformed { message, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert!(message.contains("DescribeApis"), "{message}");
+        assert!(message.contains("`Page.TotalCount`"), "{message}");
+        assert!(message.contains("line 1, column"), "{message}");
+
+        let err = decode::<PageInfo>("DescribeApi", br#"{"TotalCount": 3"#, None).unwrap_err();
+        assert!(
+            err.message().contains("line 1, column 16"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(err.code(), "MalformedResponse");
+
+        let err = decode::<PageInfo>("DescribeApi", br#"{"TotalCount": 3} x"#, None).unwrap_err();
+        assert_eq!(err.code(), "MalformedResponse");
+    }
+
+    #[test]
+    fn string_to_sign_is_stripped_from_server_messages() {
+        let m = server_message(
+            "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAIfull",
+        );
+        assert_eq!(
+            m,
+            "Specified signature is not matched with our calculation."
+        );
+        assert!(!m.contains("LTAIfull"));
+    }
+
+    #[test]
+    fn signature_mismatch_is_diagnosed_locally() {
+        let message = "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&A";
+        assert_eq!(
+            signature_diagnosis("SignatureDoesNotMatch", message, "POST&%2F&A"),
+            Some("the server signed the same text, so the secret does not match the AccessKeyId")
+        );
+        assert!(
+            signature_diagnosis("SignatureDoesNotMatch", message, "POST&%2F&B")
+                .unwrap()
+                .contains("signing mismatch")
+        );
+        assert_eq!(signature_diagnosis("Throttling", message, "x"), None);
+    }
+
+    #[test]
+    fn excerpt_is_bounded_and_printable() {
+        let html = format!("<html>\x1b[31m{}</html>", "x".repeat(1000));
+        let e = excerpt(html.as_bytes());
+        assert!(e.len() <= EXCERPT_BYTES + '…'.len_utf8());
+        assert!(!e.contains('\x1b'));
+    }
+
+    #[test]
+    fn http_date() {
+        let t = parse_http_date("Wed, 01 May 2024 08:30:00 GMT").unwrap();
+        assert_eq!(t.unix_timestamp(), 1_714_552_200);
+        assert!(parse_http_date("yesterday").is_none());
+    }
+}
