@@ -498,16 +498,24 @@ async fn entry(
     let response = if answer.truncate {
         let half = Bytes::from(answer.body[..full / 2].to_vec());
         record.response_bytes = half.len() as u64;
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(half),
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "truncated by fault injection",
-            )),
-        ];
+        // Send the head and half the body, pause so they reach the client, then fail the
+        // stream: hyper closes the connection short of the promised Content-Length.
+        let chunks = futures::stream::unfold(Some(half), |state| async move {
+            match state {
+                Some(half) => Some((Ok(half), None)),
+                None => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let cut = std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "truncated by fault injection",
+                    );
+                    Some((Err::<Bytes, _>(cut), None))
+                }
+            }
+        });
         builder
             .header("content-length", full.to_string())
-            .body(Body::from_stream(futures::stream::iter(chunks)))
+            .body(Body::from_stream(chunks))
     } else {
         record.response_bytes = full as u64;
         builder.body(Body::from(answer.body))
