@@ -414,7 +414,7 @@ pub enum FixtureError {
         column: usize,
         /// The fixture text.
         #[source_code]
-        source_code: NamedSource<String>,
+        source_code: std::sync::Arc<NamedSource<String>>,
         /// Where.
         #[label("{message}")]
         span: SourceSpan,
@@ -428,7 +428,7 @@ impl FixtureError {
             message,
             line,
             column,
-            source_code: NamedSource::new(name, text.to_owned()),
+            source_code: std::sync::Arc::new(NamedSource::new(name, text.to_owned())),
             span: SourceSpan::new(offset, 1),
         }
     }
