@@ -3,4 +3,5 @@
 pub mod client;
 pub mod credentials;
 pub mod inventory;
+pub mod sim;
 pub mod wire;

@@ -1,0 +1,440 @@
+//! Injected faults: latency, a QPS cap, random throttling and 5xx answers from a seeded RNG,
+//! forced error codes per action and scope, and corrupted bodies. In: [`Faults`] (from the
+//! fixture's `"faults"` object and/or [`super::SimOptions`]). Out: a decision per request.
+//! Randomness comes only from the seed, so a run with the same seed and the same request
+//! order answers the same way. It never decides anything about signatures.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// The fault settings. Every key is optional; the fixture's and the options' are merged,
+/// the options winning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Delay before every answer, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// Requests per second accepted; more → 400 `Throttling.User`.
+    #[serde(default)]
+    pub qps: Option<u32>,
+    /// Share (0–1) of requests answered 400 `Throttling.User` at random.
+    #[serde(default)]
+    pub throttle_rate: Option<f64>,
+    /// Share (0–1) of requests answered 503 `ServiceUnavailable` at random.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    /// Seed of the random faults (default 0).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// At most this many random faults in a row; the next request then goes through.
+    #[serde(default)]
+    pub max_consecutive_faults: Option<u32>,
+    /// Forced errors, `ACTION[:SCOPE_ID]=CODE`.
+    #[serde(default)]
+    pub fail: Vec<FailRule>,
+    /// Corrupted answers, `ACTION[:ID]=truncated-json|html|wrong-type`.
+    #[serde(default)]
+    pub corrupt: Vec<CorruptRule>,
+    /// Shift of the emulator's clock in seconds (positive = the server is ahead).
+    #[serde(default)]
+    pub clock_offset_secs: Option<i64>,
+}
+
+impl Faults {
+    /// `self` with every key `over` sets taken from `over`; rule lists are concatenated.
+    pub fn merged(mut self, over: &Faults) -> Faults {
+        self.latency_ms = over.latency_ms.or(self.latency_ms);
+        self.qps = over.qps.or(self.qps);
+        self.throttle_rate = over.throttle_rate.or(self.throttle_rate);
+        self.error_rate = over.error_rate.or(self.error_rate);
+        self.seed = over.seed.or(self.seed);
+        self.max_consecutive_faults = over.max_consecutive_faults.or(self.max_consecutive_faults);
+        self.fail.extend(over.fail.iter().cloned());
+        self.corrupt.extend(over.corrupt.iter().cloned());
+        self.clock_offset_secs = over.clock_offset_secs.or(self.clock_offset_secs);
+        self
+    }
+}
+
+/// A rule spelled `ACTION[:SCOPE_ID]=VALUE` could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
+#[error("invalid fault rule {rule:?}: {why}")]
+#[diagnostic(
+    code(grantguard::sim::fault_rule),
+    help("write ACTION=CODE or ACTION:SCOPE_ID=CODE, e.g. DescribeApis:GROUP_B=Forbidden.RAM")
+)]
+pub struct RuleError {
+    /// The rule as written.
+    pub rule: String,
+    /// What is wrong.
+    pub why: String,
+}
+
+fn split_rule(s: &str) -> Result<(String, Option<String>, String), RuleError> {
+    let err = |why: &str| RuleError {
+        rule: s.to_owned(),
+        why: why.to_owned(),
+    };
+    let (lhs, value) = s.split_once('=').ok_or_else(|| err("missing '='"))?;
+    let (action, scope) = match lhs.split_once(':') {
+        Some((a, id)) => (a, Some(id.trim().to_owned())),
+        None => (lhs, None),
+    };
+    let action = action.trim();
+    if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(err("the action must be a CloudAPI action name"));
+    }
+    if scope.as_deref() == Some("") {
+        return Err(err("empty scope id after ':'"));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(err("empty value after '='"));
+    }
+    Ok((action.to_owned(), scope, value.to_owned()))
+}
+
+/// A forced error: requests for `action` (and, if given, mentioning `scope` as GroupId, ApiId,
+/// BackendId or VpcName) are answered with `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailRule {
+    /// Action name.
+    pub action: String,
+    /// GroupId, ApiId, BackendId or VpcName the request must carry.
+    pub scope: Option<String>,
+    /// Error code to answer.
+    pub code: String,
+}
+
+impl FailRule {
+    /// HTTP status that fits the code: 403 for permission codes, 404 for not-found codes,
+    /// 503/500 for server-side codes, 400 otherwise (throttling included, reference §5).
+    pub fn status(&self) -> u16 {
+        status_for_code(&self.code)
+    }
+}
+
+/// The HTTP status the real service uses (or most plausibly uses) for an error code.
+pub fn status_for_code(code: &str) -> u16 {
+    if code.starts_with("Forbidden") || code == "NoPermission" {
+        403
+    } else if code.contains("NotFound") || code.starts_with("NotFound") {
+        404
+    } else if code == "ServiceUnavailable" {
+        503
+    } else if code.starts_with("Internal") || code == "UnknownError" {
+        500
+    } else {
+        400
+    }
+}
+
+impl FromStr for FailRule {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (action, scope, code) = split_rule(s)?;
+        Ok(FailRule {
+            action,
+            scope,
+            code,
+        })
+    }
+}
+
+impl fmt::Display for FailRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.scope {
+            Some(s) => write!(f, "{}:{}={}", self.action, s, self.code),
+            None => write!(f, "{}={}", self.action, self.code),
+        }
+    }
+}
+
+/// How a corrupted answer is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corruption {
+    /// 200 promising the full Content-Length, then the connection drops halfway.
+    TruncatedJson,
+    /// 200 `text/html` page instead of JSON.
+    Html,
+    /// Well-formed JSON with a value of the wrong type (a number replaced by a word).
+    WrongType,
+}
+
+/// A corrupted answer for `action` (and, if given, the request mentioning `scope`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptRule {
+    /// Action name.
+    pub action: String,
+    /// GroupId, ApiId, BackendId or VpcName the request must carry.
+    pub scope: Option<String>,
+    /// What to do to the body.
+    pub corruption: Corruption,
+}
+
+impl FromStr for CorruptRule {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (action, scope, value) = split_rule(s)?;
+        let corruption = match value.as_str() {
+            "truncated-json" => Corruption::TruncatedJson,
+            "html" => Corruption::Html,
+            "wrong-type" => Corruption::WrongType,
+            _ => {
+                return Err(RuleError {
+                    rule: s.to_owned(),
+                    why: "the corruption must be truncated-json, html or wrong-type".into(),
+                })
+            }
+        };
+        Ok(CorruptRule {
+            action,
+            scope,
+            corruption,
+        })
+    }
+}
+
+impl fmt::Display for CorruptRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = match self.corruption {
+            Corruption::TruncatedJson => "truncated-json",
+            Corruption::Html => "html",
+            Corruption::WrongType => "wrong-type",
+        };
+        match &self.scope {
+            Some(s) => write!(f, "{}:{}={}", self.action, s, value),
+            None => write!(f, "{}={}", self.action, value),
+        }
+    }
+}
+
+macro_rules! string_serde {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+string_serde!(FailRule);
+string_serde!(CorruptRule);
+
+fn matches(action: &str, scope: &Option<String>, req_action: &str, req_scopes: &[&str]) -> bool {
+    action == req_action && scope.as_deref().is_none_or(|s| req_scopes.contains(&s))
+}
+
+/// What the fault layer decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serve normally.
+    Pass,
+    /// Answer 400 `Throttling.User` with `x-acs-retry-after: 5`.
+    Throttle,
+    /// Answer 503 `ServiceUnavailable`.
+    Unavailable,
+}
+
+/// The mutable part of fault injection: the RNG, the streak counter and the QPS window.
+#[derive(Debug)]
+pub struct FaultState {
+    faults: Faults,
+    rng: StdRng,
+    streak: u32,
+    window_start: Instant,
+    window_count: u32,
+}
+
+impl FaultState {
+    /// A fresh state for these settings.
+    pub fn new(faults: Faults) -> Self {
+        let rng = StdRng::seed_from_u64(faults.seed.unwrap_or(0));
+        FaultState {
+            faults,
+            rng,
+            streak: 0,
+            window_start: Instant::now(),
+            window_count: 0,
+        }
+    }
+
+    /// The settings in force.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Decides throttling and random errors for the next request, in arrival order.
+    pub fn decide(&mut self, now: Instant) -> Verdict {
+        if let Some(qps) = self.faults.qps {
+            if now.duration_since(self.window_start).as_secs_f64() >= 1.0 {
+                self.window_start = now;
+                self.window_count = 0;
+            }
+            self.window_count += 1;
+            if self.window_count > qps {
+                return Verdict::Throttle;
+            }
+        }
+        let throttle = self.faults.throttle_rate.unwrap_or(0.0);
+        let error = self.faults.error_rate.unwrap_or(0.0);
+        if throttle <= 0.0 && error <= 0.0 {
+            return Verdict::Pass;
+        }
+        // Draw once per request whatever the outcome, so the sequence depends only on the seed
+        // and the number of requests.
+        let draw: f64 = self.rng.random();
+        let verdict = if draw < throttle {
+            Verdict::Throttle
+        } else if draw < throttle + error {
+            Verdict::Unavailable
+        } else {
+            Verdict::Pass
+        };
+        if verdict == Verdict::Pass {
+            self.streak = 0;
+            return Verdict::Pass;
+        }
+        if self
+            .faults
+            .max_consecutive_faults
+            .is_some_and(|max| self.streak >= max)
+        {
+            self.streak = 0;
+            return Verdict::Pass;
+        }
+        self.streak += 1;
+        verdict
+    }
+
+    /// The forced error for this request, if a rule matches.
+    pub fn forced_error(&self, action: &str, scopes: &[&str]) -> Option<&FailRule> {
+        self.faults
+            .fail
+            .iter()
+            .find(|r| matches(&r.action, &r.scope, action, scopes))
+    }
+
+    /// The corruption for this request, if a rule matches.
+    pub fn corruption(&self, action: &str, scopes: &[&str]) -> Option<Corruption> {
+        self.faults
+            .corrupt
+            .iter()
+            .find(|r| matches(&r.action, &r.scope, action, scopes))
+            .map(|r| r.corruption)
+    }
+}
+
+/// Replaces the first number in the body with a word (or, with no number, the first string
+/// other than `RequestId` with an array), keeping the JSON well-formed but mistyped.
+pub fn mistype(value: &mut serde_json::Value) -> bool {
+    fn first_number(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(_) => {
+                *v = serde_json::Value::String("not-a-number".into());
+                true
+            }
+            serde_json::Value::Array(items) => items.iter_mut().any(first_number),
+            serde_json::Value::Object(map) => map.values_mut().any(first_number),
+            _ => false,
+        }
+    }
+    fn first_string(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(map) => map.iter_mut().any(|(k, v)| match v {
+                serde_json::Value::String(_) if k != "RequestId" => {
+                    *v = serde_json::Value::Array(vec![]);
+                    true
+                }
+                _ => first_string(v),
+            }),
+            serde_json::Value::Array(items) => items.iter_mut().any(first_string),
+            _ => false,
+        }
+    }
+    first_number(value) || first_string(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_and_print_back() {
+        let r: FailRule = "DescribeApis:GROUP_B=Forbidden.RAM".parse().unwrap();
+        assert_eq!(r.scope.as_deref(), Some("GROUP_B"));
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.to_string(), "DescribeApis:GROUP_B=Forbidden.RAM");
+        let r: FailRule = "DescribeApi=NotFoundApi".parse().unwrap();
+        assert_eq!((r.scope.as_deref(), r.status()), (None, 404));
+        let c: CorruptRule = "DescribeApi:API_X=truncated-json".parse().unwrap();
+        assert_eq!(c.corruption, Corruption::TruncatedJson);
+        assert!("DescribeApi=garbage".parse::<CorruptRule>().is_err());
+        assert!("DescribeApi".parse::<FailRule>().is_err());
+    }
+
+    #[test]
+    fn same_seed_same_faults_and_streaks_are_capped() {
+        let faults = Faults {
+            throttle_rate: Some(0.5),
+            error_rate: Some(0.2),
+            seed: Some(7),
+            max_consecutive_faults: Some(2),
+            ..Faults::default()
+        };
+        let now = Instant::now();
+        let run = |f: &Faults| {
+            let mut s = FaultState::new(f.clone());
+            (0..200).map(|_| s.decide(now)).collect::<Vec<_>>()
+        };
+        let a = run(&faults);
+        assert_eq!(a, run(&faults));
+        assert!(a.contains(&Verdict::Throttle) && a.contains(&Verdict::Unavailable));
+        assert!(a.windows(3).all(|w| w.contains(&Verdict::Pass)));
+        let other = run(&Faults {
+            seed: Some(8),
+            ..faults.clone()
+        });
+        assert_ne!(a, other);
+    }
+
+    #[test]
+    fn qps_cap_throttles_the_excess_within_a_second() {
+        let mut s = FaultState::new(Faults {
+            qps: Some(2),
+            ..Faults::default()
+        });
+        let now = Instant::now();
+        let got: Vec<_> = (0..4).map(|_| s.decide(now)).collect();
+        assert_eq!(
+            got,
+            [
+                Verdict::Pass,
+                Verdict::Pass,
+                Verdict::Throttle,
+                Verdict::Throttle
+            ]
+        );
+    }
+
+    #[test]
+    fn mistype_breaks_a_number() {
+        let mut v = serde_json::json!({"RequestId": "x", "Items": [{"Port": 80}]});
+        assert!(mistype(&mut v));
+        assert_eq!(v["Items"][0]["Port"], "not-a-number");
+        let mut v = serde_json::json!({"RequestId": "x", "VpcAccessId": "abc"});
+        assert!(mistype(&mut v));
+        assert!(v["VpcAccessId"].is_array());
+    }
+}

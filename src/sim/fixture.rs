@@ -1,0 +1,795 @@
+//! The emulator's account description: a JSON fixture written by hand (docs/fixture-format.md).
+//! In: fixture text. Out: a [`Fixture`] whose defaults are filled in (ids, stage ids, times,
+//! versions, routes resolved from grant names) or a [`FixtureError`] pointing at the line and
+//! column of the problem. It never touches the network and never prints a secret.
+
+use super::faults::Faults;
+use miette::{NamedSource, SourceOffset, SourceSpan};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The three stages every group has, in the order the service lists them.
+pub const STAGE_NAMES: [&str; 3] = ["RELEASE", "PRE", "TEST"];
+
+const DEFAULT_TIME: &str = "2024-01-01T00:00:00Z";
+
+/// A whole emulated account, as read from a fixture file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// Free text for the fixture's reader; ignored by the emulator.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Region the account lives in.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Access keys the emulator accepts (besides those in its environment).
+    #[serde(default)]
+    pub credentials: Vec<FixtureCredential>,
+    /// VPC access authorizations.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+    /// API groups.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// API definitions (drafts).
+    #[serde(default)]
+    pub apis: Vec<Api>,
+    /// What is live in each stage.
+    #[serde(default)]
+    pub deployments: Vec<Deployment>,
+    /// Earlier published versions.
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+    /// Backend services.
+    #[serde(default)]
+    pub backends: Vec<Backend>,
+    /// Deliberate differences of the DescribeApisByVpcAccess index from the deployments.
+    #[serde(default)]
+    pub index: IndexAdjustments,
+    /// Injected faults.
+    #[serde(default)]
+    pub faults: Faults,
+}
+
+fn default_region() -> String {
+    "cn-hangzhou".into()
+}
+fn default_time() -> String {
+    DEFAULT_TIME.into()
+}
+fn default_true() -> bool {
+    true
+}
+
+/// An access key the emulator accepts.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureCredential {
+    /// AccessKeyId.
+    pub access_key_id: String,
+    /// AccessKeySecret.
+    pub access_key_secret: String,
+    /// STS token that must accompany this key, if it is a temporary one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_token: Option<String>,
+}
+
+impl fmt::Debug for FixtureCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixtureCredential")
+            .field("access_key_id", &self.access_key_id)
+            .field("access_key_secret", &"***")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
+}
+
+/// A VPC access authorization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// Server id; generated from the name when empty.
+    #[serde(default)]
+    pub vpc_access_id: String,
+    /// Name (what APIs and DescribeApisByVpcAccess refer to).
+    pub name: String,
+    /// VPC id.
+    pub vpc_id: String,
+    /// ECS/SLB instance id.
+    pub instance_id: String,
+    /// Port.
+    pub port: u16,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Host header sent to the target.
+    #[serde(default)]
+    pub vpc_target_host_name: String,
+    /// Creation time.
+    #[serde(default = "default_time")]
+    pub created_time: String,
+}
+
+/// An API group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Group id; generated from the name when empty.
+    #[serde(default)]
+    pub id: String,
+    /// Group name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Gateway instance.
+    #[serde(default = "default_instance")]
+    pub instance_id: String,
+    /// Creation time.
+    #[serde(default = "default_time")]
+    pub created_time: String,
+    /// Modification time.
+    #[serde(default = "default_time")]
+    pub modified_time: String,
+    /// Stage name → stage id; stages not given get generated ids.
+    #[serde(default)]
+    pub stages: BTreeMap<String, String>,
+}
+
+fn default_instance() -> String {
+    "api-shared-vpc-001".into()
+}
+
+/// Where an API sends its traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// Directly through a VPC grant (`ServiceConfig.VpcConfig`).
+    Vpc(VpcRoute),
+    /// Through a backend service; the stage picks its model.
+    Backend(BackendRoute),
+    /// A plain HTTP address.
+    Http(HttpRoute),
+}
+
+/// A direct VPC route. Missing keys are filled from the grant the others name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcRoute {
+    /// Grant name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// VPC id.
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    /// Instance id.
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// Port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `ServiceVpcEnable`; false keeps a dormant VpcConfig in the definition.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+/// A route through a backend service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendRoute {
+    /// Backend id (or name; resolved to the id on load).
+    pub id: String,
+}
+
+/// A plain HTTP route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRoute {
+    /// Backend address, e.g. `http://orders.example.com`.
+    pub address: String,
+}
+
+/// An API definition (the draft).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Group id or name.
+    pub group: String,
+    /// API id; generated from group and name when empty.
+    #[serde(default)]
+    pub id: String,
+    /// API name.
+    pub name: String,
+    /// Request method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Request path; `/<name>` when empty.
+    #[serde(default)]
+    pub path: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// `PRIVATE` or `PUBLIC`.
+    #[serde(default = "default_visibility")]
+    pub visibility: String,
+    /// Creation time.
+    #[serde(default = "default_time")]
+    pub created_time: String,
+    /// Last modification of the draft.
+    #[serde(default = "default_time")]
+    pub modified_time: String,
+    /// Where the draft routes.
+    pub route: Route,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_visibility() -> String {
+    "PRIVATE".into()
+}
+
+/// The version of an API live in one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// API id or name.
+    pub api: String,
+    /// `RELEASE`, `PRE` or `TEST`.
+    pub stage: String,
+    /// When it went live; the API's modification time when empty.
+    #[serde(default)]
+    pub deployed_time: String,
+    /// Version id; derived from the deployed time when empty.
+    #[serde(default)]
+    pub version: String,
+    /// Route as deployed; the draft's route when absent.
+    #[serde(default)]
+    pub route: Option<Route>,
+}
+
+/// An earlier published version of an API in one stage (OFFLINE unless it is the deployed one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryEntry {
+    /// API id or name.
+    pub api: String,
+    /// Stage.
+    pub stage: String,
+    /// Version id; derived from the deployed time when empty.
+    #[serde(default)]
+    pub version: String,
+    /// When the version was published.
+    #[serde(default = "default_time")]
+    pub deployed_time: String,
+    /// Route of that version; the draft's route when absent.
+    #[serde(default)]
+    pub route: Option<Route>,
+}
+
+/// A backend service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// Backend id; generated from the name when empty.
+    #[serde(default)]
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `VPC`, `HTTP`, …
+    #[serde(rename = "type", default = "default_backend_type")]
+    pub backend_type: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Creation time.
+    #[serde(default = "default_time")]
+    pub created_time: String,
+    /// Modification time.
+    #[serde(default = "default_time")]
+    pub modified_time: String,
+    /// One model per stage.
+    #[serde(default)]
+    pub models: Vec<BackendModelDef>,
+}
+
+fn default_backend_type() -> String {
+    "VPC".into()
+}
+
+/// A backend service's definition for one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendModelDef {
+    /// Stage.
+    pub stage: String,
+    /// Model id; generated when empty.
+    #[serde(default)]
+    pub id: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// The grant, for VPC models.
+    #[serde(default)]
+    pub vpc: Option<BackendVpc>,
+    /// Address, for HTTP models.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Creation time.
+    #[serde(default = "default_time")]
+    pub created_time: String,
+    /// Modification time.
+    #[serde(default = "default_time")]
+    pub modified_time: String,
+}
+
+/// The VpcConfig of a backend model. Missing keys are filled from the grant the others name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendVpc {
+    /// Grant id.
+    #[serde(default)]
+    pub vpc_access_id: Option<String>,
+    /// Grant name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// VPC id.
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    /// Instance id.
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// Port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `HTTP` or `HTTPS`.
+    #[serde(default = "default_scheme")]
+    pub vpc_scheme: String,
+    /// Host header.
+    #[serde(default)]
+    pub vpc_target_host_name: String,
+}
+
+fn default_scheme() -> String {
+    "HTTP".into()
+}
+
+/// Entries added to or removed from the DescribeApisByVpcAccess answer, to emulate an index
+/// that lags behind the deployments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexAdjustments {
+    /// Pairs the index reports although nothing routes there.
+    #[serde(default)]
+    pub extra: Vec<IndexEntry>,
+    /// Pairs the index omits although they do route there.
+    #[serde(default)]
+    pub missing: Vec<IndexEntry>,
+}
+
+/// One (grant, API, stage) index entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexEntry {
+    /// Grant name (the `VpcName` asked for).
+    pub grant: String,
+    /// API id or name.
+    pub api: String,
+    /// Stage.
+    pub stage: String,
+}
+
+/// A fixture that could not be read or makes no sense.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum FixtureError {
+    /// The file could not be read.
+    #[error("cannot read fixture {path}")]
+    #[diagnostic(code(grantguard::sim::fixture_unreadable))]
+    Unreadable {
+        /// File path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not a valid fixture.
+    #[error("invalid fixture at line {line}, column {column}: {message}")]
+    #[diagnostic(
+        code(grantguard::sim::fixture_invalid),
+        help("see docs/fixture-format.md for every key the fixture accepts")
+    )]
+    Invalid {
+        /// What is wrong.
+        message: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The fixture text.
+        #[source_code]
+        source_code: std::sync::Arc<NamedSource<String>>,
+        /// Where.
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+}
+
+impl FixtureError {
+    fn at(name: &str, text: &str, line: usize, column: usize, message: String) -> Self {
+        let offset = SourceOffset::from_location(text, line, column.max(1));
+        FixtureError::Invalid {
+            message,
+            line,
+            column,
+            source_code: std::sync::Arc::new(NamedSource::new(name, text.to_owned())),
+            span: SourceSpan::new(offset, 1),
+        }
+    }
+
+    /// An error about a value, pointed at the `nth` occurrence of `"value"` in the text (the
+    /// typed model has no positions; the quoted value finds the place a person wrote it).
+    fn about(name: &str, text: &str, value: &str, nth: usize, message: String) -> Self {
+        let needle = serde_json::to_string(value).unwrap_or_default();
+        let offset = text
+            .match_indices(&needle)
+            .nth(nth)
+            .or_else(|| text.match_indices(&needle).next())
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        let line = text[..offset].matches('\n').count() + 1;
+        let column = offset - text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        Self::at(name, text, line, column, message)
+    }
+}
+
+/// A stable 32-hex id derived from what it names, so fixtures without ids still give the
+/// same ids on every run (snapshots stay stable).
+pub fn derived_id(kind: &str, key: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}:{key}").as_bytes());
+    hex::encode(digest)[..32].to_owned()
+}
+
+/// A 17-digit version id (`yyyyMMddHHmmssSSS`) from an ISO time, as the service formats them.
+pub fn version_from_time(time: &str) -> String {
+    let mut digits: String = time.chars().filter(char::is_ascii_digit).collect();
+    digits.truncate(17);
+    while digits.len() < 17 {
+        digits.push('0');
+    }
+    digits
+}
+
+impl Fixture {
+    /// Reads and checks a fixture file.
+    pub fn from_path(path: &Path) -> Result<Fixture, FixtureError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses and checks fixture text.
+    pub fn from_json(text: &str) -> Result<Fixture, FixtureError> {
+        Self::parse("fixture.json", text)
+    }
+
+    fn parse(name: &str, text: &str) -> Result<Fixture, FixtureError> {
+        let mut fixture: Fixture = serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            // serde_json appends " at line L column C"; the label shows the place already.
+            let message = message
+                .rsplit_once(" at line ")
+                .map(|(m, _)| m.to_owned())
+                .unwrap_or(message);
+            FixtureError::at(name, text, e.line(), e.column(), message)
+        })?;
+        fixture.normalize().map_err(|(value, nth, message)| {
+            FixtureError::about(name, text, &value, nth, message)
+        })?;
+        Ok(fixture)
+    }
+
+    /// Fills defaults and resolves references; an error names the offending value, which
+    /// occurrence of it, and what is wrong.
+    fn normalize(&mut self) -> Result<(), (String, usize, String)> {
+        let bad = |value: &str, message: String| Err((value.to_owned(), 0, message));
+
+        for stage in self
+            .deployments
+            .iter()
+            .map(|d| &d.stage)
+            .chain(self.history.iter().map(|h| &h.stage))
+            .chain(
+                self.backends
+                    .iter()
+                    .flat_map(|b| b.models.iter().map(|m| &m.stage)),
+            )
+            .chain(self.groups.iter().flat_map(|g| g.stages.keys()))
+            .chain(self.index.extra.iter().map(|e| &e.stage))
+            .chain(self.index.missing.iter().map(|e| &e.stage))
+        {
+            if !STAGE_NAMES.contains(&stage.as_str()) {
+                return bad(
+                    stage,
+                    format!("unknown stage {stage:?}; expected RELEASE, PRE or TEST"),
+                );
+            }
+        }
+
+        for grant in &mut self.grants {
+            if grant.vpc_access_id.is_empty() {
+                grant.vpc_access_id =
+                    derived_id("grant", &format!("{}:{}", grant.name, grant.port));
+            }
+        }
+        let mut tuples = std::collections::HashSet::new();
+        for grant in &self.grants {
+            if !tuples.insert((&grant.vpc_id, &grant.instance_id, grant.port)) {
+                return Err((
+                    grant.instance_id.clone(),
+                    1,
+                    format!(
+                        "two grants share (VpcId, InstanceId, Port) = ({}, {}, {}); RemoveVpcAccess addresses grants by this tuple",
+                        grant.vpc_id, grant.instance_id, grant.port
+                    ),
+                ));
+            }
+        }
+
+        for group in &mut self.groups {
+            if group.id.is_empty() {
+                group.id = derived_id("group", &group.name);
+            }
+            for stage in STAGE_NAMES {
+                if !group.stages.contains_key(stage) {
+                    let id = derived_id("stage", &format!("{}:{stage}", group.id));
+                    group.stages.insert(stage.to_owned(), id);
+                }
+            }
+        }
+        check_unique(self.groups.iter().map(|g| &g.id), "group id")?;
+
+        for backend in &mut self.backends {
+            if backend.id.is_empty() {
+                backend.id = derived_id("backend", &backend.name);
+            }
+            for model in &mut backend.models {
+                if model.id.is_empty() {
+                    model.id =
+                        derived_id("backend-model", &format!("{}:{}", backend.id, model.stage));
+                }
+                if let Some(vpc) = &mut model.vpc {
+                    let grant = self.grants.iter().find(|g| {
+                        vpc.vpc_access_id.as_deref() == Some(g.vpc_access_id.as_str())
+                            || vpc.name.as_deref() == Some(g.name.as_str())
+                    });
+                    if let Some(g) = grant {
+                        vpc.vpc_access_id
+                            .get_or_insert_with(|| g.vpc_access_id.clone());
+                        vpc.name.get_or_insert_with(|| g.name.clone());
+                        vpc.vpc_id.get_or_insert_with(|| g.vpc_id.clone());
+                        vpc.instance_id.get_or_insert_with(|| g.instance_id.clone());
+                        vpc.port.get_or_insert(g.port);
+                    }
+                }
+            }
+        }
+        check_unique(self.backends.iter().map(|b| &b.id), "backend id")?;
+
+        let groups = self.groups.clone();
+        for api in &mut self.apis {
+            let Some(group) = groups
+                .iter()
+                .find(|g| g.id == api.group || g.name == api.group)
+            else {
+                return bad(
+                    &api.group,
+                    format!("no group has id or name {:?}", api.group),
+                );
+            };
+            api.group = group.id.clone();
+            if api.id.is_empty() {
+                api.id = derived_id("api", &format!("{}:{}", group.id, api.name));
+            }
+            if api.path.is_empty() {
+                api.path = format!("/{}", api.name);
+            }
+        }
+        check_unique(self.apis.iter().map(|a| &a.id), "API id")?;
+
+        let resolve_api = |apis: &[Api], key: &str| -> Result<Api, (String, usize, String)> {
+            let found: Vec<&Api> = apis.iter().filter(|a| a.id == key).collect();
+            let found = if found.is_empty() {
+                apis.iter().filter(|a| a.name == key).collect()
+            } else {
+                found
+            };
+            match found.as_slice() {
+                [one] => Ok((*one).clone()),
+                [] => Err((key.to_owned(), 0, format!("no API has id or name {key:?}"))),
+                _ => Err((
+                    key.to_owned(),
+                    0,
+                    format!("API name {key:?} is ambiguous; use the id"),
+                )),
+            }
+        };
+
+        for api in &mut self.apis {
+            resolve_route(&mut api.route, &self.grants, &self.backends)?;
+        }
+        let apis = self.apis.clone();
+        for d in &mut self.deployments {
+            let api = resolve_api(&apis, &d.api)?;
+            d.api = api.id.clone();
+            if d.deployed_time.is_empty() {
+                d.deployed_time = api.modified_time.clone();
+            }
+            if d.version.is_empty() {
+                d.version = version_from_time(&d.deployed_time);
+            }
+            let mut route = d.route.take().unwrap_or(api.route.clone());
+            resolve_route(&mut route, &self.grants, &self.backends)?;
+            d.route = Some(route);
+        }
+        let mut live = std::collections::HashSet::new();
+        for d in &self.deployments {
+            if !live.insert((&d.api, &d.stage)) {
+                return bad(
+                    &d.api,
+                    format!("API {:?} is deployed twice in {}", d.api, d.stage),
+                );
+            }
+        }
+        for h in &mut self.history {
+            let api = resolve_api(&apis, &h.api)?;
+            h.api = api.id.clone();
+            if h.version.is_empty() {
+                h.version = version_from_time(&h.deployed_time);
+            }
+            let mut route = h.route.take().unwrap_or(api.route.clone());
+            resolve_route(&mut route, &self.grants, &self.backends)?;
+            h.route = Some(route);
+        }
+        for e in self
+            .index
+            .extra
+            .iter_mut()
+            .chain(self.index.missing.iter_mut())
+        {
+            e.api = resolve_api(&apis, &e.api)?.id;
+        }
+        Ok(())
+    }
+}
+
+fn check_unique<'a>(
+    ids: impl Iterator<Item = &'a String>,
+    what: &str,
+) -> Result<(), (String, usize, String)> {
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err((id.clone(), 1, format!("duplicate {what} {id:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// [`resolve_route`] for routes added at run time by test hooks: a route that cannot be
+/// resolved is kept as written (a dangling reference is data).
+pub(crate) fn fill_route(route: &mut Route, grants: &[Grant], backends: &[Backend]) {
+    let _ = resolve_route(route, grants, backends);
+}
+
+/// Fills a VPC route's missing keys from the grant it names, and turns a backend name into its
+/// id. A route naming no existing grant stays as written (a dangling reference is data).
+fn resolve_route(
+    route: &mut Route,
+    grants: &[Grant],
+    backends: &[Backend],
+) -> Result<(), (String, usize, String)> {
+    match route {
+        Route::Vpc(vpc) => {
+            let grant = grants.iter().find(|g| {
+                vpc.name.as_deref() == Some(g.name.as_str())
+                    || (vpc.vpc_id.as_deref() == Some(g.vpc_id.as_str())
+                        && vpc.instance_id.as_deref() == Some(g.instance_id.as_str())
+                        && vpc.port == Some(g.port))
+            });
+            if let Some(g) = grant {
+                vpc.name.get_or_insert_with(|| g.name.clone());
+                vpc.vpc_id.get_or_insert_with(|| g.vpc_id.clone());
+                vpc.instance_id.get_or_insert_with(|| g.instance_id.clone());
+                vpc.port.get_or_insert(g.port);
+            } else if vpc.name.is_none() && vpc.vpc_id.is_none() {
+                return Err((
+                    "vpc".into(),
+                    0,
+                    "a vpc route needs a grant name or a (vpc_id, instance_id, port) tuple".into(),
+                ));
+            }
+        }
+        Route::Backend(b) => {
+            let Some(backend) = backends.iter().find(|x| x.id == b.id || x.name == b.id) else {
+                return Err((
+                    b.id.clone(),
+                    0,
+                    format!("no backend has id or name {:?}", b.id),
+                ));
+            };
+            b.id = backend.id.clone();
+        }
+        Route::Http(_) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_reported_at_its_line() {
+        let text = "{\n  \"region\": \"cn-hangzhou\",\n  \"grantz\": []\n}";
+        let err = Fixture::from_json(text).unwrap_err();
+        match err {
+            FixtureError::Invalid { line, message, .. } => {
+                assert_eq!(line, 3);
+                assert!(message.contains("grantz"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dangling_group_is_reported_where_it_is_written() {
+        let text = r#"{
+  "groups": [{"name": "orders"}],
+  "apis": [
+    {"group": "nope", "name": "getOrder", "route": {"http": {"address": "http://x"}}}
+  ]
+}"#;
+        let err = Fixture::from_json(text).unwrap_err();
+        match err {
+            FixtureError::Invalid {
+                line,
+                column,
+                message,
+                ..
+            } => {
+                assert_eq!((line, column), (4, 15), "{message}");
+                assert!(message.contains("nope"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_filled_and_routes_resolved() {
+        let text = r#"{
+  "grants": [{"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80}],
+  "groups": [{"name": "orders", "stages": {"RELEASE": "rel-id"}}],
+  "apis": [{"group": "orders", "name": "getOrder", "route": {"vpc": {"name": "g1"}}}],
+  "deployments": [{"api": "getOrder", "stage": "RELEASE", "deployed_time": "2024-04-02T10:15:00Z"}]
+}"#;
+        let f = Fixture::from_json(text).unwrap();
+        assert_eq!(f.groups[0].stages["RELEASE"], "rel-id");
+        assert_eq!(f.groups[0].stages.len(), 3);
+        assert_eq!(f.deployments[0].version, "20240402101500000");
+        assert_eq!(f.deployments[0].api, f.apis[0].id);
+        let Some(Route::Vpc(v)) = &f.deployments[0].route else {
+            panic!()
+        };
+        assert_eq!((v.vpc_id.as_deref(), v.port), (Some("vpc-1"), Some(80)));
+        assert_eq!(f.grants[0].vpc_access_id.len(), 32);
+    }
+}

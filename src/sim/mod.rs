@@ -1,0 +1,866 @@
+//! `sim`: a faithful local emulator of CloudAPI 2016-07-14 for tests, benchmarks and the demo.
+//!
+//! In: a [`Fixture`] (an account as JSON) and [`SimOptions`] (listen address, faults, call-log
+//! file). Out: an HTTP server on loopback that verifies v1 and ACS3-HMAC-SHA256 signatures with
+//! its own code, answers the actions grantguard uses with the vendor's shapes, paging and error
+//! codes, applies mutations to its in-memory account, and logs every call.
+//!
+//! It shares nothing with the client but `crate::wire`, so a client bug cannot hide behind it.
+//! It must never listen beyond what it is told (default `127.0.0.1:0`), and never print or log
+//! a secret or STS token (it does log `Signature` values, which leak tests use as canaries).
+//!
+//! ```no_run
+//! use grantguard::sim::{Fixture, Sim, SimOptions};
+//! let fixture = Fixture::from_path("tests/fixtures/basic-account.json".as_ref()).unwrap();
+//! let sim = Sim::start(fixture, SimOptions::default()).unwrap();
+//! println!("{}", sim.url());
+//! assert_eq!(sim.calls("RemoveVpcAccess"), 0);
+//! ```
+
+pub mod faults;
+pub mod fixture;
+pub mod handlers;
+pub mod log;
+pub mod state;
+pub mod verify;
+
+pub use faults::{CorruptRule, Corruption, FailRule, Faults};
+pub use fixture::{Fixture, FixtureCredential, FixtureError};
+pub use log::{CallRecord, SignatureVersion};
+pub use state::Account;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use axum::Router;
+use faults::{FaultState, Verdict};
+use handlers::{ApiError, Ctx, Params};
+use log::CallLog;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// How far a request's timestamp may be from the server's clock (reference §8.8: the V3 doc
+/// bounds `x-acs-date` to about 15 minutes; the emulator uses the same window for v1).
+const TIMESTAMP_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Emulator settings; the CLI maps its flags onto this (no clap here).
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Where [`Sim::start`] listens (default `127.0.0.1:0`: an ephemeral loopback port).
+    pub listen: SocketAddr,
+    /// Faults, merged over the fixture's `"faults"` (these win).
+    pub faults: Faults,
+    /// Also append the call log to this file as JSON lines.
+    pub log_path: Option<PathBuf>,
+    /// Accept the credentials in the emulator's own environment (read once at start).
+    pub env_credentials: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            faults: Faults::default(),
+            log_path: None,
+            env_credentials: true,
+        }
+    }
+}
+
+/// The emulator could not start.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SimError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    #[diagnostic(
+        code(grantguard::sim::bind),
+        help("pick another address, or port 0 for any free port")
+    )]
+    Bind {
+        /// Address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The call-log file could not be opened.
+    #[error("cannot open the call log {path}")]
+    #[diagnostic(code(grantguard::sim::log_file))]
+    LogFile {
+        /// Path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server's runtime or thread failed.
+    #[error("emulator runtime failed")]
+    #[diagnostic(code(grantguard::sim::runtime))]
+    Runtime(#[source] std::io::Error),
+}
+
+/// What a hook is told about the call it runs for.
+#[derive(Debug, Clone)]
+pub struct HookCall {
+    /// Action.
+    pub action: String,
+    /// Decoded parameters.
+    pub params: Vec<(String, String)>,
+    /// 1-based count of served calls of this action, this one included.
+    pub nth: usize,
+}
+
+impl HookCall {
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A test hook: runs with the account on every served call of its action.
+pub type Hook = Box<dyn FnMut(&HookCall, &mut Account) + Send>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum When {
+    Before,
+    After,
+}
+
+struct Shared {
+    account: Mutex<Account>,
+    credentials: Vec<FixtureCredential>,
+    faults: Mutex<FaultState>,
+    clock_offset: time::Duration,
+    latency: Duration,
+    nonces: Mutex<HashSet<(String, String)>>,
+    served: Mutex<std::collections::HashMap<String, usize>>,
+    hooks: Mutex<Vec<(When, String, Hook)>>,
+    log: CallLog,
+    host_id: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking hook must not take the whole emulator down with a poisoned lock.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn env_credential() -> Option<FixtureCredential> {
+    let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let token = std::env::var("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty());
+    Some(FixtureCredential {
+        access_key_id: id,
+        access_key_secret: secret,
+        security_token: token,
+    })
+}
+
+impl Shared {
+    fn new(fixture: Fixture, options: &SimOptions) -> Result<Shared, SimError> {
+        let faults = fixture.faults.clone().merged(&options.faults);
+        let mut credentials = fixture.credentials.clone();
+        if options.env_credentials {
+            credentials.extend(env_credential());
+        }
+        let log = CallLog::with_file(options.log_path.as_deref()).map_err(|source| {
+            SimError::LogFile {
+                path: options
+                    .log_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                source,
+            }
+        })?;
+        Ok(Shared {
+            account: Mutex::new(Account::from_fixture(&fixture)),
+            credentials,
+            clock_offset: time::Duration::seconds(faults.clock_offset_secs.unwrap_or(0)),
+            latency: Duration::from_millis(faults.latency_ms.unwrap_or(0)),
+            faults: Mutex::new(FaultState::new(faults)),
+            nonces: Mutex::new(HashSet::new()),
+            served: Mutex::new(Default::default()),
+            hooks: Mutex::new(Vec::new()),
+            log,
+            host_id: format!("apigateway.{}.aliyuncs.com", fixture.region),
+        })
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.clock_offset
+    }
+}
+
+/// A running emulator owned by a test or the demo; it stops when dropped.
+pub struct Sim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Starts the emulator on its own runtime thread and returns once it is listening. Works
+    /// from plain `#[test]`s and from inside a tokio runtime alike (it never blocks on one).
+    pub fn start(fixture: Fixture, options: SimOptions) -> Result<Sim, SimError> {
+        let shared = Arc::new(Shared::new(fixture, &options)?);
+        let listener =
+            std::net::TcpListener::bind(options.listen).map_err(|source| SimError::Bind {
+                addr: options.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(SimError::Runtime)?;
+        listener.set_nonblocking(true).map_err(SimError::Runtime)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("grantguard-sim")
+            .enable_all()
+            .build()
+            .map_err(SimError::Runtime)?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("grantguard-sim".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    });
+                    if let Err(e) = server.await {
+                        eprintln!("sim: server stopped: {e}");
+                    }
+                });
+                // Connections still open (a client holding keep-alive) must not delay Drop.
+                runtime.shutdown_timeout(Duration::from_millis(200));
+            })
+            .map_err(SimError::Runtime)?;
+        Ok(Sim {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The endpoint URL, e.g. `http://127.0.0.1:40123/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every call so far.
+    pub fn log(&self) -> Vec<CallRecord> {
+        self.shared.log.records()
+    }
+
+    /// How many requests named `action` (whatever their outcome).
+    pub fn calls(&self, action: &str) -> usize {
+        self.shared.log.count(action)
+    }
+
+    /// A copy of the account as it is now.
+    pub fn state(&self) -> Account {
+        lock(&self.shared.account).clone()
+    }
+
+    /// Changes the account between calls (e.g. publish an API) and returns what `f` returns.
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut Account) -> R) -> R {
+        f(&mut lock(&self.shared.account))
+    }
+
+    /// Runs `hook` just before every served call of `action` (after signature and fault checks).
+    pub fn before(&self, action: &str, hook: impl FnMut(&HookCall, &mut Account) + Send + 'static) {
+        lock(&self.shared.hooks).push((When::Before, action.to_owned(), Box::new(hook)));
+    }
+
+    /// Runs `hook` just after every served call of `action`, before the answer is sent.
+    pub fn after(&self, action: &str, hook: impl FnMut(&HookCall, &mut Account) + Send + 'static) {
+        lock(&self.shared.hooks).push((When::After, action.to_owned(), Box::new(hook)));
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves the emulator on `listen` until the future is dropped; `ready` gets the bound address
+/// first (`grantguard sim serve` prints `listening on http://ADDR` from it).
+pub async fn serve(
+    fixture: Fixture,
+    options: SimOptions,
+    listen: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), SimError> {
+    let shared = Arc::new(Shared::new(fixture, &options)?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(SimError::Runtime)?;
+    ready(addr);
+    axum::serve(listener, router(shared))
+        .await
+        .map_err(SimError::Runtime)
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(entry).with_state(shared)
+}
+
+fn request_id() -> String {
+    let v: u128 = rand::random();
+    let h = format!("{v:032X}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn http_date(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+fn iso(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+fn decode_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+/// What one request turned into.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    error_code: Option<String>,
+    retry_after: bool,
+    truncate: bool,
+}
+
+impl Answer {
+    fn error(shared: &Shared, rid: &str, e: &ApiError) -> Answer {
+        let body = crate::wire::models::ErrorBody {
+            request_id: rid.to_owned(),
+            host_id: shared.host_id.clone(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+            recommend: format!(
+                "https://api.aliyun.com/troubleshoot?q={}&product=CloudAPI&requestId={rid}",
+                e.code
+            ),
+        };
+        Answer {
+            status: e.status,
+            content_type: "application/json;charset=utf-8",
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            error_code: Some(e.code.clone()),
+            retry_after: e.code.starts_with("Throttling"),
+            truncate: false,
+        }
+    }
+}
+
+async fn entry(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    let rid = request_id();
+    let now = shared.now();
+    let query = decode_pairs(uri.query().unwrap_or("").as_bytes());
+    let mut pairs = query.clone();
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if is_form {
+        pairs.extend(decode_pairs(&body));
+    }
+    let params = Params { pairs };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let action = params
+        .get("Action")
+        .map(str::to_owned)
+        .or_else(|| header("x-acs-action"))
+        .unwrap_or_default();
+
+    let mut record = CallRecord {
+        time: iso(OffsetDateTime::now_utc()),
+        action: action.clone(),
+        method: method.to_string(),
+        group_id: params.get("GroupId").map(str::to_owned),
+        api_id: params.get("ApiId").map(str::to_owned),
+        stage_name: params.get("StageName").map(str::to_owned),
+        backend_id: params.get("BackendId").map(str::to_owned),
+        vpc_name: params
+            .get("VpcName")
+            .or(params.get("Name"))
+            .map(str::to_owned),
+        page_number: params.get("PageNumber").map(str::to_owned),
+        signature_version: None,
+        access_key_id: None,
+        nonce: None,
+        signature: None,
+        status: 0,
+        error_code: None,
+        response_bytes: 0,
+    };
+
+    let answer = match authenticate(
+        &shared,
+        &method,
+        uri.path(),
+        &params,
+        &query,
+        &headers,
+        &body,
+        now,
+        &mut record,
+    ) {
+        Err(e) => Answer::error(&shared, &rid, &e),
+        Ok(()) => {
+            let version = params
+                .get("Version")
+                .map(str::to_owned)
+                .or_else(|| header("x-acs-version"));
+            serve_action(&shared, &action, version.as_deref(), &params, &rid, now)
+        }
+    };
+
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", answer.content_type)
+        .header("x-acs-request-id", rid.as_str())
+        .header("date", http_date(now));
+    if answer.retry_after {
+        // FAULTS.md: the hint is 5 (the SDK reads it as milliseconds), so tests never wait long.
+        builder = builder.header("x-acs-retry-after", HeaderValue::from_static("5"));
+    }
+    let full = answer.body.len();
+    record.status = answer.status;
+    record.error_code = answer.error_code.clone();
+    let response = if answer.truncate {
+        let half = Bytes::from(answer.body[..full / 2].to_vec());
+        record.response_bytes = half.len() as u64;
+        // Send the head and half the body, pause so they reach the client, then fail the
+        // stream: hyper closes the connection short of the promised Content-Length.
+        let chunks = futures::stream::unfold(Some(half), |state| async move {
+            match state {
+                Some(half) => Some((Ok(half), None)),
+                None => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let cut = std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "truncated by fault injection",
+                    );
+                    Some((Err::<Bytes, _>(cut), None))
+                }
+            }
+        });
+        builder
+            .header("content-length", full.to_string())
+            .body(Body::from_stream(chunks))
+    } else {
+        record.response_bytes = full as u64;
+        builder.body(Body::from(answer.body))
+    };
+    shared.log.push(record);
+    response.unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn authenticate(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    params: &Params,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: &[u8],
+    now: OffsetDateTime,
+    record: &mut CallRecord,
+) -> Result<(), ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let authorization = header("authorization");
+    let v3 = authorization
+        .as_deref()
+        .filter(|a| a.trim_start().starts_with(verify::V3_ALGORITHM));
+
+    // `v1` tells which HMAC the string to sign is checked with.
+    let (ak, nonce, timestamp, token, string_to_sign, v1, sent) = if let Some(auth) = v3 {
+        record.signature_version = Some(SignatureVersion::V3);
+        let auth = verify::parse_v3_authorization(auth).ok_or_else(|| {
+            ApiError::with_status(
+                400,
+                "IncompleteSignature",
+                "The request signature does not conform to Aliyun standards.",
+            )
+        })?;
+        record.access_key_id = Some(auth.access_key_id.clone());
+        record.signature = Some(auth.signature.clone());
+        let nonce = header("x-acs-signature-nonce")
+            .ok_or_else(|| ApiError::missing("x-acs-signature-nonce"))?;
+        record.nonce = Some(nonce.clone());
+        let date = header("x-acs-date").ok_or_else(|| ApiError::missing("x-acs-date"))?;
+        let hashed = verify::payload_hash(body);
+        if let Some(claimed) = header("x-acs-content-sha256") {
+            if !claimed.eq_ignore_ascii_case(&hashed) {
+                return Err(ApiError::with_status(
+                    400,
+                    "SignatureDoesNotMatch",
+                    "The x-acs-content-sha256 header does not match the request body.",
+                ));
+            }
+        }
+        let value_of = |name: &str| -> Vec<String> {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect()
+        };
+        let claimed = header("x-acs-content-sha256").unwrap_or(hashed);
+        let sts = verify::v3_string_to_sign(
+            method.as_str(),
+            path,
+            query,
+            &auth.signed_headers,
+            value_of,
+            &claimed,
+        );
+        (
+            auth.access_key_id,
+            nonce,
+            date,
+            header("x-acs-security-token"),
+            sts,
+            false,
+            auth.signature,
+        )
+    } else {
+        let Some(signature) = params
+            .pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "Signature")
+            .map(|(_, v)| v.clone())
+        else {
+            return Err(ApiError::with_status(
+                400,
+                "IncompleteSignature",
+                "The request signature does not conform to Aliyun standards. Signature is missing.",
+            ));
+        };
+        record.signature_version = Some(SignatureVersion::V1);
+        record.signature = Some(signature.clone());
+        let ak = params
+            .get("AccessKeyId")
+            .ok_or_else(|| ApiError::missing("AccessKeyId"))?
+            .to_owned();
+        record.access_key_id = Some(ak.clone());
+        let nonce = params
+            .get("SignatureNonce")
+            .ok_or_else(|| ApiError::missing("SignatureNonce"))?
+            .to_owned();
+        record.nonce = Some(nonce.clone());
+        let timestamp = params
+            .get("Timestamp")
+            .ok_or_else(|| ApiError::missing("Timestamp"))?
+            .to_owned();
+        if params.get("SignatureMethod") != Some("HMAC-SHA1") {
+            return Err(ApiError::invalid("SignatureMethod", "expected HMAC-SHA1"));
+        }
+        if params.get("SignatureVersion") != Some("1.0") {
+            return Err(ApiError::invalid("SignatureVersion", "expected 1.0"));
+        }
+        let sts = verify::v1_string_to_sign(method.as_str(), &params.pairs);
+        (
+            ak,
+            nonce,
+            timestamp,
+            params.get("SecurityToken").map(str::to_owned),
+            sts,
+            true,
+            signature,
+        )
+    };
+
+    let credential = shared
+        .credentials
+        .iter()
+        .find(|c| c.access_key_id == ak)
+        .ok_or_else(|| {
+            ApiError::with_status(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+            )
+        })?;
+
+    match (&credential.security_token, &token) {
+        (Some(_), None) => {
+            return Err(ApiError::with_status(
+                400,
+                "MissingSecurityToken",
+                "SecurityToken is mandatory for this action.",
+            ))
+        }
+        (Some(expected), Some(got)) if expected != got => {
+            return Err(ApiError::with_status(
+                400,
+                "InvalidSecurityToken.MismatchWithAccessKey",
+                "Specified SecurityToken mismatch with the AccessKey.",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::with_status(
+                400,
+                "InvalidSecurityToken.Malformed",
+                "Specified SecurityToken is malformed.",
+            ))
+        }
+        _ => {}
+    }
+
+    let at = OffsetDateTime::parse(&timestamp, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            ApiError::with_status(
+                400,
+                "InvalidTimeStamp.Format",
+                "Specified time stamp or date value is not well formatted.",
+            )
+        })?;
+    let skew = (now - at).abs();
+    if skew > TIMESTAMP_WINDOW {
+        return Err(ApiError::with_status(
+            400,
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        ));
+    }
+
+    let computed = if v1 {
+        verify::v1_signature(&credential.access_key_secret, &string_to_sign)
+    } else {
+        verify::v3_signature(&credential.access_key_secret, &string_to_sign)
+    };
+    if !verify::same_signature(&computed, &sent) {
+        return Err(ApiError::with_status(
+            400,
+            "SignatureDoesNotMatch",
+            format!("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"),
+        ));
+    }
+
+    if !lock(&shared.nonces).insert((ak.clone(), nonce.clone())) {
+        return Err(ApiError::with_status(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        ));
+    }
+    Ok(())
+}
+
+fn serve_action(
+    shared: &Shared,
+    action: &str,
+    version: Option<&str>,
+    params: &Params,
+    rid: &str,
+    now: OffsetDateTime,
+) -> Answer {
+    if action.is_empty() {
+        return Answer::error(shared, rid, &ApiError::missing("Action"));
+    }
+    if let Some(v) = version {
+        if v != crate::wire::VERSION {
+            return Answer::error(
+                shared,
+                rid,
+                &ApiError::with_status(
+                    400,
+                    "InvalidVersion",
+                    format!("Specified parameter Version is not valid: {v}"),
+                ),
+            );
+        }
+    }
+    if !handlers::ACTIONS.contains(&action) {
+        return Answer::error(
+            shared,
+            rid,
+            &ApiError::with_status(
+                404,
+                "InvalidAction.NotFound",
+                format!("Specified api is not found, please check your url and method. Action: {action}"),
+            ),
+        );
+    }
+
+    let scopes: Vec<&str> = ["GroupId", "ApiId", "BackendId", "VpcName"]
+        .iter()
+        .filter_map(|k| params.get(k))
+        .collect();
+    let corruption = {
+        let mut faults = lock(&shared.faults);
+        match faults.decide(Instant::now()) {
+            Verdict::Throttle => {
+                let e = ApiError::with_status(
+                    400,
+                    "Throttling.User",
+                    "Request was denied due to user flow control.",
+                );
+                return Answer::error(shared, rid, &e);
+            }
+            Verdict::Unavailable => {
+                let e = ApiError::with_status(
+                    503,
+                    "ServiceUnavailable",
+                    "The request has failed due to a temporary failure of the server.",
+                );
+                return Answer::error(shared, rid, &e);
+            }
+            Verdict::Pass => {}
+        }
+        if let Some(rule) = faults.forced_error(action, &scopes) {
+            let e =
+                ApiError::with_status(rule.status(), &rule.code, format!("Injected fault {rule}"));
+            return Answer::error(shared, rid, &e);
+        }
+        faults.corruption(action, &scopes)
+    };
+
+    let call = HookCall {
+        action: action.to_owned(),
+        params: params.pairs.clone(),
+        nth: {
+            let mut served = lock(&shared.served);
+            let n = served.entry(action.to_owned()).or_insert(0);
+            *n += 1;
+            *n
+        },
+    };
+    let result = {
+        let mut hooks = lock(&shared.hooks);
+        let mut account = lock(&shared.account);
+        run_hooks(&mut hooks, When::Before, &call, &mut account);
+        let ctx = Ctx {
+            request_id: rid.to_owned(),
+            now: iso(now),
+        };
+        let result = handlers::handle(&mut account, action, params, &ctx);
+        run_hooks(&mut hooks, When::After, &call, &mut account);
+        result
+    };
+    let mut value = match result {
+        Ok(v) => v,
+        Err(e) => return Answer::error(shared, rid, &e),
+    };
+    if let Some(map) = value.as_object_mut() {
+        map.insert("RequestId".into(), rid.into());
+    }
+    let ok = |body: Vec<u8>, content_type, truncate| Answer {
+        status: 200,
+        content_type,
+        body,
+        error_code: None,
+        retry_after: false,
+        truncate,
+    };
+    match corruption {
+        None => ok(serde_json::to_vec(&value).unwrap_or_default(), "application/json;charset=utf-8", false),
+        Some(Corruption::TruncatedJson) => {
+            ok(serde_json::to_vec(&value).unwrap_or_default(), "application/json;charset=utf-8", true)
+        }
+        Some(Corruption::Html) => ok(
+            format!(
+                "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>{rid}</p></body></html>"
+            )
+            .into_bytes(),
+            "text/html;charset=utf-8",
+            false,
+        ),
+        Some(Corruption::WrongType) => {
+            faults::mistype(&mut value);
+            ok(serde_json::to_vec(&value).unwrap_or_default(), "application/json;charset=utf-8", false)
+        }
+    }
+}
+
+fn run_hooks(
+    hooks: &mut [(When, String, Hook)],
+    when: When,
+    call: &HookCall,
+    account: &mut Account,
+) {
+    for (w, action, hook) in hooks.iter_mut() {
+        if *w == when && *action == call.action {
+            hook(call, account);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
