@@ -178,4 +178,34 @@ mod tests {
         assert!(!text.contains('\u{1b}'));
         assert!(text.contains("3 grants audited: 1 safe, 2 blocked, 0 unknown"));
     }
+
+    #[test]
+    fn a_suppressed_finding_shows_its_justification_and_the_verdict_ignores_it() {
+        let inventory = crate::rules::testing::account();
+        let graph = crate::graph::build(&inventory);
+        let selection = crate::selection::Selection::all(graph.grants());
+        let mut config = crate::config::Config::default();
+        config.suppress.push(crate::config::Suppression {
+            rule: "GG101".into(),
+            grant: "orders-vpc".into(),
+            api: None,
+            justification: "the API is retired in change 42".into(),
+        });
+        let report = crate::rules::evaluate(
+            &graph,
+            &crate::rules::Catalog::builtin(),
+            &selection,
+            &config,
+            &crate::rules::AuditContext {
+                now: inventory.taken_at,
+            },
+        );
+        let text = rendered(&report);
+        assert!(
+            text.contains("suppressed: the API is retired in change 42"),
+            "{text}"
+        );
+        assert!(text.contains("SAFE"), "{text}");
+        assert!(report.all_safe());
+    }
 }

@@ -54,6 +54,8 @@ struct FindingView<'a> {
     group_id: Option<&'a str>,
     api_id: Option<&'a str>,
     stage: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
     user: Option<&'a str>,
     path: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +71,7 @@ fn finding(f: &Finding) -> FindingView<'_> {
         group_id: f.group_id.as_ref().map(|g| g.as_str()),
         api_id: f.api_id.as_ref().map(|a| a.as_str()),
         stage: f.stage.map(|s| s.as_str()),
+        version: f.version.as_deref(),
         user: f.user.as_deref(),
         path: &f.path,
         suppressed: f.suppressed.as_deref(),

@@ -76,6 +76,8 @@ pub struct Finding {
     pub api_id: Option<ApiId>,
     /// Stage of the user.
     pub stage: Option<Stage>,
+    /// Version id, when the user is a historical version.
+    pub version: Option<String>,
     /// Dependency path, grant first.
     pub path: Vec<String>,
     /// The justification, when the config suppressed the finding.
@@ -100,6 +102,7 @@ impl Finding {
             group_id: user.and_then(|u| u.group_id().cloned()),
             api_id: user.and_then(|u| u.api_id().cloned()),
             stage: user.and_then(|u| u.stage),
+            version: user.and_then(|u| u.version.clone()),
             path: hit.path,
             suppressed,
         }

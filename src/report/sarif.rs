@@ -21,15 +21,20 @@ fn level(severity: Severity) -> &'static str {
 }
 
 /// sha256 hex of (rule, grant, API, stage): the same finding keeps its fingerprint when the
-/// message wording or the run changes.
+/// message wording or the run changes. A version id, or the path for findings without an API
+/// (gaps, backend models), tells apart findings that share those four.
 fn fingerprint(finding: &Finding, grant: Option<&Grant>) -> String {
+    let detail = match (&finding.api_id, &finding.version) {
+        (Some(_), Some(version)) => version.clone(),
+        (Some(_), None) => String::new(),
+        (None, _) => finding.path.join(" <- "),
+    };
     let key = [
         finding.rule.as_str(),
         grant.map(|g| g.id.as_str()).unwrap_or(""),
         finding.api_id.as_ref().map(|a| a.as_str()).unwrap_or(""),
         finding.stage.map(|s| s.as_str()).unwrap_or(""),
-        // Findings without an API (gaps, backends) are told apart by their path.
-        &finding.path.join(" <- "),
+        &detail,
     ]
     .join("\u{1f}");
     hex::encode(Sha256::digest(key.as_bytes()))

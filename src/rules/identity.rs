@@ -27,13 +27,9 @@ pub fn ambiguous_selector(_: &Graph, selection: &Selection, _: &Freshness) -> Ve
         .iter()
         .map(|g| format!("{} ({}, port {})", g.id, g.name, g.key.port))
         .collect();
-    let path = candidates
-        .iter()
-        .map(|g| format!("--vpc-access-id {}", g.id))
-        .collect();
     vec![Hit::global(
         None,
-        path,
+        Vec::new(),
         format!(
             "{selector} matches {} grants: {}; select one with --vpc-access-id",
             candidates.len(),
