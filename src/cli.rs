@@ -1,0 +1,317 @@
+//! Command-line shapes (clap derive) and their conversion into domain values. No behaviour
+//! lives here beyond validation: secrets have no flag, and an endpoint is checked for
+//! loopback-only plain HTTP when it is parsed.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Audit who still depends on an API Gateway VPC grant before you remove it.
+#[derive(Debug, Parser)]
+#[command(name = "grantguard", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// Account, region and endpoint.
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Output and logging.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where to connect and as whom. Secrets come only from the environment or a profile file.
+#[derive(Debug, Args, Clone)]
+pub struct AccountArgs {
+    /// aliyun CLI profile to take credentials from (~/.aliyun/config.json)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region to audit [env: ALIBABA_CLOUD_REGION_ID]
+    #[arg(long, global = true, value_name = "ID")]
+    pub region: Option<String>,
+    /// API endpoint; plain http:// only to loopback
+    #[arg(long, global = true, env = "GRANTGUARD_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Configuration file [default: ./grantguard.json when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// How much to print, and how.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// More log output on stderr (-v, -vv, -vvv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bar and no log output
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to use colour
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// Colour policy; `auto` means a terminal without NO_COLOR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Walk the account and write an inventory snapshot
+    Scan(ScanArgs),
+    /// Report who still depends on each grant (dry run; nothing is changed)
+    Audit(AuditArgs),
+    /// Print the dependency graph from grants to what routes through them
+    Graph(GraphArgs),
+    /// List the rule catalog, or explain one rule
+    Rules(RulesArgs),
+    /// Run the local CloudAPI emulator
+    Sim(SimArgs),
+    /// Audit a bundled example account on a local emulator (no credentials needed)
+    Demo(DemoArgs),
+}
+
+/// Which grant(s): a tuple, a name, or an id. Without one, every grant in the region.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectorArgs {
+    /// VPC id of the grant (with --instance-id and --port)
+    #[arg(long, value_name = "ID", requires_all = ["instance_id", "port"], conflicts_with_all = ["name", "vpc_access_id"])]
+    pub vpc_id: Option<String>,
+    /// Instance id of the grant (with --vpc-id and --port)
+    #[arg(long, value_name = "ID", requires_all = ["vpc_id", "port"])]
+    pub instance_id: Option<String>,
+    /// Port of the grant (with --vpc-id and --instance-id)
+    #[arg(long, value_name = "PORT", requires_all = ["vpc_id", "instance_id"])]
+    pub port: Option<u16>,
+    /// Grant name
+    #[arg(long, value_name = "NAME", conflicts_with = "vpc_access_id")]
+    pub name: Option<String>,
+    /// Grant id (VpcAccessId)
+    #[arg(long, value_name = "ID")]
+    pub vpc_access_id: Option<String>,
+}
+
+/// Walk tuning shared by every command that reads the account.
+#[derive(Debug, Args, Clone)]
+pub struct WalkArgs {
+    /// Requests per second at most (adapts down on throttling)
+    #[arg(long, default_value_t = 20.0, value_name = "N")]
+    pub qps: f64,
+    /// Requests in flight at most
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+    /// Attempts per call for transient failures
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_attempts: u32,
+    /// Largest response accepted, e.g. 16MiB
+    #[arg(long, default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub max_response_bytes: u64,
+    /// Historical versions per API and stage to check (rollback targets)
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub history_depth: usize,
+}
+
+/// `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Where to write the snapshot
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Walk tuning.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people: findings with their dependency paths and fixes.
+    Human,
+    /// The grantguard.report/v1 contract.
+    Json,
+    /// SARIF 2.1.0 for code-scanning dashboards.
+    Sarif,
+}
+
+/// `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Which grant(s).
+    #[command(flatten)]
+    pub selector: SelectorArgs,
+    /// Audit a saved snapshot instead of the live account (no network call)
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+    /// Write the report to a file instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Walk tuning.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+}
+
+/// Graph formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// `graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Only the part reachable from these grant(s).
+    #[command(flatten)]
+    pub selector: SelectorArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Use a saved snapshot instead of the live account
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Walk tuning.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+}
+
+/// `rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Explain one rule.
+    #[command(subcommand)]
+    pub command: Option<RulesCommand>,
+}
+
+/// `rules explain`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Print what a rule finds, why it matters and what to do
+    Explain {
+        /// Rule id, e.g. GG101
+        id: String,
+    },
+}
+
+/// `sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// What the emulator should do.
+    #[command(subcommand)]
+    pub command: SimCommand,
+}
+
+/// `sim` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a fixture account over HTTP on loopback
+    Serve(SimServeArgs),
+}
+
+/// `sim serve`.
+#[derive(Debug, Args)]
+pub struct SimServeArgs {
+    /// Account fixture (JSON; see docs/fixture-format.md)
+    #[arg(long, value_name = "FILE")]
+    pub fixture: PathBuf,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Added latency per request, in milliseconds
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+    /// Requests per second before answering Throttling.User
+    #[arg(long, value_name = "N")]
+    pub qps: Option<f64>,
+    /// Share of requests answered 503 ServiceUnavailable (0..1)
+    #[arg(long, value_name = "RATE")]
+    pub error_rate: Option<f64>,
+    /// Share of requests answered Throttling.User (0..1)
+    #[arg(long, value_name = "RATE")]
+    pub throttle_rate: Option<f64>,
+    /// Longest run of injected faults for one client
+    #[arg(long, value_name = "N")]
+    pub max_consecutive_faults: Option<u32>,
+    /// Seed for injected faults
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Force an error: ACTION[:ID]=CODE (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub fail: Vec<String>,
+    /// Corrupt answers: ACTION[:ID]=truncated-json|html|wrong-type (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub corrupt: Vec<String>,
+    /// Pretend the server clock is this many seconds ahead (negative: behind)
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub clock_offset: Option<i64>,
+    /// Append one JSON line per call to this file
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Report format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+}
+
+/// Parses `16MiB`, `512KiB`, `1048576`, `2MB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size such as 16MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?}; use KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("12 parsecs").is_err());
+    }
+
+    #[test]
+    fn a_secret_flag_does_not_exist() {
+        let err = Cli::try_parse_from(["grantguard", "audit", "--access-key-secret", "XSECRETX"]).unwrap_err();
+        assert!(!err.to_string().contains("XSECRETX"), "the value is not echoed: {err}");
+    }
+
+    #[test]
+    fn a_partial_tuple_selector_is_a_usage_error() {
+        assert!(Cli::try_parse_from(["grantguard", "audit", "--vpc-id", "vpc-1"]).is_err());
+        assert!(Cli::try_parse_from(["grantguard", "audit", "--vpc-id", "v", "--instance-id", "i", "--port", "80"]).is_ok());
+    }
+}

@@ -1,0 +1,413 @@
+//! `grantguard.json`: severity changes, suppressions with a justification, and the maximum
+//! inventory age. In: the file's text and the rule catalog (to know the ids). Out: a
+//! [`Config`], or a [`ConfigError`] that points at the line and column of the mistake.
+//! It never lets a coverage rule (GG106, GG201) go below deny or be suppressed: an unread
+//! account is never safe.
+//!
+//! ```json
+//! { "severity": {"GG103": "deny"},
+//!   "suppress": [{"rule": "GG104", "grant": "orders-vpc", "api": "3b81…",
+//!                 "justification": "old versions are never rolled back to"}],
+//!   "max_inventory_age": "24h" }
+//! ```
+
+use crate::inventory::{ApiId, Grant};
+use crate::rules::{is_coverage, Catalog, RuleDoc, Severity};
+use miette::{NamedSource, SourceOffset, SourceSpan};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The default for `max_inventory_age`.
+pub const DEFAULT_MAX_INVENTORY_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// A finding the operator accepted, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suppression {
+    /// Rule id.
+    pub rule: String,
+    /// Grant name or VpcAccessId.
+    pub grant: String,
+    /// Only findings on this API, when given.
+    #[serde(default)]
+    pub api: Option<ApiId>,
+    /// Why; required and non-empty, it is shown in the report.
+    pub justification: String,
+}
+
+impl Suppression {
+    /// True when this suppression covers a finding of `rule` on `grant` and `api`.
+    pub fn covers(&self, rule: &str, grant: &Grant, api: Option<&ApiId>) -> bool {
+        self.rule.eq_ignore_ascii_case(rule)
+            && (self.grant == grant.name || self.grant == grant.id.as_str())
+            && self.api.as_ref().is_none_or(|wanted| Some(wanted) == api)
+    }
+}
+
+/// The user's settings for an audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Severity per rule id, replacing the default.
+    pub severity: BTreeMap<String, Severity>,
+    /// Accepted findings.
+    pub suppress: Vec<Suppression>,
+    /// The oldest inventory accepted without GG202.
+    pub max_inventory_age: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            severity: BTreeMap::new(),
+            suppress: Vec::new(),
+            max_inventory_age: DEFAULT_MAX_INVENTORY_AGE,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    severity: BTreeMap<String, Severity>,
+    #[serde(default)]
+    suppress: Vec<Suppression>,
+    #[serde(default)]
+    max_inventory_age: Option<String>,
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}")]
+    #[diagnostic(code(grantguard::config::unreadable))]
+    Unreadable {
+        /// The path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not JSON, or not the config's shape.
+    #[error("config is not valid: {message}")]
+    #[diagnostic(
+        code(grantguard::config::invalid),
+        help("the keys are severity, suppress and max_inventory_age")
+    )]
+    Invalid {
+        /// What serde said.
+        message: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("here")]
+        at: SourceSpan,
+    },
+    /// A rule id the catalog does not know.
+    #[error("config names unknown rule {rule}")]
+    #[diagnostic(
+        code(grantguard::config::unknown_rule),
+        help("`grantguard rules` lists the rule ids")
+    )]
+    UnknownRule {
+        /// The id as written.
+        rule: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("not a rule id")]
+        at: SourceSpan,
+    },
+    /// A suppression of GG106 or GG201.
+    #[error("coverage rule {rule} cannot be suppressed")]
+    #[diagnostic(
+        code(grantguard::config::coverage_suppressed),
+        help("an unread account is never safe; fix the permission or retry the scan instead")
+    )]
+    CoverageSuppressed {
+        /// The rule id.
+        rule: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("coverage rule")]
+        at: SourceSpan,
+    },
+    /// A suppression without a reason.
+    #[error("suppression of {rule} for {grant} has no justification")]
+    #[diagnostic(
+        code(grantguard::config::missing_justification),
+        help("say why the finding is accepted; the report shows it")
+    )]
+    MissingJustification {
+        /// The rule id.
+        rule: String,
+        /// The grant.
+        grant: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("this suppression")]
+        at: SourceSpan,
+    },
+    /// `max_inventory_age` is not a duration.
+    #[error("max_inventory_age {value:?} is not a duration")]
+    #[diagnostic(
+        code(grantguard::config::bad_age),
+        help("write it like 24h, 90m or 7d")
+    )]
+    BadAge {
+        /// The value as written.
+        value: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("{reason}")]
+        at: SourceSpan,
+        /// Why humantime refused it.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads and checks the config file at `path`.
+    pub fn load(path: &Path, catalog: &Catalog) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string(), catalog)
+    }
+
+    /// Parses and checks config `text`; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, catalog: &Catalog) -> Result<Config, ConfigError> {
+        // One shared copy of the text for whichever error needs it (keeps the error small).
+        let source = Arc::new(NamedSource::new(origin, text.to_owned()));
+        let src = || Arc::clone(&source);
+        let file: File = serde_json::from_str(text).map_err(|e| ConfigError::Invalid {
+            message: e.to_string(),
+            src: src(),
+            at: SourceOffset::from_location(text, e.line(), e.column()).into(),
+        })?;
+        let mut severity = BTreeMap::new();
+        for (rule, level) in file.severity {
+            let doc = catalog.get(&rule).ok_or_else(|| ConfigError::UnknownRule {
+                at: locate(text, "severity", &rule),
+                rule: rule.clone(),
+                src: src(),
+            })?;
+            severity.insert(doc.id.clone(), level);
+        }
+        for suppression in &file.suppress {
+            let at = locate(text, "suppress", &suppression.rule);
+            let Some(doc) = catalog.get(&suppression.rule) else {
+                return Err(ConfigError::UnknownRule {
+                    rule: suppression.rule.clone(),
+                    src: src(),
+                    at,
+                });
+            };
+            if is_coverage(&doc.id) {
+                return Err(ConfigError::CoverageSuppressed {
+                    rule: doc.id.clone(),
+                    src: src(),
+                    at,
+                });
+            }
+            if suppression.justification.trim().is_empty() {
+                return Err(ConfigError::MissingJustification {
+                    rule: doc.id.clone(),
+                    grant: suppression.grant.clone(),
+                    src: src(),
+                    at,
+                });
+            }
+        }
+        let max_inventory_age = match file.max_inventory_age {
+            None => DEFAULT_MAX_INVENTORY_AGE,
+            Some(value) => humantime::parse_duration(&value).map_err(|e| ConfigError::BadAge {
+                at: locate(text, "max_inventory_age", &value),
+                reason: e.to_string(),
+                value: value.clone(),
+                src: src(),
+            })?,
+        };
+        Ok(Config {
+            severity,
+            suppress: file.suppress,
+            max_inventory_age,
+        })
+    }
+
+    /// The severity of `rule` under this config; coverage rules never below deny.
+    pub fn severity_of(&self, rule: &RuleDoc) -> Severity {
+        let configured = self
+            .severity
+            .get(&rule.id)
+            .copied()
+            .unwrap_or(rule.default_severity);
+        if is_coverage(&rule.id) {
+            configured.max(Severity::Deny)
+        } else {
+            configured
+        }
+    }
+
+    /// The suppression covering a finding of `rule` on `grant` and `api`, if any. Coverage
+    /// rules are never suppressed, even by a config built in code.
+    pub fn suppression(
+        &self,
+        rule: &str,
+        grant: &Grant,
+        api: Option<&ApiId>,
+    ) -> Option<&Suppression> {
+        if is_coverage(rule) {
+            return None;
+        }
+        self.suppress.iter().find(|s| s.covers(rule, grant, api))
+    }
+}
+
+/// The span of the first `"value"` after `"key"` in `text` (the file is small and the
+/// parser keeps no positions for values, so a search is the plain way to point at them).
+fn locate(text: &str, key: &str, value: &str) -> SourceSpan {
+    let quoted_key = format!("\"{key}\"");
+    let from = text.find(&quoted_key).unwrap_or(0);
+    let quoted = format!("\"{value}\"");
+    match text[from..].find(&quoted) {
+        Some(offset) => (from + offset, quoted.len()).into(),
+        None => (from, quoted_key.len().min(text.len() - from)).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "grantguard.json", &Catalog::builtin())
+    }
+
+    fn offset(error: &ConfigError) -> usize {
+        match error {
+            ConfigError::Invalid { at, .. }
+            | ConfigError::UnknownRule { at, .. }
+            | ConfigError::CoverageSuppressed { at, .. }
+            | ConfigError::MissingJustification { at, .. }
+            | ConfigError::BadAge { at, .. } => at.offset(),
+            ConfigError::Unreadable { .. } => usize::MAX,
+        }
+    }
+
+    #[test]
+    fn an_empty_object_is_the_default() {
+        assert_eq!(parse("{}").expect("valid"), Config::default());
+    }
+
+    #[test]
+    fn a_full_config_parses() {
+        let config = parse(
+            r#"{"severity": {"GG103": "deny", "gg304": "warn"},
+                "suppress": [{"rule": "GG104", "grant": "orders-vpc", "api": "api-1",
+                              "justification": "never rolled back"}],
+                "max_inventory_age": "90m"}"#,
+        )
+        .expect("valid");
+        assert_eq!(config.severity.get("GG103"), Some(&Severity::Deny));
+        assert_eq!(config.severity.get("GG304"), Some(&Severity::Warn));
+        assert_eq!(config.max_inventory_age, Duration::from_secs(90 * 60));
+        assert_eq!(
+            config.suppress[0].api.as_ref().map(|a| a.as_str()),
+            Some("api-1")
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_points_at_its_line() {
+        let text = "{\n  \"severity\": {},\n  \"max_age\": \"1h\"\n}";
+        let error = parse(text).expect_err("unknown key");
+        assert!(matches!(error, ConfigError::Invalid { .. }));
+        assert!(error.to_string().contains("unknown field `max_age`"));
+        let line = text[..offset(&error)].matches('\n').count() + 1;
+        assert_eq!(line, 3);
+    }
+
+    #[test]
+    fn an_unknown_rule_is_refused_at_its_position() {
+        let text = r#"{"severity": {"GG999": "deny"}}"#;
+        let error = parse(text).expect_err("unknown rule");
+        assert!(matches!(error, ConfigError::UnknownRule { .. }));
+        assert_eq!(&text[offset(&error)..offset(&error) + 7], "\"GG999\"");
+    }
+
+    #[test]
+    fn suppressing_a_coverage_rule_is_an_error() {
+        for rule in ["GG201", "GG106"] {
+            let text = format!(
+                r#"{{"suppress": [{{"rule": "{rule}", "grant": "g", "justification": "x"}}]}}"#
+            );
+            let error = parse(&text).expect_err("coverage suppressed");
+            assert!(
+                matches!(error, ConfigError::CoverageSuppressed { .. }),
+                "{rule}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_suppression_needs_a_justification() {
+        let error =
+            parse(r#"{"suppress": [{"rule": "GG104", "grant": "g", "justification": " "}]}"#)
+                .expect_err("blank justification");
+        assert!(matches!(error, ConfigError::MissingJustification { .. }));
+        let error = parse(r#"{"suppress": [{"rule": "GG104", "grant": "g"}]}"#)
+            .expect_err("missing justification");
+        assert!(error.to_string().contains("justification"));
+    }
+
+    #[test]
+    fn a_bad_age_is_refused() {
+        let error = parse(r#"{"max_inventory_age": "soon"}"#).expect_err("bad age");
+        assert!(matches!(error, ConfigError::BadAge { .. }));
+    }
+
+    #[test]
+    fn coverage_rules_keep_the_deny_floor() {
+        let config = parse(r#"{"severity": {"GG201": "info", "GG101": "warn"}}"#).expect("valid");
+        let catalog = Catalog::builtin();
+        let of = |id| config.severity_of(catalog.get(id).expect("known"));
+        assert_eq!(of("GG201"), Severity::Deny);
+        assert_eq!(of("GG101"), Severity::Warn);
+        assert_eq!(of("GG104"), Severity::Warn);
+    }
+
+    #[test]
+    fn a_suppression_matches_by_name_or_id_and_optional_api() {
+        let grant = crate::rules::testing::grant("apv-1", "orders-vpc", 80);
+        let mut config = Config::default();
+        config.suppress.push(Suppression {
+            rule: "GG104".into(),
+            grant: "apv-1".into(),
+            api: None,
+            justification: "ok".into(),
+        });
+        assert!(config
+            .suppression("GG104", &grant, Some(&"api-1".into()))
+            .is_some());
+        assert!(config.suppression("GG103", &grant, None).is_none());
+        config.suppress[0].rule = "GG201".into();
+        assert!(
+            config.suppression("GG201", &grant, None).is_none(),
+            "coverage is never suppressed"
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! The report for people: per grant a verdict line, then each finding as a miette diagnostic
+//! (rule id, message, dependency path, help with the fix), then a summary line. In: a report
+//! and [`RenderOptions`]. Colour only when the caller asks for it; tests render without
+//! colour at a fixed width.
+
+use super::{Finding, RenderOptions, Report, Verdict};
+use crate::rules::Severity;
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use std::fmt;
+use std::io;
+
+/// One finding as miette sees it.
+struct FindingDiagnostic<'a> {
+    finding: &'a Finding,
+    help: Option<String>,
+}
+
+impl fmt::Debug for FindingDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FindingDiagnostic")
+            .field("rule", &self.finding.rule)
+            .finish()
+    }
+}
+
+impl fmt::Display for FindingDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.finding.message)?;
+        if self.finding.path.len() > 1 {
+            write!(f, "\npath: {}", self.finding.path.join(" ← "))?;
+        }
+        if let Some(justification) = &self.finding.suppressed {
+            write!(f, "\nsuppressed: {justification}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FindingDiagnostic<'_> {}
+
+impl Diagnostic for FindingDiagnostic<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!(
+            "{} {} ({})",
+            self.finding.rule, self.finding.rule_name, self.finding.severity
+        )))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match (self.finding.severity, &self.finding.suppressed) {
+            (_, Some(_)) | (Severity::Info, _) => miette::Severity::Advice,
+            (Severity::Warn, _) => miette::Severity::Warning,
+            (Severity::Deny, _) => miette::Severity::Error,
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+fn handler(options: RenderOptions) -> GraphicalReportHandler {
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width)
+        .with_links(false)
+}
+
+fn write_finding(
+    report: &Report,
+    finding: &Finding,
+    handler: &GraphicalReportHandler,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let diagnostic = FindingDiagnostic {
+        finding,
+        help: report.rule(&finding.rule).map(|r| r.help().to_owned()),
+    };
+    let mut text = String::new();
+    handler
+        .render_report(&mut text, &diagnostic)
+        .map_err(io::Error::other)?;
+    writeln!(out, "{}", text.trim_end())
+}
+
+fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Safe => "SAFE     nothing depends on it",
+        Verdict::Blocked => "BLOCKED  something depends on it",
+        Verdict::Unknown => "UNKNOWN  part of the account was not read",
+    }
+}
+
+/// Writes the human report of `report`.
+pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) -> io::Result<()> {
+    let handler = handler(options);
+    writeln!(
+        out,
+        "grantguard audit of {}{}",
+        report.region,
+        if report.complete {
+            ""
+        } else {
+            " (incomplete scan)"
+        }
+    )?;
+    for gap in &report.gaps {
+        writeln!(
+            out,
+            "  gap: {} on {} ({}): {}",
+            gap.action, gap.scope, gap.code, gap.message
+        )?;
+    }
+    for grant in &report.grants {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "grant {} ({}) {}: {}",
+            grant.grant.name,
+            grant.grant.id,
+            grant.grant.key,
+            verdict_word(grant.verdict)
+        )?;
+        for finding in &grant.findings {
+            writeln!(out)?;
+            write_finding(report, finding, &handler, out)?;
+        }
+    }
+    if !report.findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "not tied to an audited grant:")?;
+        for finding in &report.findings {
+            writeln!(out)?;
+            write_finding(report, finding, &handler, out)?;
+        }
+    }
+    let s = report.summary;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} grant{} audited: {} safe, {} blocked, {} unknown",
+        s.grants,
+        if s.grants == 1 { "" } else { "s" },
+        s.safe,
+        s.blocked,
+        s.unknown
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(report: &Report) -> String {
+        let mut out = Vec::new();
+        let options = RenderOptions {
+            color: false,
+            width: 100,
+        };
+        render(report, &mut out, options).expect("render to memory");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn the_human_report_snapshot() {
+        insta::assert_snapshot!(rendered(&super::super::tests::report()));
+    }
+
+    #[test]
+    fn no_colour_unless_asked() {
+        let text = rendered(&super::super::tests::report());
+        assert!(!text.contains('\u{1b}'));
+        assert!(text.contains("3 grants audited: 1 safe, 2 blocked, 0 unknown"));
+    }
+
+    #[test]
+    fn a_suppressed_finding_shows_its_justification_and_the_verdict_ignores_it() {
+        let inventory = crate::rules::testing::account();
+        let graph = crate::graph::build(&inventory);
+        let selection = crate::selection::Selection::all(graph.grants());
+        let mut config = crate::config::Config::default();
+        config.suppress.push(crate::config::Suppression {
+            rule: "GG101".into(),
+            grant: "orders-vpc".into(),
+            api: None,
+            justification: "the API is retired in change 42".into(),
+        });
+        let report = crate::rules::evaluate(
+            &graph,
+            &crate::rules::Catalog::builtin(),
+            &selection,
+            &config,
+            &crate::rules::AuditContext {
+                now: inventory.taken_at,
+            },
+        );
+        let text = rendered(&report);
+        assert!(
+            text.contains("suppressed: the API is retired in change 42"),
+            "{text}"
+        );
+        assert!(text.contains("SAFE"), "{text}");
+        assert!(report.all_safe());
+    }
+}

@@ -1,0 +1,241 @@
+//! The JSON report, `grantguard.report/v1` (DESIGN.md "JSON report"): the fields other tools
+//! read, exactly as the contract spells them, plus extras (generated_at, taken_at, digest,
+//! path, user, suppressed, top-level findings). In: a report. Out: one pretty JSON document.
+
+use super::{Finding, Report};
+use serde::Serialize;
+use std::io;
+use time::format_description::well_known::Rfc3339;
+
+/// The schema tag of the JSON report.
+pub const SCHEMA: &str = "grantguard.report/v1";
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema: &'static str,
+    region: &'a str,
+    complete: bool,
+    generated_at: String,
+    taken_at: String,
+    gaps: Vec<GapView<'a>>,
+    grants: Vec<GrantView<'a>>,
+    findings: Vec<FindingView<'a>>,
+    summary: super::Summary,
+}
+
+#[derive(Serialize)]
+struct GapView<'a> {
+    scope: &'a str,
+    action: &'a str,
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct GrantView<'a> {
+    vpc_access_id: &'a str,
+    name: &'a str,
+    vpc_id: &'a str,
+    instance_id: &'a str,
+    port: u16,
+    verdict: super::Verdict,
+    digest: &'a str,
+    findings: Vec<FindingView<'a>>,
+}
+
+#[derive(Serialize)]
+struct FindingView<'a> {
+    rule: &'a str,
+    name: &'a str,
+    severity: crate::rules::Severity,
+    message: &'a str,
+    group_id: Option<&'a str>,
+    api_id: Option<&'a str>,
+    stage: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    user: Option<&'a str>,
+    path: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed: Option<&'a str>,
+}
+
+fn finding(f: &Finding) -> FindingView<'_> {
+    FindingView {
+        rule: &f.rule,
+        name: &f.rule_name,
+        severity: f.severity,
+        message: &f.message,
+        group_id: f.group_id.as_ref().map(|g| g.as_str()),
+        api_id: f.api_id.as_ref().map(|a| a.as_str()),
+        stage: f.stage.map(|s| s.as_str()),
+        version: f.version.as_deref(),
+        user: f.user.as_deref(),
+        path: &f.path,
+        suppressed: f.suppressed.as_deref(),
+    }
+}
+
+fn timestamp(at: time::OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+/// Writes `report` as the JSON contract, followed by a newline.
+pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+    let document = Document {
+        schema: SCHEMA,
+        region: report.region.as_str(),
+        complete: report.complete,
+        generated_at: timestamp(report.generated_at),
+        taken_at: timestamp(report.taken_at),
+        gaps: report
+            .gaps
+            .iter()
+            .map(|g| GapView {
+                scope: &g.scope,
+                action: &g.action,
+                code: &g.code,
+                message: &g.message,
+                grant: g.grant.as_ref().map(|id| id.as_str()),
+            })
+            .collect(),
+        grants: report
+            .grants
+            .iter()
+            .map(|g| GrantView {
+                vpc_access_id: g.grant.id.as_str(),
+                name: &g.grant.name,
+                vpc_id: g.grant.key.vpc_id.as_str(),
+                instance_id: g.grant.key.instance_id.as_str(),
+                port: g.grant.key.port,
+                verdict: g.verdict,
+                digest: &g.digest,
+                findings: g.findings.iter().map(finding).collect(),
+            })
+            .collect(),
+        findings: report.findings.iter().map(finding).collect(),
+        summary: report.summary,
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    // The contract, written independently of the crate's types: renaming a field in the
+    // renderer breaks this test.
+    #[derive(Deserialize)]
+    struct Contract {
+        schema: String,
+        region: String,
+        complete: bool,
+        gaps: Vec<ContractGap>,
+        grants: Vec<ContractGrant>,
+        summary: ContractSummary,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)] // every field is decoded to prove it is there
+    struct ContractGap {
+        scope: String,
+        action: String,
+        code: String,
+        message: String,
+    }
+    #[derive(Deserialize)]
+    struct ContractGrant {
+        vpc_access_id: String,
+        name: String,
+        vpc_id: String,
+        instance_id: String,
+        port: u16,
+        verdict: String,
+        findings: Vec<ContractFinding>,
+        digest: String,
+    }
+    #[derive(Deserialize)]
+    struct ContractFinding {
+        rule: String,
+        severity: String,
+        message: String,
+        group_id: Option<String>,
+        api_id: Option<String>,
+        stage: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct ContractSummary {
+        grants: usize,
+        safe: usize,
+        blocked: usize,
+        unknown: usize,
+    }
+
+    fn rendered(report: &super::Report) -> String {
+        let mut out = Vec::new();
+        super::render(report, &mut out).expect("render to memory");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn the_json_report_honours_the_contract() {
+        let report = super::super::tests::report();
+        let decoded: Contract = serde_json::from_str(&rendered(&report)).expect("contract shape");
+        assert_eq!(decoded.schema, "grantguard.report/v1");
+        assert_eq!(decoded.region, "cn-hangzhou");
+        assert!(decoded.complete);
+        assert!(decoded.gaps.is_empty());
+        let orders = &decoded.grants[0];
+        assert_eq!(
+            (
+                orders.vpc_access_id.as_str(),
+                orders.name.as_str(),
+                orders.vpc_id.as_str()
+            ),
+            ("apv-1", "orders-vpc", "vpc-1")
+        );
+        assert_eq!((orders.instance_id.as_str(), orders.port), ("i-1", 80));
+        assert_eq!(orders.verdict, "blocked");
+        assert_eq!(orders.digest.len(), 64);
+        let live = &orders.findings[0];
+        assert_eq!(
+            (live.rule.as_str(), live.severity.as_str()),
+            ("GG101", "deny")
+        );
+        assert_eq!(live.group_id.as_deref(), Some("grp-1"));
+        assert_eq!(live.api_id.as_deref(), Some("api-1"));
+        assert_eq!(live.stage.as_deref(), Some("RELEASE"));
+        assert!(live.message.contains("orders/getOrder"));
+        assert_eq!(decoded.grants[2].verdict, "safe");
+        let s = decoded.summary;
+        assert_eq!((s.grants, s.safe, s.blocked, s.unknown), (3, 1, 2, 0));
+    }
+
+    #[test]
+    fn gaps_appear_with_the_contract_fields() {
+        let mut inventory = super::super::tests::inventory();
+        inventory.gaps.push(crate::rules::testing::gap(None));
+        let graph = crate::graph::build(&inventory);
+        let selection = crate::selection::Selection::all(graph.grants());
+        let report = crate::rules::evaluate(
+            &graph,
+            &crate::rules::Catalog::builtin(),
+            &selection,
+            &crate::config::Config::default(),
+            &crate::rules::AuditContext {
+                now: inventory.taken_at,
+            },
+        );
+        let decoded: Contract = serde_json::from_str(&rendered(&report)).expect("contract shape");
+        assert!(!decoded.complete);
+        assert_eq!(decoded.gaps[0].code, "Forbidden.RAM");
+        assert_eq!(decoded.grants[2].verdict, "unknown");
+    }
+
+    #[test]
+    fn the_json_report_snapshot() {
+        insta::assert_snapshot!(rendered(&super::super::tests::report()));
+    }
+}

@@ -1,0 +1,191 @@
+//! SARIF 2.1.0 for change-review tools: one run, the rule catalog as `tool.driver.rules` with
+//! help text, one result per finding with its level, logical locations (grant, group, API,
+//! stage) and a partial fingerprint that is stable across runs. In: a report. Out: JSON.
+
+use super::{Finding, Report};
+use crate::inventory::Grant;
+use crate::rules::Severity;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io;
+
+/// The SARIF schema the output follows.
+pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Deny => "error",
+        Severity::Warn => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// sha256 hex of (rule, grant, API, stage): the same finding keeps its fingerprint when the
+/// message wording or the run changes. A version id, or the path for findings without an API
+/// (gaps, backend models), tells apart findings that share those four.
+fn fingerprint(finding: &Finding, grant: Option<&Grant>) -> String {
+    let detail = match (&finding.api_id, &finding.version) {
+        (Some(_), Some(version)) => version.clone(),
+        (Some(_), None) => String::new(),
+        (None, _) => finding.path.join(" <- "),
+    };
+    let key = [
+        finding.rule.as_str(),
+        grant.map(|g| g.id.as_str()).unwrap_or(""),
+        finding.api_id.as_ref().map(|a| a.as_str()).unwrap_or(""),
+        finding.stage.map(|s| s.as_str()).unwrap_or(""),
+        &detail,
+    ]
+    .join("\u{1f}");
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn result(report: &Report, finding: &Finding, grant: Option<&Grant>) -> Value {
+    let mut locations = Vec::new();
+    if let Some(grant) = grant {
+        locations.push(json!({
+            "name": grant.name,
+            "fullyQualifiedName": format!("grant/{}", grant.id),
+            "kind": "resource"
+        }));
+    }
+    if let Some(group) = &finding.group_id {
+        locations.push(json!({"name": group, "fullyQualifiedName": format!("group/{group}"), "kind": "namespace"}));
+    }
+    if let Some(api) = &finding.api_id {
+        locations.push(
+            json!({"name": api, "fullyQualifiedName": format!("api/{api}"), "kind": "function"}),
+        );
+    }
+    if let Some(stage) = finding.stage {
+        locations.push(json!({"name": stage.as_str(), "fullyQualifiedName": format!("stage/{stage}"), "kind": "module"}));
+    }
+    let index = report.rules.iter().position(|r| r.id == finding.rule);
+    let mut text = finding.message.clone();
+    if !finding.path.is_empty() {
+        text.push_str(&format!(" [path: {}]", finding.path.join(" <- ")));
+    }
+    let mut value = json!({
+        "ruleId": finding.rule,
+        "level": level(finding.severity),
+        "message": {"text": text},
+        "locations": [{"logicalLocations": locations}],
+        "partialFingerprints": {"grantguard/v1": fingerprint(finding, grant)},
+        "properties": {"severity": finding.severity.as_str()}
+    });
+    if let Some(index) = index {
+        value["ruleIndex"] = json!(index);
+    }
+    if let Some(justification) = &finding.suppressed {
+        value["suppressions"] = json!([{"kind": "external", "justification": justification}]);
+    }
+    value
+}
+
+/// Writes `report` as a SARIF 2.1.0 log.
+pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+    let rules: Vec<Value> = report
+        .rules
+        .iter()
+        .map(|rule| {
+            json!({
+                "id": rule.id,
+                "name": rule.name,
+                "shortDescription": {"text": rule.summary},
+                "fullDescription": {"text": rule.section("What it finds").unwrap_or(&rule.summary)},
+                "help": {"text": rule.help(), "markdown": rule.explanation},
+                "defaultConfiguration": {"level": level(rule.default_severity)}
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .grants
+        .iter()
+        .flat_map(|g| g.findings.iter().map(move |f| (f, Some(&g.grant))))
+        .chain(report.findings.iter().map(|f| (f, None)))
+        .map(|(finding, grant)| result(report, finding, grant))
+        .collect();
+    // A gap is a coverage problem of the whole run; SARIF says so with a notification too.
+    let notifications: Vec<Value> = report
+        .gaps
+        .iter()
+        .map(|gap| {
+            json!({
+                "level": "error",
+                "message": {"text": format!("{} on {} was not read ({}: {})", gap.action, gap.scope, gap.code, gap.message)}
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "grantguard",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/grantguard/grantguard",
+                "rules": rules
+            }},
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": notifications
+            }],
+            "results": results,
+            "properties": {"region": report.region.as_str(), "complete": report.complete}
+        }]
+    });
+    serde_json::to_writer_pretty(&mut *out, &log)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    fn rendered() -> serde_json::Value {
+        let mut out = Vec::new();
+        super::render(&super::super::tests::report(), &mut out).expect("render to memory");
+        serde_json::from_slice(&out).expect("valid json")
+    }
+
+    #[test]
+    fn levels_fingerprints_and_rules_are_present() {
+        let log = rendered();
+        assert_eq!(log["version"], "2.1.0");
+        let run = &log["runs"][0];
+        assert_eq!(
+            run["tool"]["driver"]["rules"].as_array().map(Vec::len),
+            Some(12)
+        );
+        let results = run["results"].as_array().expect("results");
+        let first = &results[0];
+        assert_eq!(
+            (first["ruleId"].as_str(), first["level"].as_str()),
+            (Some("GG101"), Some("error"))
+        );
+        let prints: std::collections::BTreeSet<_> = results
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["grantguard/v1"]
+                    .as_str()
+                    .expect("fingerprint")
+            })
+            .collect();
+        assert_eq!(
+            prints.len(),
+            results.len(),
+            "fingerprints tell findings apart"
+        );
+        assert!(
+            results.iter().any(|r| r["level"] == "note"),
+            "GG304 is a note"
+        );
+        assert_eq!(rendered(), log, "stable across renders");
+    }
+
+    #[test]
+    fn the_sarif_snapshot() {
+        let mut log = rendered();
+        // The crate version changes with every release; the snapshot is about the shape.
+        log["runs"][0]["tool"]["driver"]["version"] = "[version]".into();
+        insta::assert_json_snapshot!(log);
+    }
+}

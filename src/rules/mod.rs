@@ -1,0 +1,366 @@
+//! Graph → findings. Each rule is a data file in `rules/` plus one function named after it
+//! (usage.rs: GG1xx, scan.rs: GG2xx, identity.rs: GG3xx). A check returns [`Hit`]s; the
+//! catalog adds id and severity, the config may raise, lower (never a coverage rule below
+//! deny) or suppress, and [`evaluate`] turns it all into a [`Report`] with one verdict per
+//! selected grant. Nothing here prints, reads the clock or touches the network: `now` comes
+//! in through [`AuditContext`].
+
+pub mod catalog;
+pub mod identity;
+pub mod scan;
+pub mod usage;
+
+pub use catalog::{is_coverage, Catalog, Check, Rule, RuleDoc, COVERAGE_RULES};
+
+use crate::config::Config;
+use crate::graph::{Graph, Usage, User};
+use crate::inventory::{Grant, VpcAccessId};
+use crate::report::{Finding, GrantReport, Report, Summary, Verdict};
+use crate::selection::Selection;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How bad a finding is, lowest first so that `max` raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; never holds a removal.
+    Info,
+    /// Something breaks later (publish, rollback); does not hold a removal by default.
+    Warn,
+    /// Something breaks now, or nobody can tell: holds the removal.
+    Deny,
+}
+
+impl Severity {
+    /// The word used in reports: `info`, `warn`, `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Deny => "deny",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the caller knows about the moment of the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditContext {
+    /// The time of the audit (the caller reads the clock, not the rules).
+    pub now: OffsetDateTime,
+}
+
+/// What GG202 needs to judge the inventory's age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// The time of the audit.
+    pub now: OffsetDateTime,
+    /// The oldest inventory accepted without a finding.
+    pub max_age: Duration,
+}
+
+/// Where a rule matched, and what to say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The grant the finding belongs to; `None` for findings about no single grant.
+    pub grant: Option<VpcAccessId>,
+    /// Who depends on the grant (or holds the reference).
+    pub user: Option<User>,
+    /// The dependency path, grant first.
+    pub path: Vec<String>,
+    /// What was found, in one sentence.
+    pub message: String,
+}
+
+impl Hit {
+    /// A hit on the user at the end of `usage`.
+    pub fn usage(usage: &Usage, message: String) -> Hit {
+        Hit {
+            grant: Some(usage.grant.clone()),
+            user: Some(usage.user.clone()),
+            path: usage.path(),
+            message,
+        }
+    }
+
+    /// A hit on the grant as a whole.
+    pub fn grant(grant: &Grant, message: String) -> Hit {
+        Hit {
+            grant: Some(grant.id.clone()),
+            user: None,
+            path: vec![format!("grant {} ({})", grant.name, grant.id)],
+            message,
+        }
+    }
+
+    /// A hit that belongs to no grant.
+    pub fn global(user: Option<User>, path: Vec<String>, message: String) -> Hit {
+        Hit {
+            grant: None,
+            user,
+            path,
+            message,
+        }
+    }
+}
+
+/// The note added to a message when the reference is dormant.
+pub(crate) fn dormant_note(dormant: bool) -> &'static str {
+    if dormant {
+        " (the VPC config is dormant: ServiceVpcEnable is not TRUE, but the next edit can revive it)"
+    } else {
+        ""
+    }
+}
+
+/// Runs every rule of `catalog` over the selected grants and judges each one.
+pub fn evaluate(
+    graph: &Graph,
+    catalog: &Catalog,
+    selection: &Selection,
+    config: &Config,
+    context: &AuditContext,
+) -> Report {
+    let freshness = Freshness {
+        now: context.now,
+        max_age: config.max_inventory_age,
+    };
+    let mut grants: Vec<GrantReport> = selection
+        .grants()
+        .map(|grant| GrantReport {
+            grant: grant.clone(),
+            verdict: Verdict::Safe,
+            findings: Vec::new(),
+            digest: String::new(),
+        })
+        .collect();
+    let mut global = Vec::new();
+    for rule in catalog.rules() {
+        let severity = config.severity_of(&rule.doc);
+        for hit in (rule.check)(graph, selection, &freshness) {
+            let target = hit
+                .grant
+                .as_ref()
+                .and_then(|id| grants.iter_mut().find(|g| g.grant.id == *id));
+            match target {
+                Some(report) => {
+                    let api = hit.user.as_ref().and_then(|u| u.api_id());
+                    let suppressed = config
+                        .suppression(&rule.doc.id, &report.grant, api)
+                        .map(|s| s.justification.clone());
+                    report
+                        .findings
+                        .push(Finding::new(&rule.doc, severity, hit, suppressed));
+                }
+                None => global.push(Finding::new(&rule.doc, severity, hit, None)),
+            }
+        }
+    }
+    for report in &mut grants {
+        let gaps = !graph.gaps_affecting(&report.grant).is_empty();
+        report.verdict = Verdict::judge(&report.findings, gaps);
+        report.digest = report.compute_digest();
+    }
+    Report {
+        region: graph.region().clone(),
+        complete: graph.is_complete(),
+        gaps: graph.gaps().to_vec(),
+        summary: Summary::count(&grants),
+        grants,
+        findings: global,
+        generated_at: context.now,
+        taken_at: graph.taken_at(),
+        rules: catalog.docs().cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use crate::config::Suppression;
+    use crate::inventory::Stage;
+
+    fn audit(inventory: &crate::inventory::Inventory, config: &Config) -> Report {
+        let graph = crate::graph::build(inventory);
+        let selection = Selection::all(graph.grants());
+        let context = AuditContext {
+            now: inventory.taken_at,
+        };
+        evaluate(&graph, &Catalog::builtin(), &selection, config, &context)
+    }
+
+    fn verdict_of(report: &Report, name: &str) -> Verdict {
+        report
+            .grants
+            .iter()
+            .find(|g| g.grant.name == name)
+            .expect("grant audited")
+            .verdict
+    }
+
+    #[test]
+    fn an_unused_grant_in_a_complete_scan_is_safe() {
+        let mut inventory = account();
+        inventory.grants.push(grant("apv-9", "spare", 9000));
+        let report = audit(&inventory, &Config::default());
+        assert_eq!(verdict_of(&report, "spare"), Verdict::Safe);
+        assert!(!report.all_safe(), "orders-vpc is still in use");
+    }
+
+    #[test]
+    fn a_deployed_user_blocks() {
+        let report = audit(&account(), &Config::default());
+        assert_eq!(verdict_of(&report, "orders-vpc"), Verdict::Blocked);
+    }
+
+    #[test]
+    fn a_gap_makes_an_otherwise_safe_grant_unknown() {
+        let mut inventory = account();
+        inventory.grants.push(grant("apv-9", "spare", 9000));
+        inventory.gaps.push(gap(None));
+        let report = audit(&inventory, &Config::default());
+        assert_eq!(verdict_of(&report, "spare"), Verdict::Unknown);
+        let rules: Vec<_> = report.grants[1]
+            .findings
+            .iter()
+            .map(|f| f.rule.as_str())
+            .collect();
+        assert_eq!(rules, ["GG201"]);
+    }
+
+    #[test]
+    fn blocked_beats_unknown() {
+        let mut inventory = account();
+        inventory.gaps.push(gap(None));
+        let report = audit(&inventory, &Config::default());
+        assert_eq!(verdict_of(&report, "orders-vpc"), Verdict::Blocked);
+        assert!(!report.complete);
+    }
+
+    #[test]
+    fn a_gap_narrowed_to_another_grant_leaves_this_one_alone() {
+        let mut inventory = account();
+        inventory.grants.push(grant("apv-9", "spare", 9000));
+        inventory.gaps.push(gap(Some("apv-1")));
+        let report = audit(&inventory, &Config::default());
+        assert_eq!(verdict_of(&report, "spare"), Verdict::Safe);
+    }
+
+    #[test]
+    fn a_severity_change_can_unblock_a_grant() {
+        let mut inventory = account();
+        inventory.deployments.clear();
+        inventory
+            .drafts
+            .push(draft("api-d", vpc_by_name("orders-vpc")));
+        let report = audit(&inventory, &Config::default());
+        assert_eq!(verdict_of(&report, "orders-vpc"), Verdict::Safe);
+
+        let catalog = Catalog::builtin();
+        let config = Config::parse(
+            r#"{"severity": {"GG103": "deny"}}"#,
+            "grantguard.json",
+            &catalog,
+        )
+        .expect("valid config");
+        let report = audit(&inventory, &config);
+        assert_eq!(verdict_of(&report, "orders-vpc"), Verdict::Blocked);
+        assert_eq!(report.grants[0].findings[0].severity, Severity::Deny);
+    }
+
+    #[test]
+    fn coverage_rules_never_go_below_deny() {
+        let catalog = Catalog::builtin();
+        let config = Config::parse(
+            r#"{"severity": {"GG201": "info", "GG106": "warn"}}"#,
+            "grantguard.json",
+            &catalog,
+        )
+        .expect("valid config");
+        let mut inventory = account();
+        inventory.deployments.clear();
+        inventory.gaps.push(gap(None));
+        let report = audit(&inventory, &config);
+        let finding = &report.grants[0].findings[0];
+        assert_eq!(
+            (finding.rule.as_str(), finding.severity),
+            ("GG201", Severity::Deny)
+        );
+        assert_eq!(verdict_of(&report, "orders-vpc"), Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_suppressed_finding_stays_but_does_not_count() {
+        let mut config = Config::default();
+        config.suppress.push(Suppression {
+            rule: "GG101".into(),
+            grant: "orders-vpc".into(),
+            api: Some("api-1".into()),
+            justification: "retired with the grant in change 42".into(),
+        });
+        let report = audit(&account(), &config);
+        let grant = &report.grants[0];
+        assert_eq!(grant.verdict, Verdict::Safe);
+        assert_eq!(
+            grant.findings[0].suppressed.as_deref(),
+            Some("retired with the grant in change 42")
+        );
+    }
+
+    #[test]
+    fn a_suppression_for_another_api_does_not_apply() {
+        let mut config = Config::default();
+        config.suppress.push(Suppression {
+            rule: "GG101".into(),
+            grant: "apv-1".into(),
+            api: Some("api-other".into()),
+            justification: "not this one".into(),
+        });
+        let report = audit(&account(), &config);
+        assert_eq!(verdict_of(&report, "orders-vpc"), Verdict::Blocked);
+    }
+
+    #[test]
+    fn findings_name_their_user_the_way_operators_search() {
+        let report = audit(&account(), &Config::default());
+        let finding = &report.grants[0].findings[0];
+        assert_eq!(
+            finding.user.as_deref(),
+            Some("orders/getOrder (GET /orders/[id]) @ RELEASE")
+        );
+        assert_eq!(finding.stage, Some(Stage::Release));
+        assert_eq!(finding.api_id.as_ref().map(|a| a.as_str()), Some("api-1"));
+    }
+
+    #[test]
+    fn a_stale_snapshot_is_reported_against_the_configured_age() {
+        let inventory = account();
+        let graph = crate::graph::build(&inventory);
+        let selection = Selection::all(graph.grants());
+        let catalog = Catalog::builtin();
+        let context = AuditContext {
+            now: inventory.taken_at + time::Duration::hours(25),
+        };
+        let report = evaluate(&graph, &catalog, &selection, &Config::default(), &context);
+        assert!(report.grants[0].findings.iter().any(|f| f.rule == "GG202"));
+        let config = Config::parse(
+            r#"{"max_inventory_age": "2d"}"#,
+            "grantguard.json",
+            &catalog,
+        )
+        .expect("valid config");
+        let report = evaluate(&graph, &catalog, &selection, &config, &context);
+        assert!(report.grants[0].findings.iter().all(|f| f.rule != "GG202"));
+    }
+}
