@@ -103,11 +103,16 @@ pub struct SelectorArgs {
 /// Walk tuning shared by every command that reads the account.
 #[derive(Debug, Args, Clone)]
 pub struct WalkArgs {
-    /// Requests per second at most (adapts down on throttling)
-    #[arg(long, default_value_t = 20.0, value_name = "N")]
+    /// Requests per second at most; 0 = no limit (adapts down on throttling)
+    #[arg(long, default_value_t = 10.0, env = "GRANTGUARD_QPS", value_name = "N")]
     pub qps: f64,
     /// Requests in flight at most
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 4,
+        env = "GRANTGUARD_CONCURRENCY",
+        value_name = "N"
+    )]
     pub concurrency: usize,
     /// Attempts per call for transient failures
     #[arg(long, default_value_t = 5, value_name = "N")]
@@ -235,7 +240,7 @@ pub struct SimServeArgs {
     pub latency_ms: Option<u64>,
     /// Requests per second before answering Throttling.User
     #[arg(long, value_name = "N")]
-    pub qps: Option<f64>,
+    pub qps: Option<u32>,
     /// Share of requests answered 503 ServiceUnavailable (0..1)
     #[arg(long, value_name = "RATE")]
     pub error_rate: Option<f64>,
@@ -275,7 +280,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size such as 16MiB"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 16MiB"))?;
     let factor = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
@@ -283,7 +290,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 1 << 30,
         other => return Err(format!("unknown size unit {other:?}; use KiB, MiB or GiB")),
     };
-    n.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[cfg(test)]
@@ -305,13 +313,27 @@ mod tests {
 
     #[test]
     fn a_secret_flag_does_not_exist() {
-        let err = Cli::try_parse_from(["grantguard", "audit", "--access-key-secret", "XSECRETX"]).unwrap_err();
-        assert!(!err.to_string().contains("XSECRETX"), "the value is not echoed: {err}");
+        let err = Cli::try_parse_from(["grantguard", "audit", "--access-key-secret", "XSECRETX"])
+            .unwrap_err();
+        assert!(
+            !err.to_string().contains("XSECRETX"),
+            "the value is not echoed: {err}"
+        );
     }
 
     #[test]
     fn a_partial_tuple_selector_is_a_usage_error() {
         assert!(Cli::try_parse_from(["grantguard", "audit", "--vpc-id", "vpc-1"]).is_err());
-        assert!(Cli::try_parse_from(["grantguard", "audit", "--vpc-id", "v", "--instance-id", "i", "--port", "80"]).is_ok());
+        assert!(Cli::try_parse_from([
+            "grantguard",
+            "audit",
+            "--vpc-id",
+            "v",
+            "--instance-id",
+            "i",
+            "--port",
+            "80"
+        ])
+        .is_ok());
     }
 }

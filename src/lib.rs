@@ -1,9 +1,18 @@
 //! grantguard: audit who still depends on an API Gateway VPC grant before removing it.
+//!
+//! `run` sends one parsed command through the stages: credentials → client → walk →
+//! inventory → graph → rules → report. Each stage lives in its own module; this file only
+//! connects them and owns nothing but the plumbing (runtime, logging, progress, output).
+
+// Errors carry the text they point into (miette source code) so diagnostics can show it; they
+// are built once per failed run, never on a hot path, so their size does not matter.
+#![allow(clippy::result_large_err)]
 
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod error;
 pub mod graph;
 pub mod inventory;
 pub mod report;
@@ -11,3 +20,511 @@ pub mod rules;
 pub mod selection;
 pub mod sim;
 pub mod wire;
+
+use cli::{
+    AccountArgs, Cli, ColorChoice, Command, OutputArgs, ReportFormat, SelectorArgs, WalkArgs,
+};
+use client::{Client, ClientConfig, Endpoint};
+use config::Config;
+pub use error::Error;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inventory::walk::{self, WalkOptions};
+use inventory::{GrantKey, Inventory, RegionId, VpcAccessId};
+use report::{Format, RenderOptions, Report};
+use rules::{AuditContext, Catalog};
+use selection::{Selection, Selector};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How a command ended, when it could do its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every audited grant is safe, or the command had nothing to judge.
+    Clear,
+    /// At least one grant is blocked or unknown, or something was incomplete.
+    Held,
+}
+
+/// The region variables the aliyun CLI reads, first non-empty wins (reference §6.1).
+const REGION_VARS: [&str; 3] = [
+    "ALIBABA_CLOUD_REGION_ID",
+    "ALIBABACLOUD_REGION_ID",
+    "ALICLOUD_REGION_ID",
+];
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<Outcome, Error> {
+    init_logging(&cli.output);
+    let Cli {
+        account,
+        output,
+        command,
+    } = cli;
+    match command {
+        Command::Rules(args) => rules_command(args, &mut std::io::stdout().lock()),
+        Command::Sim(args) => runtime()?.block_on(sim_command(args)),
+        Command::Scan(args) => runtime()?.block_on(scan_command(&account, &output, args)),
+        Command::Audit(args) => runtime()?.block_on(audit_command(&account, &output, args)),
+        Command::Graph(args) => runtime()?.block_on(graph_command(&account, &output, args)),
+        Command::Demo(args) => runtime()?.block_on(demo_command(&output, args)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+fn init_logging(output: &OutputArgs) {
+    let default = match (output.quiet, output.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("grantguard={default}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
+}
+
+/// A spinner counting calls on stderr, only for people watching a terminal.
+fn progress(output: &OutputArgs, what: &str) -> Option<ProgressBar> {
+    if output.quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}: {pos} calls, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Credentials, region and endpoint → a client for the live account.
+fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, RegionId), Error> {
+    let resolved = credentials::resolve(
+        account.profile.as_deref(),
+        &env_var,
+        dirs::home_dir().as_deref(),
+    )?;
+    for warning in &resolved.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let region = account
+        .region
+        .clone()
+        .or_else(|| REGION_VARS.iter().find_map(|v| env_var(v)))
+        .or(resolved.region.clone())
+        .ok_or(Error::MissingRegion)?;
+    let endpoint = match &account.endpoint {
+        Some(url) => Endpoint::parse(url)?,
+        None => Endpoint::for_region(&region)?,
+    };
+    tracing::info!(
+        source = ?resolved.source,
+        access_key = %resolved.credentials.masked_key_id(),
+        %region,
+        endpoint = %endpoint.url,
+        "connecting"
+    );
+    let client =
+        Client::new(client_config(endpoint, walk), resolved.credentials).map_err(Box::new)?;
+    Ok((client, RegionId::from(region)))
+}
+
+fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
+    let mut config = ClientConfig::new(endpoint);
+    config.qps = walk.qps;
+    config.concurrency = walk.concurrency;
+    config.max_attempts = walk.max_attempts;
+    config.max_response_bytes = walk.max_response_bytes;
+    config
+}
+
+async fn walk_live(
+    client: &Client,
+    region: &RegionId,
+    output: &OutputArgs,
+    walk_args: &WalkArgs,
+) -> Result<Inventory, Error> {
+    let bar = progress(output, &format!("reading {region}"));
+    let options = WalkOptions {
+        history_depth: walk_args.history_depth,
+        progress: bar.clone(),
+    };
+    let result = walk::walk(client, region, &options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let inventory = result?;
+    let stats = client.stats();
+    tracing::info!(
+        requests = stats.requests,
+        throttled = stats.throttled,
+        retries = stats.retries,
+        gaps = inventory.gaps.len(),
+        "walk finished"
+    );
+    Ok(inventory)
+}
+
+fn selector_of(args: &SelectorArgs) -> Option<Selector> {
+    if let (Some(vpc_id), Some(instance_id), Some(port)) =
+        (&args.vpc_id, &args.instance_id, args.port)
+    {
+        return Some(Selector::Key(GrantKey {
+            vpc_id: vpc_id.as_str().into(),
+            instance_id: instance_id.as_str().into(),
+            port,
+        }));
+    }
+    if let Some(name) = &args.name {
+        return Some(Selector::Name(name.clone()));
+    }
+    args.vpc_access_id
+        .as_ref()
+        .map(|id| Selector::Id(VpcAccessId::from(id.as_str())))
+}
+
+/// `--config FILE`, else `./grantguard.json` when present, else the defaults.
+fn load_config(path: Option<&PathBuf>, catalog: &Catalog) -> Result<Config, Error> {
+    match path {
+        Some(path) => Ok(Config::load(path, catalog)?),
+        None => {
+            let default = Path::new("grantguard.json");
+            if default.exists() {
+                Ok(Config::load(default, catalog)?)
+            } else {
+                Ok(Config::default())
+            }
+        }
+    }
+}
+
+/// Inventory → report, with the config and selector the user gave.
+pub fn audit(
+    inventory: &Inventory,
+    selector: Option<&Selector>,
+    config: &Config,
+    catalog: &Catalog,
+) -> Report {
+    let graph = graph::build(inventory);
+    let selection = Selection::resolve(selector, &inventory.grants);
+    rules::evaluate(
+        &graph,
+        catalog,
+        &selection,
+        config,
+        &AuditContext {
+            now: OffsetDateTime::now_utc(),
+        },
+    )
+}
+
+fn format_of(format: ReportFormat) -> Format {
+    match format {
+        ReportFormat::Human => Format::Human,
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Sarif => Format::Sarif,
+    }
+}
+
+fn outcome_of(report: &Report) -> Outcome {
+    if report.all_safe() {
+        Outcome::Clear
+    } else {
+        Outcome::Held
+    }
+}
+
+/// Writes through `write` to `path`, or to stdout.
+fn emit(
+    path: Option<&PathBuf>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let result = match path {
+        Some(path) => std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            write(&mut out)?;
+            out.flush()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            write(&mut out).and_then(|()| out.flush())
+        }
+    };
+    result.map_err(|source| Error::output(path, source))
+}
+
+fn rules_command(args: cli::RulesArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let catalog = Catalog::builtin();
+    let result = match args.command {
+        None => {
+            let mut text = String::new();
+            for doc in catalog.docs() {
+                text.push_str(&format!(
+                    "{}  {:<28} {:<5} {}\n",
+                    doc.id,
+                    doc.name,
+                    doc.default_severity.as_str(),
+                    doc.summary
+                ));
+            }
+            text.push_str("\nRun `grantguard rules explain ID` for what a rule finds, why it matters and what to do.\n");
+            out.write_all(text.as_bytes())
+        }
+        Some(cli::RulesCommand::Explain { id }) => {
+            let doc = catalog.get(&id).ok_or_else(|| Error::UnknownRule {
+                id: id.clone(),
+                known: catalog
+                    .docs()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            out.write_all(
+                format!(
+                    "{} {} ({})\n{}\n\n{}\n",
+                    doc.id,
+                    doc.name,
+                    doc.default_severity.as_str(),
+                    doc.summary,
+                    doc.explanation.trim_end()
+                )
+                .as_bytes(),
+            )
+        }
+    };
+    result.map_err(|source| Error::output(None, source))?;
+    Ok(Outcome::Clear)
+}
+
+async fn scan_command(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::ScanArgs,
+) -> Result<Outcome, Error> {
+    let (client, region) = connect(account, &args.walk)?;
+    let inventory = walk_live(&client, &region, output, &args.walk).await?;
+    inventory::snapshot::save(&inventory, &args.output)?;
+    if !output.quiet {
+        eprintln!(
+            "wrote {}: {} grants, {} groups, {} drafts, {} deployments, {} historical versions, {} backends, {} gaps",
+            args.output.display(),
+            inventory.grants.len(),
+            inventory.groups.len(),
+            inventory.drafts.len(),
+            inventory.deployments.len(),
+            inventory.history.len(),
+            inventory.backends.len(),
+            inventory.gaps.len(),
+        );
+    }
+    Ok(if inventory.is_complete() {
+        Outcome::Clear
+    } else {
+        Outcome::Held
+    })
+}
+
+async fn inventory_for(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    snapshot: Option<&PathBuf>,
+    walk_args: &WalkArgs,
+) -> Result<Inventory, Error> {
+    match snapshot {
+        Some(path) => Ok(inventory::snapshot::load(path)?),
+        None => {
+            let (client, region) = connect(account, walk_args)?;
+            walk_live(&client, &region, output, walk_args).await
+        }
+    }
+}
+
+async fn audit_command(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::AuditArgs,
+) -> Result<Outcome, Error> {
+    let catalog = Catalog::builtin();
+    // The config is read before the walk so a typo in it costs no API calls.
+    let config = load_config(account.config.as_ref(), &catalog)?;
+    let inventory = inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?;
+    let report = audit(
+        &inventory,
+        selector_of(&args.selector).as_ref(),
+        &config,
+        &catalog,
+    );
+    let options = RenderOptions {
+        color: args.output.is_none() && use_color(output.color),
+        ..RenderOptions::default()
+    };
+    emit(args.output.as_ref(), |out| {
+        report::render(&report, format_of(args.format), out, options)
+    })?;
+    Ok(outcome_of(&report))
+}
+
+async fn graph_command(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::GraphArgs,
+) -> Result<Outcome, Error> {
+    let inventory = inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?;
+    let graph = graph::build(&inventory);
+    let selector = selector_of(&args.selector);
+    let selection = selector
+        .as_ref()
+        .map(|s| Selection::resolve(Some(s), &inventory.grants));
+    let format = match args.format {
+        cli::GraphFormat::Dot => graph::render::GraphFormat::Dot,
+        cli::GraphFormat::Mermaid => graph::render::GraphFormat::Mermaid,
+    };
+    let text = graph::render::render(&graph, format, selection.as_ref());
+    emit(None, |out| out.write_all(text.as_bytes()))?;
+    Ok(Outcome::Clear)
+}
+
+async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
+    let cli::SimCommand::Serve(args) = args.command;
+    let fixture = sim::Fixture::from_path(&args.fixture)?;
+    let mut faults = sim::Faults {
+        latency_ms: args.latency_ms,
+        qps: args.qps,
+        throttle_rate: args.throttle_rate,
+        error_rate: args.error_rate,
+        seed: args.seed,
+        max_consecutive_faults: args.max_consecutive_faults,
+        clock_offset_secs: args.clock_offset,
+        ..sim::Faults::default()
+    };
+    for rule in &args.fail {
+        faults.fail.push(
+            rule.parse()
+                .map_err(|e: sim::faults::RuleError| Error::FaultRule {
+                    flag: "fail",
+                    rule: rule.clone(),
+                    message: e.to_string(),
+                })?,
+        );
+    }
+    for rule in &args.corrupt {
+        faults
+            .corrupt
+            .push(
+                rule.parse()
+                    .map_err(|e: sim::faults::RuleError| Error::FaultRule {
+                        flag: "corrupt",
+                        rule: rule.clone(),
+                        message: e.to_string(),
+                    })?,
+            );
+    }
+    let options = sim::SimOptions {
+        faults,
+        log_path: args.log.clone(),
+        ..sim::SimOptions::default()
+    };
+    let serve = sim::serve(fixture, options, args.listen, |addr| {
+        let mut out = std::io::stdout().lock();
+        // Tests and scripts read this first line to find the port.
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    });
+    tokio::select! {
+        result = serve => result?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(Outcome::Clear)
+}
+
+/// The example account `demo` serves.
+pub const DEMO_FIXTURE: &str = include_str!("../tests/fixtures/demo-account.json");
+
+async fn demo_command(output: &OutputArgs, args: cli::DemoArgs) -> Result<Outcome, Error> {
+    let fixture = sim::Fixture::from_json(DEMO_FIXTURE)?;
+    let credential = fixture.credentials.first().cloned();
+    let region = RegionId::from(fixture.region.clone());
+    let (grants, apis) = (fixture.grants.len(), fixture.apis.len());
+    let options = sim::SimOptions {
+        env_credentials: false,
+        ..sim::SimOptions::default()
+    };
+    let sim = sim::Sim::start(fixture, options)?;
+    let Some(credential) = credential else {
+        unreachable!("the bundled demo fixture has credentials (checked by a test)")
+    };
+    eprintln!(
+        "grantguard demo: emulator on {} serving an example account ({grants} grants, {apis} APIs)\n",
+        sim.url()
+    );
+    let walk_args = WalkArgs {
+        qps: 0.0,
+        concurrency: 8,
+        max_attempts: 5,
+        max_response_bytes: 16 << 20,
+        history_depth: 3,
+    };
+    let endpoint = Endpoint::parse(&sim.url())?;
+    let credentials = credentials::Credentials::new(
+        credential.access_key_id.clone(),
+        credential.access_key_secret.clone(),
+        credential.security_token.clone(),
+    );
+    let client = Client::new(client_config(endpoint, &walk_args), credentials).map_err(Box::new)?;
+    let inventory = walk_live(&client, &region, output, &walk_args).await?;
+    let catalog = Catalog::builtin();
+    let report = audit(&inventory, None, &Config::default(), &catalog);
+    let options = RenderOptions {
+        color: use_color(output.color),
+        ..RenderOptions::default()
+    };
+    emit(None, |out| {
+        report::render(&report, format_of(args.format), out, options)?;
+        if args.format == ReportFormat::Human {
+            out.write_all(DEMO_NEXT_STEPS.as_bytes())?;
+        }
+        Ok(())
+    })?;
+    drop(sim);
+    // The demo succeeded when it could show the report; blocked grants are its point.
+    Ok(Outcome::Clear)
+}
+
+const DEMO_NEXT_STEPS: &str = "
+What to try next:
+  grantguard rules explain GG102          why a backend model blocks a grant
+  grantguard demo --format json           the report other tools read (grantguard.report/v1)
+  grantguard sim serve --fixture tests/fixtures/demo-account.json
+                                          serve this account, then point --endpoint at it
+  grantguard audit --name NAME            audit one grant of your own account (read-only)
+";

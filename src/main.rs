@@ -1,1 +1,26 @@
-fn main() {}
+//! Parses the command line, runs it, and maps the outcome to the exit code contract:
+//! 0 all safe / done, 1 blocked or unknown / refused, 2 could not do the job.
+
+use clap::Parser;
+use grantguard::cli::Cli;
+use grantguard::Outcome;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    match grantguard::run(cli) {
+        Ok(Outcome::Clear) => ExitCode::SUCCESS,
+        Ok(Outcome::Held) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("{:?}", miette::Report::new(error));
+            ExitCode::from(2)
+        }
+    }
+}

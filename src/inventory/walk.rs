@@ -36,8 +36,8 @@ impl Default for WalkOptions {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum WalkError {
     /// The service refused our credentials or our clock; nothing read can be trusted.
-    #[error("the walk stopped: {0}")]
-    #[diagnostic(code(grantguard::walk::stopped))]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Stopped(Box<CallError>),
     /// Not even the grants could be listed.
     #[error("nothing could be listed in region {region}: {source}")]

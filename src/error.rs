@@ -1,0 +1,94 @@
+//! `Error`: the tool could not do its job (exit 2). Findings and gaps are not errors; they
+//! are data in the report. Every stage returns its own error type; this enum only gathers
+//! them so `main.rs` can render one miette diagnostic.
+
+use std::path::PathBuf;
+
+/// Why grantguard could not do what was asked.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    /// No credentials, or a profile that cannot be used.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
+    /// An endpoint that is not allowed (plain HTTP off loopback, …).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Endpoint(#[from] crate::client::EndpointError),
+    /// The client could not be built, or a call that had to succeed failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Call(#[from] Box<crate::client::CallError>),
+    /// The walk could not list anything, or was stopped by the service.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Walk(#[from] crate::inventory::walk::WalkError),
+    /// A snapshot could not be read or written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Snapshot(#[from] crate::inventory::snapshot::SnapshotError),
+    /// The configuration file is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The emulator fixture is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Fixture(#[from] crate::sim::FixtureError),
+    /// The emulator could not start.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sim(#[from] crate::sim::SimError),
+    /// No region from the flag, the environment or the profile.
+    #[error("no region given")]
+    #[diagnostic(
+        code(grantguard::region::missing),
+        help("pass --region ID (e.g. --region cn-hangzhou) or set ALIBABA_CLOUD_REGION_ID")
+    )]
+    MissingRegion,
+    /// `rules explain` of an id that is not in the catalog.
+    #[error("no rule {id:?} in the catalog")]
+    #[diagnostic(code(grantguard::rules::unknown), help("known rules: {known}"))]
+    UnknownRule {
+        /// What was asked for.
+        id: String,
+        /// The catalog's ids.
+        known: String,
+    },
+    /// An output file could not be written, or stdout was closed.
+    #[error("cannot write {what}")]
+    #[diagnostic(code(grantguard::output))]
+    Output {
+        /// The file, or "standard output".
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A sim fault rule given on the command line does not parse.
+    #[error("invalid --{flag} rule {rule:?}: {message}")]
+    #[diagnostic(
+        code(grantguard::sim::rule),
+        help("write ACTION[:ID]=VALUE, e.g. DescribeApis:GROUP_ID=Forbidden.RAM")
+    )]
+    FaultRule {
+        /// `fail` or `corrupt`.
+        flag: &'static str,
+        /// The rule as given.
+        rule: String,
+        /// Why it does not parse.
+        message: String,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    #[diagnostic(code(grantguard::runtime))]
+    Runtime(#[source] std::io::Error),
+}
+
+impl Error {
+    /// An output error for `path` (or stdout when `None`).
+    pub fn output(path: Option<&PathBuf>, source: std::io::Error) -> Error {
+        let what = path.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+        Error::Output { what, source }
+    }
+}
