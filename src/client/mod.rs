@@ -314,7 +314,7 @@ impl miette::Diagnostic for CallError {
 fn call_help(error: &CallError) -> String {
     let code = error.code.as_str();
     match error.class {
-        FailureClass::Credentials if code == "SignatureDoesNotMatch" => "the service computed a different signature: check that the secret (AccessKeySecret) belongs to the AccessKeyId in use, and that the local clock is right".into(),
+        FailureClass::Credentials if code == "SignatureDoesNotMatch" => "the service computed a different signature: check the secret (the AccessKeySecret must belong to the AccessKeyId in use) and that the local clock is right".into(),
         FailureClass::Credentials if code.starts_with("InvalidAccessKeyId") => "the AccessKeyId is unknown or disabled: check the key in the RAM console, or the profile in use".into(),
         FailureClass::Credentials => "the STS token is missing, expired or does not match the key: obtain fresh STS credentials".into(),
         FailureClass::ClockSkew => "set the local clock right (e.g. enable NTP); signed requests are only valid for minutes around the server's time".into(),
