@@ -256,7 +256,7 @@ pub struct SimServeArgs {
     /// Force an error: ACTION[:ID]=CODE (repeatable)
     #[arg(long, value_name = "RULE")]
     pub fail: Vec<String>,
-    /// Corrupt answers: ACTION[:ID]=truncated-json|html|wrong-type (repeatable)
+    /// Corrupt answers: ACTION[:ID]=truncated-json|malformed-json|html|wrong-type (repeatable)
     #[arg(long, value_name = "RULE")]
     pub corrupt: Vec<String>,
     /// Pretend the server clock is this many seconds ahead (negative: behind)

@@ -37,7 +37,7 @@ pub struct Faults {
     /// Forced errors, `ACTION[:SCOPE_ID]=CODE`.
     #[serde(default)]
     pub fail: Vec<FailRule>,
-    /// Corrupted answers, `ACTION[:ID]=truncated-json|html|wrong-type`.
+    /// Corrupted answers, `ACTION[:ID]=truncated-json|malformed-json|html|wrong-type`.
     #[serde(default)]
     pub corrupt: Vec<CorruptRule>,
     /// Shift of the emulator's clock in seconds (positive = the server is ahead).
@@ -164,6 +164,9 @@ pub enum Corruption {
     Html,
     /// Well-formed JSON with a value of the wrong type (a number replaced by a word).
     WrongType,
+    /// 200 with a complete, honestly sized body that is the JSON cut off halfway: it arrives
+    /// whole but does not parse (unlike `TruncatedJson`, whose connection drops).
+    MalformedJson,
 }
 
 /// A corrupted answer for `action` (and, if given, the request mentioning `scope`).
@@ -181,17 +184,19 @@ impl FromStr for CorruptRule {
     type Err = RuleError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (action, scope, value) = split_rule(s)?;
-        let corruption = match value.as_str() {
-            "truncated-json" => Corruption::TruncatedJson,
-            "html" => Corruption::Html,
-            "wrong-type" => Corruption::WrongType,
-            _ => {
-                return Err(RuleError {
+        let corruption =
+            match value.as_str() {
+                "truncated-json" => Corruption::TruncatedJson,
+                "html" => Corruption::Html,
+                "wrong-type" => Corruption::WrongType,
+                "malformed-json" => Corruption::MalformedJson,
+                _ => return Err(RuleError {
                     rule: s.to_owned(),
-                    why: "the corruption must be truncated-json, html or wrong-type".into(),
-                })
-            }
-        };
+                    why:
+                        "the corruption must be truncated-json, malformed-json, html or wrong-type"
+                            .into(),
+                }),
+            };
         Ok(CorruptRule {
             action,
             scope,
@@ -206,6 +211,7 @@ impl fmt::Display for CorruptRule {
             Corruption::TruncatedJson => "truncated-json",
             Corruption::Html => "html",
             Corruption::WrongType => "wrong-type",
+            Corruption::MalformedJson => "malformed-json",
         };
         match &self.scope {
             Some(s) => write!(f, "{}:{}={}", self.action, s, value),
@@ -380,6 +386,9 @@ mod tests {
         assert_eq!((r.scope.as_deref(), r.status()), (None, 404));
         let c: CorruptRule = "DescribeApi:API_X=truncated-json".parse().unwrap();
         assert_eq!(c.corruption, Corruption::TruncatedJson);
+        let c: CorruptRule = "DescribeApi:API_X=malformed-json".parse().unwrap();
+        assert_eq!(c.corruption, Corruption::MalformedJson);
+        assert_eq!(c.to_string(), "DescribeApi:API_X=malformed-json");
         assert!("DescribeApi=garbage".parse::<CorruptRule>().is_err());
         assert!("DescribeApi".parse::<FailRule>().is_err());
     }

@@ -846,6 +846,15 @@ fn serve_action(
             faults::mistype(&mut value);
             ok(serde_json::to_vec(&value).unwrap_or_default(), "application/json;charset=utf-8", false)
         }
+        Some(Corruption::MalformedJson) => {
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            // Cut on a character boundary, so the client sees bad JSON, not bad UTF-8.
+            let mut half = text.len() / 2;
+            while !text.is_char_boundary(half) {
+                half -= 1;
+            }
+            ok(text[..half].as_bytes().to_vec(), "application/json;charset=utf-8", false)
+        }
     }
 }
 
