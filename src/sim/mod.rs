@@ -853,7 +853,7 @@ fn serve_action(
             while !text.is_char_boundary(half) {
                 half -= 1;
             }
-            ok(text[..half].as_bytes().to_vec(), "application/json;charset=utf-8", false)
+            ok(text.as_bytes()[..half].to_vec(), "application/json;charset=utf-8", false)
         }
     }
 }
