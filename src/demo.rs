@@ -121,8 +121,9 @@ pub fn render_more_checks(checks: &[ExtraCheck], out: &mut dyn Write) -> io::Res
         let s = &check.report.summary;
         writeln!(
             out,
-            "    {} grants audited: {} safe, {} blocked, {} unknown; {} other findings, as in the report above",
+            "    {} grant{} audited: {} safe, {} blocked, {} unknown; {} other findings, as in the report above",
             s.grants,
+            if s.grants == 1 { "" } else { "s" },
             s.safe,
             s.blocked,
             s.unknown,
@@ -191,4 +192,24 @@ pub(crate) async fn demo_command(
     })?;
     // The demo succeeded when it could show the report; blocked grants are its point.
     Ok(Outcome::Clear)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_account_fits_the_more_checks() {
+        let fixture = sim::Fixture::from_json(DEMO_FIXTURE).expect("demo fixture parses");
+        assert!(
+            !fixture.credentials.is_empty(),
+            "demo_command relies on one"
+        );
+        let named = |name: &str| fixture.grants.iter().filter(|g| g.name == name).count();
+        assert_eq!(named(MISSING_NAME), 0, "GG301 needs a name nobody has");
+        assert_eq!(named(SHARED_NAME), 2, "GG302 needs a shared name");
+        assert_eq!(named(STALE_GRANT), 1);
+        let config = Config::parse(STALE_CONFIG, "demo", &Catalog::builtin()).expect("parses");
+        assert_eq!(config.max_inventory_age, std::time::Duration::ZERO);
+    }
 }
