@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod demo;
 pub mod error;
 pub mod graph;
 pub mod inventory;
@@ -68,7 +69,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Scan(args) => runtime()?.block_on(scan_command(&account, &output, args)),
         Command::Audit(args) => runtime()?.block_on(audit_command(&account, &output, args)),
         Command::Graph(args) => runtime()?.block_on(graph_command(&account, &output, args)),
-        Command::Demo(args) => runtime()?.block_on(demo_command(&output, args)),
+        Command::Demo(args) => runtime()?.block_on(demo::demo_command(&output, args)),
     }
 }
 
@@ -467,64 +468,4 @@ async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
     Ok(Outcome::Clear)
 }
 
-/// The example account `demo` serves.
-pub const DEMO_FIXTURE: &str = include_str!("../tests/fixtures/demo-account.json");
-
-async fn demo_command(output: &OutputArgs, args: cli::DemoArgs) -> Result<Outcome, Error> {
-    let fixture = sim::Fixture::from_json(DEMO_FIXTURE)?;
-    let credential = fixture.credentials.first().cloned();
-    let region = RegionId::from(fixture.region.clone());
-    let (grants, apis) = (fixture.grants.len(), fixture.apis.len());
-    let options = sim::SimOptions {
-        env_credentials: false,
-        ..sim::SimOptions::default()
-    };
-    let sim = sim::Sim::start(fixture, options)?;
-    let Some(credential) = credential else {
-        unreachable!("the bundled demo fixture has credentials (checked by a test)")
-    };
-    eprintln!(
-        "grantguard demo: emulator on {} serving an example account ({grants} grants, {apis} APIs)\n",
-        sim.url()
-    );
-    let walk_args = WalkArgs {
-        qps: 0.0,
-        concurrency: 8,
-        max_attempts: 5,
-        max_response_bytes: 16 << 20,
-        history_depth: 3,
-    };
-    let endpoint = Endpoint::parse(&sim.url())?;
-    let credentials = credentials::Credentials::new(
-        credential.access_key_id.clone(),
-        credential.access_key_secret.clone(),
-        credential.security_token.clone(),
-    );
-    let client = Client::new(client_config(endpoint, &walk_args), credentials).map_err(Box::new)?;
-    let inventory = walk_live(&client, &region, output, &walk_args).await?;
-    let catalog = Catalog::builtin();
-    let report = audit(&inventory, None, &Config::default(), &catalog);
-    let options = RenderOptions {
-        color: use_color(output.color),
-        ..RenderOptions::default()
-    };
-    emit(None, |out| {
-        report::render(&report, format_of(args.format), out, options)?;
-        if args.format == ReportFormat::Human {
-            out.write_all(DEMO_NEXT_STEPS.as_bytes())?;
-        }
-        Ok(())
-    })?;
-    drop(sim);
-    // The demo succeeded when it could show the report; blocked grants are its point.
-    Ok(Outcome::Clear)
-}
-
-const DEMO_NEXT_STEPS: &str = "
-What to try next:
-  grantguard rules explain GG102          why a backend model blocks a grant
-  grantguard demo --format json           the report other tools read (grantguard.report/v1)
-  grantguard sim serve --fixture tests/fixtures/demo-account.json
-                                          serve this account, then point --endpoint at it
-  grantguard audit --name NAME            audit one grant of your own account (read-only)
-";
+pub use demo::DEMO_FIXTURE;

@@ -97,6 +97,16 @@ fn verdict_word(verdict: Verdict) -> &'static str {
     }
 }
 
+/// For a permission gap, the RAM action the caller lacks (the same codes the client treats
+/// as permission errors), so the operator knows what to grant.
+fn ram_hint(gap: &crate::inventory::Gap) -> String {
+    if gap.code.starts_with("Forbidden") || gap.code == "NoPermission" {
+        format!("; missing RAM action apigateway:{}", gap.action)
+    } else {
+        String::new()
+    }
+}
+
 /// Writes the human report of `report`.
 pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) -> io::Result<()> {
     let handler = handler(options);
@@ -113,8 +123,12 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
     for gap in &report.gaps {
         writeln!(
             out,
-            "  gap: {} on {} ({}): {}",
-            gap.action, gap.scope, gap.code, gap.message
+            "  gap: {} on {} ({}): {}{}",
+            gap.action,
+            gap.scope,
+            gap.code,
+            gap.message,
+            ram_hint(gap)
         )?;
     }
     for grant in &report.grants {
@@ -207,5 +221,32 @@ mod tests {
         );
         assert!(text.contains("SAFE"), "{text}");
         assert!(report.all_safe());
+    }
+
+    #[test]
+    fn a_permission_gap_names_the_missing_ram_action() {
+        // Regression: the gap line gave the code but not the RAM action to grant.
+        let mut report = super::super::tests::report();
+        report.complete = false;
+        report.gaps.push(crate::inventory::Gap {
+            scope: "group:grp-2".into(),
+            action: "DescribeApis".into(),
+            code: "Forbidden.RAM".into(),
+            message: "the caller is not authorized".into(),
+            grant: None,
+        });
+        report.gaps.push(crate::inventory::Gap {
+            scope: "group:grp-3".into(),
+            action: "DescribeDeployedApis".into(),
+            code: "ServiceUnavailable".into(),
+            message: "try later".into(),
+            grant: None,
+        });
+        let text = rendered(&report);
+        assert!(
+            text.contains("(Forbidden.RAM): the caller is not authorized; missing RAM action apigateway:DescribeApis"),
+            "{text}"
+        );
+        assert!(!text.contains("apigateway:DescribeDeployedApis"), "{text}");
     }
 }

@@ -30,7 +30,11 @@ pub fn stale_inventory(graph: &Graph, selection: &Selection, freshness: &Freshne
     if age <= max_age {
         return Vec::new();
     }
-    let age = std::time::Duration::from_secs(age.whole_seconds().max(0).unsigned_abs());
+    // Whole seconds read best, except under a second, where they would say "0s".
+    let age = match age.whole_seconds() {
+        0 => std::time::Duration::from_millis(age.whole_milliseconds().max(0) as u64),
+        seconds => std::time::Duration::from_secs(seconds.max(0).unsigned_abs()),
+    };
     selection
         .grants()
         .map(|grant| {
@@ -102,6 +106,23 @@ mod tests {
         assert_eq!(
             hits[0].message,
             "the inventory is 1day 6h old (taken 2026-01-02T03:04:05Z), older than the configured 1day"
+        );
+    }
+
+    #[test]
+    fn gg202_never_calls_a_sub_second_age_zero() {
+        // Regression: an age under a second was printed as "0s old ... older than 0s".
+        let graph = crate::graph::build(&account());
+        let selection = Selection::all(graph.grants());
+        let freshness = Freshness {
+            now: account().taken_at + time::Duration::milliseconds(250),
+            max_age: Duration::ZERO,
+        };
+        let hits = stale_inventory(&graph, &selection, &freshness);
+        assert!(
+            hits[0].message.starts_with("the inventory is 250ms old"),
+            "{}",
+            hits[0].message
         );
     }
 }

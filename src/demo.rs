@@ -1,0 +1,215 @@
+//! `grantguard demo`: the emulator in-process with the bundled example account, a live audit
+//! of it, then "More checks" — the audits an unselected live audit cannot show (a selector
+//! that matches nothing, a name two grants share, a snapshot older than the configured age) —
+//! and a few lines on what to try next. In: the output flags and the report format. Out: text
+//! on stdout, the emulator's address on stderr. It never reads credentials or the network
+//! beyond the loopback emulator it started, and every finding it prints comes from a real run
+//! of the rules over what the walk read: nothing is written by hand.
+
+use crate::cli::{self, OutputArgs, ReportFormat, WalkArgs};
+use crate::client::{Client, Endpoint};
+use crate::config::Config;
+use crate::inventory::{snapshot, Inventory, RegionId};
+use crate::report::{self, RenderOptions, Report};
+use crate::rules::Catalog;
+use crate::selection::Selector;
+use crate::{audit, client_config, emit, format_of, sim, use_color, walk_live, Error, Outcome};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// The example account `demo` serves.
+pub const DEMO_FIXTURE: &str = include_str!("../tests/fixtures/demo-account.json");
+
+/// A name no grant of the demo account has (one letter off `orders-slb-80`): GG301.
+pub const MISSING_NAME: &str = "orders-slb-8O";
+/// The name two grants of the demo account share: GG302.
+pub const SHARED_NAME: &str = "shared-cache-6379";
+/// The grant the stale-snapshot check audits (one grant keeps the output short): GG202.
+pub const STALE_GRANT: &str = "legacy-unused-443";
+/// The demo config of the stale-snapshot check: any snapshot is older than zero seconds.
+pub const STALE_CONFIG: &str = r#"{ "max_inventory_age": "0s" }"#;
+
+/// What the demo prints after the report, in human format.
+pub const DEMO_NEXT_STEPS: &str = "
+What to try next:
+  grantguard rules                        the rule catalog
+  grantguard rules explain GG102          why a backend model blocks a grant
+  grantguard demo --format json           the report other tools read (grantguard.report/v1)
+  grantguard sim serve --fixture tests/fixtures/demo-account.json
+                                          serve this account, then point --endpoint at it
+  grantguard audit --name NAME            audit one grant of your own account (read-only)
+";
+
+/// One extra audit of the demo's inventory, and what it found.
+#[derive(Debug, Clone)]
+pub struct ExtraCheck {
+    /// The rule the check is there to show.
+    pub rule: &'static str,
+    /// What the check shows, for people.
+    pub title: &'static str,
+    /// The command line that runs the same audit against the served account.
+    pub command: String,
+    /// The report of the audit.
+    pub report: Report,
+}
+
+/// The audits an unselected live audit cannot show, run over the demo's own `inventory`.
+pub fn more_checks(inventory: &Inventory, catalog: &Catalog) -> Result<Vec<ExtraCheck>, Error> {
+    let missing = Selector::Name(MISSING_NAME.to_owned());
+    let shared = Selector::Name(SHARED_NAME.to_owned());
+    let stale = Selector::Name(STALE_GRANT.to_owned());
+    let defaults = Config::default();
+
+    // The stale check goes through the same path as `scan --output` + `audit --inventory`:
+    // the inventory is written as a snapshot, parsed back, and audited under a config file.
+    let snapshot_name = Path::new("demo-scan.json");
+    let text =
+        serde_json::to_string_pretty(inventory).map_err(|e| Error::output(None, e.into()))?;
+    let saved = snapshot::parse(&text, snapshot_name)?;
+    let config = Config::parse(STALE_CONFIG, "demo-grantguard.json", catalog)?;
+
+    Ok(vec![
+        ExtraCheck {
+            rule: "GG301",
+            title: "a selector that matches no grant",
+            command: format!("grantguard audit {missing}"),
+            report: audit(inventory, Some(&missing), &defaults, catalog),
+        },
+        ExtraCheck {
+            rule: "GG302",
+            title: "a name two grants share",
+            command: format!("grantguard audit {shared}"),
+            report: audit(inventory, Some(&shared), &defaults, catalog),
+        },
+        ExtraCheck {
+            rule: "GG202",
+            title: "a snapshot older than the configured max_inventory_age",
+            command: format!(
+                "grantguard scan --output demo-scan.json, then grantguard --config {} audit --inventory demo-scan.json {stale}",
+                "demo-grantguard.json"
+            ),
+            report: audit(&saved, Some(&stale), &config, catalog),
+        },
+    ])
+}
+
+/// Writes the "More checks" section: per check its command, each finding of the rule it is
+/// there to show on one line, and how many other findings (already in the report) it had.
+pub fn render_more_checks(checks: &[ExtraCheck], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nMore checks (audits a plain live audit cannot show):"
+    )?;
+    for check in checks {
+        writeln!(out, "\n  {}:\n  $ {}", check.title, check.command)?;
+        let (shown, others): (Vec<_>, Vec<_>) = check
+            .report
+            .findings
+            .iter()
+            .chain(check.report.grants.iter().flat_map(|g| g.findings.iter()))
+            .partition(|f| f.rule == check.rule);
+        if shown.is_empty() {
+            writeln!(out, "    no {} finding", check.rule)?;
+        }
+        for finding in shown {
+            writeln!(
+                out,
+                "    {} {} ({}): {}",
+                finding.rule, finding.rule_name, finding.severity, finding.message
+            )?;
+        }
+        let s = &check.report.summary;
+        writeln!(
+            out,
+            "    {} grant{} audited: {} safe, {} blocked, {} unknown; {} other findings, as in the report above",
+            s.grants,
+            if s.grants == 1 { "" } else { "s" },
+            s.safe,
+            s.blocked,
+            s.unknown,
+            others.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs the demo.
+pub(crate) async fn demo_command(
+    output: &OutputArgs,
+    args: cli::DemoArgs,
+) -> Result<Outcome, Error> {
+    let fixture = sim::Fixture::from_json(DEMO_FIXTURE)?;
+    let Some(credential) = fixture.credentials.first().cloned() else {
+        unreachable!("the bundled demo fixture has credentials (checked by a test)")
+    };
+    let region = RegionId::from(fixture.region.clone());
+    let (grants, apis) = (fixture.grants.len(), fixture.apis.len());
+    let options = sim::SimOptions {
+        env_credentials: false,
+        ..sim::SimOptions::default()
+    };
+    let sim = sim::Sim::start(fixture, options)?;
+    if !output.quiet {
+        eprintln!(
+            "grantguard demo: emulator on {} serving an example account ({grants} grants, {apis} APIs)\n",
+            sim.url()
+        );
+    }
+    let walk_args = WalkArgs {
+        qps: 0.0,
+        concurrency: 8,
+        max_attempts: 5,
+        max_response_bytes: 16 << 20,
+        history_depth: 3,
+    };
+    let endpoint = Endpoint::parse(&sim.url())?;
+    let credentials = crate::credentials::Credentials::new(
+        credential.access_key_id.clone(),
+        credential.access_key_secret.clone(),
+        credential.security_token.clone(),
+    );
+    let client = Client::new(client_config(endpoint, &walk_args), credentials).map_err(Box::new)?;
+    let inventory = walk_live(&client, &region, output, &walk_args).await?;
+    drop(sim);
+
+    let catalog = Catalog::builtin();
+    let report = audit(&inventory, None, &Config::default(), &catalog);
+    let extra = match args.format {
+        ReportFormat::Human => more_checks(&inventory, &catalog)?,
+        _ => Vec::new(),
+    };
+    let options = RenderOptions {
+        color: use_color(output.color),
+        ..RenderOptions::default()
+    };
+    emit(None, |out| {
+        report::render(&report, format_of(args.format), out, options)?;
+        if args.format == ReportFormat::Human {
+            render_more_checks(&extra, out)?;
+            out.write_all(DEMO_NEXT_STEPS.as_bytes())?;
+        }
+        Ok(())
+    })?;
+    // The demo succeeded when it could show the report; blocked grants are its point.
+    Ok(Outcome::Clear)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_account_fits_the_more_checks() {
+        let fixture = sim::Fixture::from_json(DEMO_FIXTURE).expect("demo fixture parses");
+        assert!(
+            !fixture.credentials.is_empty(),
+            "demo_command relies on one"
+        );
+        let named = |name: &str| fixture.grants.iter().filter(|g| g.name == name).count();
+        assert_eq!(named(MISSING_NAME), 0, "GG301 needs a name nobody has");
+        assert_eq!(named(SHARED_NAME), 2, "GG302 needs a shared name");
+        assert_eq!(named(STALE_GRANT), 1);
+        let config = Config::parse(STALE_CONFIG, "demo", &Catalog::builtin()).expect("parses");
+        assert_eq!(config.max_inventory_age, std::time::Duration::ZERO);
+    }
+}

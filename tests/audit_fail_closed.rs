@@ -1,0 +1,333 @@
+//! Fail closed, through the emulator: a group answering Forbidden.RAM, a stage listing that
+//! fails and paging drift each turn affected verdicts `unknown` (exit 1, the gap in the JSON,
+//! the missing RAM action named); paging boundaries and a 30%-throttled run change nothing;
+//! a saved snapshot audits like the live account; a snapshot from a newer schema is refused;
+//! a deployment routed through a backend service is found although DescribeDeployedApi hides
+//! the backend (reference trap 8).
+
+mod common;
+use common::*;
+use grantguard::client::{Client, ClientConfig, Endpoint};
+use grantguard::config::Config;
+use grantguard::credentials::Credentials;
+use grantguard::inventory::walk::{self, WalkOptions};
+use grantguard::inventory::RegionId;
+use grantguard::report::{self, Format, RenderOptions};
+use grantguard::rules::Catalog;
+use grantguard::sim::{Faults, Fixture, SimOptions};
+use serde_json::{json as j, Value};
+use std::time::Duration;
+
+const ORDERS: &str = "be6d2abcc0dd4f749fc2d2edd6567164";
+
+fn audit_json(sim: &TestSim, home: &Home, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let out = grantguard(sim, home)
+        .args(["audit", "--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (out.status.code(), json(&out), stderr(&out))
+}
+
+fn faulted(fixture: &str, rule: &str) -> TestSim {
+    let faults = Faults {
+        fail: vec![rule.parse().expect("fail rule")],
+        ..Faults::default()
+    };
+    start_with(
+        common::fixture(fixture),
+        SimOptions {
+            faults,
+            ..SimOptions::default()
+        },
+    )
+}
+
+fn gap_of<'a>(report: &'a Value, action: &str) -> &'a Value {
+    report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} gap in {}", report["gaps"]))
+}
+
+/// The clean audit of the basic account: complete, two safe grants, three blocked.
+fn clean_basic() -> Value {
+    let sim = start("basic-account.json");
+    let (code, report, _) = audit_json(&sim, &Home::new(), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["complete"], true);
+    report
+}
+
+#[test]
+fn a_group_answering_forbidden_ram_makes_safe_grants_unknown() {
+    let clean = clean_basic();
+    let sim = faulted(
+        "basic-account.json",
+        &format!("DescribeApis:{ORDERS}=Forbidden.RAM"),
+    );
+    let home = Home::new();
+    let (code, report, _) = audit_json(&sim, &home, &[]);
+    assert_eq!(code, Some(1));
+    assert_honest(&report, code);
+    assert_more_cautious(&clean, &report);
+    let gap = gap_of(&report, "DescribeApis");
+    assert_eq!(gap["code"], "Forbidden.RAM");
+    assert!(gap["scope"].as_str().unwrap().contains(ORDERS), "{gap}");
+    let v = verdicts(&report);
+    assert_eq!(v["legacy-unused-443"], "unknown", "was safe");
+    assert_eq!(v["orders-slb-80"], "blocked", "a live user still blocks");
+    assert!(rules_of(&report, "legacy-unused-443").contains(&"GG201".to_owned()));
+
+    let human = grantguard(&sim, &home).arg("audit").output().unwrap();
+    assert_eq!(human.status.code(), Some(1));
+    let text = format!("{}{}", stdout(&human), stderr(&human));
+    assert!(
+        text.contains("apigateway:DescribeApis"),
+        "the missing RAM action is named:\n{text}"
+    );
+    assert_no_secret(&sim, &[&text]);
+}
+
+#[test]
+fn a_failing_stage_listing_makes_safe_grants_unknown() {
+    let clean = clean_basic();
+    let sim = faulted(
+        "basic-account.json",
+        &format!("DescribeDeployedApis:{ORDERS}=ServiceUnavailable"),
+    );
+    // One attempt: the failure is the point, not the backoff.
+    let (code, report, _) = audit_json(&sim, &Home::new(), &["--max-attempts", "1"]);
+    assert_eq!(code, Some(1));
+    assert_honest(&report, code);
+    assert_more_cautious(&clean, &report);
+    let gap = gap_of(&report, "DescribeDeployedApis");
+    assert_eq!(gap["code"], "ServiceUnavailable");
+    assert!(gap["scope"].as_str().unwrap().contains(ORDERS), "{gap}");
+    assert_eq!(verdicts(&report)["legacy-unused-443"], "unknown");
+}
+
+/// An account whose group `big` has `n` APIs: `first` routes through grant `big-first-80`
+/// (deployed in RELEASE), `last` through `big-last-82` (deployed in PRE), the rest are plain
+/// HTTP; `big-unused-81` is used by nothing.
+fn big_account(n: usize) -> Fixture {
+    let mut apis = vec![
+        j!({ "group": "big", "name": "first", "route": { "vpc": { "name": "big-first-80" } } }),
+        j!({ "group": "big", "name": "last", "route": { "vpc": { "name": "big-last-82" } } }),
+    ];
+    for i in 0..n.saturating_sub(2) {
+        apis.push(j!({ "group": "big", "name": format!("filler-{i:03}"),
+                       "route": { "http": { "address": "http://filler.example.com" } } }));
+    }
+    let fixture = j!({
+        "credentials": [{ "access_key_id": "LTAI5tBigAccessKeyId", "access_key_secret": "BigSecretKeyValue0123456789abcde" }],
+        "grants": [
+            { "name": "big-first-80", "vpc_id": "vpc-big", "instance_id": "i-big", "port": 80 },
+            { "name": "big-unused-81", "vpc_id": "vpc-big", "instance_id": "i-big", "port": 81 },
+            { "name": "big-last-82", "vpc_id": "vpc-big", "instance_id": "i-big", "port": 82 }
+        ],
+        "groups": [{ "name": "big" }],
+        "apis": apis,
+        "deployments": [
+            { "api": "first", "stage": "RELEASE" },
+            { "api": "last", "stage": "PRE" }
+        ]
+    });
+    Fixture::from_json(&fixture.to_string()).expect("generated fixture")
+}
+
+fn pages_read(sim: &TestSim, action: &str) -> Vec<String> {
+    sim.log()
+        .into_iter()
+        .filter(|r| r.action == action && r.error_code.is_none())
+        .filter_map(|r| r.page_number)
+        .collect()
+}
+
+#[test]
+fn paging_boundaries_give_the_verdicts_of_a_small_account() {
+    let home = Home::new();
+    let small = start_with(big_account(3), SimOptions::default());
+    let (_, reference, _) = audit_json(&small, &home, &[]);
+    let expected = verdicts(&reference);
+    assert_eq!(expected["big-first-80"], "blocked");
+    assert_eq!(expected["big-last-82"], "blocked");
+    assert_eq!(expected["big-unused-81"], "safe");
+    for n in [100, 101] {
+        let sim = start_with(big_account(n), SimOptions::default());
+        let (code, report, err) = audit_json(&sim, &home, &[]);
+        assert_eq!(code, Some(1), "{err}");
+        assert_eq!(report["complete"], true, "n={n}: {}", report["gaps"]);
+        assert_eq!(verdicts(&report), expected, "n={n}");
+        let pages = pages_read(&sim, "DescribeApis");
+        // 100 APIs are one full page; 101 need a second (and, by design, a second walk of
+        // the list to confirm it held still).
+        let deepest = pages.iter().filter_map(|p| p.parse::<u32>().ok()).max();
+        let want = if n == 100 { 1 } else { 2 };
+        assert_eq!(deepest, Some(want), "n={n}: DescribeApis pages {pages:?}");
+    }
+}
+
+#[test]
+fn paging_drift_makes_safe_grants_unknown() {
+    let clean = {
+        let sim = start_with(big_account(150), SimOptions::default());
+        audit_json(&sim, &Home::new(), &[]).1
+    };
+    let sim = start_with(big_account(150), SimOptions::default());
+    // After every first page of DescribeApis, another API is deleted: the list never holds
+    // still, as when someone cleans up the group while the walk reads it.
+    let mut deleted = 0;
+    sim.after("DescribeApis", move |call, account| {
+        if call.param("PageNumber") == Some("1") {
+            let name = format!("filler-{deleted:03}");
+            account.apis.retain(|a| a.name != name);
+            deleted += 1;
+        }
+    });
+    let (code, report, _) = audit_json(&sim, &Home::new(), &[]);
+    assert_eq!(code, Some(1));
+    assert_honest(&report, code);
+    assert_more_cautious(&clean, &report);
+    let gap = gap_of(&report, "DescribeApis");
+    assert_eq!(gap["code"], "PagingDrift");
+    assert!(
+        gap["scope"].as_str().unwrap().starts_with("group:"),
+        "{gap}"
+    );
+    assert_eq!(verdicts(&report)["big-unused-81"], "unknown", "was safe");
+}
+
+/// Walk and audit in-process with a client whose backoff is milliseconds (the emulator's
+/// `x-acs-retry-after: 5` is capped by it), so a throttled run costs no real seconds.
+fn audit_in_process(sim: &TestSim) -> (Value, grantguard::client::Stats) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut config = ClientConfig::new(Endpoint::parse(&sim.url()).unwrap());
+        config.qps = 0.0;
+        config.concurrency = 8;
+        config.backoff_base = Duration::from_millis(1);
+        config.backoff_cap = Duration::from_millis(5);
+        let (id, secret, token) = credential(sim);
+        let client = Client::new(config, Credentials::new(id, secret, token)).unwrap();
+        let inventory = walk::walk(
+            &client,
+            &RegionId::from("cn-hangzhou"),
+            &WalkOptions::default(),
+        )
+        .await
+        .unwrap();
+        let report = grantguard::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+        let mut out = Vec::new();
+        report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
+        (serde_json::from_slice(&out).unwrap(), client.stats())
+    })
+}
+
+fn without_times(mut report: Value) -> Value {
+    let object = report.as_object_mut().unwrap();
+    object.remove("generated_at");
+    object.remove("taken_at");
+    report
+}
+
+#[test]
+fn a_30_percent_throttled_run_gives_the_clean_report() {
+    let clean = audit_in_process(&start("demo-account.json")).0;
+    let faults = Faults {
+        throttle_rate: Some(0.3),
+        seed: Some(7),
+        max_consecutive_faults: Some(3),
+        ..Faults::default()
+    };
+    let sim = start_with(
+        common::fixture("demo-account.json"),
+        SimOptions {
+            faults,
+            ..SimOptions::default()
+        },
+    );
+    let (throttled, stats) = audit_in_process(&sim);
+    assert!(stats.throttled > 0, "the run was throttled: {stats:?}");
+    assert_eq!(without_times(throttled), without_times(clean));
+    assert_nonces_unique(&sim);
+}
+
+#[test]
+fn a_saved_snapshot_audits_like_the_live_account() {
+    let sim = start("demo-account.json");
+    let home = Home::new();
+    let scan = grantguard(&sim, &home)
+        .args(["scan", "--output", "inventory.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        scan.status.code(),
+        Some(1),
+        "the demo has a gap: {}",
+        stderr(&scan)
+    );
+    let (live_code, live, _) = audit_json(&sim, &home, &[]);
+    let calls = sim.log().len();
+    let (code, saved, err) = audit_json(&sim, &home, &["--inventory", "inventory.json"]);
+    assert_eq!(sim.log().len(), calls, "a snapshot audit makes no call");
+    assert_eq!(code, live_code, "{err}");
+    assert_eq!(without_times(saved), without_times(live));
+    let snapshot: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.path().join("inventory.json")).unwrap())
+            .unwrap();
+    assert_eq!(snapshot["schema"], "grantguard.inventory/v1");
+    assert_no_secret(&sim, &[&snapshot.to_string()]);
+}
+
+#[test]
+fn a_snapshot_from_a_newer_schema_is_refused() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let scan = grantguard(&sim, &home)
+        .args(["scan", "--output", "inventory.json"])
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(0), "{}", stderr(&scan));
+    let path = home.path().join("inventory.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("grantguard.inventory/v1", "grantguard.inventory/v9");
+    std::fs::write(&path, text).unwrap();
+    let out = bare(&home)
+        .args(["audit", "--inventory", "inventory.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("grantguard.inventory/v9"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "no report from a refused snapshot");
+}
+
+#[test]
+fn a_deployment_through_a_backend_is_found_although_describe_deployed_api_hides_it() {
+    let sim = start("demo-account.json");
+    let (_, report, _) = audit_json(&sim, &Home::new(), &["--name", "orders-internal-9000"]);
+    let gg102: Vec<&Value> = report["grants"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "GG102")
+        .collect();
+    assert_eq!(gg102.len(), 1, "{}", report["grants"][0]["findings"]);
+    assert_eq!(gg102[0]["stage"], "RELEASE");
+    assert_eq!(gg102[0]["api_id"], "9a3f1a5279434f2ba74ccd91c295af9f");
+    assert_eq!(verdicts(&report)["orders-internal-9000"], "blocked");
+    // The walk had to look past DescribeDeployedApi: the online version's definition.
+    assert!(sim.log().iter().any(|r| r.action == "DescribeApiHistory"
+        && r.api_id.as_deref() == Some("9a3f1a5279434f2ba74ccd91c295af9f")));
+}
