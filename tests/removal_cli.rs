@@ -668,3 +668,69 @@ fn the_default_journal_lives_under_the_xdg_state_directory() {
     assert_eq!(listed.status.code(), Some(0));
     assert!(stdout(&listed).contains("done"));
 }
+
+fn with_faults(fail: &[&str], corrupt: &[&str]) -> TestSim {
+    let faults = grantguard::sim::Faults {
+        fail: fail.iter().map(|r| r.parse().unwrap()).collect(),
+        corrupt: corrupt.iter().map(|r| r.parse().unwrap()).collect(),
+        ..grantguard::sim::Faults::default()
+    };
+    start_with(
+        fixture("basic-account.json"),
+        SimOptions {
+            faults,
+            ..SimOptions::default()
+        },
+    )
+}
+
+#[test]
+fn a_failed_removal_is_not_resent_and_reconciled_as_not_removed() {
+    let sim = with_faults(&["RemoveVpcAccess=InternalError"], &[]);
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not removed"), "{}", stderr(&out));
+    assert_eq!(
+        sim.calls("RemoveVpcAccess"),
+        1,
+        "a 500 on a mutation is never resent"
+    );
+    assert_eq!(states(&journal_in(&home)), ["pending", "not-removed"]);
+    assert!(sim.state().has_grant_named(SAFE));
+}
+
+#[test]
+fn an_answer_lost_after_the_removal_is_reconciled_as_done() {
+    let sim = with_faults(&[], &["RemoveVpcAccess=truncated-json"]);
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    let journal = journal_in(&home);
+    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_eq!(records(&journal)[1]["detail"]["reconciled"], true);
+    assert!(!sim.state().has_grant_named(SAFE));
+}
+
+#[test]
+fn a_failed_restore_leaves_the_removal_restorable() {
+    let sim = with_faults(&["SetVpcAccess=InternalError"], &[]);
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let restore = run(&sim, &home, &["restore"]);
+    assert_eq!(restore.status.code(), Some(2), "{}", stderr(&restore));
+    assert_eq!(sim.calls("SetVpcAccess"), 1);
+    let journal = journal_in(&home);
+    assert_eq!(
+        states(&journal),
+        ["pending", "done", "restore-pending", "restore-failed"]
+    );
+    let listed = run(&sim, &home, &["journal"]);
+    assert!(
+        stdout(&listed).contains("grantguard restore --id"),
+        "{}",
+        stdout(&listed)
+    );
+}
