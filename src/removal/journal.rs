@@ -680,17 +680,19 @@ mod tests {
         }
     }
 
-    fn two_entries() -> Vec<u8> {
+    /// Two removals, both done; returns the bytes and where the last record starts.
+    fn two_entries() -> (Vec<u8>, usize) {
         let mut bytes = encode(&pending("a")).into_bytes();
         bytes.extend(encode(&Record::outcome("a", State::Done, Detail::default())).bytes());
         bytes.extend(encode(&pending("b")).bytes());
+        let tail_start = bytes.len();
         bytes.extend(encode(&Record::outcome("b", State::Done, Detail::default())).bytes());
-        bytes
+        (bytes, tail_start)
     }
 
     #[test]
     fn records_round_trip_and_fold_into_entries() {
-        let contents = parse(&two_entries());
+        let contents = parse(&two_entries().0);
         assert!(contents.damaged.is_empty());
         let entries = entries(&contents.records);
         assert_eq!(entries.len(), 2);
@@ -710,9 +712,8 @@ mod tests {
 
     #[test]
     fn the_torn_tail_never_reads_as_done_at_any_offset() {
-        let bytes = two_entries();
+        let (bytes, tail_start) = two_entries();
         let full = bytes.len();
-        let tail_start = full - encode(&Record::outcome("b", State::Done, Detail::default())).len();
         for cut in 0..full {
             let contents = parse(&bytes[..cut]);
             let entries = entries(&contents.records);
