@@ -78,6 +78,12 @@ pub enum Command {
     Sim(SimArgs),
     /// Audit a bundled example account on a local emulator (no credentials needed)
     Demo(DemoArgs),
+    /// Remove one grant, only when nothing depends on it (journaled, restorable)
+    Remove(RemoveArgs),
+    /// Re-create a removed grant from the removal journal
+    Restore(RestoreArgs),
+    /// List the removal journal; reconcile unfinished entries with the live account
+    Journal(JournalArgs),
 }
 
 /// Which grant(s): a tuple, a name, or an id. Without one, every grant in the region.
@@ -273,6 +279,74 @@ pub struct DemoArgs {
     /// Report format
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+}
+
+/// `remove`.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("target")
+        .required(true)
+        .args(["vpc_id", "name", "vpc_access_id", "all_safe"])
+))]
+pub struct RemoveArgs {
+    /// Which grant.
+    #[command(flatten)]
+    pub selector: SelectorArgs,
+    /// Remove every grant whose verdict is safe, one at a time
+    #[arg(long, conflicts_with_all = ["vpc_id", "name", "vpc_access_id", "plan"])]
+    pub all_safe: bool,
+    /// With --all-safe: remove at most N grants
+    #[arg(long, default_value_t = 10, value_name = "N", requires = "all_safe")]
+    pub max: usize,
+    /// Run every check and print the exact call(s) that would be made; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm without typing the grant's name (required when stdin is not a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Remove even when the verdict is not safe (needs --reason; journaled)
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the override is acceptable (recorded in the journal)
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+    /// Proceed only if the fresh audit's digest equals this saved `audit --format json` report's
+    #[arg(long, value_name = "REPORT.json")]
+    pub plan: Option<PathBuf>,
+    /// Journal file [default: $XDG_STATE_HOME/grantguard/journal.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Use RemoveVpcAccessAndAbolishApis: also unpublish the APIs that use the grant
+    #[arg(long)]
+    pub abolish_apis: bool,
+    /// Walk tuning.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+}
+
+/// `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Journal entry to restore [default: the last removal]
+    #[arg(long, value_name = "ENTRY")]
+    pub id: Option<String>,
+    /// Journal file [default: $XDG_STATE_HOME/grantguard/journal.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Walk tuning.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+}
+
+/// `journal`.
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Journal file [default: $XDG_STATE_HOME/grantguard/journal.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Walk tuning.
+    #[command(flatten)]
+    pub walk: WalkArgs,
 }
 
 /// Parses `16MiB`, `512KiB`, `1048576`, `2MB`.

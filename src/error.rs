@@ -79,6 +79,10 @@ pub enum Error {
         /// Why it does not parse.
         message: String,
     },
+    /// A removal, restore or journal command could not do its job.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Removal(#[from] crate::removal::RemovalError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     #[diagnostic(code(grantguard::runtime))]

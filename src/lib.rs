@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod graph;
 pub mod inventory;
+pub mod removal;
 pub mod report;
 pub mod rules;
 pub mod selection;
@@ -70,6 +71,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Audit(args) => runtime()?.block_on(audit_command(&account, &output, args)),
         Command::Graph(args) => runtime()?.block_on(graph_command(&account, &output, args)),
         Command::Demo(args) => runtime()?.block_on(demo::demo_command(&output, args)),
+        Command::Remove(args) => runtime()?.block_on(remove_command(&account, &output, args)),
+        Command::Restore(args) => runtime()?.block_on(restore_command(&account, args)),
+        Command::Journal(args) => runtime()?.block_on(journal_command(&account, args)),
     }
 }
 
@@ -469,3 +473,53 @@ async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
 }
 
 pub use demo::DEMO_FIXTURE;
+
+async fn remove_command(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::RemoveArgs,
+) -> Result<Outcome, Error> {
+    let catalog = Catalog::builtin();
+    let config = load_config(account.config.as_ref(), &catalog)?;
+    let (client, region) = connect(account, &args.walk)?;
+    let context = removal::Context {
+        client,
+        region,
+        config,
+        catalog,
+        walk: WalkOptions {
+            history_depth: args.walk.history_depth,
+            progress: None,
+        },
+        color: use_color(output.color),
+    };
+    let selector = selector_of(&args.selector);
+    Ok(removal::remove_command(&context, &args, selector).await?)
+}
+
+async fn restore_command(account: &AccountArgs, args: cli::RestoreArgs) -> Result<Outcome, Error> {
+    let path = removal::journal::resolve_path(args.journal.as_deref())?;
+    let (client, _) = connect(account, &args.walk)?;
+    Ok(removal::restore::restore_command(&client, &path, args.id.as_deref()).await?)
+}
+
+async fn journal_command(account: &AccountArgs, args: cli::JournalArgs) -> Result<Outcome, Error> {
+    let path = removal::journal::resolve_path(args.journal.as_deref())?;
+    let mut connected: Option<Error> = None;
+    let outcome = removal::restore::journal_command(&path, || async {
+        match connect(account, &args.walk) {
+            Ok((client, _)) => Ok(client),
+            Err(error) => {
+                connected = Some(error);
+                Err(removal::RemovalError::NoEntry {
+                    message: "cannot reconcile pending entries without a connection".into(),
+                })
+            }
+        }
+    })
+    .await;
+    match (outcome, connected) {
+        (Err(_), Some(error)) => Err(error),
+        (outcome, _) => Ok(outcome?),
+    }
+}

@@ -1,0 +1,604 @@
+//! Guarded removal: `remove`, `remove --all-safe`, `restore` and `journal`.
+//!
+//! In: a connected [`Context`] and the parsed arguments. Out: an [`Outcome`] (done → `Clear`,
+//! refused or unexpected → `Held`) or a [`RemovalError`] (exit 2), with what happened printed
+//! on stdout and written to the journal. It must never call a mutating action without a
+//! fresh live audit, a confirmation, a fsync'd `pending` record and a re-check first, and
+//! never resend a mutation after an unclear failure. `remove_one` reads top to bottom like
+//! DESIGN.md's protocol; each step lives in [`steps`] and takes the previous step's value.
+
+pub mod journal;
+pub mod restore;
+pub mod steps;
+
+use crate::cli::RemoveArgs;
+use crate::client::{CallError, Client};
+use crate::config::Config;
+use crate::inventory::walk::WalkOptions;
+use crate::inventory::RegionId;
+use crate::report::{self, Format, RenderOptions, Report, Verdict};
+use crate::rules::Catalog;
+use crate::selection::Selector;
+use crate::Outcome;
+use journal::{Action, Journal, State};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use steps::{Confirm, Finished, Recheck, Refusal, Stop};
+
+/// Everything a removal needs from the plumbing in `lib.rs`.
+#[derive(Debug)]
+pub struct Context {
+    /// The signed client.
+    pub client: Client,
+    /// The region.
+    pub region: RegionId,
+    /// The audit configuration.
+    pub config: Config,
+    /// The rule catalog.
+    pub catalog: Catalog,
+    /// Walk options for the fresh audits.
+    pub walk: WalkOptions,
+    /// Colour in printed reports.
+    pub color: bool,
+}
+
+/// Why a removal, restore or journal command could not do its job (exit 2).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RemovalError {
+    /// No state directory for the default journal.
+    #[error("no state directory for the removal journal")]
+    #[diagnostic(
+        code(grantguard::removal::no_state_dir),
+        help("set HOME or XDG_STATE_HOME, or pass --journal FILE")
+    )]
+    NoStateDir,
+    /// The journal (or its lock file) cannot be created or written.
+    #[error("cannot write the removal journal {path}: {source}")]
+    #[diagnostic(
+        code(grantguard::removal::journal_write),
+        help("nothing was removed: the journal is a precondition. Pass --journal FILE on a writable disk")
+    )]
+    JournalWrite {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal cannot be read.
+    #[error("cannot read the removal journal {path}: {source}")]
+    #[diagnostic(code(grantguard::removal::journal_read))]
+    JournalRead {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the journal.
+    #[error("journal {path} is locked by {holder}")]
+    #[diagnostic(
+        code(grantguard::removal::locked),
+        help("one removal at a time: wait for that process to finish, or check that it is gone")
+    )]
+    Locked {
+        /// The journal.
+        path: String,
+        /// `pid N (host, since T)`.
+        holder: String,
+    },
+    /// Standard input is not a terminal and `--yes` is missing.
+    #[error("{}", if *.abolish {
+        "--abolish-apis needs the grant's name typed on a terminal, or --yes together with --force --reason"
+    } else {
+        "standard input is not a terminal, so the grant's name cannot be typed to confirm"
+    })]
+    #[diagnostic(
+        code(grantguard::removal::needs_yes),
+        help("pass --yes to confirm non-interactively (after reviewing `grantguard remove … --dry-run`)")
+    )]
+    NeedsConfirmation {
+        /// Whether it was an abolish.
+        abolish: bool,
+    },
+    /// The confirmation could not be read.
+    #[error("cannot read the confirmation")]
+    #[diagnostic(code(grantguard::removal::prompt))]
+    Prompt {
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--plan` cannot be read.
+    #[error("cannot use the plan {path}: {message}")]
+    #[diagnostic(
+        code(grantguard::removal::plan),
+        help("write one with `grantguard audit SELECTOR --format json --output FILE`")
+    )]
+    Plan {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The walk could not run.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Walk(#[from] crate::inventory::walk::WalkError),
+    /// A call that had to succeed failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Call(Box<CallError>),
+    /// The mutating call failed and the grant is still there.
+    #[error("{action} failed; grant {grant} was not removed (journal entry {id})")]
+    #[diagnostic(
+        code(grantguard::removal::not_removed),
+        help("the journal records `not-removed`; fix the cause and run the same remove again")
+    )]
+    NotRemoved {
+        /// The action.
+        action: &'static str,
+        /// The grant.
+        grant: String,
+        /// Journal entry.
+        id: String,
+        /// The failure.
+        #[source]
+        source: Box<CallError>,
+    },
+    /// The outcome of a mutating call is unknown.
+    #[error(
+        "the outcome of {action} for grant {grant} is unknown (journal entry {id} stays pending)"
+    )]
+    #[diagnostic(
+        code(grantguard::removal::unclear),
+        help("run `grantguard journal` when the service answers again: it reads the grant back and records the outcome")
+    )]
+    Unclear {
+        /// The action.
+        action: &'static str,
+        /// The grant.
+        grant: String,
+        /// Journal entry.
+        id: String,
+        /// The failure.
+        #[source]
+        source: Box<CallError>,
+    },
+    /// `restore --id` names no entry.
+    #[error("{message}")]
+    #[diagnostic(
+        code(grantguard::removal::no_entry),
+        help("list the entries with `grantguard journal`")
+    )]
+    NoEntry {
+        /// What was looked for.
+        message: String,
+    },
+    /// SetVpcAccess did not bring the grant back.
+    #[error("restore of {grant} failed: {message}")]
+    #[diagnostic(
+        code(grantguard::removal::restore_failed),
+        help("the removal stays restorable; run `grantguard restore --id {id}` again when the cause is fixed")
+    )]
+    RestoreFailed {
+        /// The grant.
+        grant: String,
+        /// Journal entry.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Where output goes; tests capture it.
+fn out() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
+fn say(text: &str) {
+    let mut out = out();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn print_report(ctx: &Context, report: &Report) {
+    let mut out = out();
+    let options = RenderOptions {
+        color: ctx.color,
+        ..RenderOptions::default()
+    };
+    let _ = report::render(report, Format::Human, &mut out, options);
+    let _ = out.flush();
+}
+
+/// What to do with one grant, from the command line.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--yes`.
+    pub yes: bool,
+    /// `--reason` (only with `--force`).
+    pub reason: Option<String>,
+    /// `--plan REPORT.json`.
+    pub plan: Option<PathBuf>,
+    /// The action.
+    pub action: Action,
+}
+
+impl Plan {
+    /// The plan `args` describe.
+    pub fn from_args(args: &RemoveArgs) -> Plan {
+        Plan {
+            dry_run: args.dry_run,
+            yes: args.yes,
+            reason: args.force.then(|| args.reason.clone()).flatten(),
+            plan: args.plan.clone(),
+            action: if args.abolish_apis {
+                Action::RemoveVpcAccessAndAbolishApis
+            } else {
+                Action::RemoveVpcAccess
+            },
+        }
+    }
+}
+
+/// How one grant's removal ended, for the batch table.
+#[derive(Debug)]
+enum Ended {
+    Finished(Box<Finished>),
+    DryRun,
+    Refused(Refusal),
+}
+
+/// `grantguard remove SELECTOR` or `grantguard remove --all-safe`.
+pub async fn remove_command(
+    ctx: &Context,
+    args: &RemoveArgs,
+    selector: Option<Selector>,
+) -> Result<Outcome, RemovalError> {
+    let path = journal::resolve_path(args.journal.as_deref())?;
+    // The journal is a precondition: a run that cannot record what it does never starts,
+    // and the lock is taken before any network call so a second run stops at once.
+    let mut journal = if args.dry_run {
+        None
+    } else {
+        Some(Journal::open(&path)?)
+    };
+    let plan = Plan::from_args(args);
+    match selector {
+        Some(selector) if !args.all_safe => {
+            match remove_one(ctx, journal.as_mut(), &path, &selector, &plan).await {
+                Ok(Ended::Finished(finished)) => report_finished(ctx, &finished, plan.action),
+                Ok(Ended::DryRun) => Ok(Outcome::Clear),
+                Ok(Ended::Refused(refusal)) => {
+                    print_refusal(ctx, &refusal);
+                    Ok(Outcome::Held)
+                }
+                Err(error) => Err(error),
+            }
+        }
+        _ => all_safe(ctx, journal.as_mut(), &path, &plan, args.max).await,
+    }
+}
+
+/// The protocol for one grant, one line per step of DESIGN.md.
+async fn remove_one(
+    ctx: &Context,
+    journal: Option<&mut Journal>,
+    path: &Path,
+    selector: &Selector,
+    plan: &Plan,
+) -> Result<Ended, RemovalError> {
+    let stopped = |stop: Stop| match stop {
+        Stop::Refused(refusal) => Ok(Ended::Refused(refusal)),
+        Stop::Failed(error) => Err(error),
+    };
+    let resolved = match steps::resolve(ctx, selector).await {
+        Ok(r) => r,
+        Err(stop) => return stopped(stop),
+    };
+    let mut audited = match steps::audit(ctx, resolved).await {
+        Ok(a) => a,
+        Err(stop) => return stopped(stop),
+    };
+    if let Some(plan_file) = &plan.plan {
+        audited = match audited.check_plan(plan_file) {
+            Ok(a) => a,
+            Err(stop) => return stopped(stop),
+        };
+    }
+    let cleared = match steps::clear(audited, plan.reason.as_deref()) {
+        Ok(c) => c,
+        Err(stop) => return stopped(stop),
+    };
+    let Some(journal) = journal.filter(|_| !plan.dry_run) else {
+        say(&cleared.plan(plan.action, path));
+        return Ok(Ended::DryRun);
+    };
+    let stdin = std::io::stdin();
+    let confirmed = match steps::confirm(
+        cleared,
+        plan.action,
+        Confirm {
+            yes: plan.yes,
+            terminal: stdin.is_terminal(),
+            input: &mut stdin.lock(),
+            prompt: &mut std::io::stderr(),
+        },
+    ) {
+        Ok(c) => c,
+        Err(stop) => return stopped(stop),
+    };
+    let entry = match steps::write_ahead(journal, ctx.region.as_str(), confirmed) {
+        Ok(e) => e,
+        Err(stop) => return stopped(stop),
+    };
+    let rechecked = match steps::recheck(&ctx.client, entry).await {
+        Ok(Recheck::Unchanged(rechecked)) => rechecked,
+        Ok(Recheck::Changed(changed)) => match changed.override_with_force() {
+            Ok(rechecked) => {
+                eprintln!("warning: the re-check found a change; --force --reason proceeds and the journal records it");
+                rechecked
+            }
+            Err(changed) => {
+                let (record, why) = changed.into_record();
+                journal.append(&record)?;
+                return Ok(Ended::Refused(Refusal::Changed(why)));
+            }
+        },
+        Err((entry, error)) => {
+            let record = journal::Record::outcome(
+                entry.id(),
+                State::Aborted,
+                journal::Detail {
+                    reason: Some(format!("the re-check failed: {error}")),
+                    ..journal::Detail::default()
+                },
+            );
+            journal.append(&record)?;
+            return Err(RemovalError::Call(Box::new(error)));
+        }
+    };
+    let mut removed = steps::remove(&ctx.client, rechecked).await;
+    if plan.action == Action::RemoveVpcAccessAndAbolishApis {
+        let mut progress =
+            |done: usize, all: usize| eprintln!("abolishing APIs: {done}/{all} finished");
+        if let Err(error) =
+            steps::follow_abolish(&ctx.client, &mut removed, ABOLISH_TIMEOUT, &mut progress).await
+        {
+            eprintln!("warning: cannot follow the abolish operation: {error}");
+        }
+    }
+    let finished = steps::finish(journal, removed)?;
+    Ok(Ended::Finished(Box::new(finished)))
+}
+
+/// How long `--abolish-apis` waits for DescribeAbolishApiTask to report every API final.
+const ABOLISH_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn restore_command_line(id: &str) -> String {
+    format!("grantguard restore --id {id}")
+}
+
+fn print_refusal(ctx: &Context, refusal: &Refusal) {
+    match refusal {
+        Refusal::Unresolved(report) => {
+            print_report(ctx, report);
+            say("removal refused: the selector must name exactly one grant; nothing was removed\n");
+        }
+        Refusal::NotSafe(report) => {
+            print_report(ctx, report);
+            say("removal refused: the verdict is not safe; nothing was removed (override only with --force --reason TEXT)\n");
+        }
+        Refusal::PlanMismatch(why) => {
+            say(&format!("removal refused: {why}; nothing was removed\n"))
+        }
+        Refusal::NotConfirmed(why) => say(&format!("removal refused: {why}\n")),
+        Refusal::Changed(why) => say(&format!(
+            "removal aborted by the re-check: {why}; nothing was removed (journaled as aborted)\n"
+        )),
+    }
+}
+
+/// Prints a finished removal; an unexpected answer is reported loudly with the undo command.
+fn report_finished(ctx: &Context, f: &Finished, action: Action) -> Result<Outcome, RemovalError> {
+    let _ = ctx;
+    let mut text = String::new();
+    if let Some(gap) = f.detail.recheck_gap_ms {
+        text.push_str(&format!(
+            "re-check → {} gap: {gap:.3} ms\n",
+            action.as_str()
+        ));
+    }
+    match f.state {
+        State::Done => {
+            text.push_str(&format!(
+                "removed grant {} (journal entry {})\n",
+                f.grant.describe(),
+                f.id
+            ));
+            if f.detail.reconciled {
+                text.push_str("the call failed, but reading back shows the grant is gone\n");
+            }
+            for missing in &f.detail.missing_apis {
+                text.push_str(&format!(
+                    "note: the audit predicted {missing}, which the service no longer named\n"
+                ));
+            }
+            for api in &f.detail.abolished {
+                text.push_str(&format!(
+                    "unpublished {}: {}{}\n",
+                    api.api,
+                    api.status,
+                    if api.error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", api.error)
+                    }
+                ));
+            }
+            text.push_str(&format!("undo with: {}\n", restore_command_line(&f.id)));
+            say(&text);
+            Ok(Outcome::Clear)
+        }
+        State::DoneUnexpected => {
+            let bar = "!".repeat(78);
+            text.push_str(&format!("{bar}\n!! UNEXPECTED: grant {} is removed, but the service says these APIs still used it:\n", f.grant.describe()));
+            for api in &f.detail.unexpected_apis {
+                text.push_str(&format!("!!   {api}\n"));
+            }
+            text.push_str(&format!(
+                "!! they are likely broken now. Undo at once with:\n!!   {}\n{bar}\n",
+                restore_command_line(&f.id)
+            ));
+            say(&text);
+            Ok(Outcome::Held)
+        }
+        State::NotRemoved => {
+            say(&text);
+            Err(RemovalError::NotRemoved {
+                action: action.as_str(),
+                grant: f.grant.describe(),
+                id: f.id.clone(),
+                source: Box::new(
+                    f.error
+                        .clone()
+                        .expect("not-removed comes from a failed call"),
+                ),
+            })
+        }
+        _ => {
+            say(&text);
+            Err(RemovalError::Unclear {
+                action: action.as_str(),
+                grant: f.grant.describe(),
+                id: f.id.clone(),
+                source: Box::new(f.error.clone().expect("pending comes from a failed call")),
+            })
+        }
+    }
+}
+
+/// `--all-safe`: audits every grant, removes the safe ones one at a time with the whole
+/// protocol (fresh audit each), stops at the first outcome that is not a clean `done`.
+async fn all_safe(
+    ctx: &Context,
+    mut journal: Option<&mut Journal>,
+    path: &Path,
+    plan: &Plan,
+    max: usize,
+) -> Result<Outcome, RemovalError> {
+    let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
+    let overview = crate::audit(&inventory, None, &ctx.config, &ctx.catalog);
+    let mut rows: Vec<(String, String, &'static str, String)> = Vec::new();
+    let mut attempted = 0;
+    let mut stopped: Option<String> = None;
+    let mut failure: Option<RemovalError> = None;
+    let mut grants = overview.grants.clone();
+    grants.sort_by(|a, b| a.grant.name.cmp(&b.grant.name));
+    for g in &grants {
+        let (name, id) = (g.grant.name.clone(), g.grant.id.to_string());
+        if g.verdict != Verdict::Safe {
+            let rules: Vec<&str> = g
+                .findings
+                .iter()
+                .filter(|f| f.holds())
+                .map(|f| f.rule.as_str())
+                .collect();
+            rows.push((
+                name,
+                id,
+                "kept",
+                format!("{} ({})", g.verdict.as_str(), rules.join(", ")),
+            ));
+            continue;
+        }
+        if let Some(why) = &stopped {
+            rows.push((name, id, "kept", format!("not attempted: {why}")));
+            continue;
+        }
+        if attempted >= max {
+            rows.push((
+                name,
+                id,
+                "kept",
+                format!("not attempted: --max {max} reached"),
+            ));
+            continue;
+        }
+        attempted += 1;
+        let selector = Selector::Id(g.grant.id.clone());
+        let single = Plan {
+            reason: None,
+            plan: None,
+            ..plan.clone()
+        };
+        match remove_one(ctx, journal.as_deref_mut(), path, &selector, &single).await {
+            Ok(Ended::DryRun) => rows.push((name, id, "kept", "dry run: would be removed".into())),
+            Ok(Ended::Finished(f)) if f.state == State::Done => rows.push((
+                name,
+                id,
+                "removed",
+                format!("done (journal entry {})", f.id),
+            )),
+            Ok(Ended::Finished(f)) => {
+                let why = match f.state {
+                    State::DoneUnexpected => {
+                        let apis: Vec<String> = f
+                            .detail
+                            .unexpected_apis
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect();
+                        format!(
+                            "REMOVED, UNEXPECTED: still used by {}; undo: {}",
+                            apis.join(", "),
+                            restore_command_line(&f.id)
+                        )
+                    }
+                    state => format!(
+                        "{}: {}",
+                        state.as_str(),
+                        f.detail.reason.clone().unwrap_or_default()
+                    ),
+                };
+                let removed = matches!(f.state, State::DoneUnexpected);
+                rows.push((name, id, if removed { "removed" } else { "kept" }, why));
+                stopped = Some("the batch stopped at the first unexpected outcome".into());
+            }
+            Ok(Ended::Refused(refusal)) => {
+                let why = match &refusal {
+                    Refusal::Unresolved(_) => "gone or ambiguous at removal time".to_owned(),
+                    Refusal::NotSafe(_) => "no longer safe in the fresh audit".to_owned(),
+                    Refusal::PlanMismatch(w) | Refusal::NotConfirmed(w) | Refusal::Changed(w) => {
+                        w.clone()
+                    }
+                };
+                rows.push((name, id, "kept", why));
+                stopped = Some("the batch stopped at the first unexpected outcome".into());
+            }
+            Err(error) => {
+                rows.push((name, id, "kept", format!("error: {error}")));
+                stopped = Some("the batch stopped at an error".into());
+                failure = Some(error);
+            }
+        }
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
+    let mut table = format!(
+        "{:<width$}  {:<32}  {:<7}  WHY\n",
+        "GRANT", "VPC ACCESS ID", "RESULT"
+    );
+    for (name, id, result, why) in &rows {
+        table.push_str(&format!("{name:<width$}  {id:<32}  {result:<7}  {why}\n"));
+    }
+    say(&table);
+    match (failure, stopped) {
+        (Some(error), _) => Err(error),
+        (None, Some(_)) => Ok(Outcome::Held),
+        (None, None) => Ok(Outcome::Clear),
+    }
+}

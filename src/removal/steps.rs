@@ -1,0 +1,826 @@
+//! The steps of the guarded-removal protocol (DESIGN.md "Guarded removal protocol"), one
+//! function per step. Each step consumes the previous step's value, and every value's fields
+//! are private to this module, so the caller in `mod.rs` cannot build one without running the
+//! step that makes it: skipping or reordering a step is a compile error (STYLE.md §8).
+//!
+//! In: a [`Context`] (client, region, config, catalog) and a selector. Out: a [`Finished`]
+//! removal, or a [`Stop`] saying why nothing (more) happened. The only mutating calls are in
+//! [`remove`], and they take a [`Rechecked`], which only exists after a journaled `pending`
+//! record and a re-check.
+
+use super::journal::{
+    self, Abolished, Action, ApiStage, Detail, GrantRecord, Intent, Journal, OverriddenFinding,
+    Override, Record, State,
+};
+use super::{Context, RemovalError};
+use crate::client::{CallError, Client};
+use crate::inventory::{Grant, GrantKey, Inventory, Stage};
+use crate::report::{GrantReport, Report, Verdict};
+use crate::selection::Selector;
+use crate::wire::actions::{
+    DescribeAbolishApiTask, DescribeApisByVpcAccess, DescribeVpcAccesses, RemoveVpcAccess,
+    RemoveVpcAccessAndAbolishApis,
+};
+use crate::wire::models::VpcAccessAttribute;
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Why the protocol stopped early: a refusal (exit 1) or a failure (exit 2).
+#[derive(Debug)]
+pub enum Stop {
+    /// Nothing was removed, on purpose.
+    Refused(Refusal),
+    /// The tool could not do its job.
+    Failed(RemovalError),
+}
+
+impl From<RemovalError> for Stop {
+    fn from(error: RemovalError) -> Self {
+        Stop::Failed(error)
+    }
+}
+
+fn call_failed(error: CallError) -> Stop {
+    Stop::Failed(RemovalError::Call(Box::new(error)))
+}
+
+/// Why a removal was refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The selector matched no grant or several (GG301/GG302), or the grant vanished.
+    Unresolved(Box<Report>),
+    /// The verdict is not `safe` and there was no `--force --reason`.
+    NotSafe(Box<Report>),
+    /// `--plan` does not match the fresh audit.
+    PlanMismatch(String),
+    /// The typed confirmation did not match.
+    NotConfirmed(String),
+    /// The re-check found a change (journaled `aborted`).
+    Changed(String),
+}
+
+/// Step 1: the selector names exactly this grant, in the live list.
+#[derive(Debug)]
+pub struct Resolved {
+    grant: Grant,
+}
+
+fn grant_of(v: VpcAccessAttribute) -> Grant {
+    Grant {
+        id: v.vpc_access_id.into(),
+        name: v.name,
+        key: GrantKey {
+            vpc_id: v.vpc_id.into(),
+            instance_id: v.instance_id.into(),
+            port: v.port,
+        },
+        description: v.description,
+        vpc_target_host_name: v.vpc_target_host_name,
+        created_time: v.created_time,
+    }
+}
+
+/// Step 1: resolves `selector` against the live grant list (GG301/GG302 refuse).
+pub async fn resolve(ctx: &Context, selector: &Selector) -> Result<Resolved, Stop> {
+    let listed = ctx
+        .client
+        .pages(DescribeVpcAccesses::default())
+        .await
+        .map_err(call_failed)?;
+    let grants: Vec<Grant> = listed.into_iter().map(grant_of).collect();
+    let matching: Vec<&Grant> = grants.iter().filter(|g| selector.matches(g)).collect();
+    if let [grant] = matching[..] {
+        return Ok(Resolved {
+            grant: grant.clone(),
+        });
+    }
+    // GG301 and GG302 come from the rule catalog, so the refusal reads like any audit.
+    let mut inventory = Inventory::new(ctx.region.clone());
+    inventory.grants = grants;
+    let report = crate::audit(&inventory, Some(selector), &ctx.config, &ctx.catalog);
+    Err(Stop::Refused(Refusal::Unresolved(Box::new(report))))
+}
+
+/// Step 2: a fresh live audit of the resolved grant.
+#[derive(Debug)]
+pub struct Audited {
+    grant_report: GrantReport,
+    report: Report,
+    inventory: Inventory,
+}
+
+/// Step 2: walks the live account (never a snapshot) and audits the resolved grant.
+pub async fn audit(ctx: &Context, resolved: Resolved) -> Result<Audited, Stop> {
+    let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk)
+        .await
+        .map_err(RemovalError::Walk)?;
+    let selector = Selector::Id(resolved.grant.id.clone());
+    let report = crate::audit(&inventory, Some(&selector), &ctx.config, &ctx.catalog);
+    let found = report
+        .grants
+        .iter()
+        .find(|g| g.grant.id == resolved.grant.id && g.grant.key == resolved.grant.key)
+        .cloned();
+    match found {
+        Some(grant_report) => Ok(Audited {
+            grant_report,
+            report,
+            inventory,
+        }),
+        None => Err(Stop::Refused(Refusal::Unresolved(Box::new(report)))),
+    }
+}
+
+impl Audited {
+    /// The grant.
+    pub fn grant(&self) -> &Grant {
+        &self.grant_report.grant
+    }
+
+    /// The grant's verdict.
+    pub fn verdict(&self) -> Verdict {
+        self.grant_report.verdict
+    }
+
+    /// `--plan REPORT.json`: proceeds only when the plan's digest for this grant equals the
+    /// fresh audit's, so the reviewed plan is what runs.
+    pub fn check_plan(self, plan: &Path) -> Result<Audited, Stop> {
+        let unreadable = |message: String| {
+            Stop::Failed(RemovalError::Plan {
+                path: plan.display().to_string(),
+                message,
+            })
+        };
+        let text = std::fs::read_to_string(plan).map_err(|e| unreadable(e.to_string()))?;
+        let document: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+        let grants = document["grants"].as_array().ok_or_else(|| {
+            unreadable("no \"grants\" array: is it an audit --format json report?".into())
+        })?;
+        let id = self.grant().id.as_str();
+        let planned = grants
+            .iter()
+            .find(|g| g["vpc_access_id"] == id)
+            .and_then(|g| g["digest"].as_str());
+        match planned {
+            None => Err(Stop::Refused(Refusal::PlanMismatch(format!(
+                "the plan {} does not cover grant {} ({id})",
+                plan.display(),
+                self.grant().name
+            )))),
+            Some(digest) if digest != self.grant_report.digest => {
+                Err(Stop::Refused(Refusal::PlanMismatch(format!(
+                    "the account changed since the plan was made: plan digest {digest}, fresh audit {}; review a new plan",
+                    self.grant_report.digest
+                ))))
+            }
+            Some(_) => Ok(self),
+        }
+    }
+}
+
+/// Step 3: the verdict allows removal, or an override with a reason does.
+#[derive(Debug)]
+pub struct Cleared {
+    audited: Audited,
+    forced: Option<Override>,
+}
+
+/// Step 3: `safe`, or `--force --reason` (journaled with the findings it overrides).
+pub fn clear(audited: Audited, reason: Option<&str>) -> Result<Cleared, Stop> {
+    let forced = reason.map(|reason| Override {
+        reason: reason.to_owned(),
+        verdict: audited.verdict().as_str().to_owned(),
+        findings: audited
+            .grant_report
+            .findings
+            .iter()
+            .map(|f| OverriddenFinding {
+                rule: f.rule.clone(),
+                severity: f.severity.as_str().to_owned(),
+                message: f.message.clone(),
+            })
+            .collect(),
+    });
+    if audited.verdict() != Verdict::Safe && forced.is_none() {
+        return Err(Stop::Refused(Refusal::NotSafe(Box::new(audited.report))));
+    }
+    Ok(Cleared { audited, forced })
+}
+
+impl Cleared {
+    /// The grant.
+    pub fn grant(&self) -> &Grant {
+        self.audited.grant()
+    }
+
+    /// The verdict that was cleared.
+    pub fn verdict(&self) -> Verdict {
+        self.audited.verdict()
+    }
+
+    /// The (API, stage) pairs that route through the grant now (GG101/GG102 findings,
+    /// suppressed or not): what RemoveVpcAccess should name, and what abolishing unpublishes.
+    pub fn predicted(&self) -> Vec<ApiStage> {
+        let inventory = &self.audited.inventory;
+        let set: BTreeSet<ApiStage> = self
+            .audited
+            .grant_report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "GG101" || f.rule == "GG102")
+            .filter_map(|f| {
+                let api_id = f.api_id.as_ref()?;
+                let stage = f.stage?;
+                Some(ApiStage {
+                    api_id: api_id.to_string(),
+                    api_name: inventory
+                        .deployments
+                        .iter()
+                        .find(|d| d.api.api_id == *api_id)
+                        .map(|d| d.api.api_name.clone())
+                        .unwrap_or_default(),
+                    group_id: f
+                        .group_id
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    stage: stage.as_str().to_owned(),
+                })
+            })
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The exact calls a run would make, for `--dry-run`.
+    pub fn plan(&self, action: Action, journal: &Path) -> String {
+        let g = self.grant();
+        let params = match action {
+            Action::RemoveVpcAccess => remove_call(g).1,
+            Action::RemoveVpcAccessAndAbolishApis => abolish_call(g).1,
+        };
+        let predicted = self.predicted();
+        let mut text = format!(
+            "dry run: nothing was changed. For grant {} ({}) a real run would:\n  1. append a pending record to {}\n  2. re-check: DescribeApisByVpcAccess VpcName={}; DescribeVpcAccesses VpcId={} InstanceId={} Port={}\n  3. call {} {}\n",
+            g.name,
+            g.id,
+            journal.display(),
+            g.name,
+            g.key.vpc_id,
+            g.key.instance_id,
+            g.key.port,
+            action.as_str(),
+            params
+        );
+        if predicted.is_empty() {
+            text.push_str("  and expect the response to name no API\n");
+        } else {
+            let verb = match action {
+                Action::RemoveVpcAccess => "expect the response to name",
+                Action::RemoveVpcAccessAndAbolishApis => {
+                    "unpublish, then follow with DescribeAbolishApiTask:"
+                }
+            };
+            text.push_str(&format!("  and {verb}\n"));
+            for api in &predicted {
+                text.push_str(&format!("     {api}\n"));
+            }
+        }
+        text
+    }
+}
+
+fn remove_call(g: &Grant) -> (RemoveVpcAccess, String) {
+    let call = RemoveVpcAccess {
+        vpc_id: g.key.vpc_id.to_string(),
+        instance_id: g.key.instance_id.to_string(),
+        port: g.key.port,
+    };
+    let params = params_text(&crate::wire::actions::Action::params(&call));
+    (call, params)
+}
+
+fn abolish_call(g: &Grant) -> (RemoveVpcAccessAndAbolishApis, String) {
+    let call = RemoveVpcAccessAndAbolishApis {
+        vpc_id: g.key.vpc_id.to_string(),
+        instance_id: g.key.instance_id.to_string(),
+        port: g.key.port,
+    };
+    let params = params_text(&crate::wire::actions::Action::params(&call));
+    (call, params)
+}
+
+fn params_text(params: &[(&'static str, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How the operator confirms.
+pub struct Confirm<'a> {
+    /// `--yes`.
+    pub yes: bool,
+    /// Standard input is a terminal.
+    pub terminal: bool,
+    /// Where the typed name comes from.
+    pub input: &'a mut dyn BufRead,
+    /// Where the prompt goes (standard error).
+    pub prompt: &'a mut dyn Write,
+}
+
+/// Step 4: the operator agreed to this exact removal.
+#[derive(Debug)]
+pub struct Confirmed {
+    cleared: Cleared,
+    action: Action,
+}
+
+/// Step 4: on a terminal the operator types the grant's name; otherwise `--yes` is needed.
+/// Abolishing always needs the typed name, or `--yes` together with `--force --reason`.
+pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Confirmed, Stop> {
+    let abolish = action == Action::RemoveVpcAccessAndAbolishApis;
+    let yes_is_enough = how.yes && (!abolish || cleared.forced.is_some());
+    if !yes_is_enough {
+        if !how.terminal {
+            return Err(Stop::Failed(RemovalError::NeedsConfirmation { abolish }));
+        }
+        let name = cleared.grant().name.clone();
+        let mut prompt = format!(
+            "About to call {} for grant {} ({}) {} — verdict {}.\n",
+            action.as_str(),
+            name,
+            cleared.grant().id,
+            cleared.grant().key,
+            cleared.verdict().as_str()
+        );
+        if abolish {
+            prompt.push_str("These APIs will be unpublished:\n");
+            for stage in Stage::ALL {
+                let apis: Vec<String> = cleared
+                    .predicted()
+                    .iter()
+                    .filter(|a| a.stage == stage.as_str())
+                    .map(ToString::to_string)
+                    .collect();
+                if !apis.is_empty() {
+                    prompt.push_str(&format!("  {stage}: {}\n", apis.join(", ")));
+                }
+            }
+        }
+        prompt.push_str(&format!("Type the grant's name ({name}) to proceed: "));
+        let _ = how.prompt.write_all(prompt.as_bytes());
+        let _ = how.prompt.flush();
+        let mut typed = String::new();
+        how.input
+            .read_line(&mut typed)
+            .map_err(|source| RemovalError::Prompt { source })?;
+        if typed.trim() != name {
+            return Err(Stop::Refused(Refusal::NotConfirmed(format!(
+                "the typed name {:?} is not {name:?}; nothing was removed",
+                typed.trim()
+            ))));
+        }
+    }
+    Ok(Confirmed { cleared, action })
+}
+
+/// Step 5: the removal is on disk as `pending` before anything is called.
+#[derive(Debug)]
+pub struct JournalEntry {
+    id: String,
+    intent: Intent,
+    confirmed: Confirmed,
+}
+
+impl JournalEntry {
+    /// The entry id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Step 5: writes the `pending` record (fsync'd) and returns the proof that it exists.
+pub fn write_ahead(
+    journal: &mut Journal,
+    region: &str,
+    confirmed: Confirmed,
+) -> Result<JournalEntry, Stop> {
+    let g = confirmed.cleared.grant();
+    let intent = Intent {
+        action: confirmed.action,
+        grant: GrantRecord {
+            name: g.name.clone(),
+            vpc_id: g.key.vpc_id.to_string(),
+            instance_id: g.key.instance_id.to_string(),
+            port: g.key.port,
+            description: g.description.clone(),
+            vpc_target_host_name: g.vpc_target_host_name.clone(),
+            vpc_access_id: g.id.to_string(),
+            region: region.to_owned(),
+        },
+        digest: confirmed.cleared.audited.grant_report.digest.clone(),
+        verdict: confirmed.cleared.verdict().as_str().to_owned(),
+        forced: confirmed.cleared.forced.clone(),
+        predicted: confirmed.cleared.predicted(),
+        pid: std::process::id(),
+        host: journal::host_name(),
+    };
+    let id = journal::new_id();
+    journal.append(&Record {
+        id: id.clone(),
+        at: journal::now(),
+        state: State::Pending,
+        intent: Some(intent.clone()),
+        detail: Detail::default(),
+    })?;
+    Ok(JournalEntry {
+        id,
+        intent,
+        confirmed,
+    })
+}
+
+/// Step 6: nothing that could use the grant appeared since the audit (or the override covers
+/// it), and the grant is still the one audited.
+#[derive(Debug)]
+pub struct Rechecked {
+    entry: JournalEntry,
+    appeared: Vec<ApiStage>,
+    at: Instant,
+}
+
+/// What the re-check found when it found something.
+#[derive(Debug)]
+pub struct Changed {
+    entry: JournalEntry,
+    appeared: Vec<ApiStage>,
+    grant_problem: Option<String>,
+}
+
+/// The re-check's answer.
+#[derive(Debug)]
+pub enum Recheck {
+    /// As audited.
+    Unchanged(Rechecked),
+    /// Something appeared, or the grant changed.
+    Changed(Changed),
+}
+
+impl Changed {
+    /// What changed, for people.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(problem) = &self.grant_problem {
+            parts.push(problem.clone());
+        }
+        if !self.appeared.is_empty() {
+            let list: Vec<String> = self.appeared.iter().map(ToString::to_string).collect();
+            parts.push(format!(
+                "since the audit the service's index lists {} that use the grant: {}",
+                if list.len() == 1 { "an API" } else { "APIs" },
+                list.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// With `--force --reason`, new users are accepted (and journaled); a grant that is gone
+    /// or no longer the audited one is never removed.
+    pub fn override_with_force(self) -> Result<Rechecked, Changed> {
+        if self.entry.intent.forced.is_some() && self.grant_problem.is_none() {
+            Ok(Rechecked {
+                entry: self.entry,
+                appeared: self.appeared,
+                at: Instant::now(),
+            })
+        } else {
+            Err(self)
+        }
+    }
+
+    /// The `aborted` record for the journal.
+    pub fn into_record(self) -> (Record, String) {
+        let why = self.describe();
+        let record = Record::outcome(
+            &self.entry.id,
+            State::Aborted,
+            Detail {
+                reason: Some(why.clone()),
+                appeared: self.appeared,
+                ..Detail::default()
+            },
+        );
+        (record, why)
+    }
+}
+
+/// Step 6: DescribeVpcAccesses for the grant's tuple and DescribeApisByVpcAccess for its name,
+/// compared with the audit, just before the call. A failed read is returned with the entry
+/// so the caller can journal `aborted`.
+pub async fn recheck(
+    client: &Client,
+    entry: JournalEntry,
+) -> Result<Recheck, (JournalEntry, CallError)> {
+    let grant = entry.confirmed.cleared.grant().clone();
+    let listed = client
+        .pages(DescribeVpcAccesses {
+            vpc_id: Some(grant.key.vpc_id.to_string()),
+            instance_id: Some(grant.key.instance_id.to_string()),
+            port: Some(grant.key.port),
+            ..DescribeVpcAccesses::default()
+        })
+        .await;
+    let listed = match listed {
+        Ok(listed) => listed,
+        Err(e) => return Err((entry, e)),
+    };
+    let index = client
+        .pages(DescribeApisByVpcAccess {
+            vpc_name: grant.name.clone(),
+            page: None,
+        })
+        .await;
+    let index = match index {
+        Ok(index) => index,
+        Err(e) => return Err((entry, e)),
+    };
+    let grant_problem = match listed.as_slice() {
+        [] => Some(format!(
+            "grant {} ({}) is no longer listed: someone else removed it",
+            grant.name, grant.key
+        )),
+        [live] if live.vpc_access_id == grant.id.as_str() && live.name == grant.name => None,
+        [live] => Some(format!(
+            "the tuple {} now belongs to grant {} ({}), not the audited {} ({})",
+            grant.key, live.name, live.vpc_access_id, grant.name, grant.id
+        )),
+        _ => Some(format!("the tuple {} matches several grants", grant.key)),
+    };
+    let audited = &entry.confirmed.cleared.audited.inventory;
+    let known: BTreeSet<(String, String)> = audited
+        .index
+        .iter()
+        .filter(|u| u.grant == grant.id)
+        .map(|u| (u.api_id.to_string(), u.stage.as_str().to_owned()))
+        .collect();
+    let appeared: Vec<ApiStage> = index
+        .into_iter()
+        .filter(|i| !known.contains(&(i.api_id.clone(), i.stage_name.clone())))
+        .map(|i| ApiStage {
+            api_id: i.api_id,
+            api_name: i.api_name,
+            group_id: i.group_id,
+            stage: i.stage_name,
+        })
+        .collect();
+    if grant_problem.is_none() && appeared.is_empty() {
+        Ok(Recheck::Unchanged(Rechecked {
+            entry,
+            appeared,
+            at: Instant::now(),
+        }))
+    } else {
+        Ok(Recheck::Changed(Changed {
+            entry,
+            appeared,
+            grant_problem,
+        }))
+    }
+}
+
+/// Step 7: the call was made (once) and its outcome decided, by the answer or by reading.
+#[derive(Debug)]
+pub struct Removed {
+    entry: JournalEntry,
+    state: State,
+    detail: Detail,
+    error: Option<CallError>,
+}
+
+/// Step 7: RemoveVpcAccess or RemoveVpcAccessAndAbolishApis, sent once through
+/// `Client::write`; an unclear failure is reconciled by reading the grant back, never resent.
+pub async fn remove(client: &Client, rechecked: Rechecked) -> Removed {
+    let Rechecked {
+        entry,
+        appeared,
+        at,
+    } = rechecked;
+    let grant = entry.confirmed.cleared.grant().clone();
+    let mut detail = Detail {
+        appeared: appeared.clone(),
+        ..Detail::default()
+    };
+    // The window in which a publish could slip past the re-check (FAULTS.md R9): measured
+    // from the end of the re-check to the moment the request is handed to the client.
+    let gap = at.elapsed();
+    detail.recheck_gap_ms = Some((gap.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0);
+    let answer = match entry.intent.action {
+        Action::RemoveVpcAccess => client
+            .write(&remove_call(&grant).0)
+            .await
+            .map(|r| (r.request_id, Some(r.apis.items), None)),
+        Action::RemoveVpcAccessAndAbolishApis => client
+            .write(&abolish_call(&grant).0)
+            .await
+            .map(|r| (r.request_id, None, Some(r.operation_id))),
+    };
+    match answer {
+        Ok((request_id, apis, operation_id)) => {
+            detail.request_id = Some(request_id).filter(|r| !r.is_empty());
+            detail.operation_id = operation_id;
+            let mut state = State::Done;
+            if let Some(apis) = apis {
+                let inventory = &entry.confirmed.cleared.audited.inventory;
+                let returned: Vec<ApiStage> = apis
+                    .into_iter()
+                    .map(|a| name_stage(inventory, a.api_id, a.group_id, &a.stage_id))
+                    .collect();
+                let mut expected: Vec<ApiStage> = entry.intent.predicted.clone();
+                expected.extend(appeared);
+                let key = |a: &ApiStage| (a.api_id.clone(), a.stage.clone());
+                let expected_keys: BTreeSet<_> = expected.iter().map(key).collect();
+                let returned_keys: BTreeSet<_> = returned.iter().map(key).collect();
+                detail.unexpected_apis = returned
+                    .iter()
+                    .filter(|a| !expected_keys.contains(&key(a)))
+                    .cloned()
+                    .collect();
+                detail.missing_apis = expected
+                    .iter()
+                    .filter(|a| !returned_keys.contains(&key(a)))
+                    .cloned()
+                    .collect();
+                detail.response_apis = returned;
+                if !detail.unexpected_apis.is_empty() {
+                    state = State::DoneUnexpected;
+                }
+            }
+            Removed {
+                entry,
+                state,
+                detail,
+                error: None,
+            }
+        }
+        Err(error) => {
+            let state = reconcile_removal(client, &entry.intent.grant).await;
+            detail.reconciled = true;
+            detail.reason = Some(match state {
+                Some(State::Done) => format!("{error}; but the grant is gone"),
+                Some(_) => format!("{error}; the grant is still there"),
+                None => format!("{error}; reading the grant back failed too"),
+            });
+            Removed {
+                entry,
+                state: state.unwrap_or(State::Pending),
+                detail,
+                error: Some(error),
+            }
+        }
+    }
+}
+
+/// Names a returned (API, group, stage id) with the stage names the walk saw.
+fn name_stage(inventory: &Inventory, api_id: String, group_id: String, stage_id: &str) -> ApiStage {
+    let stage = inventory
+        .groups
+        .iter()
+        .flat_map(|g| g.stages.iter())
+        .find(|s| s.id == stage_id)
+        .map(|s| s.stage.as_str().to_owned())
+        .unwrap_or_else(|| stage_id.to_owned());
+    let api_name = inventory
+        .deployments
+        .iter()
+        .map(|d| &d.api)
+        .chain(inventory.drafts.iter().map(|d| &d.api))
+        .find(|a| a.api_id.as_str() == api_id)
+        .map(|a| a.api_name.clone())
+        .unwrap_or_default();
+    ApiStage {
+        api_id,
+        api_name,
+        group_id,
+        stage,
+    }
+}
+
+/// Reads whether a grant's tuple is still listed: `done` when gone, `not-removed` when
+/// present, `None` when the read failed (the entry stays `pending`).
+pub async fn reconcile_removal(client: &Client, grant: &GrantRecord) -> Option<State> {
+    let listed = client
+        .pages(DescribeVpcAccesses {
+            vpc_id: Some(grant.vpc_id.clone()),
+            instance_id: Some(grant.instance_id.clone()),
+            port: Some(grant.port),
+            ..DescribeVpcAccesses::default()
+        })
+        .await
+        .ok()?;
+    Some(if listed.is_empty() {
+        State::Done
+    } else {
+        State::NotRemoved
+    })
+}
+
+/// Step 7 for `--abolish-apis`: follows the operation until every API has a final status
+/// (unknown statuses mean "not finished"), reporting progress through `progress`.
+pub async fn follow_abolish(
+    client: &Client,
+    removed: &mut Removed,
+    timeout: Duration,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(), CallError> {
+    let Some(operation) = removed.detail.operation_id.clone() else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let answer = client
+            .read(&DescribeAbolishApiTask {
+                operation_uid: operation.clone(),
+            })
+            .await?;
+        let results = answer.api_abolish_results.items;
+        let finished = results
+            .iter()
+            .filter(|r| is_final(&r.abolish_status))
+            .count();
+        progress(finished, results.len());
+        if finished == results.len() || started.elapsed() >= timeout {
+            removed.detail.abolished = results
+                .into_iter()
+                .map(|r| Abolished {
+                    api: ApiStage {
+                        api_id: r.api_uid,
+                        api_name: r.api_name,
+                        group_id: r.group_id,
+                        stage: r.stage_name,
+                    },
+                    status: if is_final(&r.abolish_status) {
+                        r.abolish_status
+                    } else {
+                        format!(
+                            "{} (still running when grantguard stopped waiting)",
+                            r.abolish_status
+                        )
+                    },
+                    error: r.error_msg,
+                })
+                .collect();
+            return Ok(());
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn is_final(status: &str) -> bool {
+    // The vocabulary is undocumented (reference §3.15a): only these count as finished.
+    matches!(
+        status.to_ascii_uppercase().as_str(),
+        "SUCCESS" | "SUCCEED" | "SUCCEEDED" | "FAILED" | "FAIL" | "FAILURE" | "ERROR"
+    )
+}
+
+/// Step 8: what the journal now says about the removal.
+#[derive(Debug)]
+pub struct Finished {
+    /// Entry id.
+    pub id: String,
+    /// The grant.
+    pub grant: GrantRecord,
+    /// The outcome.
+    pub state: State,
+    /// Its detail.
+    pub detail: Detail,
+    /// The call's error, when it failed.
+    pub error: Option<CallError>,
+}
+
+/// Step 8: appends the outcome (`done`, `done-unexpected`, `not-removed`); an outcome that
+/// could not be decided leaves the entry `pending` for `grantguard journal`.
+pub fn finish(journal: &mut Journal, removed: Removed) -> Result<Finished, RemovalError> {
+    let Removed {
+        entry,
+        state,
+        detail,
+        error,
+    } = removed;
+    if state != State::Pending {
+        journal.append(&Record::outcome(&entry.id, state, detail.clone()))?;
+    }
+    Ok(Finished {
+        id: entry.id,
+        grant: entry.intent.grant,
+        state,
+        detail,
+        error,
+    })
+}

@@ -1,0 +1,736 @@
+//! Guarded removal through the real binary against the emulator; the emulator's call log and
+//! account state are the witnesses (issue 4; FAULTS.md R8, R9, R10, A9, A11, A13).
+
+mod common;
+
+use common::*;
+use grantguard::sim::fixture::{Route, VpcRoute};
+use grantguard::sim::{Account, Fixture, SimOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const SAFE: &str = "legacy-unused-443";
+const BLOCKED: &str = "orders-slb-80";
+const MUTATING: [&str; 3] = [
+    "RemoveVpcAccess",
+    "RemoveVpcAccessAndAbolishApis",
+    "SetVpcAccess",
+];
+
+fn mutations(sim: &TestSim) -> usize {
+    MUTATING.iter().map(|a| sim.calls(a)).sum()
+}
+
+fn journal_in(home: &Home) -> PathBuf {
+    home.path().join("journal.jsonl")
+}
+
+/// The journal's records (the `record` of every line), decoded without the crate's types.
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("journal line is JSON")["record"].clone())
+        .collect()
+}
+
+fn states(path: &Path) -> Vec<String> {
+    records(path)
+        .iter()
+        .map(|r| r["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn remove(sim: &TestSim, home: &Home, args: &[&str]) -> std::process::Output {
+    let journal = journal_in(home);
+    grantguard(sim, home)
+        .arg("remove")
+        .args(args)
+        .arg("--journal")
+        .arg(&journal)
+        .output()
+        .unwrap()
+}
+
+fn run(sim: &TestSim, home: &Home, args: &[&str]) -> std::process::Output {
+    grantguard(sim, home)
+        .args(args)
+        .arg("--journal")
+        .arg(journal_in(home))
+        .output()
+        .unwrap()
+}
+
+/// The binary as a plain `std::process::Command` (for spawning, killing and pseudo-terminals),
+/// with the same environment as the harness's `grantguard`.
+fn std_command(sim: &TestSim, home: &Home) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_grantguard"));
+    let (id, secret, _) = credential(sim);
+    cmd.env_clear()
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .env("GRANTGUARD_QPS", "0")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", id)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+        .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+        .env("GRANTGUARD_ENDPOINT", sim.url())
+        .current_dir(home.path());
+    cmd
+}
+
+/// Publishes a new API to RELEASE routing through `grant` (the "someone deployed meanwhile" race).
+fn publish_new_api(account: &mut Account, grant: &str) -> String {
+    let id = account.add_api(
+        "orders",
+        "apiNew",
+        Route::Vpc(VpcRoute {
+            name: Some(grant.to_owned()),
+            vpc_id: None,
+            instance_id: None,
+            port: None,
+            enabled: true,
+        }),
+    );
+    account.publish(&id, "RELEASE", None, "2024-06-01T00:00:00Z");
+    id
+}
+
+/// Makes the `nth` served call of `action` for `VpcName == name` wait until the returned
+/// sender is used (or dropped): the test then knows exactly where the child process is.
+fn pause_at(
+    sim: &TestSim,
+    action: &str,
+    name: &'static str,
+    nth: usize,
+    after: bool,
+) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (arrived_tx, arrived_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let mut seen = 0;
+    let hook = move |call: &grantguard::sim::HookCall, _: &mut Account| {
+        let about_it = call.param("VpcName") == Some(name)
+            || call.param("Port") == Some("443") && call.action.starts_with("Remove");
+        if !about_it {
+            return;
+        }
+        seen += 1;
+        if seen == nth {
+            let _ = arrived_tx.send(());
+            let _ = release_rx.recv_timeout(Duration::from_secs(20));
+        }
+    };
+    if after {
+        sim.after(action, hook);
+    } else {
+        sim.before(action, hook);
+    }
+    (arrived_rx, release_tx)
+}
+
+#[test]
+fn a_safe_grant_is_removed_journaled_and_restored() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let before = sim.state().grant_named(SAFE).unwrap().clone();
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!sim.state().has_grant_named(SAFE));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    let journal = journal_in(&home);
+    assert_eq!(states(&journal), ["pending", "done"]);
+    let grant = &records(&journal)[0]["intent"]["grant"];
+    assert_eq!(grant["Name"], SAFE);
+    assert_eq!(grant["VpcId"], before.vpc_id.as_str());
+    assert_eq!(grant["InstanceId"], before.instance_id.as_str());
+    assert_eq!(grant["Port"], before.port);
+    assert_eq!(grant["Description"], before.description.as_str());
+    assert_eq!(grant["VpcTargetHostName"], "");
+    assert_eq!(grant["VpcAccessId"], before.vpc_access_id.as_str());
+    assert_eq!(grant["Region"], "cn-hangzhou");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&journal).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // I3: the mutating call came after the pending record and after the re-check; the gap
+    // between the re-check's last read and the removal is what a race has to fit into.
+    let log = sim.log();
+    let removal = log
+        .iter()
+        .position(|r| r.action == "RemoveVpcAccess")
+        .unwrap();
+    let recheck = log[..removal]
+        .iter()
+        .rposition(|r| r.action == "DescribeApisByVpcAccess")
+        .unwrap();
+    let at = |i: usize| {
+        time::OffsetDateTime::parse(&log[i].time, &time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let gap = at(removal) - at(recheck);
+    eprintln!("re-check → RemoveVpcAccess gap in the emulator's log: {gap}");
+    assert!(gap < time::Duration::seconds(1), "gap {gap}");
+    assert!(stdout(&out).contains("re-check → RemoveVpcAccess gap"));
+
+    let restored = run(&sim, &home, &["restore"]);
+    assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
+    let after = sim.state().grant_named(SAFE).unwrap().clone();
+    assert_eq!(
+        (
+            &after.vpc_id,
+            &after.instance_id,
+            after.port,
+            &after.description
+        ),
+        (
+            &before.vpc_id,
+            &before.instance_id,
+            before.port,
+            &before.description
+        )
+    );
+    assert_ne!(
+        after.vpc_access_id, before.vpc_access_id,
+        "a restore gets a new id"
+    );
+    let last = records(&journal).last().unwrap().clone();
+    assert_eq!(last["state"], "restored");
+    assert_eq!(
+        last["detail"]["vpc_access_id"],
+        after.vpc_access_id.as_str()
+    );
+
+    // A13: restoring what exists is a no-op, not a second SetVpcAccess.
+    let again = run(&sim, &home, &["restore"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stdout(&again).contains("already exists"));
+    assert_eq!(sim.calls("SetVpcAccess"), 1);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_no_secret(
+        &sim,
+        &[&stdout(&out), &stderr(&out), &stdout(&restored), &text],
+    );
+}
+
+#[test]
+fn a_blocked_grant_is_refused_with_no_mutating_call() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", BLOCKED, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("GG101"));
+    assert!(stdout(&out).contains("removal refused"));
+    assert_eq!(mutations(&sim), 0);
+    assert!(sim.state().has_grant_named(BLOCKED));
+    assert!(records(&journal_in(&home)).is_empty());
+}
+
+#[test]
+fn force_without_reason_is_a_usage_error() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", BLOCKED, "--yes", "--force"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--reason"));
+    assert!(sim.log().is_empty(), "no call at all");
+}
+
+#[test]
+fn a_dry_run_prints_the_exact_call_and_mutates_nothing() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("RemoveVpcAccess InstanceId=i-bp1legacy000000000xxx Port=443 VpcId=vpc-bp1legacy00000000xxx"),
+        "{text}"
+    );
+    assert_eq!(mutations(&sim), 0);
+    assert!(!journal_in(&home).exists(), "a dry run writes no journal");
+}
+
+#[test]
+fn without_a_terminal_yes_is_required() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(mutations(&sim), 0);
+}
+
+#[test]
+fn an_ambiguous_selector_is_refused_without_a_prompt() {
+    let fixture = Fixture::from_json(
+        r#"{"credentials": [{"access_key_id": "LTAI5tTestAccessKeyId", "access_key_secret": "TestSecretKeyValue0123456789abc"}],
+            "grants": [{"name": "svc", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80},
+                       {"name": "svc", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 81}]}"#,
+    )
+    .unwrap();
+    let sim = start_with(fixture, SimOptions::default());
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", "svc"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("GG302"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("--vpc-access-id"));
+    assert!(!stderr(&out).contains("Type the grant's name"));
+    assert_eq!(mutations(&sim), 0);
+}
+
+#[test]
+fn an_api_published_before_the_recheck_aborts_the_removal() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let mut seen = 0;
+    sim.before("DescribeApisByVpcAccess", move |call, account| {
+        if call.param("VpcName") == Some(SAFE) {
+            seen += 1;
+            // The first call is the audit's; the second is the re-check's.
+            if seen == 2 {
+                publish_new_api(account, SAFE);
+            }
+        }
+    });
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("aborted") && text.contains("apiNew") && text.contains("RELEASE"),
+        "{text}"
+    );
+    assert_eq!(mutations(&sim), 0);
+    assert_eq!(states(&journal_in(&home)), ["pending", "aborted"]);
+}
+
+#[test]
+fn an_unpredicted_api_in_the_answer_is_reported_with_the_restore_command() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    sim.before("RemoveVpcAccess", |_, account| {
+        publish_new_api(account, SAFE);
+    });
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let new_api = sim
+        .state()
+        .apis
+        .iter()
+        .find(|a| a.name == "apiNew")
+        .unwrap()
+        .id
+        .clone();
+    assert!(
+        text.contains("UNEXPECTED") && text.contains(&new_api),
+        "{text}"
+    );
+    let journal = journal_in(&home);
+    assert_eq!(states(&journal), ["pending", "done-unexpected"]);
+    assert!(!records(&journal)[1]["detail"]["unexpected_apis"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Run the printed command, exactly.
+    let command = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .trim_start_matches("!!")
+                .trim()
+                .strip_prefix("grantguard restore --id ")
+        })
+        .expect("restore command printed")
+        .to_owned();
+    let restored = run(&sim, &home, &["restore", "--id", &command]);
+    assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
+    assert!(sim.state().has_grant_named(SAFE));
+}
+
+#[test]
+fn a_crash_after_the_journal_write_is_reconciled_as_not_removed() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let journal = journal_in(&home);
+    // The second DescribeApisByVpcAccess for the grant is the re-check, which only runs
+    // after the pending record is fsync'd: kill the process while it waits there (K2).
+    let (arrived, release) = pause_at(&sim, "DescribeApisByVpcAccess", SAFE, 2, false);
+    let mut child = std_command(&sim, &home)
+        .args(["remove", "--name", SAFE, "--yes", "--journal"])
+        .arg(&journal)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    arrived
+        .recv_timeout(Duration::from_secs(30))
+        .expect("reached the re-check");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(release);
+    assert_eq!(states(&journal), ["pending"]);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 0);
+
+    let listed = run(&sim, &home, &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert!(
+        stdout(&listed).contains("not-removed"),
+        "{}",
+        stdout(&listed)
+    );
+    assert_eq!(states(&journal), ["pending", "not-removed"]);
+    assert!(sim.state().has_grant_named(SAFE));
+
+    // Running the removal again after the crash works, once.
+    let again = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}
+
+#[test]
+fn a_crash_after_the_service_applied_the_removal_is_reconciled_as_done() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let journal = journal_in(&home);
+    // K3: the emulator applies RemoveVpcAccess, then holds the answer while the process dies.
+    let (arrived, release) = pause_at(&sim, "RemoveVpcAccess", SAFE, 1, true);
+    let mut child = std_command(&sim, &home)
+        .args(["remove", "--name", SAFE, "--yes", "--journal"])
+        .arg(&journal)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    arrived
+        .recv_timeout(Duration::from_secs(30))
+        .expect("reached the removal");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(release);
+    assert_eq!(states(&journal), ["pending"]);
+    let listed = run(&sim, &home, &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    // I4: a done record is restorable.
+    let restored = run(&sim, &home, &["restore"]);
+    assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
+    assert!(sim.state().has_grant_named(SAFE));
+}
+
+#[test]
+fn a_second_concurrent_remove_exits_2_naming_the_holder() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let journal = journal_in(&home);
+    let (arrived, release) = pause_at(&sim, "DescribeApisByVpcAccess", SAFE, 2, false);
+    let mut first = std_command(&sim, &home)
+        .args(["remove", "--name", SAFE, "--yes", "--journal"])
+        .arg(&journal)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    arrived
+        .recv_timeout(Duration::from_secs(30))
+        .expect("first run holds the lock");
+    let second = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    release.send(()).unwrap();
+    let status = first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let err = stderr(&second);
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(err.contains("since"), "{err}");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}
+
+#[test]
+fn an_unwritable_journal_means_nothing_is_removed() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    // ENOTDIR: the journal's parent is a regular file.
+    let file = home.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = grantguard(&sim, &home)
+        .args(["remove", "--name", SAFE, "--yes", "--journal"])
+        .arg(file.join("journal.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("plain-file"), "{}", stderr(&out));
+    assert_eq!(mutations(&sim), 0);
+
+    // ENOSPC: /dev/full accepts the open and fails the write of the pending record.
+    let lock = Path::new("/dev/full.lock");
+    let had_lock = lock.exists();
+    let out = grantguard(&sim, &home)
+        .args(["remove", "--name", SAFE, "--yes", "--journal", "/dev/full"])
+        .output()
+        .unwrap();
+    if !had_lock {
+        let _ = std::fs::remove_file(lock);
+    }
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/dev/full"), "{}", stderr(&out));
+    assert_eq!(mutations(&sim), 0);
+    assert!(sim.state().has_grant_named(SAFE));
+}
+
+#[test]
+fn the_typed_name_confirms_on_a_terminal() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let journal = journal_in(&home);
+    let mut wrong = std_command(&sim, &home);
+    wrong
+        .args(["remove", "--name", SAFE, "--journal"])
+        .arg(&journal);
+    let mut session = rexpect::session::spawn_command(wrong, Some(30_000)).unwrap();
+    session.exp_string("Type the grant's name").unwrap();
+    session.send_line("something-else").unwrap();
+    session.exp_string("nothing was removed").unwrap();
+    session.exp_eof().unwrap();
+    assert_eq!(mutations(&sim), 0);
+
+    let mut right = std_command(&sim, &home);
+    right
+        .args(["remove", "--name", SAFE, "--journal"])
+        .arg(&journal);
+    let mut session = rexpect::session::spawn_command(right, Some(30_000)).unwrap();
+    session.exp_string("Type the grant's name").unwrap();
+    session.send_line(SAFE).unwrap();
+    session.exp_string("removed grant").unwrap();
+    session.exp_eof().unwrap();
+    assert!(!sim.state().has_grant_named(SAFE));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}
+
+#[test]
+fn all_safe_removes_safe_grants_up_to_max_and_prints_a_table() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--all-safe", "--max", "1", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("RESULT"), "{text}");
+    assert!(text.contains("--max 1 reached"), "{text}");
+    assert!(text.contains("blocked (GG101)"), "{text}");
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    assert_eq!(sim.state().grants.len(), 4);
+}
+
+#[test]
+fn all_safe_stops_at_the_first_unexpected_outcome() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    // legacy-unused-443 sorts first; its removal answers with an API nobody predicted.
+    sim.before("RemoveVpcAccess", |call, account| {
+        if call.nth == 1 {
+            publish_new_api(account, SAFE);
+        }
+    });
+    let out = remove(&sim, &home, &["--all-safe", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("UNEXPECTED") && text.contains("grantguard restore --id"),
+        "{text}"
+    );
+    assert!(text.contains("not attempted"), "{text}");
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    assert!(sim.state().has_grant_named("orders-ecs-8080"));
+}
+
+#[test]
+fn abolish_needs_force_with_yes_and_reports_each_api() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let refused = remove(&sim, &home, &["--name", BLOCKED, "--abolish-apis", "--yes"]);
+    assert_eq!(refused.status.code(), Some(1), "blocked without --force");
+    let out = remove(
+        &sim,
+        &home,
+        &[
+            "--name",
+            BLOCKED,
+            "--abolish-apis",
+            "--yes",
+            "--force",
+            "--reason",
+            "retiring getOrder",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("unpublished API getOrder"), "{text}");
+    assert_eq!(sim.calls("RemoveVpcAccessAndAbolishApis"), 1);
+    assert!(sim.calls("DescribeAbolishApiTask") >= 2);
+    assert!(stderr(&out).contains("abolishing APIs"));
+    let state = sim.state();
+    assert!(!state.has_grant_named(BLOCKED));
+    let get_order = state
+        .apis
+        .iter()
+        .find(|a| a.name == "getOrder")
+        .unwrap()
+        .id
+        .clone();
+    assert!(!state.is_deployed(&get_order, "RELEASE"));
+    let journal = records(&journal_in(&home));
+    let intent = &journal[0]["intent"];
+    assert_eq!(intent["action"], "RemoveVpcAccessAndAbolishApis");
+    assert_eq!(intent["override"]["reason"], "retiring getOrder");
+    assert_eq!(
+        intent["predicted"].as_array().unwrap().len(),
+        2,
+        "RELEASE and TEST"
+    );
+}
+
+#[test]
+fn a_plan_runs_only_while_its_digest_holds() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let plan = home.path().join("plan.json");
+    let audit = grantguard(&sim, &home)
+        .args([
+            "audit",
+            "--name",
+            "orders-ecs-8080",
+            "--format",
+            "json",
+            "--output",
+        ])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(audit.status.code(), Some(0), "{}", stderr(&audit));
+    // A new draft that uses the grant changes the findings (GG103 warn) but not the verdict.
+    sim.mutate(|account| {
+        account.add_api(
+            "orders",
+            "draftUser",
+            Route::Vpc(VpcRoute {
+                name: Some("orders-ecs-8080".into()),
+                vpc_id: None,
+                instance_id: None,
+                port: None,
+                enabled: true,
+            }),
+        )
+    });
+    let plan_arg = plan.to_str().unwrap();
+    let stale = remove(
+        &sim,
+        &home,
+        &["--name", "orders-ecs-8080", "--yes", "--plan", plan_arg],
+    );
+    assert_eq!(stale.status.code(), Some(1), "{}", stderr(&stale));
+    assert!(stdout(&stale).contains("digest"), "{}", stdout(&stale));
+    assert_eq!(mutations(&sim), 0);
+
+    let fresh = grantguard(&sim, &home)
+        .args([
+            "audit",
+            "--name",
+            "orders-ecs-8080",
+            "--format",
+            "json",
+            "--output",
+        ])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(fresh.status.code(), Some(0));
+    let ok = remove(
+        &sim,
+        &home,
+        &["--name", "orders-ecs-8080", "--yes", "--plan", plan_arg],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}
+
+#[test]
+fn the_default_journal_lives_under_the_xdg_state_directory() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = grantguard(&sim, &home)
+        .args(["remove", "--name", SAFE, "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let path = home.path().join(".local/state/grantguard/journal.jsonl");
+    assert_eq!(states(&path), ["pending", "done"]);
+    let listed = grantguard(&sim, &home).arg("journal").output().unwrap();
+    assert_eq!(listed.status.code(), Some(0));
+    assert!(stdout(&listed).contains("done"));
+}
+
+fn with_faults(fail: &[&str], corrupt: &[&str]) -> TestSim {
+    let faults = grantguard::sim::Faults {
+        fail: fail.iter().map(|r| r.parse().unwrap()).collect(),
+        corrupt: corrupt.iter().map(|r| r.parse().unwrap()).collect(),
+        ..grantguard::sim::Faults::default()
+    };
+    start_with(
+        fixture("basic-account.json"),
+        SimOptions {
+            faults,
+            ..SimOptions::default()
+        },
+    )
+}
+
+#[test]
+fn a_failed_removal_is_not_resent_and_reconciled_as_not_removed() {
+    let sim = with_faults(&["RemoveVpcAccess=InternalError"], &[]);
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not removed"), "{}", stderr(&out));
+    assert_eq!(
+        sim.calls("RemoveVpcAccess"),
+        1,
+        "a 500 on a mutation is never resent"
+    );
+    assert_eq!(states(&journal_in(&home)), ["pending", "not-removed"]);
+    assert!(sim.state().has_grant_named(SAFE));
+}
+
+#[test]
+fn an_answer_lost_after_the_removal_is_reconciled_as_done() {
+    let sim = with_faults(&[], &["RemoveVpcAccess=truncated-json"]);
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    let journal = journal_in(&home);
+    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_eq!(records(&journal)[1]["detail"]["reconciled"], true);
+    assert!(!sim.state().has_grant_named(SAFE));
+}
+
+#[test]
+fn a_failed_restore_leaves_the_removal_restorable() {
+    let sim = with_faults(&["SetVpcAccess=InternalError"], &[]);
+    let home = Home::new();
+    let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let restore = run(&sim, &home, &["restore"]);
+    assert_eq!(restore.status.code(), Some(2), "{}", stderr(&restore));
+    assert_eq!(sim.calls("SetVpcAccess"), 1);
+    let journal = journal_in(&home);
+    assert_eq!(
+        states(&journal),
+        ["pending", "done", "restore-pending", "restore-failed"]
+    );
+    let listed = run(&sim, &home, &["journal"]);
+    assert!(
+        stdout(&listed).contains("grantguard restore --id"),
+        "{}",
+        stdout(&listed)
+    );
+}
