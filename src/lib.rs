@@ -8,6 +8,7 @@
 // are built once per failed run, never on a hot path, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod account;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -15,9 +16,11 @@ pub mod credentials;
 pub mod error;
 pub mod graph;
 pub mod inventory;
+pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod selection;
+pub mod shell;
 pub mod sim;
 pub mod wire;
 
@@ -47,13 +50,6 @@ pub enum Outcome {
     Held,
 }
 
-/// The region variables the aliyun CLI reads, first non-empty wins (reference §6.1).
-const REGION_VARS: [&str; 3] = [
-    "ALIBABA_CLOUD_REGION_ID",
-    "ALIBABACLOUD_REGION_ID",
-    "ALICLOUD_REGION_ID",
-];
-
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<Outcome, Error> {
     init_logging(&cli.output);
@@ -69,6 +65,20 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Audit(args) => runtime()?.block_on(audit_command(&account, &output, args)),
         Command::Graph(args) => runtime()?.block_on(graph_command(&account, &output, args)),
         Command::Demo(args) => runtime()?.block_on(demo_command(&output, args)),
+        Command::Policy(args) => {
+            let text = policy::render(args.with_removal);
+            emit(None, |out| out.write_all(text.as_bytes()))?;
+            Ok(Outcome::Clear)
+        }
+        Command::Whoami => runtime()?.block_on(whoami_command(&account)),
+        Command::Completions(args) => {
+            emit(None, |out| shell::completions(args.shell, out))?;
+            Ok(Outcome::Clear)
+        }
+        Command::Man => {
+            emit(None, shell::man)?;
+            Ok(Outcome::Clear)
+        }
     }
 }
 
@@ -126,36 +136,48 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Credentials, region and endpoint → a client for the live account.
-fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, RegionId), Error> {
-    let resolved = credentials::resolve(
-        account.profile.as_deref(),
+/// Credentials, region and endpoint → a client for the live account. The config file's
+/// defaults (region, profile, qps) apply where no flag or variable was given.
+async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, RegionId), Error> {
+    let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
+    let target = account::target(
+        account,
+        &config.defaults,
         &env_var,
         dirs::home_dir().as_deref(),
-    )?;
-    for warning in &resolved.warnings {
+    )
+    .await?;
+    for warning in &target.resolved.warnings {
         eprintln!("warning: {warning}");
     }
-    let region = account
-        .region
-        .clone()
-        .or_else(|| REGION_VARS.iter().find_map(|v| env_var(v)))
-        .or(resolved.region.clone())
-        .ok_or(Error::MissingRegion)?;
-    let endpoint = match &account.endpoint {
-        Some(url) => Endpoint::parse(url)?,
-        None => Endpoint::for_region(&region)?,
-    };
     tracing::info!(
-        source = ?resolved.source,
-        access_key = %resolved.credentials.masked_key_id(),
-        %region,
-        endpoint = %endpoint.url,
+        source = %target.resolved.source,
+        access_key = %target.resolved.credentials.masked_key_id(),
+        region = %target.region,
+        endpoint = %target.endpoint.url,
         "connecting"
     );
-    let client =
-        Client::new(client_config(endpoint, walk), resolved.credentials).map_err(Box::new)?;
-    Ok((client, RegionId::from(region)))
+    let mut client_config = client_config(target.endpoint, walk);
+    if let (false, Some(qps)) = (account.qps_given, config.defaults.qps) {
+        client_config.qps = qps;
+    }
+    let client = Client::new(client_config, target.resolved.credentials).map_err(Box::new)?;
+    Ok((client, RegionId::from(target.region)))
+}
+
+/// `whoami`: where the credentials come from, masked; never the secret.
+async fn whoami_command(account: &AccountArgs) -> Result<Outcome, Error> {
+    let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
+    let target = account::target(
+        account,
+        &config.defaults,
+        &env_var,
+        dirs::home_dir().as_deref(),
+    )
+    .await?;
+    let text = account::describe(&target);
+    emit(None, |out| out.write_all(text.as_bytes()))?;
+    Ok(Outcome::Clear)
 }
 
 fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
@@ -263,6 +285,24 @@ fn outcome_of(report: &Report) -> Outcome {
     }
 }
 
+/// The CI gate: held when [`outcome_of`] holds, or when an unsuppressed finding reaches
+/// `min_severity` (`--min-severity warn` fails on warnings too). Blocked and unknown grants
+/// always hold, whatever the level: an unread account is never a pass.
+pub fn gate(report: &Report, min_severity: cli::MinSeverity) -> Outcome {
+    let floor = match min_severity {
+        cli::MinSeverity::Deny => rules::Severity::Deny,
+        cli::MinSeverity::Warn => rules::Severity::Warn,
+        cli::MinSeverity::Info => rules::Severity::Info,
+    };
+    let reaches = |f: &report::Finding| f.suppressed.is_none() && f.severity >= floor;
+    let any = report.findings.iter().any(reaches)
+        || report.grants.iter().any(|g| g.findings.iter().any(reaches));
+    match outcome_of(report) {
+        Outcome::Clear if any => Outcome::Held,
+        outcome => outcome,
+    }
+}
+
 /// Writes through `write` to `path`, or to stdout.
 fn emit(
     path: Option<&PathBuf>,
@@ -331,7 +371,7 @@ async fn scan_command(
     output: &OutputArgs,
     args: cli::ScanArgs,
 ) -> Result<Outcome, Error> {
-    let (client, region) = connect(account, &args.walk)?;
+    let (client, region) = connect(account, &args.walk).await?;
     let inventory = walk_live(&client, &region, output, &args.walk).await?;
     inventory::snapshot::save(&inventory, &args.output)?;
     if !output.quiet {
@@ -363,7 +403,7 @@ async fn inventory_for(
     match snapshot {
         Some(path) => Ok(inventory::snapshot::load(path)?),
         None => {
-            let (client, region) = connect(account, walk_args)?;
+            let (client, region) = connect(account, walk_args).await?;
             walk_live(&client, &region, output, walk_args).await
         }
     }
@@ -391,7 +431,11 @@ async fn audit_command(
     emit(args.output.as_ref(), |out| {
         report::render(&report, format_of(args.format), out, options)
     })?;
-    Ok(outcome_of(&report))
+    let min_severity = args
+        .min_severity
+        .or(config.defaults.min_severity)
+        .unwrap_or(cli::MinSeverity::Deny);
+    Ok(gate(&report, min_severity))
 }
 
 async fn graph_command(

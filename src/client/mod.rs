@@ -319,7 +319,7 @@ fn call_help(error: &CallError) -> String {
         FailureClass::Credentials => "the STS token is missing, expired or does not match the key: obtain fresh STS credentials".into(),
         FailureClass::ClockSkew => "set the local clock right (e.g. enable NTP); signed requests are only valid for minutes around the server's time".into(),
         FailureClass::Permission => format!(
-            "grant the RAM action apigateway:{} to this identity (for {}), or accept the gap",
+            "grant the RAM action apigateway:{} to this identity (for {}), or accept the gap; `grantguard policy` prints every action grantguard needs",
             error.action, error.scope
         ),
         FailureClass::NotFound => format!("{} no longer exists, or the id is wrong", error.scope),

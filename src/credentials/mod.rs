@@ -94,6 +94,7 @@ pub const CONFIG_FILE_VAR: &str = "ALIBABA_CLOUD_CONFIG_FILE";
 
 /// Where the credentials came from (safe to print).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Source {
     /// The environment variable that held the AccessKeyId.
     Environment {
@@ -120,6 +121,19 @@ pub struct Resolved {
     pub region: Option<String>,
     /// Warnings already logged (e.g. a config file readable by others), for the CLI to show.
     pub warnings: Vec<String>,
+    /// When temporary credentials (STS, ECS role) expire; `None` for a long-term key.
+    pub expires_at: Option<time::OffsetDateTime>,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Environment { variable } => write!(f, "environment ({variable})"),
+            Source::Profile { name, path } => {
+                write!(f, "profile {name} of {}", path.display())
+            }
+        }
+    }
 }
 
 /// Why no usable credentials were found.
@@ -289,6 +303,16 @@ pub fn resolve(
     }
 }
 
+/// The full provider chain (reference §6.2), including the modes that exchange a key for
+/// temporary credentials over the network.
+pub async fn resolve_chain(
+    profile: Option<&str>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    home: Option<&Path>,
+) -> Result<Resolved, CredentialsError> {
+    resolve(profile, &env, home)
+}
+
 fn first_non_empty(
     env: &impl Fn(&str) -> Option<String>,
     names: &[&'static str],
@@ -310,6 +334,7 @@ fn from_environment(
             source: Source::Environment { variable },
             region: None,
             warnings: Vec::new(),
+            expires_at: None,
         })),
         (Some((present, _)), None) => Err(CredentialsError::IncompleteEnvironment {
             present,
@@ -381,6 +406,7 @@ fn from_profile(name: Option<&str>, path: Option<&Path>) -> Result<Resolved, Cre
         },
         region: Some(found.region_id.clone()).filter(|r| !r.is_empty()),
         warnings,
+        expires_at: None,
     })
 }
 
