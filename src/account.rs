@@ -56,7 +56,9 @@ pub async fn target(
         (region.clone(), "config file".to_owned())
     } else if let Some(region) = &resolved.region {
         let origin = match &resolved.source {
-            Source::Profile { name, .. } => format!("profile {name}"),
+            Source::Profile { name, .. } | Source::ProfileRole { name, .. } => {
+                format!("profile {name}")
+            }
             other => other.to_string(),
         };
         (region.clone(), origin)

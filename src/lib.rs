@@ -161,7 +161,8 @@ async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, Regi
     if let (false, Some(qps)) = (account.qps_given, config.defaults.qps) {
         client_config.qps = qps;
     }
-    let client = Client::new(client_config, target.resolved.credentials).map_err(Box::new)?;
+    let client =
+        Client::with_provider(client_config, target.resolved.provider()).map_err(Box::new)?;
     Ok((client, RegionId::from(target.region)))
 }
 

@@ -14,7 +14,7 @@ pub mod retry;
 pub mod sign;
 pub mod transport;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Provider};
 use crate::wire::actions::{Action, PagedAction};
 use retry::{Counters, Exhausted, Policy, Retry, RetryBudget};
 use std::net::IpAddr;
@@ -222,7 +222,7 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     transport: transport::Transport,
-    credentials: Credentials,
+    credentials: Provider,
     policy: Policy,
     budget: RetryBudget,
     counters: Counters,
@@ -354,6 +354,13 @@ impl Client {
     // `new` the odd one out.
     #[allow(clippy::result_large_err)]
     pub fn new(config: ClientConfig, credentials: Credentials) -> Result<Client, CallError> {
+        Client::with_provider(config, Provider::Static(credentials))
+    }
+
+    /// Builds a client signing with whatever `provider` hands out before each attempt
+    /// (temporary credentials refresh themselves before they expire).
+    #[allow(clippy::result_large_err)]
+    pub fn with_provider(config: ClientConfig, credentials: Provider) -> Result<Client, CallError> {
         let setup_error = |code: &str, message: String| CallError {
             action: "Client::new",
             scope: "endpoint".into(),
@@ -515,8 +522,9 @@ impl Client {
         if let Some(rate) = &inner.rate {
             rate.acquire().await;
         }
+        let credentials = inner.credentials.current().await;
         let signed = sign::sign(
-            &inner.credentials,
+            &credentials,
             sign::METHOD,
             A::NAME,
             params,
