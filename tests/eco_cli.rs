@@ -255,3 +255,40 @@ fn min_severity_decides_which_findings_fail_the_run() {
         .unwrap();
     assert_eq!(blocked.status.code(), Some(1), "blocked always fails");
 }
+
+#[test]
+fn the_pre_merge_example_fails_on_a_blocked_grant() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/pre-merge-check.sh");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_grantguard"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!("{}:/usr/bin:/bin", bin_dir.display());
+    let check = |names: &str| {
+        std::fs::write(home.path().join("remove.txt"), names).unwrap();
+        let (id, secret, _) = credential(&sim);
+        std::process::Command::new("bash")
+            .arg(&script)
+            .arg(home.path().join("remove.txt"))
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", home.path())
+            .env("NO_COLOR", "1")
+            .env("GRANTGUARD_QPS", "0")
+            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", id)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+            .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+            .env("GRANTGUARD_ENDPOINT", sim.url())
+            .output()
+            .unwrap()
+    };
+    let out = check("# safe one\nlegacy-unused-443\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = check("legacy-unused-443\norders-slb-80\n");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("refused: orders-slb-80"));
+}
