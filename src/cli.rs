@@ -21,6 +21,37 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses `std::env::args_os()` like `Cli::try_parse`, and also records which defaults the
+    /// user overrode (clap's value source), for the config file's defaults to yield to them.
+    pub fn try_parse_checked() -> Result<Cli, clap::Error> {
+        Self::try_parse_checked_from(std::env::args_os())
+    }
+
+    /// [`Cli::try_parse_checked`] from the given arguments.
+    pub fn try_parse_checked_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut matches = Cli::command().try_get_matches_from(args)?;
+        let qps_given = matches.subcommand().is_some_and(|(_, sub)| {
+            sub.ids().any(|id| id.as_str() == "qps")
+                && matches!(
+                    sub.value_source("qps"),
+                    Some(
+                        clap::parser::ValueSource::CommandLine
+                            | clap::parser::ValueSource::EnvVariable
+                    )
+                )
+        });
+        let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+        cli.account.qps_given = qps_given;
+        Ok(cli)
+    }
+}
+
 /// Where to connect and as whom. Secrets come only from the environment or a profile file.
 #[derive(Debug, Args, Clone)]
 pub struct AccountArgs {
@@ -36,6 +67,10 @@ pub struct AccountArgs {
     /// Configuration file [default: ./grantguard.json when present]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Whether `--qps` or `GRANTGUARD_QPS` was given, so the config file's `qps` yields to it
+    /// (set by [`Cli::try_parse_checked`]; false when the `Cli` is built another way).
+    #[arg(skip)]
+    pub qps_given: bool,
 }
 
 /// How much to print, and how.
@@ -84,6 +119,14 @@ pub enum Command {
     Restore(RestoreArgs),
     /// List the removal journal; reconcile unfinished entries with the live account
     Journal(JournalArgs),
+    /// Print the least-privilege RAM policy document grantguard needs
+    Policy(PolicyArgs),
+    /// Show which credentials, region and endpoint would be used (never the secret)
+    Whoami,
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
 }
 
 /// Which grant(s): a tuple, a name, or an id. Without one, every grant in the region.
@@ -168,9 +211,41 @@ pub struct AuditArgs {
     /// Write the report to a file instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Lowest unsuppressed finding severity that fails the run (exit 1); blocked or unknown
+    /// grants always do [default: deny, or min_severity from the config file]
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub min_severity: Option<MinSeverity>,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
+}
+
+/// `--min-severity`: which findings fail CI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MinSeverity {
+    /// Only deny findings (and blocked/unknown grants) fail.
+    Deny,
+    /// Warn findings fail too.
+    Warn,
+    /// Any finding fails.
+    Info,
+}
+
+/// `policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Add the removal and restore actions (RemoveVpcAccess, SetVpcAccess, …)
+    #[arg(long)]
+    pub with_removal: bool,
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Graph formats.
@@ -393,6 +468,16 @@ mod tests {
             !err.to_string().contains("XSECRETX"),
             "the value is not echoed: {err}"
         );
+    }
+
+    #[test]
+    fn an_explicit_qps_is_recorded() {
+        let given = Cli::try_parse_checked_from(["grantguard", "scan", "-o", "x", "--qps", "10"]);
+        assert!(given.unwrap().account.qps_given);
+        let default = Cli::try_parse_checked_from(["grantguard", "scan", "-o", "x"]);
+        assert!(!default.unwrap().account.qps_given);
+        let other = Cli::try_parse_checked_from(["grantguard", "policy"]).unwrap();
+        assert!(!other.account.qps_given);
     }
 
     #[test]

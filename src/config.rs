@@ -8,8 +8,11 @@
 //! { "severity": {"GG103": "deny"},
 //!   "suppress": [{"rule": "GG104", "grant": "orders-vpc", "api": "3b81…",
 //!                 "justification": "old versions are never rolled back to"}],
-//!   "max_inventory_age": "24h" }
+//!   "max_inventory_age": "24h",
+//!   "region": "cn-hangzhou", "profile": "audit", "qps": 5, "min_severity": "warn" }
 //! ```
+//!
+//! `region`, `profile` and `qps` are defaults: a flag (or its environment variable) wins.
 
 use crate::inventory::{ApiId, Grant};
 use crate::rules::{is_coverage, Catalog, RuleDoc, Severity};
@@ -56,7 +59,25 @@ pub struct Config {
     pub suppress: Vec<Suppression>,
     /// The oldest inventory accepted without GG202.
     pub max_inventory_age: Duration,
+    /// Defaults for flags (`region`, `profile`, `qps`, `min_severity`).
+    pub defaults: Defaults,
 }
+
+/// Defaults the config file gives for command-line flags; the flag wins when given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Defaults {
+    /// Region when neither `--region` nor a region variable is set.
+    pub region: Option<String>,
+    /// aliyun CLI profile when `--profile` is not given.
+    pub profile: Option<String>,
+    /// Requests per second when neither `--qps` nor `GRANTGUARD_QPS` is given.
+    pub qps: Option<f64>,
+    /// Lowest finding severity that fails the run, when `--min-severity` is not given.
+    pub min_severity: Option<crate::cli::MinSeverity>,
+}
+
+// `qps` is an f64 but never NaN (parse refuses it), so equality is total.
+impl Eq for Defaults {}
 
 impl Default for Config {
     fn default() -> Self {
@@ -64,6 +85,7 @@ impl Default for Config {
             severity: BTreeMap::new(),
             suppress: Vec::new(),
             max_inventory_age: DEFAULT_MAX_INVENTORY_AGE,
+            defaults: Defaults::default(),
         }
     }
 }
@@ -77,6 +99,14 @@ struct File {
     suppress: Vec<Suppression>,
     #[serde(default)]
     max_inventory_age: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    qps: Option<f64>,
+    #[serde(default)]
+    min_severity: Option<crate::cli::MinSeverity>,
 }
 
 /// A config file that cannot be used.
@@ -96,7 +126,7 @@ pub enum ConfigError {
     #[error("config is not valid: {message}")]
     #[diagnostic(
         code(grantguard::config::invalid),
-        help("the keys are severity, suppress and max_inventory_age")
+        help("the keys are severity, suppress, max_inventory_age, region, profile, qps and min_severity")
     )]
     Invalid {
         /// What serde said.
@@ -176,6 +206,26 @@ pub enum ConfigError {
         /// Why humantime refused it.
         reason: String,
     },
+    /// A default that is present but unusable (empty region, negative qps, …).
+    #[error("{key} {value} is not valid: {reason}")]
+    #[diagnostic(
+        code(grantguard::config::bad_value),
+        help("region and profile are non-empty names; qps is a number of requests per second, 0 for no limit")
+    )]
+    BadValue {
+        /// The key.
+        key: &'static str,
+        /// The value as read.
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
 }
 
 impl Config {
@@ -241,10 +291,33 @@ impl Config {
                 src: src(),
             })?,
         };
+        let bad = |key: &'static str, value: String, reason: &'static str| ConfigError::BadValue {
+            at: locate_key(text, key),
+            key,
+            value,
+            reason,
+            src: src(),
+        };
+        for (key, value) in [("region", &file.region), ("profile", &file.profile)] {
+            if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(bad(key, "\"\"".into(), "it is empty"));
+            }
+        }
+        if let Some(qps) = file.qps {
+            if !qps.is_finite() || qps < 0.0 {
+                return Err(bad("qps", qps.to_string(), "it must be 0 or more"));
+            }
+        }
         Ok(Config {
             severity,
             suppress: file.suppress,
             max_inventory_age,
+            defaults: Defaults {
+                region: file.region,
+                profile: file.profile,
+                qps: file.qps,
+                min_severity: file.min_severity,
+            },
         })
     }
 
@@ -277,6 +350,29 @@ impl Config {
     }
 }
 
+/// The span of the value after the first `"key":` in `text` (the key itself when the value
+/// cannot be found).
+fn locate_key(text: &str, key: &str) -> SourceSpan {
+    let quoted_key = format!("\"{key}\"");
+    let Some(from) = text.find(&quoted_key) else {
+        return (0, 0).into();
+    };
+    let after = from + quoted_key.len();
+    let value = text[after..]
+        .find(':')
+        .map(|colon| after + colon + 1)
+        .map(|start| start + (text[start..].len() - text[start..].trim_start().len()));
+    match value {
+        Some(start) => {
+            let len = text[start..]
+                .find([',', '}', '\n'])
+                .unwrap_or(text.len() - start);
+            (start, len.max(1)).into()
+        }
+        None => (from, quoted_key.len()).into(),
+    }
+}
+
 /// The span of the first `"value"` after `"key"` in `text` (the file is small and the
 /// parser keeps no positions for values, so a search is the plain way to point at them).
 fn locate(text: &str, key: &str, value: &str) -> SourceSpan {
@@ -303,7 +399,8 @@ mod tests {
             | ConfigError::UnknownRule { at, .. }
             | ConfigError::CoverageSuppressed { at, .. }
             | ConfigError::MissingJustification { at, .. }
-            | ConfigError::BadAge { at, .. } => at.offset(),
+            | ConfigError::BadAge { at, .. }
+            | ConfigError::BadValue { at, .. } => at.offset(),
             ConfigError::Unreadable { .. } => usize::MAX,
         }
     }
@@ -372,6 +469,35 @@ mod tests {
         let error = parse(r#"{"suppress": [{"rule": "GG104", "grant": "g"}]}"#)
             .expect_err("missing justification");
         assert!(error.to_string().contains("justification"));
+    }
+
+    #[test]
+    fn flag_defaults_parse() {
+        let config = parse(
+            r#"{"region": "cn-shanghai", "profile": "audit", "qps": 2.5, "min_severity": "warn"}"#,
+        )
+        .expect("valid");
+        assert_eq!(config.defaults.region.as_deref(), Some("cn-shanghai"));
+        assert_eq!(config.defaults.profile.as_deref(), Some("audit"));
+        assert_eq!(config.defaults.qps, Some(2.5));
+        assert_eq!(
+            config.defaults.min_severity,
+            Some(crate::cli::MinSeverity::Warn)
+        );
+    }
+
+    #[test]
+    fn bad_defaults_point_at_their_line() {
+        let text = "{\n  \"region\": \"cn-hangzhou\",\n  \"qps\": -3\n}";
+        let error = parse(text).expect_err("negative qps");
+        assert!(matches!(error, ConfigError::BadValue { key: "qps", .. }));
+        assert_eq!(&text[offset(&error)..offset(&error) + 2], "-3");
+        let text = "{\n  \"min_severity\": \"loud\"\n}";
+        let error = parse(text).expect_err("unknown level");
+        assert!(matches!(error, ConfigError::Invalid { .. }));
+        assert_eq!(text[..offset(&error)].matches('\n').count() + 1, 2);
+        let error = parse(r#"{"profile": " "}"#).expect_err("empty profile");
+        assert!(error.to_string().contains("profile"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 // are built once per failed run, never on a hot path, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod account;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -16,10 +17,12 @@ pub mod demo;
 pub mod error;
 pub mod graph;
 pub mod inventory;
+pub mod policy;
 pub mod removal;
 pub mod report;
 pub mod rules;
 pub mod selection;
+pub mod shell;
 pub mod sim;
 pub mod wire;
 
@@ -49,13 +52,6 @@ pub enum Outcome {
     Held,
 }
 
-/// The region variables the aliyun CLI reads, first non-empty wins (reference §6.1).
-const REGION_VARS: [&str; 3] = [
-    "ALIBABA_CLOUD_REGION_ID",
-    "ALIBABACLOUD_REGION_ID",
-    "ALICLOUD_REGION_ID",
-];
-
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<Outcome, Error> {
     init_logging(&cli.output);
@@ -74,6 +70,20 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Remove(args) => runtime()?.block_on(remove_command(&account, &output, args)),
         Command::Restore(args) => runtime()?.block_on(restore_command(&account, args)),
         Command::Journal(args) => runtime()?.block_on(journal_command(&account, args)),
+        Command::Policy(args) => {
+            let text = policy::render(args.with_removal);
+            emit(None, |out| out.write_all(text.as_bytes()))?;
+            Ok(Outcome::Clear)
+        }
+        Command::Whoami => runtime()?.block_on(whoami_command(&account)),
+        Command::Completions(args) => {
+            emit(None, |out| shell::completions(args.shell, out))?;
+            Ok(Outcome::Clear)
+        }
+        Command::Man => {
+            emit(None, shell::man)?;
+            Ok(Outcome::Clear)
+        }
     }
 }
 
@@ -131,36 +141,49 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Credentials, region and endpoint → a client for the live account.
-fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, RegionId), Error> {
-    let resolved = credentials::resolve(
-        account.profile.as_deref(),
+/// Credentials, region and endpoint → a client for the live account. The config file's
+/// defaults (region, profile, qps) apply where no flag or variable was given.
+async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, RegionId), Error> {
+    let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
+    let target = account::target(
+        account,
+        &config.defaults,
         &env_var,
         dirs::home_dir().as_deref(),
-    )?;
-    for warning in &resolved.warnings {
+    )
+    .await?;
+    for warning in &target.resolved.warnings {
         eprintln!("warning: {warning}");
     }
-    let region = account
-        .region
-        .clone()
-        .or_else(|| REGION_VARS.iter().find_map(|v| env_var(v)))
-        .or(resolved.region.clone())
-        .ok_or(Error::MissingRegion)?;
-    let endpoint = match &account.endpoint {
-        Some(url) => Endpoint::parse(url)?,
-        None => Endpoint::for_region(&region)?,
-    };
     tracing::info!(
-        source = ?resolved.source,
-        access_key = %resolved.credentials.masked_key_id(),
-        %region,
-        endpoint = %endpoint.url,
+        source = %target.resolved.source,
+        access_key = %target.resolved.credentials.masked_key_id(),
+        region = %target.region,
+        endpoint = %target.endpoint.url,
         "connecting"
     );
+    let mut client_config = client_config(target.endpoint, walk);
+    if let (false, Some(qps)) = (account.qps_given, config.defaults.qps) {
+        client_config.qps = qps;
+    }
     let client =
-        Client::new(client_config(endpoint, walk), resolved.credentials).map_err(Box::new)?;
-    Ok((client, RegionId::from(region)))
+        Client::with_provider(client_config, target.resolved.provider()).map_err(Box::new)?;
+    Ok((client, RegionId::from(target.region)))
+}
+
+/// `whoami`: where the credentials come from, masked; never the secret.
+async fn whoami_command(account: &AccountArgs) -> Result<Outcome, Error> {
+    let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
+    let target = account::target(
+        account,
+        &config.defaults,
+        &env_var,
+        dirs::home_dir().as_deref(),
+    )
+    .await?;
+    let text = account::describe(&target);
+    emit(None, |out| out.write_all(text.as_bytes()))?;
+    Ok(Outcome::Clear)
 }
 
 fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
@@ -268,6 +291,24 @@ fn outcome_of(report: &Report) -> Outcome {
     }
 }
 
+/// The CI gate: held when [`outcome_of`] holds, or when an unsuppressed finding reaches
+/// `min_severity` (`--min-severity warn` fails on warnings too). Blocked and unknown grants
+/// always hold, whatever the level: an unread account is never a pass.
+pub fn gate(report: &Report, min_severity: cli::MinSeverity) -> Outcome {
+    let floor = match min_severity {
+        cli::MinSeverity::Deny => rules::Severity::Deny,
+        cli::MinSeverity::Warn => rules::Severity::Warn,
+        cli::MinSeverity::Info => rules::Severity::Info,
+    };
+    let reaches = |f: &report::Finding| f.suppressed.is_none() && f.severity >= floor;
+    let any = report.findings.iter().any(reaches)
+        || report.grants.iter().any(|g| g.findings.iter().any(reaches));
+    match outcome_of(report) {
+        Outcome::Clear if any => Outcome::Held,
+        outcome => outcome,
+    }
+}
+
 /// Writes through `write` to `path`, or to stdout.
 fn emit(
     path: Option<&PathBuf>,
@@ -336,7 +377,7 @@ async fn scan_command(
     output: &OutputArgs,
     args: cli::ScanArgs,
 ) -> Result<Outcome, Error> {
-    let (client, region) = connect(account, &args.walk)?;
+    let (client, region) = connect(account, &args.walk).await?;
     let inventory = walk_live(&client, &region, output, &args.walk).await?;
     inventory::snapshot::save(&inventory, &args.output)?;
     if !output.quiet {
@@ -368,7 +409,7 @@ async fn inventory_for(
     match snapshot {
         Some(path) => Ok(inventory::snapshot::load(path)?),
         None => {
-            let (client, region) = connect(account, walk_args)?;
+            let (client, region) = connect(account, walk_args).await?;
             walk_live(&client, &region, output, walk_args).await
         }
     }
@@ -396,7 +437,11 @@ async fn audit_command(
     emit(args.output.as_ref(), |out| {
         report::render(&report, format_of(args.format), out, options)
     })?;
-    Ok(outcome_of(&report))
+    let min_severity = args
+        .min_severity
+        .or(config.defaults.min_severity)
+        .unwrap_or(cli::MinSeverity::Deny);
+    Ok(gate(&report, min_severity))
 }
 
 async fn graph_command(
@@ -481,7 +526,7 @@ async fn remove_command(
 ) -> Result<Outcome, Error> {
     let catalog = Catalog::builtin();
     let config = load_config(account.config.as_ref(), &catalog)?;
-    let (client, region) = connect(account, &args.walk)?;
+    let (client, region) = connect(account, &args.walk).await?;
     let context = removal::Context {
         client,
         region,
@@ -499,7 +544,7 @@ async fn remove_command(
 
 async fn restore_command(account: &AccountArgs, args: cli::RestoreArgs) -> Result<Outcome, Error> {
     let path = removal::journal::resolve_path(args.journal.as_deref())?;
-    let (client, _) = connect(account, &args.walk)?;
+    let (client, _) = connect(account, &args.walk).await?;
     Ok(removal::restore::restore_command(&client, &path, args.id.as_deref()).await?)
 }
 
@@ -507,7 +552,7 @@ async fn journal_command(account: &AccountArgs, args: cli::JournalArgs) -> Resul
     let path = removal::journal::resolve_path(args.journal.as_deref())?;
     let mut connected: Option<Error> = None;
     let outcome = removal::restore::journal_command(&path, || async {
-        match connect(account, &args.walk) {
+        match connect(account, &args.walk).await {
             Ok((client, _)) => Ok(client),
             Err(error) => {
                 connected = Some(error);

@@ -1,13 +1,12 @@
 //! Parses the command line, runs it, and maps the outcome to the exit code contract:
 //! 0 all safe / done, 1 blocked or unknown / refused, 2 could not do the job.
 
-use clap::Parser;
 use grantguard::cli::Cli;
 use grantguard::Outcome;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_checked() {
         Ok(cli) => cli,
         Err(error) => {
             let code = if error.use_stderr() { 2 } else { 0 };

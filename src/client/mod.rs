@@ -14,7 +14,7 @@ pub mod retry;
 pub mod sign;
 pub mod transport;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Provider};
 use crate::wire::actions::{Action, PagedAction};
 use retry::{Counters, Exhausted, Policy, Retry, RetryBudget};
 use std::net::IpAddr;
@@ -222,7 +222,7 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     transport: transport::Transport,
-    credentials: Credentials,
+    credentials: Provider,
     policy: Policy,
     budget: RetryBudget,
     counters: Counters,
@@ -319,7 +319,7 @@ fn call_help(error: &CallError) -> String {
         FailureClass::Credentials => "the STS token is missing, expired or does not match the key: obtain fresh STS credentials".into(),
         FailureClass::ClockSkew => "set the local clock right (e.g. enable NTP); signed requests are only valid for minutes around the server's time".into(),
         FailureClass::Permission => format!(
-            "grant the RAM action apigateway:{} to this identity (for {}), or accept the gap",
+            "grant the RAM action apigateway:{} to this identity (for {}), or accept the gap; `grantguard policy` prints every action grantguard needs",
             error.action, error.scope
         ),
         FailureClass::NotFound => format!("{} no longer exists, or the id is wrong", error.scope),
@@ -354,6 +354,13 @@ impl Client {
     // `new` the odd one out.
     #[allow(clippy::result_large_err)]
     pub fn new(config: ClientConfig, credentials: Credentials) -> Result<Client, CallError> {
+        Client::with_provider(config, Provider::Static(credentials))
+    }
+
+    /// Builds a client signing with whatever `provider` hands out before each attempt
+    /// (temporary credentials refresh themselves before they expire).
+    #[allow(clippy::result_large_err)]
+    pub fn with_provider(config: ClientConfig, credentials: Provider) -> Result<Client, CallError> {
         let setup_error = |code: &str, message: String| CallError {
             action: "Client::new",
             scope: "endpoint".into(),
@@ -515,8 +522,9 @@ impl Client {
         if let Some(rate) = &inner.rate {
             rate.acquire().await;
         }
+        let credentials = inner.credentials.current().await;
         let signed = sign::sign(
-            &inner.credentials,
+            &credentials,
             sign::METHOD,
             A::NAME,
             params,

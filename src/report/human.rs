@@ -131,6 +131,13 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
             ram_hint(gap)
         )?;
     }
+    let denied = |code: &str| code.starts_with("Forbidden") || code == "NoPermission";
+    if report.gaps.iter().any(|gap| denied(&gap.code)) {
+        writeln!(
+            out,
+            "  hint: grant the missing apigateway:<Action> above; `grantguard policy` prints the RAM policy with every action the audit needs"
+        )?;
+    }
     for grant in &report.grants {
         writeln!(out)?;
         writeln!(

@@ -21,7 +21,9 @@ pub mod faults;
 pub mod fixture;
 pub mod handlers;
 pub mod log;
+pub mod metadata;
 pub mod state;
+pub mod sts;
 pub mod verify;
 
 pub use faults::{CorruptRule, Corruption, FailRule, Faults};
@@ -145,6 +147,7 @@ struct Shared {
     hooks: Mutex<Vec<(When, String, Hook)>>,
     log: CallLog,
     host_id: String,
+    identity: sts::Identity,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -197,6 +200,7 @@ impl Shared {
             hooks: Mutex::new(Vec::new()),
             log,
             host_id: format!("apigateway.{}.aliyuncs.com", fixture.region),
+            identity: sts::Identity::new(),
         })
     }
 
@@ -333,6 +337,42 @@ pub async fn serve(
         .map_err(SimError::Runtime)
 }
 
+/// Answers an ECS metadata request and logs it as action `ecs-metadata`.
+fn metadata_entry(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    now: OffsetDateTime,
+) -> Response<Body> {
+    let (status, content_type, body) =
+        metadata::serve(&shared.identity, method.as_str(), path, now);
+    let mut record = CallRecord {
+        time: iso(OffsetDateTime::now_utc()),
+        action: "ecs-metadata".into(),
+        method: method.to_string(),
+        group_id: None,
+        api_id: None,
+        stage_name: None,
+        backend_id: None,
+        vpc_name: None,
+        page_number: None,
+        signature_version: None,
+        access_key_id: None,
+        nonce: None,
+        signature: None,
+        status,
+        error_code: None,
+        response_bytes: body.len() as u64,
+    };
+    record.error_code = (status != 200).then(|| format!("HTTP{status}"));
+    shared.log.push(record);
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND))
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(entry).with_state(shared)
 }
@@ -415,6 +455,9 @@ async fn entry(
     }
     let rid = request_id();
     let now = shared.now();
+    if metadata::is_metadata_path(uri.path()) {
+        return metadata_entry(&shared, &method, uri.path(), now);
+    }
     let query = decode_pairs(uri.query().unwrap_or("").as_bytes());
     let mut pairs = query.clone();
     let is_form = headers
@@ -479,7 +522,21 @@ async fn entry(
                 .get("Version")
                 .map(str::to_owned)
                 .or_else(|| header("x-acs-version"));
-            serve_action(&shared, &action, version.as_deref(), &params, &rid, now)
+            if action == "AssumeRole" {
+                match sts::assume_role(&shared.identity, &params, &rid, now) {
+                    Ok(body) => Answer {
+                        status: 200,
+                        content_type: "application/json;charset=utf-8",
+                        body: body.to_string().into_bytes(),
+                        error_code: None,
+                        retry_after: false,
+                        truncate: false,
+                    },
+                    Err(e) => Answer::error(&shared, &rid, &e),
+                }
+            } else {
+                serve_action(&shared, &action, version.as_deref(), &params, &rid, now)
+            }
         }
     };
 
@@ -646,10 +703,20 @@ fn authenticate(
         )
     };
 
+    let issued = shared.identity.lookup(&ak);
+    if issued.as_ref().is_some_and(|i| now >= i.expires_at) {
+        return Err(ApiError::with_status(
+            400,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
+        ));
+    }
     let credential = shared
         .credentials
         .iter()
         .find(|c| c.access_key_id == ak)
+        .cloned()
+        .or(issued.map(|i| i.credential))
         .ok_or_else(|| {
             ApiError::with_status(
                 404,

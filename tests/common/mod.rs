@@ -97,6 +97,8 @@ pub fn bare(home: &Home) -> Command {
         .env("NO_COLOR", "1")
         .env("GRANTGUARD_QPS", "0")
         .env("GRANTGUARD_CONCURRENCY", "8")
+        // Off ECS the metadata step of the chain would wait for 100.100.100.200 to time out.
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .current_dir(home.path())
         .timeout(std::time::Duration::from_secs(60));
     cmd

@@ -4,8 +4,12 @@
 //! come from the command line and never reach output: `Debug` is redacted, the type is not
 //! `Serialize`, and no error quotes the config file's text (it holds the secret).
 
+pub mod providers;
+
+pub use providers::{Plan, Provider, Refresher};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An access key, optionally with an STS token.
 #[derive(Clone)]
@@ -91,9 +95,16 @@ pub const PROFILE_VARS: [&str; 3] = [
 ];
 /// Overrides the CLI config path; the name credentials-go's CLI-profile provider reads.
 pub const CONFIG_FILE_VAR: &str = "ALIBABA_CLOUD_CONFIG_FILE";
+/// `true` skips the CLI config file in the chain (reference §6.1).
+pub const CLI_PROFILE_DISABLED_VAR: &str = "ALIBABA_CLOUD_CLI_PROFILE_DISABLED";
+/// `true` skips the ECS metadata step of the chain (reference §6.1).
+pub const ECS_METADATA_DISABLED_VAR: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED";
+/// The ECS RAM role name, when known (skips discovery; reference §6.1).
+pub const ECS_ROLE_VAR: &str = "ALIBABA_CLOUD_ECS_METADATA";
 
 /// Where the credentials came from (safe to print).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Source {
     /// The environment variable that held the AccessKeyId.
     Environment {
@@ -106,6 +117,23 @@ pub enum Source {
         name: String,
         /// The config file.
         path: PathBuf,
+    },
+    /// A profile whose mode obtains temporary credentials (RamRoleArn, EcsRamRole,
+    /// ChainableRamRoleArn).
+    ProfileRole {
+        /// Profile name.
+        name: String,
+        /// The config file.
+        path: PathBuf,
+        /// The profile's mode.
+        mode: String,
+        /// The role ARN or ECS role name (not secret).
+        role: String,
+    },
+    /// The ECS instance's RAM role, from the metadata service (last step of the chain).
+    EcsMetadata {
+        /// The role name, when given by `ALIBABA_CLOUD_ECS_METADATA`.
+        role: Option<String>,
     },
 }
 
@@ -120,6 +148,43 @@ pub struct Resolved {
     pub region: Option<String>,
     /// Warnings already logged (e.g. a config file readable by others), for the CLI to show.
     pub warnings: Vec<String>,
+    /// When temporary credentials (STS, ECS role) expire; `None` for a long-term key.
+    pub expires_at: Option<time::OffsetDateTime>,
+    /// Renews temporary credentials before they expire; `None` for fixed ones.
+    pub refresher: Option<Arc<Refresher>>,
+}
+
+impl Resolved {
+    /// What a client should sign with: the refresher when there is one.
+    pub fn provider(&self) -> Provider {
+        match &self.refresher {
+            Some(r) => Provider::Refreshing(Arc::clone(r)),
+            None => Provider::Static(self.credentials.clone()),
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Environment { variable } => write!(f, "environment ({variable})"),
+            Source::Profile { name, path } => {
+                write!(f, "profile {name} of {}", path.display())
+            }
+            Source::ProfileRole {
+                name,
+                path,
+                mode,
+                role,
+            } => write!(f, "profile {name} of {} ({mode} {role})", path.display()),
+            Source::EcsMetadata { role: Some(role) } => {
+                write!(f, "ECS instance RAM role {role} (metadata service)")
+            }
+            Source::EcsMetadata { role: None } => {
+                write!(f, "ECS instance RAM role (metadata service)")
+            }
+        }
+    }
 }
 
 /// Why no usable credentials were found.
@@ -212,13 +277,56 @@ pub enum CredentialsError {
     #[error("profile {profile} uses mode {mode}, which grantguard does not support")]
     #[diagnostic(
         code(grantguard::credentials::unsupported_mode),
-        help("use a profile with mode AK or StsToken, or export the keys in ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET / ALIBABA_CLOUD_SECURITY_TOKEN")
+        help("supported modes: AK, StsToken, RamRoleArn, EcsRamRole, ChainableRamRoleArn; or export the keys in ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET / ALIBABA_CLOUD_SECURITY_TOKEN")
     )]
     UnsupportedMode {
         /// The profile.
         profile: String,
         /// Its mode.
         mode: String,
+    },
+    /// The mode obtains temporary credentials over the network; only the async chain does that.
+    #[error("profile {profile} uses mode {mode}, which needs a token exchange")]
+    #[diagnostic(code(grantguard::credentials::exchange_needed))]
+    ExchangeNeeded {
+        /// The profile.
+        profile: String,
+        /// Its mode.
+        mode: String,
+    },
+    /// ChainableRamRoleArn profiles that name each other.
+    #[error("profile {profile} is part of a source_profile cycle")]
+    #[diagnostic(
+        code(grantguard::credentials::profile_cycle),
+        help("make the chain end at an AK, StsToken, RamRoleArn or EcsRamRole profile")
+    )]
+    ProfileCycle {
+        /// The profile met twice.
+        profile: String,
+    },
+    /// An STS or metadata endpoint override that is not allowed.
+    #[error("{variable}: {message}")]
+    #[diagnostic(
+        code(grantguard::credentials::endpoint),
+        help("use https://, or http:// only to a loopback address (a local emulator)")
+    )]
+    BadEndpoint {
+        /// The variable.
+        variable: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// STS or the metadata service did not hand out credentials.
+    #[error("{service} failed: {message}")]
+    #[diagnostic(
+        code(grantguard::credentials::exchange),
+        help("check the role ARN and that the source identity may call sts:AssumeRole on it, or that a RAM role is attached to this ECS instance; `grantguard whoami` shows which source is used")
+    )]
+    Exchange {
+        /// `STS AssumeRole` or `ECS metadata`.
+        service: &'static str,
+        /// What happened (never a secret, a token or a signed URL).
+        message: String,
     },
     /// The profile lacks a key its mode needs.
     #[error("profile {profile} (mode {mode}) has no {field}")]
@@ -259,33 +367,166 @@ struct Profile {
     sts_token: String,
     #[serde(default)]
     region_id: String,
+    #[serde(default)]
+    ram_role_arn: String,
+    #[serde(default)]
+    ram_session_name: String,
+    #[serde(default)]
+    expired_seconds: Option<u32>,
+    #[serde(default)]
+    sts_region: String,
+    #[serde(default)]
+    external_id: String,
+    #[serde(default)]
+    ram_role_name: String,
+    #[serde(default)]
+    source_profile: String,
 }
 
-/// Finds credentials: `--profile NAME` if given; else the environment's access key; else a
-/// profile named by `ALIBABA_CLOUD_PROFILE` (or its older names); else the config file's
-/// `current` profile if the file exists. `env` looks up one variable; `home` is the user's
-/// home directory (for `~/.aliyun/config.json`, overridden by `ALIBABA_CLOUD_CONFIG_FILE`).
+/// Finds fixed credentials: `--profile NAME` if given; else the environment's access key;
+/// else a profile named by `ALIBABA_CLOUD_PROFILE` (or its older names); else the config
+/// file's `current` profile if the file exists. `env` looks up one variable; `home` is the
+/// user's home directory (for `~/.aliyun/config.json`, overridden by
+/// `ALIBABA_CLOUD_CONFIG_FILE`). A profile mode that needs STS or the metadata service is
+/// [`CredentialsError::ExchangeNeeded`]: [`resolve_chain`] handles those.
 pub fn resolve(
     profile: Option<&str>,
     env: &impl Fn(&str) -> Option<String>,
     home: Option<&Path>,
 ) -> Result<Resolved, CredentialsError> {
+    match plan(profile, env, home)? {
+        Some(planned) => match planned.plan {
+            Plan::Static(ref credentials) => {
+                let credentials = credentials.clone();
+                Ok(planned.into_resolved(credentials, None, None))
+            }
+            _ => Err(CredentialsError::ExchangeNeeded {
+                profile: planned.profile.unwrap_or_default(),
+                mode: planned.mode,
+            }),
+        },
+        None => Err(CredentialsError::Missing),
+    }
+}
+
+/// The full provider chain (reference §6.2): `--profile`, environment, the profile named by
+/// `ALIBABA_CLOUD_PROFILE` or the CLI config's `current` (unless
+/// `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`), then the ECS instance RAM role (unless
+/// `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`). Temporary credentials are fetched now and
+/// come with a [`Refresher`].
+pub async fn resolve_chain(
+    profile: Option<&str>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    home: Option<&Path>,
+) -> Result<Resolved, CredentialsError> {
+    let planned = match plan(profile, &env, home)? {
+        Some(planned) => planned,
+        None if is_true(env(ECS_METADATA_DISABLED_VAR)) => return Err(CredentialsError::Missing),
+        None => {
+            let role = first_non_empty(&env, &[ECS_ROLE_VAR]).map(|(_, v)| v);
+            let plan = Plan::Ecs {
+                role: role.clone(),
+                endpoint: providers::ecs_endpoint(env)?,
+            };
+            // Off ECS the metadata address does not answer: that means "no credentials".
+            let issued = providers::fetch(&plan).await.map_err(|e| {
+                tracing::debug!("ECS metadata step of the chain: {e}");
+                CredentialsError::Missing
+            })?;
+            return Ok(Planned {
+                plan,
+                source: Source::EcsMetadata { role },
+                region: None,
+                warnings: Vec::new(),
+                profile: None,
+                mode: "EcsRamRole".into(),
+            }
+            .with_issued(issued));
+        }
+    };
+    if let Plan::Static(credentials) = &planned.plan {
+        let credentials = credentials.clone();
+        return Ok(planned.into_resolved(credentials, None, None));
+    }
+    let issued = providers::fetch(&planned.plan).await?;
+    Ok(planned.with_issued(issued))
+}
+
+fn is_true(value: Option<String>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// A source found, before any network exchange.
+struct Planned {
+    plan: Plan,
+    source: Source,
+    region: Option<String>,
+    warnings: Vec<String>,
+    profile: Option<String>,
+    mode: String,
+}
+
+impl Planned {
+    fn into_resolved(
+        self,
+        credentials: Credentials,
+        expires_at: Option<time::OffsetDateTime>,
+        refresher: Option<Arc<Refresher>>,
+    ) -> Resolved {
+        Resolved {
+            credentials,
+            source: self.source,
+            region: self.region,
+            warnings: self.warnings,
+            expires_at,
+            refresher,
+        }
+    }
+
+    fn with_issued(self, issued: providers::Issued) -> Resolved {
+        let refresher = issued.expires_at.map(|_| {
+            Arc::new(Refresher::new(
+                self.plan.clone(),
+                issued.clone(),
+                time::OffsetDateTime::now_utc(),
+            ))
+        });
+        self.into_resolved(issued.credentials, issued.expires_at, refresher)
+    }
+}
+
+/// The chain up to (not including) the ECS step; `None` when nothing was found.
+fn plan(
+    profile: Option<&str>,
+    env: &impl Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Result<Option<Planned>, CredentialsError> {
     let config_path = first_non_empty(env, &[CONFIG_FILE_VAR])
         .map(|(_, path)| PathBuf::from(path))
         .or_else(|| home.map(|h| h.join(".aliyun").join("config.json")));
 
     if let Some(name) = profile {
-        return from_profile(Some(name), config_path.as_deref());
+        return from_profile(Some(name), config_path.as_deref(), env).map(Some);
     }
     if let Some(resolved) = from_environment(env)? {
-        return Ok(resolved);
+        return Ok(Some(Planned {
+            plan: Plan::Static(resolved.credentials),
+            source: resolved.source,
+            region: None,
+            warnings: Vec::new(),
+            profile: None,
+            mode: "environment".into(),
+        }));
+    }
+    if is_true(env(CLI_PROFILE_DISABLED_VAR)) {
+        return Ok(None);
     }
     if let Some((_, name)) = first_non_empty(env, &PROFILE_VARS) {
-        return from_profile(Some(&name), config_path.as_deref());
+        return from_profile(Some(&name), config_path.as_deref(), env).map(Some);
     }
     match config_path {
-        Some(path) if path.exists() => from_profile(None, Some(&path)),
-        _ => Err(CredentialsError::Missing),
+        Some(path) if path.exists() => from_profile(None, Some(&path), env).map(Some),
+        _ => Ok(None),
     }
 }
 
@@ -310,6 +551,8 @@ fn from_environment(
             source: Source::Environment { variable },
             region: None,
             warnings: Vec::new(),
+            expires_at: None,
+            refresher: None,
         })),
         (Some((present, _)), None) => Err(CredentialsError::IncompleteEnvironment {
             present,
@@ -324,7 +567,11 @@ fn from_environment(
 }
 
 /// Reads the profile `name` (or the file's `current`) from the config file at `path`.
-fn from_profile(name: Option<&str>, path: Option<&Path>) -> Result<Resolved, CredentialsError> {
+fn from_profile(
+    name: Option<&str>,
+    path: Option<&Path>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Planned, CredentialsError> {
     let Some(path) = path else {
         return Err(match name {
             Some(_) => CredentialsError::ConfigMissing {
@@ -360,8 +607,44 @@ fn from_profile(name: Option<&str>, path: Option<&Path>) -> Result<Resolved, Cre
             column: e.column(),
         })?;
     let wanted = name.unwrap_or(&config.current);
-    let Some(found) = config.profiles.iter().find(|p| p.name == wanted) else {
-        return Err(CredentialsError::ProfileNotFound {
+    let found = find_profile(&config, wanted, path)?;
+    let plan = profile_plan(&config, found, path, env, &mut Vec::new())?;
+    let source = match &plan {
+        Plan::Static(_) => Source::Profile {
+            name: found.name.clone(),
+            path: path.to_owned(),
+        },
+        _ => Source::ProfileRole {
+            name: found.name.clone(),
+            path: path.to_owned(),
+            mode: found.mode.clone(),
+            role: if found.ram_role_arn.is_empty() {
+                found.ram_role_name.clone()
+            } else {
+                found.ram_role_arn.clone()
+            },
+        },
+    };
+    Ok(Planned {
+        plan,
+        source,
+        region: Some(found.region_id.clone()).filter(|r| !r.is_empty()),
+        warnings,
+        profile: Some(found.name.clone()),
+        mode: found.mode.clone(),
+    })
+}
+
+fn find_profile<'a>(
+    config: &'a ConfigFile,
+    wanted: &str,
+    path: &Path,
+) -> Result<&'a Profile, CredentialsError> {
+    config
+        .profiles
+        .iter()
+        .find(|p| p.name == wanted)
+        .ok_or_else(|| CredentialsError::ProfileNotFound {
             profile: wanted.to_owned(),
             path: path.to_owned(),
             available: config
@@ -370,21 +653,23 @@ fn from_profile(name: Option<&str>, path: Option<&Path>) -> Result<Resolved, Cre
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-        });
-    };
-    let credentials = profile_credentials(found)?;
-    Ok(Resolved {
-        credentials,
-        source: Source::Profile {
-            name: found.name.clone(),
-            path: path.to_owned(),
-        },
-        region: Some(found.region_id.clone()).filter(|r| !r.is_empty()),
-        warnings,
-    })
+        })
 }
 
-fn profile_credentials(profile: &Profile) -> Result<Credentials, CredentialsError> {
+/// The plan of one profile; `seen` guards ChainableRamRoleArn against cycles.
+fn profile_plan(
+    config: &ConfigFile,
+    profile: &Profile,
+    path: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+    seen: &mut Vec<String>,
+) -> Result<Plan, CredentialsError> {
+    if seen.contains(&profile.name) {
+        return Err(CredentialsError::ProfileCycle {
+            profile: profile.name.clone(),
+        });
+    }
+    seen.push(profile.name.clone());
     let require = |value: &str, field: &'static str| {
         if value.is_empty() {
             Err(CredentialsError::ProfileIncomplete {
@@ -396,26 +681,55 @@ fn profile_credentials(profile: &Profile) -> Result<Credentials, CredentialsErro
             Ok(value.to_owned())
         }
     };
-    // The CLI matches modes case-insensitively (reference §6.3).
-    let token = match profile.mode.to_ascii_lowercase().as_str() {
-        "ak" => None,
-        "ststoken" => Some(require(&profile.sts_token, "sts_token")?),
-        _ => {
-            return Err(CredentialsError::UnsupportedMode {
-                profile: profile.name.clone(),
-                mode: if profile.mode.is_empty() {
-                    "(empty)".into()
-                } else {
-                    profile.mode.clone()
-                },
-            })
-        }
+    let key = |token: Option<String>| -> Result<Credentials, CredentialsError> {
+        Ok(Credentials::new(
+            require(&profile.access_key_id, "access_key_id")?,
+            require(&profile.access_key_secret, "access_key_secret")?,
+            token,
+        ))
     };
-    Ok(Credentials::new(
-        require(&profile.access_key_id, "access_key_id")?,
-        require(&profile.access_key_secret, "access_key_secret")?,
-        token,
-    ))
+    let assume = |source: Plan| -> Result<Plan, CredentialsError> {
+        Ok(Plan::AssumeRole(Box::new(providers::AssumeRole {
+            source,
+            role_arn: require(&profile.ram_role_arn, "ram_role_arn")?,
+            session_name: if profile.ram_session_name.is_empty() {
+                // The CLI's own default is a timestamped name; a fixed one is easier to audit.
+                "grantguard".to_owned()
+            } else {
+                profile.ram_session_name.clone()
+            },
+            duration_secs: profile.expired_seconds.unwrap_or(3600).max(900),
+            external_id: Some(profile.external_id.clone()).filter(|e| !e.is_empty()),
+            endpoint: providers::sts_endpoint(env, Some(&profile.sts_region))?,
+        })))
+    };
+    // The CLI matches modes case-insensitively (reference §6.3).
+    match profile.mode.to_ascii_lowercase().as_str() {
+        "ak" => Ok(Plan::Static(key(None)?)),
+        "ststoken" => Ok(Plan::Static(key(Some(require(
+            &profile.sts_token,
+            "sts_token",
+        )?))?)),
+        "ramrolearn" => assume(Plan::Static(key(None)?)),
+        "ecsramrole" => Ok(Plan::Ecs {
+            role: Some(profile.ram_role_name.clone()).filter(|r| !r.is_empty()),
+            endpoint: providers::ecs_endpoint(env)?,
+        }),
+        "chainableramrolearn" => {
+            let source_name = require(&profile.source_profile, "source_profile")?;
+            let source = find_profile(config, &source_name, path)?;
+            let source_plan = profile_plan(config, source, path, env, seen)?;
+            assume(source_plan)
+        }
+        _ => Err(CredentialsError::UnsupportedMode {
+            profile: profile.name.clone(),
+            mode: if profile.mode.is_empty() {
+                "(empty)".into()
+            } else {
+                profile.mode.clone()
+            },
+        }),
+    }
 }
 
 /// Refuses a config file others may write; warns (and returns the warning) when others may
@@ -472,7 +786,8 @@ mod tests {
         {"name":"default","mode":"AK","access_key_id":"LTAIdefault0001","access_key_secret":"sec-default","region_id":"cn-hangzhou"},
         {"name":"sts","mode":"StsToken","access_key_id":"STS.id0002","access_key_secret":"sec-sts","sts_token":"tok-sts","region_id":"cn-shanghai"},
         {"name":"role","mode":"RamRoleArn","access_key_id":"LTAIrole","access_key_secret":"x","ram_role_arn":"acs:ram::1:role/a"},
-        {"name":"broken","mode":"ak","access_key_id":"LTAIbroken"}
+        {"name":"broken","mode":"ak","access_key_id":"LTAIbroken"},
+        {"name":"external","mode":"External","process_command":"x"}
       ]
     }"#;
 
@@ -568,11 +883,16 @@ mod tests {
     #[test]
     fn unsupported_mode_is_named() {
         let home = home_with(CONFIG, 0o600);
+        let err = resolve(Some("external"), &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(
+            matches!(err, CredentialsError::UnsupportedMode { ref mode, .. } if mode == "External")
+        );
+        assert!(err.to_string().contains("External"));
+        // RamRoleArn is supported, through the async chain (it needs STS).
         let err = resolve(Some("role"), &env_of(&[]), Some(home.path())).unwrap_err();
         assert!(
-            matches!(err, CredentialsError::UnsupportedMode { ref mode, .. } if mode == "RamRoleArn")
+            matches!(err, CredentialsError::ExchangeNeeded { ref mode, .. } if mode == "RamRoleArn")
         );
-        assert!(err.to_string().contains("RamRoleArn"));
     }
 
     #[test]
