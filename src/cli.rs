@@ -54,6 +54,7 @@ impl Cli {
 
 /// Where to connect and as whom. Secrets come only from the environment or a profile file.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Account options")]
 pub struct AccountArgs {
     /// aliyun CLI profile to take credentials from (~/.aliyun/config.json)
     #[arg(long, global = true, value_name = "NAME")]
@@ -75,6 +76,7 @@ pub struct AccountArgs {
 
 /// How much to print, and how.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output options")]
 pub struct OutputArgs {
     /// More log output on stderr (-v, -vv, -vvv)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
