@@ -369,6 +369,41 @@ async fn inventory_for(
     }
 }
 
+/// A live walk that reuses what the cache in `dir` proves unchanged, then replaces the cache.
+/// A cache that cannot be written costs the next run time, not this run's answer: a warning.
+async fn audit_walk_cached(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    walk_args: &WalkArgs,
+    dir: &Path,
+) -> Result<Inventory, Error> {
+    let (client, region) = connect(account, walk_args)?;
+    let cache = inventory::cache::load_or_warn(dir, &region);
+    let bar = progress(output, &format!("reading {region}"));
+    let options = WalkOptions {
+        history_depth: walk_args.history_depth,
+        progress: bar.clone(),
+    };
+    let result = walk::walk_with_cache(&client, &region, &options, cache.as_ref()).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    drop(cache);
+    let inventory = result?;
+    let stats = client.stats();
+    tracing::info!(
+        requests = stats.requests,
+        throttled = stats.throttled,
+        retries = stats.retries,
+        gaps = inventory.gaps.len(),
+        "walk finished"
+    );
+    if let Err(error) = inventory::cache::store(dir, &inventory) {
+        tracing::warn!("the cache was not updated: {error}");
+    }
+    Ok(inventory)
+}
+
 async fn audit_command(
     account: &AccountArgs,
     output: &OutputArgs,
@@ -377,7 +412,10 @@ async fn audit_command(
     let catalog = Catalog::builtin();
     // The config is read before the walk so a typo in it costs no API calls.
     let config = load_config(account.config.as_ref(), &catalog)?;
-    let inventory = inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?;
+    let inventory = match &args.cache {
+        Some(dir) => audit_walk_cached(account, output, &args.walk, dir).await?,
+        None => inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?,
+    };
     let report = audit(
         &inventory,
         selector_of(&args.selector).as_ref(),
@@ -415,7 +453,10 @@ async fn graph_command(
 }
 
 async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
-    let cli::SimCommand::Serve(args) = args.command;
+    let args = match args.command {
+        cli::SimCommand::Serve(args) => args,
+        cli::SimCommand::Generate(args) => return sim_generate_command(args),
+    };
     let fixture = sim::Fixture::from_path(&args.fixture)?;
     let mut faults = sim::Faults {
         latency_ms: args.latency_ms,
@@ -464,6 +505,38 @@ async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         result = serve => result?,
         _ = tokio::signal::ctrl_c() => {}
     }
+    Ok(Outcome::Clear)
+}
+
+/// `sim generate`: a synthetic fixture (or, hidden, the snapshot a walk of it would read).
+fn sim_generate_command(args: cli::SimGenerateArgs) -> Result<Outcome, Error> {
+    let options = sim::generate::GenerateOptions {
+        groups: args.groups,
+        apis_per_group: args.apis_per_group,
+        stages: usize::from(args.stages),
+        grants: args.grants,
+        vpc_share: args.vpc_share,
+        seed: args.seed,
+    };
+    if args.snapshot {
+        let inventory = sim::generate::inventory(&options);
+        return match &args.output {
+            Some(path) => {
+                inventory::snapshot::save(&inventory, path)?;
+                Ok(Outcome::Clear)
+            }
+            None => {
+                emit(None, |out| {
+                    serde_json::to_writer_pretty(&mut *out, &inventory)
+                        .map_err(std::io::Error::other)?;
+                    out.write_all(b"\n")
+                })?;
+                Ok(Outcome::Clear)
+            }
+        };
+    }
+    let text = sim::generate::fixture_json(&options);
+    emit(args.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Clear)
 }
 
