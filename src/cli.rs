@@ -217,6 +217,10 @@ pub struct AuditArgs {
     /// grants always do [default: deny, or min_severity from the config file]
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_severity: Option<MinSeverity>,
+    /// Reuse definitions from the last audit kept in DIR when the live listings prove them
+    /// unchanged, and keep this audit there (incremental re-audit)
+    #[arg(long, value_name = "DIR", conflicts_with = "inventory")]
+    pub cache: Option<PathBuf>,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -307,6 +311,38 @@ pub struct SimArgs {
 pub enum SimCommand {
     /// Serve a fixture account over HTTP on loopback
     Serve(SimServeArgs),
+    /// Write a deterministic synthetic account fixture (for benchmarks and scale tests)
+    Generate(SimGenerateArgs),
+}
+
+/// `sim generate`.
+#[derive(Debug, Args)]
+pub struct SimGenerateArgs {
+    /// API groups
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub groups: usize,
+    /// APIs in each group
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub apis_per_group: usize,
+    /// Stages APIs are deployed to (1 = RELEASE, 2 = + PRE, 3 = + TEST)
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub stages: u8,
+    /// VPC access authorizations (grants)
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub grants: usize,
+    /// Share of APIs that route to a grant, directly or through a backend service (0..1)
+    #[arg(long, default_value_t = 0.3, value_name = "SHARE")]
+    pub vpc_share: f64,
+    /// Seed of every random choice (same seed, same bytes)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed: u64,
+    /// Where to write the fixture [default: stdout]
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the inventory snapshot a complete walk of the account would read, instead of
+    /// the fixture (for offline benchmarks at sizes the emulator cannot serve quickly)
+    #[arg(long, hide = true)]
+    pub snapshot: bool,
 }
 
 /// `sim serve`.

@@ -169,7 +169,7 @@ pub(crate) async fn demo_command(
         credential.security_token.clone(),
     );
     let client = Client::new(client_config(endpoint, &walk_args), credentials).map_err(Box::new)?;
-    let inventory = walk_live(&client, &region, output, &walk_args).await?;
+    let inventory = walk_live(&client, &region, output, &walk_args, None).await?;
     drop(sim);
 
     let catalog = Catalog::builtin();

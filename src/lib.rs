@@ -195,18 +195,21 @@ fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
     config
 }
 
+/// A live walk with a progress spinner; `cache` (an earlier inventory) lets the walk reuse what
+/// the live listings prove unchanged.
 async fn walk_live(
     client: &Client,
     region: &RegionId,
     output: &OutputArgs,
     walk_args: &WalkArgs,
+    cache: Option<&Inventory>,
 ) -> Result<Inventory, Error> {
     let bar = progress(output, &format!("reading {region}"));
     let options = WalkOptions {
         history_depth: walk_args.history_depth,
         progress: bar.clone(),
     };
-    let result = walk::walk(client, region, &options).await;
+    let result = walk::walk_with_cache(client, region, &options, cache).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -378,7 +381,7 @@ async fn scan_command(
     args: cli::ScanArgs,
 ) -> Result<Outcome, Error> {
     let (client, region) = connect(account, &args.walk).await?;
-    let inventory = walk_live(&client, &region, output, &args.walk).await?;
+    let inventory = walk_live(&client, &region, output, &args.walk, None).await?;
     inventory::snapshot::save(&inventory, &args.output)?;
     if !output.quiet {
         eprintln!(
@@ -410,9 +413,27 @@ async fn inventory_for(
         Some(path) => Ok(inventory::snapshot::load(path)?),
         None => {
             let (client, region) = connect(account, walk_args).await?;
-            walk_live(&client, &region, output, walk_args).await
+            walk_live(&client, &region, output, walk_args, None).await
         }
     }
+}
+
+/// A live walk that reuses what the cache in `dir` proves unchanged, then replaces the cache.
+/// A cache that cannot be written costs the next run time, not this run's answer: a warning.
+async fn audit_walk_cached(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    walk_args: &WalkArgs,
+    dir: &Path,
+) -> Result<Inventory, Error> {
+    let (client, region) = connect(account, walk_args).await?;
+    let cache = inventory::cache::load_or_warn(dir, &region);
+    let inventory = walk_live(&client, &region, output, walk_args, cache.as_ref()).await?;
+    drop(cache);
+    if let Err(error) = inventory::cache::store(dir, &inventory) {
+        tracing::warn!("the cache was not updated: {error}");
+    }
+    Ok(inventory)
 }
 
 async fn audit_command(
@@ -423,7 +444,10 @@ async fn audit_command(
     let catalog = Catalog::builtin();
     // The config is read before the walk so a typo in it costs no API calls.
     let config = load_config(account.config.as_ref(), &catalog)?;
-    let inventory = inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?;
+    let inventory = match &args.cache {
+        Some(dir) => audit_walk_cached(account, output, &args.walk, dir).await?,
+        None => inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?,
+    };
     let report = audit(
         &inventory,
         selector_of(&args.selector).as_ref(),
@@ -465,7 +489,10 @@ async fn graph_command(
 }
 
 async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
-    let cli::SimCommand::Serve(args) = args.command;
+    let args = match args.command {
+        cli::SimCommand::Serve(args) => args,
+        cli::SimCommand::Generate(args) => return sim_generate_command(args),
+    };
     let fixture = sim::Fixture::from_path(&args.fixture)?;
     let mut faults = sim::Faults {
         latency_ms: args.latency_ms,
@@ -518,6 +545,38 @@ async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
 }
 
 pub use demo::DEMO_FIXTURE;
+
+/// `sim generate`: a synthetic fixture (or, hidden, the snapshot a walk of it would read).
+fn sim_generate_command(args: cli::SimGenerateArgs) -> Result<Outcome, Error> {
+    let options = sim::generate::GenerateOptions {
+        groups: args.groups,
+        apis_per_group: args.apis_per_group,
+        stages: usize::from(args.stages),
+        grants: args.grants,
+        vpc_share: args.vpc_share,
+        seed: args.seed,
+    };
+    if args.snapshot {
+        let inventory = sim::generate::inventory(&options);
+        return match &args.output {
+            Some(path) => {
+                inventory::snapshot::save(&inventory, path)?;
+                Ok(Outcome::Clear)
+            }
+            None => {
+                emit(None, |out| {
+                    serde_json::to_writer_pretty(&mut *out, &inventory)
+                        .map_err(std::io::Error::other)?;
+                    out.write_all(b"\n")
+                })?;
+                Ok(Outcome::Clear)
+            }
+        };
+    }
+    let text = sim::generate::fixture_json(&options);
+    emit(args.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
+    Ok(Outcome::Clear)
+}
 
 async fn remove_command(
     account: &AccountArgs,

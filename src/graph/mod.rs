@@ -303,6 +303,10 @@ pub struct Graph {
     region: RegionId,
     taken_at: OffsetDateTime,
     index: Vec<crate::inventory::IndexedUse>,
+    /// The first node naming each API, so looking an API up is not a scan of every node.
+    apis: HashMap<ApiId, NodeIndex>,
+    /// Positions in `index` per grant, so each grant's entries are found without a scan.
+    index_by_grant: HashMap<VpcAccessId, Vec<usize>>,
 }
 
 /// Builds the graph of `inventory`.
@@ -365,6 +369,22 @@ pub fn build(inventory: &Inventory) -> Graph {
         );
         builder.link_route(node, &version.route, Some(version.stage), &scope);
     }
+    let mut apis = HashMap::new();
+    for node in builder.graph.node_indices() {
+        if let Node::Deployment(Deployment { api, .. })
+        | Node::Draft(ApiDraft { api, .. })
+        | Node::History(HistoricalVersion { api, .. }) = &builder.graph[node]
+        {
+            apis.entry(api.api_id.clone()).or_insert(node);
+        }
+    }
+    let mut index_by_grant: HashMap<VpcAccessId, Vec<usize>> = HashMap::new();
+    for (i, entry) in inventory.index.iter().enumerate() {
+        index_by_grant
+            .entry(entry.grant.clone())
+            .or_default()
+            .push(i);
+    }
     Graph {
         graph: builder.graph,
         grants: builder.grants,
@@ -373,6 +393,8 @@ pub fn build(inventory: &Inventory) -> Graph {
         region: inventory.region.clone(),
         taken_at: inventory.taken_at,
         index: inventory.index.clone(),
+        apis,
+        index_by_grant,
     }
 }
 
@@ -606,7 +628,7 @@ impl Graph {
     /// The service's usage index for `grant`, each entry marked with whether the walk
     /// found the same (API, stage) routing through the grant.
     pub fn index_uses(&self, grant: &Grant) -> Vec<IndexUse> {
-        let mut found: Vec<(ApiId, Stage)> = self
+        let mut found: std::collections::HashSet<(ApiId, Stage)> = self
             .usages(grant)
             .into_iter()
             .filter(|u| u.user.kind == UserKind::Deployment)
@@ -620,9 +642,11 @@ impl Graph {
                     .filter_map(|u| Some((u.api_id()?.clone(), u.stage?))),
             );
         }
-        self.index
-            .iter()
-            .filter(|entry| entry.grant == grant.id)
+        self.index_by_grant
+            .get(&grant.id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.index[i])
             .map(|entry| {
                 let mut api = self.identity_of(&entry.group_id, &entry.api_id);
                 if api.group_name.is_empty() {
@@ -726,16 +750,12 @@ impl Graph {
 
     /// The identity of an API the index named by id, from what the walk read.
     fn identity_of(&self, group: &GroupId, api: &ApiId) -> ApiIdentity {
-        self.graph
-            .node_weights()
-            .find_map(|node| match node {
+        self.apis
+            .get(api)
+            .and_then(|&node| match &self.graph[node] {
                 Node::Deployment(Deployment { api: a, .. })
                 | Node::Draft(ApiDraft { api: a, .. })
-                | Node::History(HistoricalVersion { api: a, .. })
-                    if a.api_id == *api =>
-                {
-                    Some(a.clone())
-                }
+                | Node::History(HistoricalVersion { api: a, .. }) => Some(a.clone()),
                 _ => None,
             })
             .unwrap_or_else(|| ApiIdentity {

@@ -118,10 +118,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
         ),
     };
     // The schema tag is checked first, so a newer snapshot is refused for what it is rather
-    // than for the first field this version does not know.
-    let value: serde_json::Value =
+    // than for the first field this version does not know. Only the tag is kept from this
+    // pass (the rest is skipped without being built), so a snapshot of a large account is not
+    // held twice in memory.
+    #[derive(serde::Deserialize)]
+    struct Tag {
+        #[serde(default)]
+        schema: Option<serde_json::Value>,
+    }
+    let tag: Tag =
         serde_json::from_str(text).map_err(|e| malformed(e.to_string(), e.line(), e.column()))?;
-    match value.get("schema").and_then(|s| s.as_str()) {
+    match tag.schema.as_ref().and_then(|s| s.as_str()) {
         Some(SCHEMA) => {}
         Some(other) => {
             return Err(SnapshotError::Schema {
@@ -135,6 +142,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
                 found: "no schema field".to_owned(),
             })
         }
+    }
+    // The fast path; only a damaged snapshot pays for tracking the field path.
+    if let Ok(inventory) = serde_json::from_str(text) {
+        return Ok(inventory);
     }
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {

@@ -7,10 +7,11 @@
 use super::model::*;
 use crate::client::{CallError, Client, FailureClass};
 use crate::wire::actions::{self, Action, PagedAction};
-use crate::wire::models::{ApiDefinition, ApiHisItem, VpcConfig};
+use crate::wire::models::{ApiDefinition, ApiHisItem, ApiSummary, DeployedApiItem, VpcConfig};
 use futures::future::join_all;
 use indicatif::ProgressBar;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use time::OffsetDateTime;
 
@@ -60,11 +61,27 @@ pub async fn walk(
     region: &RegionId,
     options: &WalkOptions,
 ) -> Result<Inventory, WalkError> {
+    walk_with_cache(client, region, options, None).await
+}
+
+/// Reads the whole region, reusing from `cache` (the inventory of an earlier walk of the same
+/// region) only what the live listings prove unchanged: a draft whose `ModifiedTime` is the
+/// cached one, a deployment whose `DeployedTime` and ONLINE version are the cached ones, a
+/// historical version with the cached id and `DeployedTime`. Everything else, and every
+/// listing, backend and index entry, is read live. A cache of another region is ignored.
+pub async fn walk_with_cache(
+    client: &Client,
+    region: &RegionId,
+    options: &WalkOptions,
+    cache: Option<&Inventory>,
+) -> Result<Inventory, WalkError> {
     let walker = Walker {
         client,
         options,
         gaps: Mutex::new(Vec::new()),
         stop: Mutex::new(None),
+        reuse: Reuse::of(cache.filter(|c| &c.region == region)),
+        reused: AtomicU64::new(0),
     };
     let mut inventory = Inventory::new(region.clone());
 
@@ -99,6 +116,10 @@ pub async fn walk(
         return Err(WalkError::Stopped(Box::new(error)));
     }
     inventory.gaps = walker.gaps.into_inner().expect("gap lock");
+    tracing::info!(
+        reused = walker.reused.load(Ordering::Relaxed),
+        "definitions reused from the cache"
+    );
     inventory.sort();
     inventory.taken_at = OffsetDateTime::now_utc();
     Ok(inventory)
@@ -117,6 +138,99 @@ struct Walker<'a> {
     options: &'a WalkOptions,
     gaps: Mutex<Vec<Gap>>,
     stop: Mutex<Option<CallError>>,
+    reuse: Reuse<'a>,
+    reused: AtomicU64,
+}
+
+/// The history listing of one group per (API id, stage), newest first.
+type VersionMap = HashMap<(String, Stage), Vec<ApiHisItem>>;
+
+/// `EffectiveVersion` per (API id, stage) that DescribeApis lists as deployed.
+fn effective_versions(summaries: &[ApiSummary]) -> HashMap<(&str, Stage), &str> {
+    let mut map = HashMap::new();
+    for summary in summaries {
+        for info in &summary.deployed_infos.items {
+            let version = info.effective_version.as_deref().unwrap_or_default();
+            if !info.deployed_status.eq_ignore_ascii_case("DEPLOYED") || version.is_empty() {
+                continue;
+            }
+            if let Some(stage) = Stage::parse(&info.stage_name) {
+                map.insert((summary.api_id.as_str(), stage), version);
+            }
+        }
+    }
+    map
+}
+
+/// An earlier walk's results, indexed by what a listing can prove unchanged.
+#[derive(Default)]
+struct Reuse<'a> {
+    drafts: HashMap<&'a str, &'a ApiDraft>,
+    deployments: HashMap<(&'a str, Stage), &'a Deployment>,
+    versions: HashMap<(&'a str, Stage, &'a str), &'a HistoricalVersion>,
+}
+
+impl<'a> Reuse<'a> {
+    fn of(cache: Option<&'a Inventory>) -> Self {
+        let Some(cache) = cache else {
+            return Reuse::default();
+        };
+        Reuse {
+            drafts: cache
+                .drafts
+                .iter()
+                .map(|d| (d.api.api_id.as_str(), d))
+                .collect(),
+            deployments: cache
+                .deployments
+                .iter()
+                .map(|d| ((d.api.api_id.as_str(), d.stage), d))
+                .collect(),
+            versions: cache
+                .history
+                .iter()
+                .map(|v| ((v.api.api_id.as_str(), v.stage, v.version.as_str()), v))
+                .collect(),
+        }
+    }
+
+    /// The cached draft, when the listing shows the same group and modification time.
+    fn draft(&self, group: &Group, summary: &ApiSummary) -> Option<&'a ApiDraft> {
+        let cached = self.drafts.get(summary.api_id.as_str())?;
+        (!summary.modified_time.is_empty()
+            && cached.modified_time == summary.modified_time
+            && cached.api.group_id == group.id)
+            .then_some(*cached)
+    }
+
+    /// The cached deployment, when it was resolved from the same ONLINE version deployed at
+    /// the same time (a redeployment or a rollback changes both).
+    fn deployment(
+        &self,
+        item: &DeployedApiItem,
+        stage: Stage,
+        version: &str,
+    ) -> Option<&'a Deployment> {
+        let cached = self.deployments.get(&(item.api_id.as_str(), stage))?;
+        (!item.deployed_time.is_empty()
+            && cached.deployed_time == item.deployed_time
+            && cached.effective_version.as_deref() == Some(version))
+        .then_some(*cached)
+    }
+
+    /// The cached historical version with the same id and deployment time.
+    fn version(
+        &self,
+        item: &ApiHisItem,
+        stage: Stage,
+        version: &str,
+    ) -> Option<&'a HistoricalVersion> {
+        if version.is_empty() || item.deployed_time.is_empty() {
+            return None;
+        }
+        let cached = self.versions.get(&(item.api_id.as_str(), stage, version))?;
+        (cached.deployed_time == item.deployed_time && !cached.online).then_some(*cached)
+    }
 }
 
 /// What one group contributed.
@@ -164,6 +278,28 @@ impl Walker<'_> {
             message,
             grant: None,
         });
+    }
+
+    fn reused(&self) {
+        self.reused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A read whose ordinary failure is the caller's to handle (`Err(Some)`, no gap recorded);
+    /// `Err(None)` when the run is stopping (a credentials or clock failure is recorded).
+    async fn read_quietly<A: Action>(&self, action: &A) -> Result<A::Response, Option<CallError>> {
+        if self.stopped() {
+            return Err(None);
+        }
+        let result = self.client.read(action).await;
+        self.tick();
+        match result {
+            Ok(response) => Ok(response),
+            Err(error) if stops_the_run(&error) => {
+                self.record(error, None);
+                Err(None)
+            }
+            Err(error) => Err(Some(error)),
+        }
     }
 
     async fn read<A: Action>(&self, action: &A) -> Option<A::Response> {
@@ -241,12 +377,18 @@ impl Walker<'_> {
             modified_time: modified_time.to_owned(),
         };
 
-        let (drafts, deployed, history) = futures::join!(
-            self.drafts(&group),
-            self.deployments(&group),
+        let (summaries, deployed, listing) = futures::join!(
+            self.list(actions::DescribeApis::in_group(group.id.as_str()), None),
+            self.deployed_listings(&group),
             self.history_listing(&group),
         );
-        let (deployments, history) = self.resolve_history(&group, deployed, history).await;
+        let versions = listing.map(|items| self.versions_by_api_stage(&group, items));
+        let effective = effective_versions(summaries.as_deref().unwrap_or_default());
+        let (drafts, deployments, history) = futures::join!(
+            self.drafts(&group, summaries.as_deref().unwrap_or_default()),
+            self.deployments(&group, &deployed, versions.as_ref(), &effective),
+            self.history(&group, versions.as_ref()),
+        );
         GroupHarvest {
             group,
             drafts,
@@ -255,19 +397,10 @@ impl Walker<'_> {
         }
     }
 
-    async fn drafts(&self, group: &Group) -> Vec<ApiDraft> {
-        let Some(summaries) = self
-            .list(actions::DescribeApis::in_group(group.id.as_str()), None)
-            .await
-        else {
-            return Vec::new();
-        };
+    /// One draft per listed API: reused from the cache when the listing's `ModifiedTime` is the
+    /// cached one, else read with DescribeApi.
+    async fn drafts(&self, group: &Group, summaries: &[ApiSummary]) -> Vec<ApiDraft> {
         let reads = summaries.iter().map(|summary| async move {
-            let action = actions::DescribeApi {
-                group_id: group.id.0.clone(),
-                api_id: summary.api_id.clone(),
-            };
-            let definition = self.read(&action).await?;
             let identity = ApiIdentity {
                 group_id: group.id.clone(),
                 group_name: group.name.clone(),
@@ -276,6 +409,19 @@ impl Walker<'_> {
                 method: summary.api_method.clone(),
                 path: summary.api_path.clone(),
             };
+            if let Some(cached) = self.reuse.draft(group, summary) {
+                self.reused();
+                return Some(ApiDraft {
+                    api: identity,
+                    modified_time: summary.modified_time.clone(),
+                    route: cached.route.clone(),
+                });
+            }
+            let action = actions::DescribeApi {
+                group_id: group.id.0.clone(),
+                api_id: summary.api_id.clone(),
+            };
+            let definition = self.read(&action).await?;
             Some(ApiDraft {
                 api: identity,
                 modified_time: summary.modified_time.clone(),
@@ -285,41 +431,18 @@ impl Walker<'_> {
         join_all(reads).await.into_iter().flatten().collect()
     }
 
-    /// The deployed definitions of every stage, with routes still to be completed from history
-    /// where the deployed shape cannot show a backend service (reference trap 8).
-    async fn deployments(&self, group: &Group) -> Vec<Deployment> {
-        let stages = group.stages.iter().map(|s| async move {
+    /// DescribeDeployedApis for every stage of the group; `None` for a stage that could not
+    /// be listed (already a gap).
+    async fn deployed_listings(&self, group: &Group) -> Vec<(Stage, Option<Vec<DeployedApiItem>>)> {
+        join_all(group.stages.iter().map(|s| async move {
             let action = actions::DescribeDeployedApis {
                 group_id: group.id.0.clone(),
                 stage_name: s.stage.as_str().to_owned(),
                 page: None,
             };
-            let Some(items) = self.list(action, None).await else {
-                return Vec::new();
-            };
-            let reads = items.iter().map(|item| async move {
-                let action = actions::DescribeDeployedApi {
-                    group_id: group.id.0.clone(),
-                    api_id: item.api_id.clone(),
-                    stage_name: s.stage.as_str().to_owned(),
-                };
-                let definition = self.read(&action).await?;
-                let identity = identity_of(group, &definition, &item.api_method, &item.api_path);
-                Some(Deployment {
-                    api: identity,
-                    stage: s.stage,
-                    deployed_time: item.deployed_time.clone(),
-                    effective_version: None,
-                    route: deployed_route_of(&definition),
-                })
-            });
-            join_all(reads)
-                .await
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-        });
-        join_all(stages).await.into_iter().flatten().collect()
+            (s.stage, self.list(action, None).await)
+        }))
+        .await
     }
 
     async fn history_listing(&self, group: &Group) -> Option<Vec<ApiHisItem>> {
@@ -332,24 +455,13 @@ impl Walker<'_> {
         self.list(action, None).await
     }
 
-    /// Reads the versions a rollback could reach, and the online version of every deployment
-    /// whose deployed definition does not show where it routes.
-    async fn resolve_history(
-        &self,
-        group: &Group,
-        mut deployments: Vec<Deployment>,
-        listing: Option<Vec<ApiHisItem>>,
-    ) -> (Vec<Deployment>, Vec<HistoricalVersion>) {
-        // Without the history listing (already a gap), deployments that may use a backend
-        // stay unresolved, which the graph treats as "could be any grant".
-        let Some(listing) = listing else {
-            return (deployments, Vec::new());
-        };
-
-        let mut per_api_stage: BTreeMap<(String, Stage), Vec<&ApiHisItem>> = BTreeMap::new();
-        for item in &listing {
+    /// The history listing per (API, stage), newest first (version ids and deployment times
+    /// both sort chronologically).
+    fn versions_by_api_stage(&self, group: &Group, listing: Vec<ApiHisItem>) -> VersionMap {
+        let mut map: VersionMap = HashMap::new();
+        for item in listing {
             match Stage::parse(&item.stage_name) {
-                Some(stage) => per_api_stage
+                Some(stage) => map
                     .entry((item.api_id.clone(), stage))
                     .or_default()
                     .push(item),
@@ -361,39 +473,159 @@ impl Walker<'_> {
                 ),
             }
         }
-
-        let needs_online: HashMap<(String, Stage), usize> = deployments
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.route == Route::Unresolved)
-            .map(|(i, d)| ((d.api.api_id.0.clone(), d.stage), i))
-            .collect();
-
-        let mut wanted: Vec<(&ApiHisItem, Stage, bool)> = Vec::new();
-        for ((api_id, stage), mut versions) in per_api_stage {
-            // Newest first: version ids and deployment times both sort chronologically.
+        for versions in map.values_mut() {
             versions.sort_by(|a, b| {
                 b.deployed_time
                     .cmp(&a.deployed_time)
                     .then(b.history_version.cmp(&a.history_version))
             });
-            let online_needed = needs_online.contains_key(&(api_id.clone(), stage));
-            let mut offline_taken = 0;
-            for item in versions {
-                let online = item.status.eq_ignore_ascii_case("ONLINE");
-                if online {
-                    if online_needed {
-                        wanted.push((item, stage, true));
+        }
+        map
+    }
+
+    /// One deployment per listed (API, stage). The route comes from the ONLINE history version
+    /// when the listings agree on which version that is (same deployment time in
+    /// DescribeDeployedApis and DescribeHistoryApis, same EffectiveVersion in DescribeApis when
+    /// it is given): that definition is the live one and, unlike DescribeDeployedApi, shows a
+    /// backend service (reference trap 8), so one call settles the route. Otherwise the walk
+    /// falls back to DescribeDeployedApi and, when that cannot show the route, to the ONLINE
+    /// version; what stays unresolved is a gap.
+    async fn deployments(
+        &self,
+        group: &Group,
+        listings: &[(Stage, Option<Vec<DeployedApiItem>>)],
+        versions: Option<&VersionMap>,
+        effective: &HashMap<(&str, Stage), &str>,
+    ) -> Vec<Deployment> {
+        let items = listings
+            .iter()
+            .filter_map(|(stage, items)| Some((*stage, items.as_ref()?)))
+            .flat_map(|(stage, items)| items.iter().map(move |item| (stage, item)));
+        let reads = items.map(|(stage, item)| async move {
+            let listed = versions.and_then(|v| v.get(&(item.api_id.clone(), stage)));
+            let online = listed.and_then(|v| {
+                let mut online = v.iter().filter(|i| i.status.eq_ignore_ascii_case("ONLINE"));
+                let first = online.next()?;
+                online.next().is_none().then_some(first)
+            });
+            let proven = online.and_then(|o| {
+                let version = o.history_version.as_deref().filter(|v| !v.is_empty())?;
+                let same_time =
+                    !item.deployed_time.is_empty() && item.deployed_time == o.deployed_time;
+                let same_version = effective
+                    .get(&(item.api_id.as_str(), stage))
+                    .is_none_or(|e| *e == version);
+                (same_time && same_version).then_some(version)
+            });
+            if let Some(version) = proven {
+                if let Some(cached) = self.reuse.deployment(item, stage, version) {
+                    self.reused();
+                    return Some(cached.clone());
+                }
+                let action = actions::DescribeApiHistory {
+                    group_id: group.id.0.clone(),
+                    api_id: item.api_id.clone(),
+                    stage_name: stage.as_str().to_owned(),
+                    history_version: version.to_owned(),
+                };
+                match self.read_quietly(&action).await {
+                    Ok(definition) => {
+                        return Some(Deployment {
+                            api: identity_of(group, &definition, &item.api_method, &item.api_path),
+                            stage,
+                            deployed_time: item.deployed_time.clone(),
+                            effective_version: Some(version.to_owned()),
+                            route: route_of(&definition),
+                        })
                     }
-                } else if offline_taken < self.options.history_depth {
-                    offline_taken += 1;
-                    wanted.push((item, stage, false));
+                    Err(None) => return None,
+                    // Changed under the walk, or not readable: the slow path decides.
+                    Err(Some(_)) => {}
+                }
+            }
+            self.deployment_the_slow_way(group, stage, item, online)
+                .await
+        });
+        join_all(reads).await.into_iter().flatten().collect()
+    }
+
+    /// DescribeDeployedApi, then the ONLINE version when the deployed shape cannot show where
+    /// the API routes; an unresolved route is kept (the graph treats it as "could be any
+    /// grant") and recorded as a gap.
+    async fn deployment_the_slow_way(
+        &self,
+        group: &Group,
+        stage: Stage,
+        item: &DeployedApiItem,
+        online: Option<&ApiHisItem>,
+    ) -> Option<Deployment> {
+        let action = actions::DescribeDeployedApi {
+            group_id: group.id.0.clone(),
+            api_id: item.api_id.clone(),
+            stage_name: stage.as_str().to_owned(),
+        };
+        let definition = self.read(&action).await?;
+        let mut deployment = Deployment {
+            api: identity_of(group, &definition, &item.api_method, &item.api_path),
+            stage,
+            deployed_time: item.deployed_time.clone(),
+            effective_version: None,
+            route: deployed_route_of(&definition),
+        };
+        if deployment.route == Route::Unresolved {
+            if let Some(online) = online {
+                let version = online.history_version.clone().unwrap_or_default();
+                let action = actions::DescribeApiHistory {
+                    group_id: group.id.0.clone(),
+                    api_id: item.api_id.clone(),
+                    stage_name: stage.as_str().to_owned(),
+                    history_version: version.clone(),
+                };
+                if let Some(definition) = self.read(&action).await {
+                    deployment.route = route_of(&definition);
+                    deployment.effective_version = Some(version);
                 }
             }
         }
+        if deployment.route == Route::Unresolved {
+            self.note(
+                format!("api:{}/stage:{}", deployment.api.api_id, stage),
+                actions::DescribeApiHistory::NAME,
+                "UnresolvedRoute",
+                format!(
+                    "{} @ {}: the deployed definition does not show its backend and its online version could not be read",
+                    deployment.api, stage
+                ),
+            );
+        }
+        Some(deployment)
+    }
 
-        let reads = wanted.into_iter().map(|(item, stage, online)| async move {
+    /// The offline versions a rollback could reach, newest first, `history_depth` per (API,
+    /// stage). A version's definition never changes, so a cached one with the same id and
+    /// deployment time is reused.
+    async fn history(
+        &self,
+        group: &Group,
+        versions: Option<&VersionMap>,
+    ) -> Vec<HistoricalVersion> {
+        // Without the history listing (already a gap) there is nothing to read.
+        let Some(versions) = versions else {
+            return Vec::new();
+        };
+        let wanted = versions.iter().flat_map(|((_, stage), items)| {
+            items
+                .iter()
+                .filter(|i| !i.status.eq_ignore_ascii_case("ONLINE"))
+                .take(self.options.history_depth)
+                .map(move |item| (*stage, item))
+        });
+        let reads = wanted.map(|(stage, item)| async move {
             let version = item.history_version.clone().unwrap_or_default();
+            if let Some(cached) = self.reuse.version(item, stage, &version) {
+                self.reused();
+                return Some(cached.clone());
+            }
             let action = actions::DescribeApiHistory {
                 group_id: group.id.0.clone(),
                 api_id: item.api_id.clone(),
@@ -401,47 +633,24 @@ impl Walker<'_> {
                 history_version: version.clone(),
             };
             let definition = self.read(&action).await?;
-            let method = definition
-                .request_config
-                .as_ref()
-                .map(|r| r.request_http_method.clone())
-                .unwrap_or_default();
-            let path = definition
-                .request_config
-                .as_ref()
-                .map(|r| r.request_path.clone())
-                .unwrap_or_default();
+            let request = definition.request_config.as_ref();
+            let method = request.map(|r| r.request_http_method.as_str());
+            let path = request.map(|r| r.request_path.as_str());
             Some(HistoricalVersion {
-                api: identity_of(group, &definition, &method, &path),
+                api: identity_of(
+                    group,
+                    &definition,
+                    method.unwrap_or_default(),
+                    path.unwrap_or_default(),
+                ),
                 stage,
                 version,
-                online,
+                online: false,
                 deployed_time: item.deployed_time.clone(),
                 route: route_of(&definition),
             })
         });
-        let versions: Vec<HistoricalVersion> =
-            join_all(reads).await.into_iter().flatten().collect();
-
-        for version in versions.iter().filter(|v| v.online) {
-            if let Some(&i) = needs_online.get(&(version.api.api_id.0.clone(), version.stage)) {
-                deployments[i].route = version.route.clone();
-                deployments[i].effective_version = Some(version.version.clone());
-            }
-        }
-        for d in deployments.iter().filter(|d| d.route == Route::Unresolved) {
-            self.note(
-                format!("api:{}/stage:{}", d.api.api_id, d.stage),
-                actions::DescribeApiHistory::NAME,
-                "UnresolvedRoute",
-                format!(
-                    "{} @ {}: the deployed definition does not show its backend and its online version could not be read",
-                    d.api, d.stage
-                ),
-            );
-        }
-        let history = versions.into_iter().filter(|v| !v.online).collect();
-        (deployments, history)
+        join_all(reads).await.into_iter().flatten().collect()
     }
 
     async fn backends(&self) -> Vec<Backend> {

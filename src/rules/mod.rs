@@ -141,6 +141,13 @@ pub fn evaluate(
             digest: String::new(),
         })
         .collect();
+    // Hits are many on large accounts; a map finds their grant without a scan per hit.
+    let position: std::collections::HashMap<VpcAccessId, usize> = grants
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, g)| (g.grant.id.clone(), i))
+        .collect();
     let mut global = Vec::new();
     for rule in catalog.rules() {
         let severity = config.severity_of(&rule.doc);
@@ -148,7 +155,8 @@ pub fn evaluate(
             let target = hit
                 .grant
                 .as_ref()
-                .and_then(|id| grants.iter_mut().find(|g| g.grant.id == *id));
+                .and_then(|id| position.get(id))
+                .map(|&i| &mut grants[i]);
             match target {
                 Some(report) => {
                     let api = hit.user.as_ref().and_then(|u| u.api_id());

@@ -19,6 +19,7 @@
 
 pub mod faults;
 pub mod fixture;
+pub mod generate;
 pub mod handlers;
 pub mod log;
 pub mod metadata;

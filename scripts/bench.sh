@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# grantguard benchmark: figures printed, never timed tests (docs/readme/performance.md).
+#
+#   scripts/bench.sh            run everything, print one table, write bench-results.json
+#
+# Steps:
+#   1. build --release; generate a 2,000-API account (40 groups x 50 APIs, 3 stages) and serve
+#      it with `grantguard sim serve --latency-ms 20 --qps 500 --log FILE`;
+#   2. cold `grantguard audit`: calls (from the emulator's log), throttled answers, wall time,
+#      the lower bound max(calls / QPS cap, calls x latency / concurrency) and wall / bound;
+#   3. repeat audit with --cache: its calls as a share of the cold run's;
+#   4. audit a generated 100,000-API x 3-stage snapshot offline: wall time and peak RSS;
+#   5. one table on stdout, the same figures as JSON in bench-results.json (gitignored).
+#
+# Knobs (environment): BENCH_CLIENT_QPS (default 475: 95% of the emulator's cap, because a
+# fixed one-second quota window answers the request that tips it over with a 5 s retry-after),
+# BENCH_CONCURRENCY (16), BENCH_SNAPSHOT_GROUPS (1000; x 100 APIs), BENCH_OUT (bench-results.json).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SIM_QPS=500
+SIM_LATENCY_MS=20
+CLIENT_QPS=${BENCH_CLIENT_QPS:-475}
+CONCURRENCY=${BENCH_CONCURRENCY:-16}
+SNAPSHOT_GROUPS=${BENCH_SNAPSHOT_GROUPS:-1000}
+OUT=${BENCH_OUT:-$ROOT/bench-results.json}
+
+echo "building (release)..." >&2
+cargo build --release --quiet
+BIN=$ROOT/target/release/grantguard
+
+WORK=$(mktemp -d)
+SIM_PID=
+cleanup() {
+    if [[ -n "$SIM_PID" ]]; then kill "$SIM_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+calc() { python3 -c "print($1)"; }
+
+# 1. The account and the emulator.
+"$BIN" sim generate --groups 40 --apis-per-group 50 --stages 3 --grants 50 \
+    --vpc-share 0.3 --seed 1 --output "$WORK/account.json"
+LOG=$WORK/calls.jsonl
+"$BIN" sim serve --fixture "$WORK/account.json" --latency-ms $SIM_LATENCY_MS \
+    --qps $SIM_QPS --log "$LOG" > "$WORK/sim.out" &
+SIM_PID=$!
+for _ in $(seq 100); do
+    grep -q '^listening on ' "$WORK/sim.out" 2>/dev/null && break
+    sleep 0.1
+done
+URL=$(sed -n 's/^listening on //p' "$WORK/sim.out" | head -1)
+[[ -n "$URL" ]] || { echo "the emulator did not start" >&2; exit 2; }
+
+audit() { # audit NAME [extra args...]: runs one live audit, records calls/throttled/wall
+    local name=$1; shift
+    local before; before=$( [[ -f "$LOG" ]] && wc -l < "$LOG" || echo 0)
+    local start end
+    start=$(now)
+    env -i PATH="$PATH" HOME="$WORK" \
+        ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI5tGeneratedBenchKey \
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET=GeneratedBenchSecret0123456789ab \
+        "$BIN" --quiet --endpoint "$URL" --region cn-hangzhou audit --format json \
+        --output "$WORK/$name.json" --qps "$CLIENT_QPS" --concurrency "$CONCURRENCY" "$@" \
+        || [[ $? -eq 1 ]] # exit 1 = some grant blocked: the audit did its job
+    end=$(now)
+    local calls throttled
+    calls=$(tail -n +$((before + 1)) "$LOG" | wc -l)
+    throttled=$(tail -n +$((before + 1)) "$LOG" | grep -c '"error_code":"Throttling' || true)
+    eval "${name}_calls=$calls ${name}_throttled=$throttled"
+    eval "${name}_wall=$(calc "round($end - $start, 3)")"
+}
+
+# 2. Cold audit (it also fills the cache for step 3).
+audit cold --cache "$WORK/cache"
+cold_bound=$(calc "round(max($cold_calls / $SIM_QPS, $cold_calls * $SIM_LATENCY_MS / 1000 / $CONCURRENCY), 3)")
+cold_ratio=$(calc "round($cold_wall / $cold_bound, 3)")
+
+# 3. Repeat audit with the cache.
+audit warm --cache "$WORK/cache"
+warm_share=$(calc "round($warm_calls / $cold_calls, 4)")
+same_report=$(python3 - "$WORK/cold.json" "$WORK/warm.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for r in (a, b):
+    r.pop("generated_at", None); r.pop("taken_at", None)
+print("true" if a == b else "false")
+EOF
+)
+kill "$SIM_PID" 2>/dev/null || true
+wait "$SIM_PID" 2>/dev/null || true
+SIM_PID=
+
+# 4. Offline audit of a generated 100,000-API snapshot.
+"$BIN" sim generate --groups "$SNAPSHOT_GROUPS" --apis-per-group 100 --stages 3 --grants 200 \
+    --vpc-share 0.3 --seed 1 --snapshot --output "$WORK/snapshot.json"
+snapshot_mb=$(calc "round($(stat -c %s "$WORK/snapshot.json") / 1e6, 1)")
+read -r snapshot_apis snapshot_deployments < <(python3 - "$WORK/snapshot.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(len(s["drafts"]), len(s["deployments"]))
+EOF
+)
+/usr/bin/time -v -o "$WORK/time.txt" "$BIN" --quiet audit --inventory "$WORK/snapshot.json" \
+    --format json --output "$WORK/offline.json" || [[ $? -eq 1 ]]
+offline_wall=$(python3 - "$WORK/time.txt" <<'EOF'
+import sys
+for line in open(sys.argv[1]):
+    if "Elapsed (wall clock)" in line:
+        t = line.rsplit(" ", 1)[1].strip().split(":")
+        secs = float(t[-1]) + 60 * float(t[-2]) + (3600 * float(t[-3]) if len(t) > 2 else 0)
+        print(round(secs, 3))
+EOF
+)
+offline_rss_mb=$(awk -F: '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time.txt")
+
+# 5. One table, and JSON for comparison across commits.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+printf '\n%-44s %s\n' "grantguard bench @ $commit" "(emulator: ${SIM_LATENCY_MS} ms latency, ${SIM_QPS} QPS cap; client --qps $CLIENT_QPS --concurrency $CONCURRENCY)"
+printf '%-44s %s\n' \
+    "cold audit: calls" "$cold_calls" \
+    "cold audit: throttled answers" "$cold_throttled" \
+    "cold audit: wall (s)" "$cold_wall" \
+    "cold audit: lower bound (s)" "$cold_bound" \
+    "cold audit: wall / bound (target <= 1.2)" "$cold_ratio" \
+    "cached audit: calls" "$warm_calls" \
+    "cached audit: share of cold (target <= 0.2)" "$warm_share" \
+    "cached audit: throttled answers" "$warm_throttled" \
+    "cached audit: wall (s)" "$warm_wall" \
+    "cached audit: same report as cold" "$same_report" \
+    "offline: snapshot APIs / deployments" "$snapshot_apis / $snapshot_deployments" \
+    "offline: snapshot size (MB)" "$snapshot_mb" \
+    "offline: wall (s) (target <= 1.5)" "$offline_wall" \
+    "offline: peak RSS (MB) (target <= 400)" "$offline_rss_mb"
+
+cat > "$OUT" <<EOF
+{
+  "commit": "$commit",
+  "emulator": { "latency_ms": $SIM_LATENCY_MS, "qps_cap": $SIM_QPS },
+  "client": { "qps": $CLIENT_QPS, "concurrency": $CONCURRENCY },
+  "cold": { "calls": $cold_calls, "throttled": $cold_throttled, "wall_s": $cold_wall,
+            "bound_s": $cold_bound, "wall_over_bound": $cold_ratio },
+  "cached": { "calls": $warm_calls, "share_of_cold": $warm_share, "throttled": $warm_throttled,
+              "wall_s": $warm_wall, "same_report": $same_report },
+  "offline": { "apis": $snapshot_apis, "deployments": $snapshot_deployments,
+               "snapshot_mb": $snapshot_mb, "wall_s": $offline_wall, "peak_rss_mb": $offline_rss_mb }
+}
+EOF
+echo "wrote $OUT" >&2
