@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# grantguard benchmark: figures printed, never timed tests (docs/readme/performance.md).
+# grantguard benchmark: figures printed, never timed tests (README, "Performance").
 #
 #   scripts/bench.sh            run everything, print one table, write bench-results.json
 #

@@ -1,7 +1,7 @@
 //! Shell completion scripts and the man page, both generated from the clap definitions in
 //! `cli.rs` so they cannot drift from the real flags. In: a shell, or nothing. Out: text on the
 //! writer given. It never touches the network or the user's shell configuration: installing
-//! the script is the user's choice (see docs/readme/ecosystem.md).
+//! the script is the user's choice (see the README).
 
 use crate::cli::Cli;
 use clap::CommandFactory;

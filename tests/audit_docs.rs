@@ -1,11 +1,11 @@
-//! The README section docs/readme/audit.md lists the rule catalog; this keeps that table equal
+//! The README lists the rule catalog; this keeps that table equal
 //! to rules/*.json (id, name, default severity, summary), so the two cannot drift.
 
 use grantguard::rules::Catalog;
 
 #[test]
 fn the_readme_rule_table_equals_the_catalog() {
-    let doc = include_str!("../docs/readme/audit.md");
+    let doc = include_str!("../README.md");
     let start = doc.find("<!-- rule-catalog:start").expect("start marker");
     let end = doc.find("<!-- rule-catalog:end -->").expect("end marker");
     let rows: Vec<Vec<String>> = doc[start..end]
@@ -35,7 +35,7 @@ fn the_readme_rule_table_equals_the_catalog() {
 #[test]
 fn the_tour_shows_the_demo_output_as_it_is() {
     // The tour quotes real output; its summary line must still be what the demo prints.
-    let doc = include_str!("../docs/readme/audit.md");
+    let doc = include_str!("../README.md");
     let snapshot = include_str!("snapshots/demo_human.snap");
     for line in [
         "10 grants audited: 5 safe, 3 blocked, 2 unknown",

@@ -331,3 +331,47 @@ fn a_deployment_through_a_backend_is_found_although_describe_deployed_api_hides_
     assert!(sim.log().iter().any(|r| r.action == "DescribeApiHistory"
         && r.api_id.as_deref() == Some("9a3f1a5279434f2ba74ccd91c295af9f")));
 }
+
+/// When the live version's definition cannot be read, the walk falls back to
+/// DescribeDeployedApi: a deployment that routes straight through a grant is still found (the
+/// report equals the clean one), while one behind a backend service, which only the online
+/// version can show (reference trap 8), stays unresolved and turns every verdict it could
+/// affect `unknown`.
+#[test]
+fn an_unreadable_online_version_falls_back_to_the_deployed_definition() {
+    let clean = clean_basic();
+    // getOrder routes directly through orders-slb-80.
+    let sim = faulted(
+        "basic-account.json",
+        "DescribeApiHistory:3b81fd160f5645e097cc8855d75a1cf6=NoPermission",
+    );
+    let (code, report, _) = audit_json(&sim, &Home::new(), &["--max-attempts", "1"]);
+    assert!(
+        sim.calls("DescribeDeployedApi") > 0,
+        "the fallback read the deployed definition"
+    );
+    assert_eq!(code, Some(1));
+    // The history read of getOrder's offline version is a gap; nothing became less cautious.
+    assert_more_cautious(&clean, &report);
+    assert_honest(&report, code);
+    assert_eq!(
+        verdicts(&report)["orders-slb-80"],
+        "blocked",
+        "the live deployment is still found"
+    );
+    assert!(rules_of(&report, "orders-slb-80").contains(&"GG101".to_owned()));
+
+    // createOrder uses the backend service: without its online version nothing can tell.
+    let sim = faulted(
+        "basic-account.json",
+        "DescribeApiHistory:9a3f1a5279434f2ba74ccd91c295af9f=NoPermission",
+    );
+    let (code, report, _) = audit_json(&sim, &Home::new(), &["--max-attempts", "1"]);
+    assert_eq!(code, Some(1));
+    assert_more_cautious(&clean, &report);
+    assert_honest(&report, code);
+    assert!(
+        verdicts(&report).values().all(|v| v != "safe"),
+        "an unresolved route could be any grant"
+    );
+}
