@@ -145,13 +145,7 @@ fn env_var(name: &str) -> Option<String> {
 /// defaults (region, profile, qps) apply where no flag or variable was given.
 async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, RegionId), Error> {
     let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
-    let target = account::target(
-        account,
-        &config.defaults,
-        &env_var,
-        dirs::home_dir().as_deref(),
-    )
-    .await?;
+    let target = target_of(account, &config).await?;
     for warning in &target.resolved.warnings {
         eprintln!("warning: {warning}");
     }
@@ -171,16 +165,17 @@ async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, Regi
     Ok((client, RegionId::from(target.region)))
 }
 
+/// Credentials, region and endpoint from the flags, the environment, the config file's
+/// defaults and the user's home, in that order of precedence.
+async fn target_of(account: &AccountArgs, config: &Config) -> Result<account::Target, Error> {
+    let home = dirs::home_dir();
+    Ok(account::target(account, &config.defaults, &env_var, home.as_deref()).await?)
+}
+
 /// `whoami`: where the credentials come from, masked; never the secret.
 async fn whoami_command(account: &AccountArgs) -> Result<Outcome, Error> {
     let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
-    let target = account::target(
-        account,
-        &config.defaults,
-        &env_var,
-        dirs::home_dir().as_deref(),
-    )
-    .await?;
+    let target = target_of(account, &config).await?;
     let text = account::describe(&target);
     emit(None, |out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Clear)

@@ -20,20 +20,15 @@ async fn live_matches(
 ) -> Result<Vec<VpcAccessAttribute>, RemovalError> {
     let call = |e| RemovalError::Call(Box::new(e));
     let mut by_tuple = client
-        .pages(DescribeVpcAccesses {
-            vpc_id: Some(grant.vpc_id.clone()),
-            instance_id: Some(grant.instance_id.clone()),
-            port: Some(grant.port),
-            ..DescribeVpcAccesses::default()
-        })
+        .pages(DescribeVpcAccesses::by_tuple(
+            &grant.vpc_id,
+            &grant.instance_id,
+            grant.port,
+        ))
         .await
         .map_err(call)?;
     let by_name = client
-        .pages(DescribeVpcAccesses {
-            name: Some(grant.name.clone()),
-            accurate_query: true,
-            ..DescribeVpcAccesses::default()
-        })
+        .pages(DescribeVpcAccesses::by_name(&grant.name))
         .await
         .map_err(call)?;
     for g in by_name {

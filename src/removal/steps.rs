@@ -527,12 +527,11 @@ pub async fn recheck(
 ) -> Result<Recheck, (JournalEntry, CallError)> {
     let grant = entry.confirmed.cleared.grant().clone();
     let listed = client
-        .pages(DescribeVpcAccesses {
-            vpc_id: Some(grant.key.vpc_id.to_string()),
-            instance_id: Some(grant.key.instance_id.to_string()),
-            port: Some(grant.key.port),
-            ..DescribeVpcAccesses::default()
-        })
+        .pages(DescribeVpcAccesses::by_tuple(
+            grant.key.vpc_id.as_str(),
+            grant.key.instance_id.as_str(),
+            grant.key.port,
+        ))
         .await;
     let listed = match listed {
         Ok(listed) => listed,
@@ -713,12 +712,11 @@ fn name_stage(inventory: &Inventory, api_id: String, group_id: String, stage_id:
 /// present, `None` when the read failed (the entry stays `pending`).
 pub async fn reconcile_removal(client: &Client, grant: &GrantRecord) -> Option<State> {
     let listed = client
-        .pages(DescribeVpcAccesses {
-            vpc_id: Some(grant.vpc_id.clone()),
-            instance_id: Some(grant.instance_id.clone()),
-            port: Some(grant.port),
-            ..DescribeVpcAccesses::default()
-        })
+        .pages(DescribeVpcAccesses::by_tuple(
+            &grant.vpc_id,
+            &grant.instance_id,
+            grant.port,
+        ))
         .await
         .ok()?;
     Some(if listed.is_empty() {

@@ -422,6 +422,27 @@ pub struct DescribeVpcAccesses {
     pub page: Option<(u32, u32)>,
 }
 
+impl DescribeVpcAccesses {
+    /// The grant with this tuple, the key RemoveVpcAccess addresses.
+    pub fn by_tuple(vpc_id: &str, instance_id: &str, port: u16) -> Self {
+        Self {
+            vpc_id: Some(vpc_id.to_owned()),
+            instance_id: Some(instance_id.to_owned()),
+            port: Some(port),
+            ..Self::default()
+        }
+    }
+
+    /// Grants named exactly `name` (the service matches names fuzzily without AccurateQuery).
+    pub fn by_name(name: &str) -> Self {
+        Self {
+            name: Some(name.to_owned()),
+            accurate_query: true,
+            ..Self::default()
+        }
+    }
+}
+
 impl Action for DescribeVpcAccesses {
     const NAME: &'static str = "DescribeVpcAccesses";
     type Response = DescribeVpcAccessesResponse;
