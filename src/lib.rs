@@ -169,7 +169,7 @@ async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, Regi
 /// defaults and the user's home, in that order of precedence.
 async fn target_of(account: &AccountArgs, config: &Config) -> Result<account::Target, Error> {
     let home = dirs::home_dir();
-    Ok(account::target(account, &config.defaults, &env_var, home.as_deref()).await?)
+    account::target(account, &config.defaults, &env_var, home.as_deref()).await
 }
 
 /// `whoami`: where the credentials come from, masked; never the secret.
