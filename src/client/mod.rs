@@ -229,6 +229,9 @@ struct Inner {
     rate: Option<rate::RateLimiter>,
     slots: Option<Semaphore>,
     max_pages: u32,
+    /// The first credentials or clock failure of the run: once set, no attempt is sent any
+    /// more (every later answer would be refused the same way; FAULTS.md R7, R11, A7).
+    fuse: std::sync::Mutex<Option<retry::Failure>>,
 }
 
 /// How a failed call is treated by the walk and the removal.
@@ -391,6 +394,7 @@ impl Client {
                 rate: rate::RateLimiter::new(config.qps),
                 slots: (config.concurrency > 0).then(|| Semaphore::new(config.concurrency)),
                 max_pages: config.max_pages.max(1),
+                fuse: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -450,6 +454,11 @@ impl Client {
             retries: c.retries.load(Ordering::Relaxed),
             nonce_reused: c.nonce_reused.load(Ordering::Relaxed),
         }
+    }
+
+    /// The endpoint's base URL (no query, so never a signature).
+    pub fn endpoint(&self) -> &str {
+        self.inner.transport.base()
     }
 
     /// Retry tokens left in this run's budget.
@@ -522,6 +531,11 @@ impl Client {
         if let Some(rate) = &inner.rate {
             rate.acquire().await;
         }
+        // Checked after the wait for a slot: calls queued behind the one that hit the failure
+        // must not go out either.
+        if let Some(failure) = inner.fuse.lock().expect("fuse lock").clone() {
+            return Err(failure);
+        }
         let credentials = inner.credentials.current().await;
         let signed = sign::sign(
             &credentials,
@@ -550,6 +564,14 @@ impl Client {
                 tracing::debug!(action = A::NAME, scope, attempt, "ok");
             }
             Err(failure) => {
+                let class = retry::classify(failure, mutating).class;
+                if matches!(class, FailureClass::Credentials | FailureClass::ClockSkew) {
+                    inner
+                        .fuse
+                        .lock()
+                        .expect("fuse lock")
+                        .get_or_insert_with(|| failure.clone());
+                }
                 if retry::classify(failure, mutating).retry == Retry::Throttled {
                     if let Some(rate) = &inner.rate {
                         rate.on_throttled();

@@ -6,7 +6,7 @@
 
 use super::FailureClass;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Why one attempt failed, as seen on the wire.
@@ -333,7 +333,15 @@ pub struct Counters {
     pub retries: AtomicU64,
     /// `SignatureNonceUsed` answers (a bug if ever non-zero).
     pub nonce_reused: AtomicU64,
+    /// Whether any attempt of this run has connected to the endpoint.
+    pub reached: AtomicBool,
 }
+
+/// Attempts for a connect failure while no attempt of the run has ever connected: a refused
+/// or unreachable endpoint at the start is almost always a wrong or stopped endpoint, so the
+/// run says so within seconds instead of spending the full schedule (FAULTS.md A6). Once the
+/// endpoint has answered, connect failures get the normal `max_attempts`.
+pub const UNREACHED_CONNECT_ATTEMPTS: u32 = 2;
 
 /// How a call ended without success.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,6 +377,7 @@ where
         attempts += 1;
         let failure = match attempt(attempts).await {
             Ok(value) => {
+                counters.reached.store(true, Ordering::Relaxed);
                 if attempts == 1 {
                     budget.earn();
                 }
@@ -376,6 +385,9 @@ where
             }
             Err(failure) => failure,
         };
+        if !matches!(failure, Failure::Connect { .. }) {
+            counters.reached.store(true, Ordering::Relaxed);
+        }
         let decision = classify(&failure, mutating);
         let stop = |budget_empty| Exhausted {
             failure: failure.clone(),
@@ -387,6 +399,9 @@ where
             Retry::Never => false,
             _ if mutating => attempts < policy.max_write_sends,
             Retry::Throttled => attempts < policy.max_throttled_attempts,
+            Retry::NotSent if !counters.reached.load(Ordering::Relaxed) => {
+                attempts < policy.max_attempts.min(UNREACHED_CONNECT_ATTEMPTS)
+            }
             Retry::Transient | Retry::NotSent => attempts < policy.max_attempts,
             Retry::NonceReused => nonce_retries < 1,
             Retry::MalformedOnce => malformed_retries < 1,
@@ -843,6 +858,53 @@ mod tests {
         assert_eq!(err.attempts, 3);
         assert!(err.budget_empty);
         assert_eq!(budget.remaining(), 2);
+    }
+
+    fn refused() -> Failure {
+        Failure::Connect {
+            message: "Connection refused".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_endpoint_never_reached_gets_two_connect_attempts_then_the_full_schedule() {
+        let counters = Counters::default();
+        let (f, _) = scripted(vec![Err(refused()); 10]);
+        let err = run(
+            &Policy::default(),
+            &RetryBudget::new(500),
+            &counters,
+            false,
+            f,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.attempts, UNREACHED_CONNECT_ATTEMPTS);
+        assert_eq!(err.failure.code(), "ConnectFailed");
+
+        // Once any answer has arrived, a refused connection is a blip: the normal limit.
+        let (f, _) = scripted(vec![Err(reset()), Ok(1)]);
+        run(
+            &Policy::default(),
+            &RetryBudget::new(500),
+            &counters,
+            false,
+            f,
+        )
+        .await
+        .unwrap();
+        assert!(counters.reached.load(Ordering::Relaxed));
+        let (f, _) = scripted(vec![Err(refused()); 10]);
+        let err = run(
+            &Policy::default(),
+            &RetryBudget::new(500),
+            &counters,
+            false,
+            f,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.attempts, Policy::default().max_attempts);
     }
 
     #[test]

@@ -55,6 +55,11 @@ impl Transport {
         })
     }
 
+    /// The base URL requests go to (no query).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Sends one POST with `query` as the whole query string and an empty body.
     /// `string_to_sign` is what we signed: if the server answers `SignatureDoesNotMatch` with
     /// its own, the two are compared to say whether the secret or the canonical form is wrong.

@@ -40,6 +40,21 @@ pub enum WalkError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stopped(Box<CallError>),
+    /// The endpoint never answered: nothing listens there, or it is unreachable from here.
+    #[error("cannot reach endpoint {endpoint}: nothing could be listed in region {region}")]
+    #[diagnostic(
+        code(grantguard::walk::unreachable),
+        help("check --endpoint (or GRANTGUARD_ENDPOINT), the region, and that the network allows the connection")
+    )]
+    Unreachable {
+        /// The endpoint's base URL.
+        endpoint: String,
+        /// The region.
+        region: RegionId,
+        /// The connect failure of DescribeVpcAccesses.
+        #[source]
+        source: Box<CallError>,
+    },
     /// Not even the grants could be listed.
     #[error("nothing could be listed in region {region}: {source}")]
     #[diagnostic(
@@ -88,6 +103,13 @@ pub async fn walk_with_cache(
     let grants = match client.pages(actions::DescribeVpcAccesses::default()).await {
         Ok(items) => items,
         Err(error) if stops_the_run(&error) => return Err(WalkError::Stopped(Box::new(error))),
+        Err(error) if error.code == "ConnectFailed" => {
+            return Err(WalkError::Unreachable {
+                endpoint: client.endpoint().to_owned(),
+                region: region.clone(),
+                source: Box::new(error),
+            })
+        }
         Err(error) => {
             return Err(WalkError::NothingListed {
                 region: region.clone(),

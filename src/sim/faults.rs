@@ -43,6 +43,17 @@ pub struct Faults {
     /// Shift of the emulator's clock in seconds (positive = the server is ahead).
     #[serde(default)]
     pub clock_offset_secs: Option<i64>,
+    /// After this many authenticated calls carrying an STS token, every token is refused as
+    /// `InvalidSecurityToken.Expired` (a token that expires mid-run).
+    #[serde(default)]
+    pub sts_expire_after: Option<u64>,
+    /// Oversized 200 answers, `ACTION[:ID]=SIZE` (with Content-Length) or `SIZE,chunked`.
+    #[serde(default)]
+    pub oversize: Vec<OversizeRule>,
+    /// Connections cut after the head and 512 body bytes, `ACTION[:ID]=always|N` (the first
+    /// N matching requests only).
+    #[serde(default)]
+    pub reset: Vec<ResetRule>,
 }
 
 impl Faults {
@@ -57,6 +68,9 @@ impl Faults {
         self.fail.extend(over.fail.iter().cloned());
         self.corrupt.extend(over.corrupt.iter().cloned());
         self.clock_offset_secs = over.clock_offset_secs.or(self.clock_offset_secs);
+        self.sts_expire_after = over.sts_expire_after.or(self.sts_expire_after);
+        self.oversize.extend(over.oversize.iter().cloned());
+        self.reset.extend(over.reset.iter().cloned());
         self
     }
 }
@@ -220,6 +234,132 @@ impl fmt::Display for CorruptRule {
     }
 }
 
+/// An oversized 200 answer for `action` (and, if given, the request mentioning `scope`):
+/// a well-formed JSON object padded to `bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OversizeRule {
+    /// Action name.
+    pub action: String,
+    /// GroupId, ApiId, BackendId or VpcName the request must carry.
+    pub scope: Option<String>,
+    /// Body size in bytes.
+    pub bytes: u64,
+    /// Sent chunked, without Content-Length (the client only learns the size by reading).
+    pub chunked: bool,
+}
+
+/// `50MiB`, `512KiB`, `1000` (bytes); `KiB`/`MiB`/`GiB` and `KB`/`MB`/`GB` are 1024-based.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
+fn format_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{}MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{}KiB", b >> 10),
+        b => b.to_string(),
+    }
+}
+
+impl FromStr for OversizeRule {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (action, scope, value) = split_rule(s)?;
+        let (size, chunked) = match value.split_once(',') {
+            Some((size, "chunked")) => (size, true),
+            Some(_) => {
+                return Err(RuleError {
+                    rule: s.to_owned(),
+                    why: "the only option after the size is ',chunked'".into(),
+                })
+            }
+            None => (value.as_str(), false),
+        };
+        let bytes = parse_size(size).ok_or_else(|| RuleError {
+            rule: s.to_owned(),
+            why: "the size must look like 50MiB, 512KiB or 1000".into(),
+        })?;
+        Ok(OversizeRule {
+            action,
+            scope,
+            bytes,
+            chunked,
+        })
+    }
+}
+
+impl fmt::Display for OversizeRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = format!(
+            "{}{}",
+            format_size(self.bytes),
+            if self.chunked { ",chunked" } else { "" }
+        );
+        match &self.scope {
+            Some(s) => write!(f, "{}:{}={}", self.action, s, value),
+            None => write!(f, "{}={}", self.action, value),
+        }
+    }
+}
+
+/// A connection cut mid-body for `action` (and, if given, the request mentioning `scope`):
+/// the head and 512 body bytes go out, then the connection is dropped. `first: Some(n)` cuts
+/// only the first `n` matching requests (a transient fault); `None` cuts every one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetRule {
+    /// Action name.
+    pub action: String,
+    /// GroupId, ApiId, BackendId or VpcName the request must carry.
+    pub scope: Option<String>,
+    /// How many matching requests to cut; `None` = all.
+    pub first: Option<u32>,
+}
+
+impl FromStr for ResetRule {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (action, scope, value) = split_rule(s)?;
+        let first = match value.as_str() {
+            "always" => None,
+            "once" => Some(1),
+            n => Some(n.parse().map_err(|_| RuleError {
+                rule: s.to_owned(),
+                why: "the value must be always, once or a number of requests".into(),
+            })?),
+        };
+        Ok(ResetRule {
+            action,
+            scope,
+            first,
+        })
+    }
+}
+
+impl fmt::Display for ResetRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self
+            .first
+            .map_or_else(|| "always".to_owned(), |n| n.to_string());
+        match &self.scope {
+            Some(s) => write!(f, "{}:{}={}", self.action, s, value),
+            None => write!(f, "{}={}", self.action, value),
+        }
+    }
+}
+
 macro_rules! string_serde {
     ($t:ty) => {
         impl Serialize for $t {
@@ -237,6 +377,8 @@ macro_rules! string_serde {
 }
 string_serde!(FailRule);
 string_serde!(CorruptRule);
+string_serde!(OversizeRule);
+string_serde!(ResetRule);
 
 fn matches(action: &str, scope: &Option<String>, req_action: &str, req_scopes: &[&str]) -> bool {
     action == req_action && scope.as_deref().is_none_or(|s| req_scopes.contains(&s))
@@ -261,6 +403,8 @@ pub struct FaultState {
     streak: u32,
     window_start: Instant,
     window_count: u32,
+    /// Matching requests seen per `reset` rule (by index).
+    resets_seen: Vec<u32>,
 }
 
 impl FaultState {
@@ -273,6 +417,7 @@ impl FaultState {
             streak: 0,
             window_start: Instant::now(),
             window_count: 0,
+            resets_seen: Vec::new(),
         }
     }
 
@@ -342,6 +487,37 @@ impl FaultState {
     }
 }
 
+impl FaultState {
+    /// The oversize rule for this request, if one matches: (bytes, chunked).
+    pub fn oversize(&self, action: &str, scopes: &[&str]) -> Option<(u64, bool)> {
+        self.faults
+            .oversize
+            .iter()
+            .find(|r| matches(&r.action, &r.scope, action, scopes))
+            .map(|r| (r.bytes, r.chunked))
+    }
+
+    /// Whether to cut this request's connection mid-body (counts the request against the
+    /// first matching `reset` rule).
+    pub fn reset(&mut self, action: &str, scopes: &[&str]) -> bool {
+        let Some(index) = self
+            .faults
+            .reset
+            .iter()
+            .position(|r| matches(&r.action, &r.scope, action, scopes))
+        else {
+            return false;
+        };
+        if self.resets_seen.len() < self.faults.reset.len() {
+            self.resets_seen.resize(self.faults.reset.len(), 0);
+        }
+        self.resets_seen[index] += 1;
+        self.faults.reset[index]
+            .first
+            .is_none_or(|n| self.resets_seen[index] <= n)
+    }
+}
+
 /// Replaces the first number in the body with a word (or, with no number, the first string
 /// other than `RequestId` with an array), keeping the JSON well-formed but mistyped.
 pub fn mistype(value: &mut serde_json::Value) -> bool {
@@ -391,6 +567,41 @@ mod tests {
         assert_eq!(c.to_string(), "DescribeApi:API_X=malformed-json");
         assert!("DescribeApi=garbage".parse::<CorruptRule>().is_err());
         assert!("DescribeApi".parse::<FailRule>().is_err());
+    }
+
+    #[test]
+    fn oversize_and_reset_rules_parse_print_and_count() {
+        let o: OversizeRule = "DescribeApis=50MiB".parse().unwrap();
+        assert_eq!((o.bytes, o.chunked), (50 << 20, false));
+        assert_eq!(o.to_string(), "DescribeApis=50MiB");
+        let o: OversizeRule = "DescribeApis:G=2MiB,chunked".parse().unwrap();
+        assert_eq!(
+            (o.scope.as_deref(), o.bytes, o.chunked),
+            (Some("G"), 2 << 20, true)
+        );
+        assert_eq!(o.to_string(), "DescribeApis:G=2MiB,chunked");
+        assert!("DescribeApis=lots".parse::<OversizeRule>().is_err());
+        assert!("DescribeApis=1MiB,gzip".parse::<OversizeRule>().is_err());
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("512KiB"), Some(512 << 10));
+
+        let r: ResetRule = "DescribeApi:A=once".parse().unwrap();
+        assert_eq!(r.first, Some(1));
+        assert_eq!(r.to_string(), "DescribeApi:A=1");
+        assert!("DescribeApi=sometimes".parse::<ResetRule>().is_err());
+        let mut s = FaultState::new(Faults {
+            reset: vec![r, "RemoveVpcAccess=always".parse().unwrap()],
+            ..Faults::default()
+        });
+        assert!(!s.reset("DescribeApi", &["B"]), "another API is not cut");
+        assert!(s.reset("DescribeApi", &["A"]), "the first request is cut");
+        assert!(!s.reset("DescribeApi", &["A"]), "the retry goes through");
+        assert!((0..3).all(|_| s.reset("RemoveVpcAccess", &[])));
+        let f: Faults =
+            serde_json::from_str(r#"{"oversize":["DescribeApis=1MiB"],"reset":["DescribeApi=always"],"sts_expire_after":5}"#)
+                .unwrap();
+        assert_eq!(f.sts_expire_after, Some(5));
+        assert_eq!(f.oversize.len() + f.reset.len(), 2);
     }
 
     #[test]

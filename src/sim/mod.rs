@@ -27,7 +27,7 @@ pub mod state;
 pub mod sts;
 pub mod verify;
 
-pub use faults::{CorruptRule, Corruption, FailRule, Faults};
+pub use faults::{CorruptRule, Corruption, FailRule, Faults, OversizeRule, ResetRule};
 pub use fixture::{Fixture, FixtureCredential, FixtureError};
 pub use log::{CallRecord, SignatureVersion};
 pub use state::Account;
@@ -149,6 +149,10 @@ struct Shared {
     log: CallLog,
     host_id: String,
     identity: sts::Identity,
+    /// Authenticated calls that carried an STS token (for `sts_expire_after`).
+    token_calls: std::sync::atomic::AtomicU64,
+    /// Body bytes handed to the connection by oversized answers.
+    oversize_sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,6 +206,8 @@ impl Shared {
             log,
             host_id: format!("apigateway.{}.aliyuncs.com", fixture.region),
             identity: sts::Identity::new(),
+            token_calls: Default::default(),
+            oversize_sent: Default::default(),
         })
     }
 
@@ -282,6 +288,14 @@ impl Sim {
     /// How many requests named `action` (whatever their outcome).
     pub fn calls(&self, action: &str) -> usize {
         self.shared.log.count(action)
+    }
+
+    /// Body bytes the emulator's oversized answers (`oversize` faults) handed to their
+    /// connections: a client that stops reading at its cap keeps this far below the size.
+    pub fn oversize_bytes_sent(&self) -> u64 {
+        self.shared
+            .oversize_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A copy of the account as it is now.
@@ -419,6 +433,10 @@ struct Answer {
     error_code: Option<String>,
     retry_after: bool,
     truncate: bool,
+    /// Send only this many body bytes, then drop the connection (`reset` faults).
+    cut_after: Option<usize>,
+    /// Replace the body by a padded JSON object of this size, chunked or not (`oversize`).
+    oversize: Option<(u64, bool)>,
 }
 
 impl Answer {
@@ -440,6 +458,8 @@ impl Answer {
             error_code: Some(e.code.clone()),
             retry_after: e.code.starts_with("Throttling"),
             truncate: false,
+            cut_after: None,
+            oversize: None,
         }
     }
 }
@@ -532,6 +552,8 @@ async fn entry(
                         error_code: None,
                         retry_after: false,
                         truncate: false,
+                        cut_after: None,
+                        oversize: None,
                     },
                     Err(e) => Answer::error(&shared, &rid, &e),
                 }
@@ -553,7 +575,21 @@ async fn entry(
     let full = answer.body.len();
     record.status = answer.status;
     record.error_code = answer.error_code.clone();
-    let response = if answer.truncate {
+    let response = if let Some((size, chunked)) = answer.oversize {
+        record.response_bytes = size;
+        let builder = if chunked {
+            builder
+        } else {
+            builder.header("content-length", size.to_string())
+        };
+        builder.body(oversized_body(&rid, size, shared.oversize_sent.clone()))
+    } else if let Some(cut) = answer.cut_after {
+        let head = Bytes::from(answer.body[..cut.min(full)].to_vec());
+        record.response_bytes = head.len() as u64;
+        builder
+            .header("content-length", full.max(cut + 1).to_string())
+            .body(cut_body(head))
+    } else if answer.truncate {
         let half = Bytes::from(answer.body[..full / 2].to_vec());
         record.response_bytes = half.len() as u64;
         // Send the head and half the body, pause so they reach the client, then fail the
@@ -580,6 +616,57 @@ async fn entry(
     };
     shared.log.push(record);
     response.unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// A JSON object padded to exactly `size` bytes, streamed in 64 KiB chunks; every chunk handed
+/// to the connection is counted in `sent`, so a test can tell how much the client pulled.
+fn oversized_body(rid: &str, size: u64, sent: Arc<std::sync::atomic::AtomicU64>) -> Body {
+    enum Phase {
+        Head(String),
+        Pad(u64),
+    }
+    const CHUNK: u64 = 64 * 1024;
+    const TAIL: &[u8] = b"\"}";
+    let head = format!("{{\"RequestId\":\"{rid}\",\"Padding\":\"");
+    let pad = size.saturating_sub((head.len() + TAIL.len()) as u64);
+    let chunks = futures::stream::unfold(Some(Phase::Head(head)), move |phase| {
+        let sent = sent.clone();
+        async move {
+            let (bytes, next) = match phase? {
+                Phase::Head(head) => (Bytes::from(head), Some(Phase::Pad(pad))),
+                Phase::Pad(0) => (Bytes::from_static(TAIL), None),
+                Phase::Pad(left) => {
+                    let n = left.min(CHUNK);
+                    (
+                        Bytes::from(vec![b'x'; n as usize]),
+                        Some(Phase::Pad(left - n)),
+                    )
+                }
+            };
+            sent.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Some((Ok::<_, std::io::Error>(bytes), next))
+        }
+    });
+    Body::from_stream(chunks)
+}
+
+/// `head`, then (once it has had time to reach the client) a failed stream: hyper drops the
+/// connection short of the promised Content-Length, as a reset mid-body does.
+fn cut_body(head: Bytes) -> Body {
+    let chunks = futures::stream::unfold(Some(head), |state| async move {
+        match state {
+            Some(head) => Some((Ok(head), None)),
+            None => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let cut = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection reset by fault injection",
+                );
+                Some((Err::<Bytes, _>(cut), None))
+            }
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -750,6 +837,19 @@ fn authenticate(
         }
         _ => {}
     }
+    if token.is_some() {
+        let limit = lock(&shared.faults).faults().sts_expire_after;
+        let seen = shared
+            .token_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if limit.is_some_and(|n| seen >= n) {
+            return Err(ApiError::with_status(
+                400,
+                "InvalidSecurityToken.Expired",
+                "Specified SecurityToken is expired.",
+            ));
+        }
+    }
 
     let at = OffsetDateTime::parse(&timestamp, &time::format_description::well_known::Rfc3339)
         .map_err(|_| {
@@ -831,7 +931,7 @@ fn serve_action(
         .iter()
         .filter_map(|k| params.get(k))
         .collect();
-    let corruption = {
+    let (corruption, oversize, reset) = {
         let mut faults = lock(&shared.faults);
         match faults.decide(Instant::now()) {
             Verdict::Throttle => {
@@ -857,7 +957,11 @@ fn serve_action(
                 ApiError::with_status(rule.status(), &rule.code, format!("Injected fault {rule}"));
             return Answer::error(shared, rid, &e);
         }
-        faults.corruption(action, &scopes)
+        (
+            faults.corruption(action, &scopes),
+            faults.oversize(action, &scopes),
+            faults.reset(action, &scopes),
+        )
     };
 
     let call = HookCall {
@@ -896,6 +1000,8 @@ fn serve_action(
         error_code: None,
         retry_after: false,
         truncate,
+        cut_after: reset.then_some(512),
+        oversize,
     };
     match corruption {
         None => ok(serde_json::to_vec(&value).unwrap_or_default(), "application/json;charset=utf-8", false),

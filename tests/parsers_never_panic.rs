@@ -1,0 +1,258 @@
+//! FAULTS.md P3: the parsers of untrusted input never panic, whatever the bytes: the service's
+//! error envelope and every response model (through the client's own `decode`), the journal
+//! reader, the aliyun credentials profile file and the emulator's fixture format. Inputs are
+//! arbitrary bytes, arbitrary JSON trees built from the vendor's key names (so the lenient
+//! number/bool and list-wrapper paths are reached), and valid documents cut or corrupted at a
+//! random offset.
+
+use grantguard::client::transport::decode;
+use grantguard::removal::journal;
+use grantguard::sim::Fixture;
+use grantguard::wire::models::*;
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// Key names the response models read, so random trees exercise real fields.
+const KEYS: &[&str] = &[
+    "RequestId",
+    "Code",
+    "Message",
+    "HostId",
+    "Recommend",
+    "TotalCount",
+    "PageSize",
+    "PageNumber",
+    "VpcAccessAttributes",
+    "VpcAccessAttribute",
+    "VpcAccessId",
+    "Name",
+    "VpcId",
+    "InstanceId",
+    "Port",
+    "Description",
+    "VpcTargetHostName",
+    "ApiSummarys",
+    "ApiSummary",
+    "ApiId",
+    "ApiName",
+    "GroupId",
+    "GroupName",
+    "DeployedInfos",
+    "DeployedInfo",
+    "StageName",
+    "EffectiveVersion",
+    "DeployedStatus",
+    "ServiceConfig",
+    "VpcConfig",
+    "VpcEnable",
+    "ServiceProtocol",
+    "ServiceAddress",
+    "Apis",
+    "Api",
+    "ApiHisItems",
+    "ApiHisItem",
+    "HistoryVersion",
+    "Status",
+    "DeployedTime",
+    "ModifiedTime",
+    "CreatedTime",
+    "ApiGroupAttributes",
+    "ApiGroupAttribute",
+    "StageItems",
+    "StageInfo",
+    "BackendInfoList",
+    "BackendInfo",
+    "BackendId",
+    "BackendName",
+    "BackendType",
+    "BackendConfig",
+    "BackendModels",
+    "BackendModel",
+    "StageModeId",
+    "Tag",
+    "TagList",
+    "Items",
+    "Regions",
+    "Region",
+    "RegionId",
+    "ApiVpcAccessInfos",
+    "ApiVpcAccessInfo",
+    "ServiceVpcEnable",
+    "Mode",
+    "BackendEnable",
+];
+
+fn json_tree() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        "[a-zA-Z0-9 .:-]{0,12}".prop_map(Value::String),
+        prop_oneof![
+            Just("80"),
+            Just("TRUE"),
+            Just("false"),
+            Just(""),
+            Just("-1"),
+            Just("1e99")
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(|pairs| {
+                Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }),
+        ]
+    })
+}
+
+/// `decode` of every response model; a failure must be an `Err`, never a panic.
+fn decode_every_model(bytes: &[u8]) {
+    macro_rules! each {
+        ($($t:ty),* $(,)?) => {
+            $( let _ = decode::<$t>(stringify!($t), bytes, None); )*
+        };
+    }
+    each!(
+        ErrorBody,
+        DescribeRegionsResponse,
+        DescribeApiGroupsResponse,
+        DescribeApiGroupResponse,
+        DescribeApisResponse,
+        ApiDefinition,
+        DescribeDeployedApisResponse,
+        ApiHistoriesResponse,
+        DescribeApisByVpcAccessResponse,
+        DescribeVpcAccessesResponse,
+        SetVpcAccessResponse,
+        RemoveVpcAccessResponse,
+        OperationResponse,
+        DescribeAbolishApiTaskResponse,
+        DescribeBackendListResponse,
+        DescribeBackendInfoResponse,
+        DescribeApisByBackendResponse,
+    );
+    let _ = serde_json::from_slice::<ErrorBody>(bytes);
+}
+
+/// `text` cut at `cut` and with the byte at `flip` replaced by `with`.
+fn damaged(text: &[u8], cut: usize, flip: usize, with: u8) -> Vec<u8> {
+    let mut bytes = text[..cut % (text.len() + 1)].to_vec();
+    if !bytes.is_empty() {
+        let at = flip % bytes.len();
+        bytes[at] = with;
+    }
+    bytes
+}
+
+fn fixture_text() -> &'static str {
+    include_str!("fixtures/basic-account.json")
+}
+
+/// Two valid journal lines from the crate's own encoder: what the damage starts from.
+fn journal_sample() -> Vec<u8> {
+    let line = |state| {
+        journal::encode(&journal::Record::outcome(
+            "entry-1",
+            state,
+            journal::Detail::default(),
+        ))
+    };
+    format!(
+        "{}{}",
+        line(journal::State::NotRemoved),
+        line(journal::State::Done)
+    )
+    .into_bytes()
+}
+
+/// The aliyun config file at a temp HOME holding `bytes`, resolved for profile `p`.
+fn resolve_profile(bytes: &[u8]) {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".aliyun");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("config.json");
+    std::fs::write(&file, bytes).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let env = |_: &str| None::<String>;
+    let _ = grantguard::credentials::resolve(Some("p"), &env, Some(home.path()));
+    let _ = grantguard::credentials::resolve(None, &env, Some(home.path()));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn models_and_error_envelope_survive_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        decode_every_model(&bytes);
+    }
+
+    #[test]
+    fn models_survive_arbitrary_vendor_shaped_json(tree in json_tree()) {
+        decode_every_model(&serde_json::to_vec(&tree).unwrap());
+    }
+
+    #[test]
+    fn journal_reader_survives_arbitrary_and_damaged_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+        cut in any::<usize>(), flip in any::<usize>(), with in any::<u8>(),
+    ) {
+        let contents = journal::parse(&bytes);
+        prop_assert!(contents.records.len() <= bytes.iter().filter(|b| **b == b'\n').count());
+        let sample = journal_sample();
+        let originals = journal::parse(&sample).records;
+        let contents = journal::parse(&damaged(&sample, cut, flip, with));
+        // A damaged line is never read as a record: whatever is read is an original one.
+        prop_assert!(contents.records.len() <= 2);
+        for record in &contents.records {
+            prop_assert!(originals.contains(record), "a damaged line was read: {record:?}");
+        }
+    }
+
+    #[test]
+    fn profile_file_parser_survives_arbitrary_and_damaged_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..256),
+        tree in json_tree(),
+        cut in any::<usize>(), flip in any::<usize>(), with in any::<u8>(),
+    ) {
+        resolve_profile(&bytes);
+        resolve_profile(&serde_json::to_vec(&serde_json::json!({
+            "current": "p", "profiles": [tree]
+        })).unwrap());
+        let valid = br#"{"current":"p","profiles":[{"name":"p","mode":"AK","access_key_id":"LTAIx","access_key_secret":"y","region_id":"cn-hangzhou"}]}"#;
+        resolve_profile(&damaged(valid, cut, flip, with));
+    }
+
+    #[test]
+    fn fixture_parser_survives_arbitrary_and_damaged_text(
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+        cut in any::<usize>(), flip in any::<usize>(), with in any::<u8>(),
+    ) {
+        let _ = Fixture::from_json(&String::from_utf8_lossy(&bytes));
+        let text = damaged(fixture_text().as_bytes(), cut, flip, with);
+        let _ = Fixture::from_json(&String::from_utf8_lossy(&text));
+    }
+}
+
+#[test]
+fn the_undamaged_samples_parse() {
+    // The seeds the damage starts from are valid, so the properties above really do cut into
+    // working documents.
+    assert!(Fixture::from_json(fixture_text()).is_ok());
+    let contents = journal::parse(&journal_sample());
+    assert_eq!((contents.records.len(), contents.damaged.len()), (2, 0));
+    // Cut anywhere inside the second line, the first record survives and the second is
+    // never read as `done`.
+    let sample = journal_sample();
+    let first = sample.iter().position(|b| *b == b'\n').unwrap() + 1;
+    for cut in first..sample.len() {
+        let contents = journal::parse(&sample[..cut]);
+        assert_eq!(contents.records.len(), 1, "cut at {cut}");
+        assert_eq!(contents.records[0].state, journal::State::NotRemoved);
+    }
+}
