@@ -375,3 +375,58 @@ fn an_unreadable_online_version_falls_back_to_the_deployed_definition() {
         "an unresolved route could be any grant"
     );
 }
+
+/// A group whose own stage list leaves a stage out (older groups list only RELEASE and TEST)
+/// still has every deployment found: the walk lists each stage that the group, the API
+/// listing's DeployedInfos or the history names, so a PRE deployment is not missed.
+#[test]
+fn a_stage_missing_from_the_group_stage_list_is_still_walked() {
+    let sim = start("basic-account.json");
+    sim.mutate(|account| {
+        let billing = account
+            .groups
+            .iter_mut()
+            .find(|g| g.name == "billing")
+            .unwrap();
+        assert!(billing.stages.remove("PRE").is_some());
+    });
+    let (code, report, _) = audit_json(&sim, &Home::new(), &[]);
+    assert_eq!(code, Some(1));
+    assert_honest(&report, code);
+    let findings = &report["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "billing-ecs-8080")
+        .unwrap()["findings"];
+    assert!(
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "GG101" && f["stage"] == "PRE"),
+        "listInvoices is live in PRE: {findings}"
+    );
+    assert_eq!(verdicts(&report)["billing-ecs-8080"], "blocked");
+}
+
+/// DescribeApis says an API is deployed in a stage whose DescribeDeployedApis listing does not
+/// show it (the two listings disagree, e.g. a deployment changing mid-walk): the walk records
+/// a gap rather than trusting the shorter listing, so no grant it could use is called safe.
+#[test]
+fn listings_that_disagree_about_a_deployment_are_a_gap() {
+    let clean = clean_basic();
+    let sim = start("basic-account.json");
+    // The API listing has been read by the time the stage listings are asked for.
+    sim.before("DescribeDeployedApis", |_, account| {
+        account.unpublish("3b81fd160f5645e097cc8855d75a1cf6", "RELEASE");
+    });
+    let (code, report, _) = audit_json(&sim, &Home::new(), &[]);
+    assert_eq!(code, Some(1));
+    assert_honest(&report, code);
+    assert_more_cautious(&clean, &report);
+    let gap = gap_of(&report, "DescribeDeployedApis");
+    assert_eq!(gap["code"], "ListingsDisagree");
+    assert_eq!(gap["scope"], "api:3b81fd160f5645e097cc8855d75a1cf6/stage:RELEASE");
+    assert!(verdicts(&report).values().all(|v| v != "safe"));
+}

@@ -167,6 +167,27 @@ struct Walker<'a> {
 /// The history listing of one group per (API id, stage), newest first.
 type VersionMap = HashMap<(String, Stage), Vec<ApiHisItem>>;
 
+/// The stages to list deployments in: the group's own, plus any stage an API is deployed to
+/// (DescribeApis' DeployedInfos) or published in (the history listing), in stage order.
+fn stages_to_walk(group: &Group, summaries: &[ApiSummary], history: &[ApiHisItem]) -> Vec<Stage> {
+    let deployed = summaries
+        .iter()
+        .flat_map(|s| &s.deployed_infos.items)
+        .filter(|i| i.deployed_status.eq_ignore_ascii_case("DEPLOYED"))
+        .filter_map(|i| Stage::parse(&i.stage_name));
+    let published = history.iter().filter_map(|i| Stage::parse(&i.stage_name));
+    let mut stages: Vec<Stage> = group
+        .stages
+        .iter()
+        .map(|s| s.stage)
+        .chain(deployed)
+        .chain(published)
+        .collect();
+    stages.sort();
+    stages.dedup();
+    stages
+}
+
 /// `EffectiveVersion` per (API id, stage) that DescribeApis lists as deployed.
 fn effective_versions(summaries: &[ApiSummary]) -> HashMap<(&str, Stage), &str> {
     let mut map = HashMap::new();
@@ -399,13 +420,22 @@ impl Walker<'_> {
             modified_time: modified_time.to_owned(),
         };
 
-        let (summaries, deployed, listing) = futures::join!(
+        let (summaries, listing) = futures::join!(
             self.list(actions::DescribeApis::in_group(group.id.as_str()), None),
-            self.deployed_listings(&group),
             self.history_listing(&group),
         );
+        let summaries_read = summaries.as_deref().unwrap_or_default();
+        // A group's own stage list can leave a stage out; the stages its APIs are deployed to
+        // and published in are walked too, so no live stage goes unread.
+        let stages = stages_to_walk(
+            &group,
+            summaries_read,
+            listing.as_deref().unwrap_or_default(),
+        );
+        let deployed = self.deployed_listings(&group, &stages).await;
+        self.check_listings_agree(&group, summaries_read, &deployed);
         let versions = listing.map(|items| self.versions_by_api_stage(&group, items));
-        let effective = effective_versions(summaries.as_deref().unwrap_or_default());
+        let effective = effective_versions(summaries_read);
         let (drafts, deployments, history) = futures::join!(
             self.drafts(&group, summaries.as_deref().unwrap_or_default()),
             self.deployments(&group, &deployed, versions.as_ref(), &effective),
@@ -455,16 +485,56 @@ impl Walker<'_> {
 
     /// DescribeDeployedApis for every stage of the group; `None` for a stage that could not
     /// be listed (already a gap).
-    async fn deployed_listings(&self, group: &Group) -> Vec<(Stage, Option<Vec<DeployedApiItem>>)> {
-        join_all(group.stages.iter().map(|s| async move {
+    async fn deployed_listings(
+        &self,
+        group: &Group,
+        stages: &[Stage],
+    ) -> Vec<(Stage, Option<Vec<DeployedApiItem>>)> {
+        join_all(stages.iter().map(|&stage| async move {
             let action = actions::DescribeDeployedApis {
                 group_id: group.id.0.clone(),
-                stage_name: s.stage.as_str().to_owned(),
+                stage_name: stage.as_str().to_owned(),
                 page: None,
             };
-            (s.stage, self.list(action, None).await)
+            (stage, self.list(action, None).await)
         }))
         .await
+    }
+
+    /// DescribeApis says which stages each API is deployed to; a deployment that the stage's
+    /// DescribeDeployedApis listing does not show was not read, so it is a gap, never silence.
+    fn check_listings_agree(
+        &self,
+        group: &Group,
+        summaries: &[ApiSummary],
+        deployed: &[(Stage, Option<Vec<DeployedApiItem>>)],
+    ) {
+        for summary in summaries {
+            for info in &summary.deployed_infos.items {
+                let Some(stage) = Stage::parse(&info.stage_name) else {
+                    continue;
+                };
+                if !info.deployed_status.eq_ignore_ascii_case("DEPLOYED") {
+                    continue;
+                }
+                let listed = deployed.iter().find(|(s, _)| *s == stage);
+                // A stage whose listing failed is already a gap.
+                let Some((_, Some(items))) = listed else {
+                    continue;
+                };
+                if !items.iter().any(|item| item.api_id == summary.api_id) {
+                    self.note(
+                        format!("api:{}/stage:{stage}", summary.api_id),
+                        actions::DescribeDeployedApis::NAME,
+                        "ListingsDisagree",
+                        format!(
+                            "DescribeApis lists {}/{} as deployed in {stage}, but DescribeDeployedApis of group {} does not",
+                            group.name, summary.api_name, group.id
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     async fn history_listing(&self, group: &Group) -> Option<Vec<ApiHisItem>> {
