@@ -44,6 +44,19 @@ fn both(hangzhou: &TestSim, shanghai: &TestSim, home: &Home) -> assert_cmd::Comm
     cmd
 }
 
+/// `report` against schemas/report.v1.schema.json, which holds both report forms (oneOf).
+fn assert_schema(report: &Value) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/report.v1.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
+
 /// The single-region JSON audit of `region` on `sim`.
 fn single(sim: &TestSim, region: &str, home: &Home) -> Value {
     let out = grantguard(sim, home)
@@ -77,6 +90,7 @@ fn two_regions_are_audited_together_with_the_verdicts_of_their_single_audits() {
         stderr(&out)
     );
     let report = json(&out);
+    assert_schema(&report);
     assert_eq!(report["schema"], "grantguard.report/v1");
     assert_eq!(report["complete"], true);
     assert!(report.get("region").is_none() && report.get("grants").is_none());
@@ -154,6 +168,7 @@ fn a_region_whose_listing_is_forbidden_is_incomplete_and_the_other_stands() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = json(&out);
+    assert_schema(&report);
     assert_eq!(report["complete"], false);
     let (read, failed) = (&report["regions"][0], &report["regions"][1]);
     assert_eq!(
@@ -287,6 +302,7 @@ fn one_region_keeps_the_single_region_report_and_remove_refuses_several() {
     let hangzhou = start_region("cn-hangzhou", Faults::default());
     let home = Home::new();
     let report = single(&hangzhou, "cn-hangzhou", &home);
+    assert_schema(&report);
     assert_eq!(report["region"], "cn-hangzhou");
     assert!(report.get("regions").is_none());
 
