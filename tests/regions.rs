@@ -219,6 +219,35 @@ fn a_region_whose_listing_is_forbidden_is_incomplete_and_the_other_stands() {
 }
 
 #[test]
+fn a_region_whose_endpoint_refuses_connections_is_incomplete_and_the_other_stands() {
+    let hangzhou = start_region("cn-hangzhou", Faults::default());
+    // A loopback port that was just free: connecting to it is refused at once.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/", listener.local_addr().unwrap())
+    };
+    let home = Home::new();
+    let out = grantguard(&hangzhou, &home)
+        .env("GRANTGUARD_ENDPOINT_CN_SHANGHAI", closed)
+        .args(["audit", "--format", "json", "--max-attempts", "1"])
+        .args(["--region", "cn-hangzhou,cn-shanghai"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_schema(&report);
+    let (read, failed) = (&report["regions"][0], &report["regions"][1]);
+    assert_eq!(read["complete"], true);
+    assert_eq!(
+        verdicts(read),
+        verdicts(&single(&hangzhou, "cn-hangzhou", &home))
+    );
+    assert_eq!(failed["complete"], false);
+    assert_eq!(failed["gaps"][0]["code"], "ConnectFailed");
+    assert_eq!(failed["summary"]["safe"], 0);
+}
+
+#[test]
 fn every_region_failing_is_an_error_and_scan_writes_one_snapshot_per_region() {
     let (hangzhou, shanghai) = (
         start_region("cn-hangzhou", forbidden_listing()),
