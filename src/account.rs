@@ -65,9 +65,15 @@ pub async fn target(
     } else {
         return Err(Error::MissingRegion);
     };
-    let endpoint = match &account.endpoint {
-        Some(url) => Endpoint::parse(url)?,
-        None => Endpoint::for_region(&region)?,
+    // A region's own variable (GRANTGUARD_ENDPOINT_CN_HANGZHOU) wins: it is how tests and
+    // emulators serve several regions, one endpoint each.
+    let endpoint = match (
+        env(&crate::regions::endpoint_var(&region)),
+        &account.endpoint,
+    ) {
+        (Some(url), _) => Endpoint::parse(&url)?,
+        (None, Some(url)) => Endpoint::parse(url)?,
+        (None, None) => Endpoint::for_region(&region)?,
     };
     Ok(Target {
         resolved,

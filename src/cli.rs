@@ -59,7 +59,7 @@ pub struct AccountArgs {
     /// aliyun CLI profile to take credentials from (~/.aliyun/config.json)
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Region to audit [env: ALIBABA_CLOUD_REGION_ID]
+    /// Region id; audit and scan also take a list (ID,ID) or `all` [env: ALIBABA_CLOUD_REGION_ID]
     #[arg(long, global = true, value_name = "ID")]
     pub region: Option<String>,
     /// API endpoint; plain http:// only to loopback

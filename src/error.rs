@@ -83,6 +83,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Removal(#[from] crate::removal::RemovalError),
+    /// `--region` named several regions where one is needed, or `all` could not be expanded.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Regions(#[from] crate::regions::RegionsError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     #[diagnostic(code(grantguard::runtime))]

@@ -18,6 +18,7 @@ pub mod error;
 pub mod graph;
 pub mod inventory;
 pub mod policy;
+pub mod regions;
 pub mod removal;
 pub mod report;
 pub mod rules;
@@ -60,6 +61,18 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         output,
         command,
     } = cli;
+    // Only audit and scan read several regions; a grant lives in one.
+    let single = match &command {
+        Command::Graph(_) => Some("graph"),
+        Command::Remove(_) => Some("remove"),
+        Command::Restore(_) => Some("restore"),
+        Command::Journal(_) => Some("journal"),
+        Command::Whoami => Some("whoami"),
+        _ => None,
+    };
+    if let Some(name) = single {
+        regions::require_single(account.region.as_deref(), name)?;
+    }
     match command {
         Command::Rules(args) => rules_command(args, &mut std::io::stdout().lock()),
         Command::Sim(args) => runtime()?.block_on(sim_command(args)),
@@ -163,6 +176,103 @@ async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, Regi
     let client =
         Client::with_provider(client_config, target.resolved.provider()).map_err(Box::new)?;
     Ok((client, RegionId::from(target.region)))
+}
+
+/// Several regions: one client per region (its endpoint from [`regions::endpoint_for`]), all
+/// sharing the first region's rate limiter, concurrency cap and retry budget. `all` asks
+/// DescribeRegions through the default region's endpoint ([`regions::FALLBACK_REGION`] when
+/// none is configured).
+async fn connect_regions(
+    account: &AccountArgs,
+    walk: &WalkArgs,
+    wanted: regions::Wanted,
+) -> Result<Vec<(Client, RegionId)>, Error> {
+    let mut first = account.clone();
+    first.region = match &wanted {
+        regions::Wanted::Several(list) => list.first().map(ToString::to_string),
+        regions::Wanted::All => None,
+    };
+    let (client, _) = match connect(&first, walk).await {
+        Err(Error::MissingRegion) if wanted == regions::Wanted::All => {
+            first.region = Some(regions::FALLBACK_REGION.to_owned());
+            connect(&first, walk).await?
+        }
+        connected => connected?,
+    };
+    let ids = match wanted {
+        regions::Wanted::Several(list) => list,
+        regions::Wanted::All => {
+            let answer = client
+                .read(&wire::actions::DescribeRegions)
+                .await
+                .map_err(Box::new)?;
+            let mut ids: Vec<RegionId> = Vec::new();
+            for region in answer.regions.items {
+                Endpoint::for_region(&region.region_id)?;
+                if !ids.iter().any(|id| id.as_str() == region.region_id) {
+                    ids.push(RegionId::from(region.region_id.as_str()));
+                }
+            }
+            if ids.is_empty() {
+                return Err(regions::RegionsError::NoneListed.into());
+            }
+            tracing::info!(regions = ids.len(), "DescribeRegions listed the regions");
+            ids
+        }
+    };
+    let env = |name: &str| env_var(name);
+    ids.into_iter()
+        .map(|id| {
+            let endpoint = regions::endpoint_for(id.as_str(), account.endpoint.as_deref(), &env)?;
+            Ok((client.for_endpoint(endpoint).map_err(Box::new)?, id))
+        })
+        .collect()
+}
+
+/// Walks every region at once (within the clients' one shared rate limit), reusing and then
+/// replacing each region's cache in `cache_dir` when given, and settles the results
+/// ([`regions::settle`]).
+async fn walk_regions(
+    clients: &[(Client, RegionId)],
+    output: &OutputArgs,
+    walk_args: &WalkArgs,
+    cache_dir: Option<&Path>,
+) -> Result<Vec<regions::RegionInventory>, Error> {
+    let bar = progress(output, &format!("reading {} regions", clients.len()));
+    let options = WalkOptions {
+        history_depth: walk_args.history_depth,
+        progress: bar.clone(),
+    };
+    let walks = clients.iter().map(|(client, region)| {
+        let options = &options;
+        async move {
+            let cache = cache_dir.and_then(|dir| inventory::cache::load_or_warn(dir, region));
+            walk::walk_with_cache(client, region, options, cache.as_ref()).await
+        }
+    });
+    let results = futures::future::join_all(walks).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some((client, _)) = clients.first() {
+        let stats = client.stats();
+        tracing::info!(
+            regions = clients.len(),
+            requests = stats.requests,
+            throttled = stats.throttled,
+            retries = stats.retries,
+            "walk finished"
+        );
+    }
+    let settled = regions::settle(results)?;
+    if let Some(dir) = cache_dir {
+        for region in settled.iter().filter(|r| !r.failed) {
+            if let Err(error) = inventory::cache::store(dir, &region.inventory) {
+                tracing::warn!("the cache was not updated: {error}");
+            }
+        }
+    }
+    Ok(settled)
 }
 
 /// Credentials, region and endpoint from the flags, the environment, the config file's
@@ -375,27 +485,70 @@ async fn scan_command(
     output: &OutputArgs,
     args: cli::ScanArgs,
 ) -> Result<Outcome, Error> {
+    if let Some(wanted) = regions::wanted(account.region.as_deref())? {
+        return scan_regions(account, output, args, wanted).await;
+    }
     let (client, region) = connect(account, &args.walk).await?;
     let inventory = walk_live(&client, &region, output, &args.walk, None).await?;
     inventory::snapshot::save(&inventory, &args.output)?;
     if !output.quiet {
-        eprintln!(
-            "wrote {}: {} grants, {} groups, {} drafts, {} deployments, {} historical versions, {} backends, {} gaps",
-            args.output.display(),
-            inventory.grants.len(),
-            inventory.groups.len(),
-            inventory.drafts.len(),
-            inventory.deployments.len(),
-            inventory.history.len(),
-            inventory.backends.len(),
-            inventory.gaps.len(),
-        );
+        report_scan(&args.output, &inventory);
     }
     Ok(if inventory.is_complete() {
         Outcome::Clear
     } else {
         Outcome::Held
     })
+}
+
+/// `scan` of several regions: one snapshot per region, named by [`regions::snapshot_path`];
+/// a region where nothing could be listed gets no snapshot and holds the run.
+async fn scan_regions(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::ScanArgs,
+    wanted: regions::Wanted,
+) -> Result<Outcome, Error> {
+    let clients = connect_regions(account, &args.walk, wanted).await?;
+    let settled = walk_regions(&clients, output, &args.walk, None).await?;
+    let mut outcome = Outcome::Clear;
+    for region in &settled {
+        let inventory = &region.inventory;
+        if region.failed {
+            if let Some(gap) = inventory.gaps.first() {
+                eprintln!(
+                    "{}: no snapshot written: {} failed ({}): {}",
+                    inventory.region, gap.action, gap.code, gap.message
+                );
+            }
+            outcome = Outcome::Held;
+            continue;
+        }
+        let path = regions::snapshot_path(&args.output, &inventory.region);
+        inventory::snapshot::save(inventory, &path)?;
+        if !output.quiet {
+            report_scan(&path, inventory);
+        }
+        if !inventory.is_complete() {
+            outcome = Outcome::Held;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The line `scan` prints on stderr for each snapshot it wrote.
+fn report_scan(path: &Path, inventory: &Inventory) {
+    eprintln!(
+        "wrote {}: {} grants, {} groups, {} drafts, {} deployments, {} historical versions, {} backends, {} gaps",
+        path.display(),
+        inventory.grants.len(),
+        inventory.groups.len(),
+        inventory.drafts.len(),
+        inventory.deployments.len(),
+        inventory.history.len(),
+        inventory.backends.len(),
+        inventory.gaps.len(),
+    );
 }
 
 async fn inventory_for(
@@ -439,6 +592,11 @@ async fn audit_command(
     let catalog = Catalog::builtin();
     // The config is read before the walk so a typo in it costs no API calls.
     let config = load_config(account.config.as_ref(), &catalog)?;
+    if args.inventory.is_none() {
+        if let Some(wanted) = regions::wanted(account.region.as_deref())? {
+            return audit_regions(account, output, args, wanted, &config, &catalog).await;
+        }
+    }
     let inventory = match &args.cache {
         Some(dir) => audit_walk_cached(account, output, &args.walk, dir).await?,
         None => inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?,
@@ -461,6 +619,39 @@ async fn audit_command(
         .or(config.defaults.min_severity)
         .unwrap_or(cli::MinSeverity::Deny);
     Ok(gate(&report, min_severity))
+}
+
+/// `audit` of several regions, walked in parallel: one report per region, rendered together
+/// ([`report::render_regions`]); held when any region holds or failed.
+async fn audit_regions(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::AuditArgs,
+    wanted: regions::Wanted,
+    config: &Config,
+    catalog: &Catalog,
+) -> Result<Outcome, Error> {
+    let clients = connect_regions(account, &args.walk, wanted).await?;
+    let settled = walk_regions(&clients, output, &args.walk, args.cache.as_deref()).await?;
+    let audited = regions::audit(
+        &settled,
+        selector_of(&args.selector).as_ref(),
+        config,
+        catalog,
+    );
+    let reports: Vec<Report> = audited.iter().map(|r| r.report.clone()).collect();
+    let options = RenderOptions {
+        color: args.output.is_none() && use_color(output.color),
+        ..RenderOptions::default()
+    };
+    emit(args.output.as_ref(), |out| {
+        report::render_regions(&reports, format_of(args.format), out, options)
+    })?;
+    let min_severity = args
+        .min_severity
+        .or(config.defaults.min_severity)
+        .unwrap_or(cli::MinSeverity::Deny);
+    Ok(regions::gate(&audited, min_severity))
 }
 
 async fn graph_command(

@@ -222,12 +222,16 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     transport: transport::Transport,
+    /// Kept so [`Client::for_endpoint`] can build a transport for another endpoint.
+    config: ClientConfig,
     credentials: Provider,
     policy: Policy,
-    budget: RetryBudget,
-    counters: Counters,
-    rate: Option<rate::RateLimiter>,
-    slots: Option<Semaphore>,
+    // Shared (Arc) with every client made by `for_endpoint`: regions walked together stay
+    // within one rate limit, one concurrency cap and one retry budget.
+    budget: Arc<RetryBudget>,
+    counters: Arc<Counters>,
+    rate: Option<Arc<rate::RateLimiter>>,
+    slots: Option<Arc<Semaphore>>,
     max_pages: u32,
     /// The first credentials or clock failure of the run: once set, no attempt is sent any
     /// more (every later answer would be refused the same way; FAULTS.md R7, R11, A7).
@@ -381,6 +385,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
+                config: config.clone(),
                 credentials,
                 policy: Policy {
                     max_attempts: config.max_attempts.max(1),
@@ -389,12 +394,36 @@ impl Client {
                     base: config.backoff_base,
                     cap: config.backoff_cap,
                 },
-                budget: RetryBudget::new(config.retry_budget),
-                counters: Counters::default(),
-                rate: rate::RateLimiter::new(config.qps),
-                slots: (config.concurrency > 0).then(|| Semaphore::new(config.concurrency)),
+                budget: Arc::new(RetryBudget::new(config.retry_budget)),
+                counters: Arc::new(Counters::default()),
+                rate: rate::RateLimiter::new(config.qps).map(Arc::new),
+                slots: (config.concurrency > 0)
+                    .then(|| Arc::new(Semaphore::new(config.concurrency))),
                 max_pages: config.max_pages.max(1),
                 fuse: std::sync::Mutex::new(None),
+            }),
+        })
+    }
+
+    /// A client for another endpoint (another region) that signs with the same credentials
+    /// and shares this one's rate limiter, concurrency cap, retry budget and counters, so
+    /// regions walked in parallel together stay within the limits of one client.
+    #[allow(clippy::result_large_err)]
+    pub fn for_endpoint(&self, endpoint: Endpoint) -> Result<Client, CallError> {
+        let inner = &*self.inner;
+        let config = ClientConfig {
+            endpoint,
+            ..inner.config.clone()
+        };
+        let sibling = Client::with_provider(config, inner.credentials.clone())?;
+        let built = Arc::into_inner(sibling.inner).expect("a new client is not shared yet");
+        Ok(Client {
+            inner: Arc::new(Inner {
+                budget: Arc::clone(&inner.budget),
+                counters: Arc::clone(&inner.counters),
+                rate: inner.rate.clone(),
+                slots: inner.slots.clone(),
+                ..built
             }),
         })
     }

@@ -654,3 +654,42 @@ async fn concurrency_cap_holds_attempts_in_flight() {
     assert_eq!(client.stats().requests, 5);
     assert_eq!(server.in_flight.lock().unwrap().1, 2);
 }
+
+#[tokio::test]
+async fn a_client_for_another_endpoint_shares_the_limits_and_counters() {
+    let (a, b) = (
+        Server::start(vec![json("200 OK", REGIONS)]).await,
+        Server::start(vec![json("200 OK", REGIONS)]).await,
+    );
+    let first = a.client(|c| {
+        c.qps = 50.0;
+        c.concurrency = 1;
+    });
+    let second = first
+        .for_endpoint(Endpoint::parse(&b.url).unwrap())
+        .unwrap();
+    let (x, y) = futures::join!(first.read(&DescribeRegions), second.read(&DescribeRegions));
+    x.unwrap();
+    y.unwrap();
+    // Each request went to its own endpoint, and both counted in one set of counters.
+    assert_eq!((a.request_lines().len(), b.request_lines().len()), (1, 1));
+    assert_eq!((first.stats().requests, second.stats().requests), (2, 2));
+    let (one, two) = (&*first.inner, &*second.inner);
+    assert!(Arc::ptr_eq(
+        one.slots.as_ref().unwrap(),
+        two.slots.as_ref().unwrap()
+    ));
+    assert!(Arc::ptr_eq(
+        one.rate.as_ref().unwrap(),
+        two.rate.as_ref().unwrap()
+    ));
+    assert!(Arc::ptr_eq(&one.budget, &two.budget));
+    // A sibling is validated like any endpoint.
+    let plain = Endpoint {
+        url: url::Url::parse("http://10.1.2.3/").unwrap(),
+    };
+    assert_eq!(
+        first.for_endpoint(plain).unwrap_err().code,
+        "InvalidEndpoint"
+    );
+}

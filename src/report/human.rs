@@ -174,6 +174,39 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
     )
 }
 
+/// Writes several regions' reports: each region's report under its own heading (the
+/// `grantguard audit of REGION` line), in the order given, then the totals over every region.
+pub fn render_regions(
+    reports: &[Report],
+    out: &mut dyn io::Write,
+    options: RenderOptions,
+) -> io::Result<()> {
+    for (n, report) in reports.iter().enumerate() {
+        if n > 0 {
+            writeln!(out)?;
+        }
+        render(report, out, options)?;
+    }
+    let s = super::Summary::total(reports.iter().map(|r| &r.summary));
+    let incomplete = reports.iter().filter(|r| !r.complete).count();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} regions, {} grant{} audited: {} safe, {} blocked, {} unknown{}",
+        reports.len(),
+        s.grants,
+        if s.grants == 1 { "" } else { "s" },
+        s.safe,
+        s.blocked,
+        s.unknown,
+        match incomplete {
+            0 => String::new(),
+            1 => "; 1 region incomplete".to_owned(),
+            n => format!("; {n} regions incomplete"),
+        }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

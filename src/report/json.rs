@@ -84,7 +84,36 @@ fn timestamp(at: time::OffsetDateTime) -> String {
 
 /// Writes `report` as the JSON contract, followed by a newline.
 pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
-    let document = Document {
+    serde_json::to_writer_pretty(&mut *out, &document(report))?;
+    writeln!(out)
+}
+
+/// The multi-region form: one single-region document per region, verdict totals, and
+/// `complete` only when every region is.
+#[derive(Serialize)]
+struct RegionsDocument<'a> {
+    schema: &'static str,
+    regions: Vec<Document<'a>>,
+    summary: super::Summary,
+    complete: bool,
+}
+
+/// Writes several regions' reports as one JSON document, followed by a newline: the schema
+/// tag, `regions` (each exactly what [`render`] writes for that region, schema tag included),
+/// the summed `summary`, and `complete` when every region is complete.
+pub fn render_regions(reports: &[Report], out: &mut dyn io::Write) -> io::Result<()> {
+    let document = RegionsDocument {
+        schema: SCHEMA,
+        regions: reports.iter().map(document).collect(),
+        summary: super::Summary::total(reports.iter().map(|r| &r.summary)),
+        complete: reports.iter().all(|r| r.complete),
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
+}
+
+fn document(report: &Report) -> Document<'_> {
+    Document {
         schema: SCHEMA,
         region: report.region.as_str(),
         complete: report.complete,
@@ -117,9 +146,7 @@ pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
             .collect(),
         findings: report.findings.iter().map(finding).collect(),
         summary: report.summary,
-    };
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+    }
 }
 
 #[cfg(test)]

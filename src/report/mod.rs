@@ -183,6 +183,18 @@ impl Summary {
             unknown: of(Verdict::Unknown),
         }
     }
+
+    /// The sum of several summaries (the totals of a multi-region run).
+    pub fn total<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> Summary {
+        summaries
+            .into_iter()
+            .fold(Summary::default(), |sum, s| Summary {
+                grants: sum.grants + s.grants,
+                safe: sum.safe + s.safe,
+                blocked: sum.blocked + s.blocked,
+                unknown: sum.unknown + s.unknown,
+            })
+    }
 }
 
 /// The result of one audit.
@@ -262,6 +274,26 @@ pub fn render(
         Format::Human => human::render(report, out, options),
         Format::Json => json::render(report, out),
         Format::Sarif => sarif::render(report, out),
+    }
+}
+
+/// Writes the reports of several regions to `out` in `format`. One report is written exactly
+/// as [`render`] writes it; with more, human output has one section per region and a totals
+/// line, JSON is the multi-region document ([`json::render_regions`]) and SARIF one run with
+/// every region's results ([`sarif::render_regions`]).
+pub fn render_regions(
+    reports: &[Report],
+    format: Format,
+    out: &mut dyn io::Write,
+    options: RenderOptions,
+) -> io::Result<()> {
+    if let [report] = reports {
+        return render(report, format, out, options);
+    }
+    match format {
+        Format::Human => human::render_regions(reports, out, options),
+        Format::Json => json::render_regions(reports, out),
+        Format::Sarif => sarif::render_regions(reports, out),
     }
 }
 

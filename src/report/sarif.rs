@@ -23,7 +23,8 @@ fn level(severity: Severity) -> &'static str {
 /// sha256 hex of (rule, grant, API, stage): the same finding keeps its fingerprint when the
 /// message wording or the run changes. A version id, or the path for findings without an API
 /// (gaps, backend models), tells apart findings that share those four.
-fn fingerprint(finding: &Finding, grant: Option<&Grant>) -> String {
+/// In a multi-region log the region leads the key (single-region fingerprints are unchanged).
+fn fingerprint(finding: &Finding, grant: Option<&Grant>, region: Option<&str>) -> String {
     let detail = match (&finding.api_id, &finding.version) {
         (Some(_), Some(version)) => version.clone(),
         (Some(_), None) => String::new(),
@@ -37,11 +38,29 @@ fn fingerprint(finding: &Finding, grant: Option<&Grant>) -> String {
         &detail,
     ]
     .join("\u{1f}");
+    let key = match region {
+        Some(region) => format!("{region}\u{1f}{key}"),
+        None => key,
+    };
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn result(report: &Report, finding: &Finding, grant: Option<&Grant>) -> Value {
+/// One SARIF result; `region` is set in a multi-region log, where it is the first logical
+/// location and part of the fingerprint.
+fn result(
+    report: &Report,
+    finding: &Finding,
+    grant: Option<&Grant>,
+    region: Option<&str>,
+) -> Value {
     let mut locations = Vec::new();
+    if let Some(region) = region {
+        locations.push(json!({
+            "name": region,
+            "fullyQualifiedName": format!("region/{region}"),
+            "kind": "namespace"
+        }));
+    }
     if let Some(grant) = grant {
         locations.push(json!({
             "name": grant.name,
@@ -70,7 +89,7 @@ fn result(report: &Report, finding: &Finding, grant: Option<&Grant>) -> Value {
         "level": level(finding.severity),
         "message": {"text": text},
         "locations": [{"logicalLocations": locations}],
-        "partialFingerprints": {"grantguard/v1": fingerprint(finding, grant)},
+        "partialFingerprints": {"grantguard/v1": fingerprint(finding, grant, region)},
         "properties": {"severity": finding.severity.as_str()}
     });
     if let Some(index) = index {
@@ -84,6 +103,69 @@ fn result(report: &Report, finding: &Finding, grant: Option<&Grant>) -> Value {
 
 /// Writes `report` as a SARIF 2.1.0 log.
 pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+    let results = results_of(report, None);
+    let notifications = notifications_of(report, None);
+    let properties = json!({"region": report.region.as_str(), "complete": report.complete});
+    write_log(report, results, notifications, properties, out)
+}
+
+/// Writes several regions' reports as one SARIF run: every region's results, each with its
+/// region as a logical location, gaps as notifications naming their region, and the regions
+/// with their `complete` flags in the run's properties.
+pub fn render_regions(reports: &[Report], out: &mut dyn io::Write) -> io::Result<()> {
+    let Some(first) = reports.first() else {
+        return Ok(());
+    };
+    let mut results = Vec::new();
+    let mut notifications = Vec::new();
+    for report in reports {
+        results.extend(results_of(report, Some(report.region.as_str())));
+        notifications.extend(notifications_of(report, Some(report.region.as_str())));
+    }
+    let regions: Vec<Value> = reports
+        .iter()
+        .map(|r| json!({"region": r.region.as_str(), "complete": r.complete}))
+        .collect();
+    let properties = json!({
+        "regions": regions,
+        "complete": reports.iter().all(|r| r.complete)
+    });
+    write_log(first, results, notifications, properties, out)
+}
+
+fn results_of(report: &Report, region: Option<&str>) -> Vec<Value> {
+    report
+        .grants
+        .iter()
+        .flat_map(|g| g.findings.iter().map(move |f| (f, Some(&g.grant))))
+        .chain(report.findings.iter().map(|f| (f, None)))
+        .map(|(finding, grant)| result(report, finding, grant, region))
+        .collect()
+}
+
+// A gap is a coverage problem of the whole run; SARIF says so with a notification too.
+fn notifications_of(report: &Report, region: Option<&str>) -> Vec<Value> {
+    let prefix = region.map(|r| format!("{r}: ")).unwrap_or_default();
+    report
+        .gaps
+        .iter()
+        .map(|gap| {
+            json!({
+                "level": "error",
+                "message": {"text": format!("{prefix}{} on {} was not read ({}: {})", gap.action, gap.scope, gap.code, gap.message)}
+            })
+        })
+        .collect()
+}
+
+/// The log around `results`; the rule catalog comes from `report`.
+fn write_log(
+    report: &Report,
+    results: Vec<Value>,
+    notifications: Vec<Value>,
+    properties: Value,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     let rules: Vec<Value> = report
         .rules
         .iter()
@@ -95,24 +177,6 @@ pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
                 "fullDescription": {"text": rule.section("What it finds").unwrap_or(&rule.summary)},
                 "help": {"text": rule.help(), "markdown": rule.explanation},
                 "defaultConfiguration": {"level": level(rule.default_severity)}
-            })
-        })
-        .collect();
-    let results: Vec<Value> = report
-        .grants
-        .iter()
-        .flat_map(|g| g.findings.iter().map(move |f| (f, Some(&g.grant))))
-        .chain(report.findings.iter().map(|f| (f, None)))
-        .map(|(finding, grant)| result(report, finding, grant))
-        .collect();
-    // A gap is a coverage problem of the whole run; SARIF says so with a notification too.
-    let notifications: Vec<Value> = report
-        .gaps
-        .iter()
-        .map(|gap| {
-            json!({
-                "level": "error",
-                "message": {"text": format!("{} on {} was not read ({}: {})", gap.action, gap.scope, gap.code, gap.message)}
             })
         })
         .collect();
@@ -131,7 +195,7 @@ pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
                 "toolExecutionNotifications": notifications
             }],
             "results": results,
-            "properties": {"region": report.region.as_str(), "complete": report.complete}
+            "properties": properties
         }]
     });
     serde_json::to_writer_pretty(&mut *out, &log)?;

@@ -26,6 +26,9 @@ pub struct Fixture {
     /// Region the account lives in.
     #[serde(default = "default_region")]
     pub region: String,
+    /// Regions DescribeRegions lists besides `region`; empty: four well-known regions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
     /// Access keys the emulator accepts (besides those in its environment).
     #[serde(default)]
     pub credentials: Vec<FixtureCredential>,

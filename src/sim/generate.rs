@@ -254,6 +254,7 @@ pub fn fixture(options: &GenerateOptions) -> Fixture {
             options.seed
         ),
         region: "cn-hangzhou".into(),
+        regions: Vec::new(),
         credentials: vec![FixtureCredential {
             access_key_id: ACCESS_KEY_ID.into(),
             access_key_secret: ACCESS_KEY_SECRET.into(),

@@ -259,14 +259,24 @@ fn describe_regions(acc: &Account, p: &Params) -> Result<Value, ApiError> {
         ("cn-beijing", "华北2（北京）", "China (Beijing)"),
         ("ap-southeast-1", "新加坡", "Singapore"),
     ];
-    let mut regions: Vec<Region> = known
-        .iter()
-        .map(|(id, zh, en)| Region {
-            region_id: (*id).into(),
-            local_name: if english { (*en).into() } else { (*zh).into() },
-            region_endpoint: format!("apigateway.{id}.aliyuncs.com"),
-        })
-        .collect();
+    let listed = |id: &str, local_name: String| Region {
+        region_id: id.into(),
+        local_name,
+        region_endpoint: format!("apigateway.{id}.aliyuncs.com"),
+    };
+    // A fixture that names its regions gets exactly those (multi-region tests serve each
+    // one from its own emulator); otherwise the well-known four.
+    let mut regions: Vec<Region> = if acc.regions.is_empty() {
+        known
+            .iter()
+            .map(|(id, zh, en)| listed(id, if english { *en } else { *zh }.into()))
+            .collect()
+    } else {
+        acc.regions
+            .iter()
+            .map(|id| listed(id, id.clone()))
+            .collect()
+    };
     if !regions.iter().any(|r| r.region_id == acc.region) {
         regions.insert(
             0,

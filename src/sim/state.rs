@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct Account {
     /// Region id.
     pub region: String,
+    /// Other regions DescribeRegions lists (empty: the well-known ones).
+    pub regions: Vec<String>,
     /// Grants, in creation order.
     pub grants: Vec<Grant>,
     /// Groups.
@@ -110,6 +112,7 @@ impl Account {
     pub fn from_fixture(fixture: &Fixture) -> Self {
         Account {
             region: fixture.region.clone(),
+            regions: fixture.regions.clone(),
             grants: fixture.grants.clone(),
             groups: fixture.groups.clone(),
             apis: fixture.apis.clone(),
