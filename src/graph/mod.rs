@@ -35,12 +35,13 @@ pub enum Node<'a> {
     Draft(&'a ApiDraft),
     /// An API live in one stage.
     Deployment(&'a Deployment),
-    /// A backend service's model for one stage.
-    BackendModel(BackendModelNode<'a>),
+    /// A backend service's model for one stage (boxed, like `Dangling`: they are few, and
+    /// keeping them out of line keeps every node of a large account a pointer wide).
+    BackendModel(Box<BackendModelNode<'a>>),
     /// An offline historical version a rollback could reach.
     History(&'a HistoricalVersion),
     /// A reference target that matches no grant (its own record: one per distinct target).
-    Dangling(VpcRef),
+    Dangling(Box<VpcRef>),
 }
 
 /// A backend service's model for one stage, with the users the service listed for it.
@@ -442,13 +443,15 @@ impl<'a> Builder<'a> {
                 .iter()
                 .filter(|u| u.stage == Some(model.stage))
                 .collect();
-            let node = self.graph.add_node(Node::BackendModel(BackendModelNode {
-                backend_id: &backend.id,
-                backend_name: &backend.name,
-                stage: model.stage,
-                vpc: model.vpc.as_ref(),
-                listed_users,
-            }));
+            let node = self
+                .graph
+                .add_node(Node::BackendModel(Box::new(BackendModelNode {
+                    backend_id: &backend.id,
+                    backend_name: &backend.name,
+                    stage: model.stage,
+                    vpc: model.vpc.as_ref(),
+                    listed_users,
+                })));
             self.models.insert((&backend.id, model.stage), node);
             nodes.push(node);
             if let Some(vpc) = &model.vpc {
@@ -517,7 +520,9 @@ impl<'a> Builder<'a> {
             let node = match self.dangling.get(&target) {
                 Some(&node) => node,
                 None => {
-                    let node = self.graph.add_node(Node::Dangling(target.clone()));
+                    let node = self
+                        .graph
+                        .add_node(Node::Dangling(Box::new(target.clone())));
                     self.dangling.insert(target, node);
                     node
                 }
@@ -929,6 +934,12 @@ mod tests {
             assert_eq!(through.len(), 1, "{}", grant.name);
             assert!(through[0].matched.mismatch);
         }
+    }
+
+    #[test]
+    fn a_node_stays_two_words_wide() {
+        // A large account has hundreds of thousands of nodes; a wide variant costs them all.
+        assert!(std::mem::size_of::<Node<'_>>() <= 16);
     }
 
     #[test]
