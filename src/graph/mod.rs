@@ -3,55 +3,60 @@
 //! "dangling" targets (references that match no grant). Edges record which user routes
 //! through which grant, and by which key it matched (name, tuple or id).
 //!
-//! In: an `Inventory`. Out: a [`Graph`] that rules question by grant
-//! (`graph.deployments_through(grant)`); no `NodeIndex` leaves this module. It makes no
-//! network call and never reads the clock. Anything the walk could not resolve (an
+//! In: a borrowed `Inventory` (nodes point into it; nothing of it is copied, so a large
+//! account is held once). Out: a [`Graph`] that rules question by grant
+//! (`graph.deployments_through(grant)`); no `NodeIndex` leaves this module. Each grant's
+//! usages are worked out once, on first question, and shared by every rule that asks. It
+//! makes no network call and never reads the clock. Anything the walk could not resolve (an
 //! `Unresolved` route, a backend the walk never read, a VPC config with no key) becomes a
 //! coverage gap, so it can only make verdicts `unknown`, never `safe`.
 
 pub mod render;
 
 use crate::inventory::{
-    ApiDraft, ApiId, ApiIdentity, BackendId, BackendUser, Deployment, Gap, Grant, GroupId,
-    HistoricalVersion, Inventory, RegionId, Route, Stage, VpcAccessId, VpcRef,
+    ApiDraft, ApiId, ApiIdentity, Backend, BackendId, BackendUser, Deployment, Gap, Grant, GroupId,
+    HistoricalVersion, IndexedUse, Inventory, RegionId, Route, Stage, VpcAccessId, VpcRef,
 };
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::OnceLock;
 use time::OffsetDateTime;
 
 /// One thing in the account that can depend on a grant, or the grant itself.
 #[derive(Debug, Clone)]
-pub enum Node {
+pub enum Node<'a> {
     /// A VPC access authorization.
-    Grant(Grant),
+    Grant(&'a Grant),
     /// A draft API definition.
-    Draft(ApiDraft),
+    Draft(&'a ApiDraft),
     /// An API live in one stage.
-    Deployment(Deployment),
-    /// A backend service's model for one stage.
-    BackendModel(BackendModelNode),
+    Deployment(&'a Deployment),
+    /// A backend service's model for one stage (boxed, like `Dangling`: they are few, and
+    /// keeping them out of line keeps every node of a large account a pointer wide).
+    BackendModel(Box<BackendModelNode<'a>>),
     /// An offline historical version a rollback could reach.
-    History(HistoricalVersion),
-    /// A reference target that matches no grant.
-    Dangling(VpcRef),
+    History(&'a HistoricalVersion),
+    /// A reference target that matches no grant (its own record: one per distinct target).
+    Dangling(Box<VpcRef>),
 }
 
 /// A backend service's model for one stage, with the users the service listed for it.
 #[derive(Debug, Clone)]
-pub struct BackendModelNode {
+pub struct BackendModelNode<'a> {
     /// Backend id.
-    pub backend_id: BackendId,
+    pub backend_id: &'a BackendId,
     /// Backend name.
-    pub backend_name: String,
+    pub backend_name: &'a str,
     /// Stage the model applies to.
     pub stage: Stage,
     /// The grant reference, when the model is of type VPC.
-    pub vpc: Option<VpcRef>,
+    pub vpc: Option<&'a VpcRef>,
     /// APIs DescribeApisByBackend listed as using the backend in this stage.
-    pub listed_users: Vec<BackendUser>,
+    pub listed_users: Vec<&'a BackendUser>,
 }
 
 /// How two nodes are related.
@@ -80,16 +85,17 @@ pub struct Match {
 
 impl Match {
     /// The matching keys in words, e.g. `name and tuple`.
-    pub fn keys(&self) -> String {
-        let keys: Vec<&str> = [
-            (self.by_name, "name"),
-            (self.by_tuple, "tuple"),
-            (self.by_id, "id"),
-        ]
-        .into_iter()
-        .filter_map(|(on, word)| on.then_some(word))
-        .collect();
-        keys.join(" and ")
+    pub fn keys(&self) -> &'static str {
+        match (self.by_name, self.by_tuple, self.by_id) {
+            (true, true, true) => "name and tuple and id",
+            (true, true, false) => "name and tuple",
+            (true, false, true) => "name and id",
+            (true, false, false) => "name",
+            (false, true, true) => "tuple and id",
+            (false, true, false) => "tuple",
+            (false, false, true) => "id",
+            (false, false, false) => "",
+        }
     }
 }
 
@@ -163,29 +169,40 @@ pub enum UserKind {
     Backend,
 }
 
-/// The user at the far end of a dependency path.
+/// The user at the far end of a dependency path; it borrows from the inventory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
+pub struct User<'a> {
     /// What it is.
     pub kind: UserKind,
-    /// The API, for deployments, drafts and history.
-    pub api: Option<ApiIdentity>,
+    /// The API, for deployments, drafts and history (owned only when the usage index named
+    /// an API the walk never read, and the identity had to be pieced together).
+    pub api: Option<Cow<'a, ApiIdentity>>,
     /// The stage, for deployments, history and backend models.
     pub stage: Option<Stage>,
     /// The version id, for history.
-    pub version: Option<String>,
+    pub version: Option<&'a str>,
     /// The backend, for backend models.
-    pub backend: Option<BackendHop>,
+    pub backend: Option<BackendHop<'a>>,
 }
 
-impl User {
-    fn of_api(kind: UserKind, api: &ApiIdentity, stage: Option<Stage>) -> User {
+impl<'a> User<'a> {
+    fn of_api(kind: UserKind, api: &'a ApiIdentity, stage: Option<Stage>) -> User<'a> {
         User {
             kind,
-            api: Some(api.clone()),
+            api: Some(Cow::Borrowed(api)),
             stage,
             version: None,
             backend: None,
+        }
+    }
+
+    fn of_model(hop: BackendHop<'a>) -> User<'a> {
+        User {
+            kind: UserKind::Backend,
+            api: None,
+            stage: Some(hop.stage),
+            version: None,
+            backend: Some(hop),
         }
     }
 
@@ -200,7 +217,7 @@ impl User {
     }
 }
 
-impl fmt::Display for User {
+impl fmt::Display for User<'_> {
     /// `GroupName/ApiName (METHOD /path) @ STAGE`, the way operators search for it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.api, &self.backend) {
@@ -211,7 +228,7 @@ impl fmt::Display for User {
         if self.kind == UserKind::Draft {
             f.write_str(" [draft]")?;
         }
-        if let Some(version) = &self.version {
+        if let Some(version) = self.version {
             write!(f, " version {version}")?;
         }
         if let Some(stage) = self.stage {
@@ -222,35 +239,34 @@ impl fmt::Display for User {
 }
 
 /// A backend stage model on a dependency path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendHop {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendHop<'a> {
     /// Backend id.
-    pub id: BackendId,
+    pub id: &'a BackendId,
     /// Backend name.
-    pub name: String,
+    pub name: &'a str,
     /// Stage of the model.
     pub stage: Stage,
 }
 
 /// One dependency of a user on a grant: grant ← (backend model@stage ←) user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Usage {
+pub struct Usage<'a> {
     /// The grant depended on.
-    pub grant: VpcAccessId,
-    /// Its name.
-    pub grant_name: String,
+    pub grant: &'a Grant,
     /// Who depends on it.
-    pub user: User,
+    pub user: User<'a>,
     /// The backend model in between, when the route goes through a backend service.
-    pub backend: Option<BackendHop>,
+    pub backend: Option<BackendHop<'a>>,
     /// Which keys matched.
     pub matched: Match,
 }
 
-impl Usage {
+impl Usage<'_> {
     /// The dependency path, grant first: `grant ← backend model@stage ← API@stage`.
     pub fn path(&self) -> Vec<String> {
-        let mut path = vec![format!("grant {} ({})", self.grant_name, self.grant)];
+        let mut path = Vec::with_capacity(3);
+        path.push(format!("grant {} ({})", self.grant.name, self.grant.id));
         if let Some(hop) = &self.backend {
             path.push(format!(
                 "backend {} ({}) model @ {}",
@@ -266,154 +282,220 @@ impl Usage {
 
 /// A backend stage model that routes through a grant, with the deployed APIs using it there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelUse {
+pub struct ModelUse<'a> {
     /// The model's own dependency on the grant.
-    pub usage: Usage,
+    pub usage: Usage<'a>,
     /// APIs deployed in the model's stage that use the backend.
-    pub deployed: Vec<User>,
+    pub deployed: Vec<User<'a>>,
 }
 
 /// One (API, stage) of the service's usage index for a grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexUse {
+pub struct IndexUse<'a> {
     /// The API as the index named it, in the stage.
-    pub user: User,
+    pub user: User<'a>,
     /// True when the walk found the same (API, stage) routing through the grant.
     pub found_by_walk: bool,
 }
 
 /// A reference to a grant that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DanglingUse {
+pub struct DanglingUse<'a> {
     /// Who holds the reference.
-    pub user: User,
+    pub user: User<'a>,
     /// The backend model in between, when the reference is reached through one.
-    pub backend: Option<BackendHop>,
+    pub backend: Option<BackendHop<'a>>,
     /// The reference.
-    pub target: VpcRef,
+    pub target: &'a VpcRef,
 }
 
 /// The dependency graph of one inventory, plus every gap that limits what it can tell.
 #[derive(Debug, Clone)]
-pub struct Graph {
-    graph: DiGraph<Node, Edge>,
-    grants: HashMap<VpcAccessId, NodeIndex>,
-    grant_list: Vec<Grant>,
+pub struct Graph<'a> {
+    graph: DiGraph<Node<'a>, Edge>,
+    grants: HashMap<&'a VpcAccessId, NodeIndex>,
+    grant_list: &'a [Grant],
     gaps: Vec<Gap>,
-    region: RegionId,
+    region: &'a RegionId,
     taken_at: OffsetDateTime,
-    index: Vec<crate::inventory::IndexedUse>,
+    index: &'a [IndexedUse],
     /// The first node naming each API, so looking an API up is not a scan of every node.
-    apis: HashMap<ApiId, NodeIndex>,
+    apis: HashMap<&'a ApiId, NodeIndex>,
     /// Positions in `index` per grant, so each grant's entries are found without a scan.
-    index_by_grant: HashMap<VpcAccessId, Vec<usize>>,
+    index_by_grant: HashMap<&'a VpcAccessId, Vec<usize>>,
+    /// Per grant node: its API-level usages, worked out on first question and shared by
+    /// every rule (grant nodes come first, so a grant's node index is its position here).
+    usages: Vec<OnceLock<Vec<Usage<'a>>>>,
+    /// Per grant node: the backend models routing through it, likewise shared.
+    models: Vec<OnceLock<Vec<ModelUse<'a>>>>,
 }
 
-/// Builds the graph of `inventory`.
-pub fn build(inventory: &Inventory) -> Graph {
+/// Builds the graph of `inventory`, borrowing from it.
+pub fn build(inventory: &Inventory) -> Graph<'_> {
     let mut builder = Builder {
         graph: DiGraph::new(),
         grants: HashMap::new(),
-        grant_list: inventory.grants.clone(),
+        grant_list: &inventory.grants,
         dangling: HashMap::new(),
         models: HashMap::new(),
         backends: HashMap::new(),
         gaps: inventory.gaps.clone(),
+        by_name: HashMap::new(),
+        by_tuple: HashMap::new(),
+        by_id: HashMap::new(),
     };
-    for grant in &inventory.grants {
-        let node = builder.graph.add_node(Node::Grant(grant.clone()));
-        builder.grants.insert(grant.id.clone(), node);
+    for (position, grant) in inventory.grants.iter().enumerate() {
+        let node = builder.graph.add_node(Node::Grant(grant));
+        builder.grants.insert(&grant.id, node);
+        builder
+            .by_name
+            .entry(&grant.name)
+            .or_default()
+            .push(position);
+        builder
+            .by_tuple
+            .entry((&grant.key.vpc_id, &grant.key.instance_id, grant.key.port))
+            .or_default()
+            .push(position);
+        builder.by_id.entry(&grant.id).or_default().push(position);
     }
     for backend in &inventory.backends {
+        builder.add_backend(backend);
+    }
+    for deployment in &inventory.deployments {
+        let node = builder.graph.add_node(Node::Deployment(deployment));
+        builder.link_route(node, &deployment.route, Some(deployment.stage), || {
+            format!("api:{}/stage:{}", deployment.api.api_id, deployment.stage)
+        });
+    }
+    for draft in &inventory.drafts {
+        let node = builder.graph.add_node(Node::Draft(draft));
+        builder.link_route(node, &draft.route, None, || {
+            format!("api:{}", draft.api.api_id)
+        });
+    }
+    // The ONLINE version is the deployment itself; only offline versions are rollback targets.
+    for version in inventory.history.iter().filter(|v| !v.online) {
+        let node = builder.graph.add_node(Node::History(version));
+        builder.link_route(node, &version.route, Some(version.stage), || {
+            format!(
+                "api:{}/stage:{}/version:{}",
+                version.api.api_id, version.stage, version.version
+            )
+        });
+    }
+    let mut apis = HashMap::new();
+    for node in builder.graph.node_indices() {
+        if let Node::Deployment(Deployment { api, .. })
+        | Node::Draft(ApiDraft { api, .. })
+        | Node::History(HistoricalVersion { api, .. }) = builder.graph[node]
+        {
+            apis.entry(&api.api_id).or_insert(node);
+        }
+    }
+    let mut index_by_grant: HashMap<&VpcAccessId, Vec<usize>> = HashMap::new();
+    for (i, entry) in inventory.index.iter().enumerate() {
+        index_by_grant.entry(&entry.grant).or_default().push(i);
+    }
+    let grant_count = inventory.grants.len();
+    Graph {
+        graph: builder.graph,
+        grants: builder.grants,
+        grant_list: builder.grant_list,
+        gaps: builder.gaps,
+        region: &inventory.region,
+        taken_at: inventory.taken_at,
+        index: &inventory.index,
+        apis,
+        index_by_grant,
+        usages: (0..grant_count).map(|_| OnceLock::new()).collect(),
+        models: (0..grant_count).map(|_| OnceLock::new()).collect(),
+    }
+}
+
+type Tuple<'a> = (
+    &'a crate::inventory::VpcId,
+    &'a crate::inventory::InstanceId,
+    u16,
+);
+
+struct Builder<'a> {
+    graph: DiGraph<Node<'a>, Edge>,
+    grants: HashMap<&'a VpcAccessId, NodeIndex>,
+    grant_list: &'a [Grant],
+    dangling: HashMap<VpcRef, NodeIndex>,
+    models: HashMap<(&'a BackendId, Stage), NodeIndex>,
+    backends: HashMap<&'a BackendId, Vec<NodeIndex>>,
+    gaps: Vec<Gap>,
+    /// Grant positions by each key, so a reference finds its candidates without a scan of
+    /// every grant.
+    by_name: HashMap<&'a String, Vec<usize>>,
+    by_tuple: HashMap<Tuple<'a>, Vec<usize>>,
+    by_id: HashMap<&'a VpcAccessId, Vec<usize>>,
+}
+
+impl<'a> Builder<'a> {
+    fn add_backend(&mut self, backend: &'a Backend) {
         let mut nodes = Vec::new();
         for model in &backend.models {
             let listed_users = backend
                 .users
                 .iter()
                 .filter(|u| u.stage == Some(model.stage))
-                .cloned()
                 .collect();
-            let node = builder.graph.add_node(Node::BackendModel(BackendModelNode {
-                backend_id: backend.id.clone(),
-                backend_name: backend.name.clone(),
-                stage: model.stage,
-                vpc: model.vpc.clone(),
-                listed_users,
-            }));
-            builder
-                .models
-                .insert((backend.id.clone(), model.stage), node);
+            let node = self
+                .graph
+                .add_node(Node::BackendModel(Box::new(BackendModelNode {
+                    backend_id: &backend.id,
+                    backend_name: &backend.name,
+                    stage: model.stage,
+                    vpc: model.vpc.as_ref(),
+                    listed_users,
+                })));
+            self.models.insert((&backend.id, model.stage), node);
             nodes.push(node);
             if let Some(vpc) = &model.vpc {
-                builder.link_reference(node, vpc, &format!("backend:{}", backend.id));
+                self.link_reference(node, vpc, || format!("backend:{}", backend.id));
             }
         }
-        builder.backends.insert(backend.id.clone(), nodes);
+        self.backends.insert(&backend.id, nodes);
     }
-    for deployment in &inventory.deployments {
-        let node = builder.graph.add_node(Node::Deployment(deployment.clone()));
-        let scope = format!("api:{}/stage:{}", deployment.api.api_id, deployment.stage);
-        builder.link_route(node, &deployment.route, Some(deployment.stage), &scope);
-    }
-    for draft in &inventory.drafts {
-        let node = builder.graph.add_node(Node::Draft(draft.clone()));
-        let scope = format!("api:{}", draft.api.api_id);
-        builder.link_route(node, &draft.route, None, &scope);
-    }
-    // The ONLINE version is the deployment itself; only offline versions are rollback targets.
-    for version in inventory.history.iter().filter(|v| !v.online) {
-        let node = builder.graph.add_node(Node::History(version.clone()));
-        let scope = format!(
-            "api:{}/stage:{}/version:{}",
-            version.api.api_id, version.stage, version.version
-        );
-        builder.link_route(node, &version.route, Some(version.stage), &scope);
-    }
-    let mut apis = HashMap::new();
-    for node in builder.graph.node_indices() {
-        if let Node::Deployment(Deployment { api, .. })
-        | Node::Draft(ApiDraft { api, .. })
-        | Node::History(HistoricalVersion { api, .. }) = &builder.graph[node]
-        {
-            apis.entry(api.api_id.clone()).or_insert(node);
+
+    /// The positions of the grants that share at least one key with `reference`, in grant
+    /// order (the order edges were always added in).
+    fn candidates(&self, reference: &VpcRef) -> Vec<usize> {
+        let mut found: Vec<usize> = Vec::new();
+        if let Some(name) = &reference.name {
+            found.extend(self.by_name.get(name).into_iter().flatten());
         }
+        if let (Some(vpc), Some(instance), Some(port)) =
+            (&reference.vpc_id, &reference.instance_id, reference.port)
+        {
+            found.extend(
+                self.by_tuple
+                    .get(&(vpc, instance, port))
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        if let Some(id) = &reference.vpc_access_id {
+            found.extend(self.by_id.get(id).into_iter().flatten());
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
     }
-    let mut index_by_grant: HashMap<VpcAccessId, Vec<usize>> = HashMap::new();
-    for (i, entry) in inventory.index.iter().enumerate() {
-        index_by_grant
-            .entry(entry.grant.clone())
-            .or_default()
-            .push(i);
-    }
-    Graph {
-        graph: builder.graph,
-        grants: builder.grants,
-        grant_list: builder.grant_list,
-        gaps: builder.gaps,
-        region: inventory.region.clone(),
-        taken_at: inventory.taken_at,
-        index: inventory.index.clone(),
-        apis,
-        index_by_grant,
-    }
-}
 
-struct Builder {
-    graph: DiGraph<Node, Edge>,
-    grants: HashMap<VpcAccessId, NodeIndex>,
-    grant_list: Vec<Grant>,
-    dangling: HashMap<VpcRef, NodeIndex>,
-    models: HashMap<(BackendId, Stage), NodeIndex>,
-    backends: HashMap<BackendId, Vec<NodeIndex>>,
-    gaps: Vec<Gap>,
-}
-
-impl Builder {
-    fn link_reference(&mut self, from: NodeIndex, reference: &VpcRef, scope: &str) {
+    fn link_reference(
+        &mut self,
+        from: NodeIndex,
+        reference: &'a VpcRef,
+        scope: impl FnOnce() -> String,
+    ) {
         if !has_keys(reference) {
             // A VPC config with no key could point anywhere: fail closed.
             self.gaps.push(Gap {
-                scope: scope.to_owned(),
+                scope: scope(),
                 action: "VpcConfig".to_owned(),
                 code: "ReferenceWithoutKey".to_owned(),
                 message: "a VPC config names no grant (no name, tuple or id)".to_owned(),
@@ -422,7 +504,8 @@ impl Builder {
             return;
         }
         let mut matched_any = false;
-        for grant in &self.grant_list {
+        for position in self.candidates(reference) {
+            let grant = &self.grant_list[position];
             if let Some(matched) = match_reference(reference, grant) {
                 matched_any = true;
                 self.graph
@@ -434,10 +517,16 @@ impl Builder {
                 enabled: true,
                 ..reference.clone()
             };
-            let node = *self
-                .dangling
-                .entry(target.clone())
-                .or_insert_with(|| self.graph.add_node(Node::Dangling(target)));
+            let node = match self.dangling.get(&target) {
+                Some(&node) => node,
+                None => {
+                    let node = self
+                        .graph
+                        .add_node(Node::Dangling(Box::new(target.clone())));
+                    self.dangling.insert(target, node);
+                    node
+                }
+            };
             let matched = Match {
                 dormant: !reference.enabled,
                 ..Match::default()
@@ -449,7 +538,13 @@ impl Builder {
 
     /// Links an API (deployment, draft or version) by its route; `stage` is `None` for drafts,
     /// which could be published to any stage and so use every model of their backend.
-    fn link_route(&mut self, from: NodeIndex, route: &Route, stage: Option<Stage>, scope: &str) {
+    fn link_route(
+        &mut self,
+        from: NodeIndex,
+        route: &'a Route,
+        stage: Option<Stage>,
+        scope: impl FnOnce() -> String,
+    ) {
         match route {
             Route::Vpc { vpc } => self.link_reference(from, vpc, scope),
             Route::Backend { backend_id } => {
@@ -459,7 +554,8 @@ impl Builder {
                         action: "DescribeBackendInfo".to_owned(),
                         code: "UnknownBackend".to_owned(),
                         message: format!(
-                            "{scope} uses backend {backend_id}, which the inventory does not hold"
+                            "{} uses backend {backend_id}, which the inventory does not hold",
+                            scope()
                         ),
                         grant: None,
                     });
@@ -468,7 +564,7 @@ impl Builder {
                 let targets: Vec<NodeIndex> = match stage {
                     Some(stage) => self
                         .models
-                        .get(&(backend_id.clone(), stage))
+                        .get(&(backend_id, stage))
                         .into_iter()
                         .copied()
                         .collect(),
@@ -478,27 +574,30 @@ impl Builder {
                     self.graph.add_edge(from, model, Edge::UsesBackend);
                 }
             }
-            Route::Unresolved => self.gaps.push(Gap {
-                scope: scope.to_owned(),
-                action: "DescribeApiHistory".to_owned(),
-                code: "UnresolvedRoute".to_owned(),
-                message: format!("{scope} uses a backend service that could not be identified"),
-                grant: None,
-            }),
+            Route::Unresolved => {
+                let scope = scope();
+                self.gaps.push(Gap {
+                    message: format!("{scope} uses a backend service that could not be identified"),
+                    scope,
+                    action: "DescribeApiHistory".to_owned(),
+                    code: "UnresolvedRoute".to_owned(),
+                    grant: None,
+                })
+            }
             Route::Other => {}
         }
     }
 }
 
-impl Graph {
+impl<'a> Graph<'a> {
     /// The grants of the inventory, in inventory order.
-    pub fn grants(&self) -> &[Grant] {
-        &self.grant_list
+    pub fn grants(&self) -> &'a [Grant] {
+        self.grant_list
     }
 
     /// The region the inventory was read from.
-    pub fn region(&self) -> &RegionId {
-        &self.region
+    pub fn region(&self) -> &'a RegionId {
+        self.region
     }
 
     /// When the inventory was taken.
@@ -526,17 +625,24 @@ impl Graph {
     }
 
     /// APIs deployed in a stage whose own VPC config routes through `grant`.
-    pub fn deployments_through(&self, grant: &Grant) -> Vec<Usage> {
+    pub fn deployments_through(&self, grant: &Grant) -> Vec<&Usage<'a>> {
         self.usages(grant)
-            .into_iter()
+            .iter()
             .filter(|u| u.user.kind == UserKind::Deployment && u.backend.is_none())
             .collect()
     }
 
     /// Backend stage models that route through `grant`, with the APIs deployed in that
     /// stage that use the backend (from the walk and from DescribeApisByBackend).
-    pub fn backend_models_through(&self, grant: &Grant) -> Vec<ModelUse> {
+    pub fn backend_models_through(&self, grant: &Grant) -> &[ModelUse<'a>] {
         let Some(&target) = self.grants.get(&grant.id) else {
+            return &[];
+        };
+        self.models[target.index()].get_or_init(|| self.compute_models(target))
+    }
+
+    fn compute_models(&self, target: NodeIndex) -> Vec<ModelUse<'a>> {
+        let Node::Grant(grant) = self.graph[target] else {
             return Vec::new();
         };
         let mut uses = Vec::new();
@@ -547,34 +653,36 @@ impl Graph {
                 continue;
             };
             let hop = hop_of(model);
-            let mut deployed: Vec<User> = self
+            let mut deployed: Vec<User<'a>> = self
                 .graph
                 .edges_directed(edge.source(), Direction::Incoming)
-                .filter_map(|e| match &self.graph[e.source()] {
+                .filter_map(|e| match self.graph[e.source()] {
                     Node::Deployment(d) => {
                         Some(User::of_api(UserKind::Deployment, &d.api, Some(d.stage)))
                     }
                     _ => None,
                 })
                 .collect();
+            let mut seen: HashSet<&ApiId> = deployed.iter().filter_map(User::api_id).collect();
+            let mut listed_users = Vec::new();
             for listed in &model.listed_users {
-                if deployed.iter().any(|u| u.api_id() == Some(&listed.api_id)) {
+                if !seen.insert(&listed.api_id) {
                     continue;
                 }
                 let api = self.identity_of(&listed.group_id, &listed.api_id);
-                deployed.push(User::of_api(UserKind::Deployment, &api, Some(model.stage)));
+                listed_users.push(User {
+                    kind: UserKind::Deployment,
+                    api: Some(api),
+                    stage: Some(model.stage),
+                    version: None,
+                    backend: None,
+                });
             }
+            deployed.extend(listed_users);
             uses.push(ModelUse {
                 usage: Usage {
-                    grant: grant.id.clone(),
-                    grant_name: grant.name.clone(),
-                    user: User {
-                        kind: UserKind::Backend,
-                        api: None,
-                        stage: Some(model.stage),
-                        version: None,
-                        backend: Some(hop.clone()),
-                    },
+                    grant,
+                    user: User::of_model(hop),
                     backend: Some(hop),
                     matched: *matched,
                 },
@@ -582,7 +690,7 @@ impl Graph {
             });
         }
         uses.sort_by_key(|u| {
-            let hop = u.usage.backend.clone().expect("a model use has a backend");
+            let hop = u.usage.backend.expect("a model use has a backend");
             (hop.id, hop.stage)
         });
         uses
@@ -590,81 +698,81 @@ impl Graph {
 
     /// Draft definitions that route through `grant`, directly or through any stage model
     /// of their backend (one entry per draft).
-    pub fn drafts_through(&self, grant: &Grant) -> Vec<Usage> {
-        let mut drafts: Vec<Usage> = Vec::new();
-        for usage in self.usages(grant) {
-            let already = drafts
-                .iter()
-                .any(|d| d.user.api_id() == usage.user.api_id());
-            if usage.user.kind == UserKind::Draft && !already {
-                drafts.push(usage);
-            }
-        }
-        drafts
+    pub fn drafts_through(&self, grant: &Grant) -> Vec<&Usage<'a>> {
+        let mut seen = HashSet::new();
+        self.usages(grant)
+            .iter()
+            .filter(|u| u.user.kind == UserKind::Draft && seen.insert(u.user.api_id()))
+            .collect()
     }
 
     /// Offline historical versions that route through `grant`.
-    pub fn history_through(&self, grant: &Grant) -> Vec<Usage> {
+    pub fn history_through(&self, grant: &Grant) -> Vec<&Usage<'a>> {
         self.usages(grant)
-            .into_iter()
+            .iter()
             .filter(|u| u.user.kind == UserKind::History)
             .collect()
     }
 
     /// Every dependency on `grant` whose present keys disagree.
-    pub fn key_mismatches(&self, grant: &Grant) -> Vec<Usage> {
-        let mut all = self.usages(grant);
-        all.extend(
-            self.backend_models_through(grant)
-                .into_iter()
-                .map(|m| m.usage),
-        );
-        all.retain(|u| {
-            u.matched.mismatch && (u.backend.is_none() || u.user.kind == UserKind::Backend)
-        });
-        all
+    pub fn key_mismatches(&self, grant: &Grant) -> Vec<&Usage<'a>> {
+        let direct = self.usages(grant).iter();
+        let models = self.backend_models_through(grant).iter().map(|m| &m.usage);
+        direct
+            .chain(models)
+            .filter(|u| {
+                u.matched.mismatch && (u.backend.is_none() || u.user.kind == UserKind::Backend)
+            })
+            .collect()
     }
 
     /// The service's usage index for `grant`, each entry marked with whether the walk
     /// found the same (API, stage) routing through the grant.
-    pub fn index_uses(&self, grant: &Grant) -> Vec<IndexUse> {
-        let mut found: std::collections::HashSet<(ApiId, Stage)> = self
+    pub fn index_uses(&self, grant: &Grant) -> Vec<IndexUse<'a>> {
+        let Some(entries) = self.index_by_grant.get(&grant.id) else {
+            return Vec::new();
+        };
+        let mut found: HashSet<(&ApiId, Stage)> = self
             .usages(grant)
-            .into_iter()
+            .iter()
             .filter(|u| u.user.kind == UserKind::Deployment)
-            .filter_map(|u| Some((u.user.api_id()?.clone(), u.user.stage?)))
+            .filter_map(|u| Some((u.user.api_id()?, u.user.stage?)))
             .collect();
         for model in self.backend_models_through(grant) {
             found.extend(
                 model
                     .deployed
                     .iter()
-                    .filter_map(|u| Some((u.api_id()?.clone(), u.stage?))),
+                    .filter_map(|u| Some((u.api_id()?, u.stage?))),
             );
         }
-        self.index_by_grant
-            .get(&grant.id)
-            .into_iter()
-            .flatten()
+        entries
+            .iter()
             .map(|&i| &self.index[i])
             .map(|entry| {
                 let mut api = self.identity_of(&entry.group_id, &entry.api_id);
-                if api.group_name.is_empty() {
-                    api.group_name = entry.group_name.clone();
+                if api.group_name.is_empty() && !entry.group_name.is_empty() {
+                    api.to_mut().group_name = entry.group_name.clone();
                 }
-                if api.api_name.is_empty() {
-                    api.api_name = entry.api_name.clone();
+                if api.api_name.is_empty() && !entry.api_name.is_empty() {
+                    api.to_mut().api_name = entry.api_name.clone();
                 }
                 IndexUse {
-                    user: User::of_api(UserKind::Deployment, &api, Some(entry.stage)),
-                    found_by_walk: found.contains(&(entry.api_id.clone(), entry.stage)),
+                    found_by_walk: found.contains(&(&entry.api_id, entry.stage)),
+                    user: User {
+                        kind: UserKind::Deployment,
+                        api: Some(api),
+                        stage: Some(entry.stage),
+                        version: None,
+                        backend: None,
+                    },
                 }
             })
             .collect()
     }
 
     /// References to grants that do not exist, across the whole inventory.
-    pub fn dangling_references(&self) -> Vec<DanglingUse> {
+    pub fn dangling_references(&self) -> Vec<DanglingUse<'_>> {
         let mut out = Vec::new();
         for target in self.graph.node_indices() {
             let Node::Dangling(reference) = &self.graph[target] else {
@@ -674,14 +782,7 @@ impl Graph {
                 let (user, backend) = match &self.graph[edge.source()] {
                     Node::BackendModel(model) => {
                         let hop = hop_of(model);
-                        let user = User {
-                            kind: UserKind::Backend,
-                            api: None,
-                            stage: Some(model.stage),
-                            version: None,
-                            backend: Some(hop.clone()),
-                        };
-                        (user, Some(hop))
+                        (User::of_model(hop), Some(hop))
                     }
                     other => match user_of(other) {
                         Some(user) => (user, None),
@@ -691,16 +792,24 @@ impl Graph {
                 out.push(DanglingUse {
                     user,
                     backend,
-                    target: reference.clone(),
+                    target: reference,
                 });
             }
         }
         out
     }
 
-    /// Every API-level dependency on `grant`: direct, or through one backend model.
-    fn usages(&self, grant: &Grant) -> Vec<Usage> {
+    /// Every API-level dependency on `grant` (direct, or through one backend model), worked
+    /// out once per grant.
+    fn usages(&self, grant: &Grant) -> &[Usage<'a>] {
         let Some(&target) = self.grants.get(&grant.id) else {
+            return &[];
+        };
+        self.usages[target.index()].get_or_init(|| self.compute_usages(target))
+    }
+
+    fn compute_usages(&self, target: NodeIndex) -> Vec<Usage<'a>> {
+        let Node::Grant(grant) = self.graph[target] else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -708,15 +817,13 @@ impl Graph {
             let Edge::RoutesThrough(matched) = *edge.weight() else {
                 continue;
             };
-            let source = &self.graph[edge.source()];
-            let usage = |user: User, backend: Option<BackendHop>| Usage {
-                grant: grant.id.clone(),
-                grant_name: grant.name.clone(),
+            let usage = |user: User<'a>, backend: Option<BackendHop<'a>>| Usage {
+                grant,
                 user,
                 backend,
                 matched,
             };
-            match source {
+            match &self.graph[edge.source()] {
                 Node::BackendModel(model) => {
                     let hop = hop_of(model);
                     for via in self
@@ -724,7 +831,7 @@ impl Graph {
                         .edges_directed(edge.source(), Direction::Incoming)
                     {
                         if let Some(user) = user_of(&self.graph[via.source()]) {
-                            out.push(usage(user, Some(hop.clone())));
+                            out.push(usage(user, Some(hop)));
                         }
                     }
                 }
@@ -736,53 +843,65 @@ impl Graph {
             }
         }
         // petgraph lists edges newest first; sort so reports do not depend on build order.
-        out.sort_by_key(|u| {
-            (
-                u.user.kind,
-                u.user.api_id().cloned(),
-                u.user.stage,
-                u.user.version.clone(),
-                u.backend.as_ref().map(|h| (h.id.clone(), h.stage)),
-            )
-        });
+        out.sort_by(|a, b| usage_key(a).cmp(&usage_key(b)));
         out
     }
 
     /// The identity of an API the index named by id, from what the walk read.
-    fn identity_of(&self, group: &GroupId, api: &ApiId) -> ApiIdentity {
-        self.apis
-            .get(api)
-            .and_then(|&node| match &self.graph[node] {
-                Node::Deployment(Deployment { api: a, .. })
-                | Node::Draft(ApiDraft { api: a, .. })
-                | Node::History(HistoricalVersion { api: a, .. }) => Some(a.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| ApiIdentity {
+    fn identity_of(&self, group: &GroupId, api: &ApiId) -> Cow<'a, ApiIdentity> {
+        let known = self.apis.get(api).and_then(|&node| match self.graph[node] {
+            Node::Deployment(Deployment { api: a, .. })
+            | Node::Draft(ApiDraft { api: a, .. })
+            | Node::History(HistoricalVersion { api: a, .. }) => Some(a),
+            _ => None,
+        });
+        match known {
+            Some(identity) => Cow::Borrowed(identity),
+            None => Cow::Owned(ApiIdentity {
                 group_id: group.clone(),
                 group_name: String::new(),
                 api_id: api.clone(),
                 api_name: String::new(),
                 method: String::new(),
                 path: String::new(),
-            })
+            }),
+        }
     }
 }
 
-fn hop_of(model: &BackendModelNode) -> BackendHop {
+/// The order of a grant's usages: by kind, API, stage, version, then backend model.
+type UsageKey<'u> = (
+    UserKind,
+    Option<&'u ApiId>,
+    Option<Stage>,
+    Option<&'u str>,
+    Option<(&'u BackendId, Stage)>,
+);
+
+fn usage_key<'u>(u: &'u Usage<'_>) -> UsageKey<'u> {
+    (
+        u.user.kind,
+        u.user.api_id(),
+        u.user.stage,
+        u.user.version,
+        u.backend.map(|h| (h.id, h.stage)),
+    )
+}
+
+fn hop_of<'a>(model: &BackendModelNode<'a>) -> BackendHop<'a> {
     BackendHop {
-        id: model.backend_id.clone(),
-        name: model.backend_name.clone(),
+        id: model.backend_id,
+        name: model.backend_name,
         stage: model.stage,
     }
 }
 
-fn user_of(node: &Node) -> Option<User> {
-    match node {
+fn user_of<'a>(node: &Node<'a>) -> Option<User<'a>> {
+    match *node {
         Node::Deployment(d) => Some(User::of_api(UserKind::Deployment, &d.api, Some(d.stage))),
         Node::Draft(d) => Some(User::of_api(UserKind::Draft, &d.api, None)),
         Node::History(h) => Some(User {
-            version: Some(h.version.clone()),
+            version: Some(&h.version),
             ..User::of_api(UserKind::History, &h.api, Some(h.stage))
         }),
         Node::Grant(_) | Node::BackendModel(_) | Node::Dangling(_) => None,
@@ -815,6 +934,12 @@ mod tests {
             assert_eq!(through.len(), 1, "{}", grant.name);
             assert!(through[0].matched.mismatch);
         }
+    }
+
+    #[test]
+    fn a_node_stays_two_words_wide() {
+        // A large account has hundreds of thousands of nodes; a wide variant costs them all.
+        assert!(std::mem::size_of::<Node<'_>>() <= 16);
     }
 
     #[test]

@@ -61,7 +61,9 @@ impl View {
             })
             .collect();
         nodes.sort_by(|a, b| a.0.cmp(&b.0));
-        let position = |index: NodeIndex| nodes.iter().position(|n| n.3 == index);
+        let positions: std::collections::HashMap<NodeIndex, usize> =
+            nodes.iter().enumerate().map(|(i, n)| (n.3, i)).collect();
+        let position = |index: NodeIndex| positions.get(&index).copied();
         let mut edges: Vec<(usize, usize, String)> = inner
             .edge_references()
             .filter_map(|edge| {
@@ -198,8 +200,9 @@ mod tests {
     use super::*;
     use crate::selection::Selector;
 
-    fn graph() -> Graph {
-        crate::graph::build(&crate::report::tests::inventory())
+    /// The report tests' account, leaked so the graph that borrows it can be returned.
+    fn graph() -> Graph<'static> {
+        crate::graph::build(Box::leak(Box::new(crate::report::tests::inventory())))
     }
 
     #[test]

@@ -97,13 +97,80 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
 }
 
 /// Reads a snapshot, refusing unknown schemas and reporting damage where it is.
+///
+/// The file is parsed as it streams in, so a large snapshot is never held as text next to
+/// the inventory built from it. Only a snapshot that fails to parse is read again as text,
+/// to name the schema it has or to point at the line and column where it breaks.
 pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+    let io = |source| SnapshotError::Io {
         verb: "read",
         path: path.to_owned(),
         source,
-    })?;
-    parse(&text, path)
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    match serde_json::from_reader::<_, Checked>(reader) {
+        Ok(checked) => Ok(checked.into_inventory()),
+        Err(error) if error.is_io() => Err(io(std::io::Error::other(error))),
+        Err(_) => {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            parse(&text, path)
+        }
+    }
+}
+
+/// The schema tag, refused the moment it is read (it is the first field `save` writes), so a
+/// newer snapshot stops the streaming parse before anything else of it is built.
+struct SchemaTag;
+
+impl<'de> serde::Deserialize<'de> for SchemaTag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let tag = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        if tag == SCHEMA {
+            Ok(SchemaTag)
+        } else {
+            // The error path re-reads the file and reports the tag by name.
+            Err(serde::de::Error::custom("another schema"))
+        }
+    }
+}
+
+/// [`Inventory`] with its schema checked while streaming; the other fields move over as
+/// they are.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Checked {
+    #[allow(dead_code)] // Only its check matters.
+    schema: SchemaTag,
+    #[serde(with = "time::serde::rfc3339")]
+    taken_at: time::OffsetDateTime,
+    region: super::model::RegionId,
+    grants: Vec<super::model::Grant>,
+    groups: Vec<super::model::Group>,
+    drafts: Vec<super::model::ApiDraft>,
+    deployments: Vec<super::model::Deployment>,
+    history: Vec<super::model::HistoricalVersion>,
+    backends: Vec<super::model::Backend>,
+    index: Vec<super::model::IndexedUse>,
+    gaps: Vec<super::model::Gap>,
+}
+
+impl Checked {
+    fn into_inventory(self) -> Inventory {
+        Inventory {
+            schema: SCHEMA.to_owned(),
+            taken_at: self.taken_at,
+            region: self.region,
+            grants: self.grants,
+            groups: self.groups,
+            drafts: self.drafts,
+            deployments: self.deployments,
+            history: self.history,
+            backends: self.backends,
+            index: self.index,
+            gaps: self.gaps,
+        }
+    }
 }
 
 /// Parses snapshot text; `path` only names it in errors.
@@ -216,5 +283,35 @@ mod tests {
         );
         let err = parse(&text, Path::new("snap.json")).unwrap_err();
         assert!(err.to_string().contains("grantz"), "{err}");
+    }
+
+    #[test]
+    fn load_refuses_a_newer_schema_file_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.json");
+        let text = serde_json::to_string_pretty(&sample())
+            .unwrap()
+            .replace(SCHEMA, "grantguard.inventory/v9");
+        std::fs::write(&path, text).unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(
+            matches!(&err, SnapshotError::Schema { found, .. } if found == "grantguard.inventory/v9"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn load_reports_a_damaged_file_at_its_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.json");
+        let text = serde_json::to_string_pretty(&sample()).unwrap();
+        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(
+            matches!(&err, SnapshotError::Malformed { at, .. } if at.offset() > 0),
+            "{err:?}"
+        );
+        let missing = load(&dir.path().join("nope.json")).unwrap_err();
+        assert!(matches!(missing, SnapshotError::Io { .. }), "{missing:?}");
     }
 }

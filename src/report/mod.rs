@@ -102,7 +102,7 @@ impl Finding {
             group_id: user.and_then(|u| u.group_id().cloned()),
             api_id: user.and_then(|u| u.api_id().cloned()),
             stage: user.and_then(|u| u.stage),
-            version: user.and_then(|u| u.version.clone()),
+            version: user.and_then(|u| u.version.map(str::to_owned)),
             path: hit.path,
             suppressed,
         }
@@ -129,33 +129,71 @@ pub struct GrantReport {
 
 impl GrantReport {
     /// The digest of the grant's identity, verdict and findings; stable across runs over the
-    /// same account (no times in it).
+    /// same account (no times in it). The canonical form is compact JSON with sorted keys,
+    /// `{"findings":[[rule,severity,message,group_id,api_id,stage,suppressed],…],
+    /// "instance_id",…,"vpc_id"}`, streamed straight into the hash rather than built as a
+    /// tree first (a large account has hundreds of thousands of findings).
     pub fn compute_digest(&self) -> String {
-        let findings: Vec<serde_json::Value> = self
-            .findings
-            .iter()
-            .map(|f| {
-                serde_json::json!([
-                    f.rule,
-                    f.severity.as_str(),
-                    f.message,
-                    f.group_id,
-                    f.api_id,
-                    f.stage,
-                    f.suppressed
-                ])
-            })
-            .collect();
-        let canonical = serde_json::json!({
-            "vpc_access_id": self.grant.id,
-            "name": self.grant.name,
-            "vpc_id": self.grant.key.vpc_id,
-            "instance_id": self.grant.key.instance_id,
-            "port": self.grant.key.port,
-            "verdict": self.verdict.as_str(),
-            "findings": findings,
-        });
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        /// Field order is the sorted key order the canonical form has always used.
+        #[derive(Serialize)]
+        struct Canonical<'r> {
+            findings: Vec<CanonicalFinding<'r>>,
+            instance_id: &'r crate::inventory::InstanceId,
+            name: &'r str,
+            port: u16,
+            verdict: &'static str,
+            vpc_access_id: &'r crate::inventory::VpcAccessId,
+            vpc_id: &'r crate::inventory::VpcId,
+        }
+        type CanonicalFinding<'r> = (
+            &'r str,
+            &'static str,
+            &'r str,
+            &'r Option<GroupId>,
+            &'r Option<ApiId>,
+            &'r Option<Stage>,
+            &'r Option<String>,
+        );
+        /// Feeds what is written into the hash.
+        struct Hasher(Sha256);
+        impl io::Write for Hasher {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let canonical = Canonical {
+            findings: self
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.rule.as_str(),
+                        f.severity.as_str(),
+                        f.message.as_str(),
+                        &f.group_id,
+                        &f.api_id,
+                        &f.stage,
+                        &f.suppressed,
+                    )
+                })
+                .collect(),
+            instance_id: &self.grant.key.instance_id,
+            name: &self.grant.name,
+            port: self.grant.key.port,
+            verdict: self.verdict.as_str(),
+            vpc_access_id: &self.grant.id,
+            vpc_id: &self.grant.key.vpc_id,
+        };
+        let mut hasher = io::BufWriter::with_capacity(64 * 1024, Hasher(Sha256::new()));
+        serde_json::to_writer(&mut hasher, &canonical).expect("hashing cannot fail");
+        let Ok(Hasher(sha)) = hasher.into_inner() else {
+            unreachable!("flushing into a hash cannot fail")
+        };
+        hex::encode(sha.finalize())
     }
 }
 
@@ -375,6 +413,47 @@ pub(crate) mod tests {
         assert_eq!(verdicts, ["blocked", "blocked", "safe"]);
         assert_eq!(report.summary.blocked, 2);
         assert!(!report.all_safe());
+    }
+
+    /// The digest as it was first defined: a JSON tree per grant, printed compactly.
+    fn digest_by_tree(g: &super::GrantReport) -> String {
+        use sha2::{Digest, Sha256};
+        let findings: Vec<serde_json::Value> = g
+            .findings
+            .iter()
+            .map(|f| {
+                serde_json::json!([
+                    f.rule,
+                    f.severity.as_str(),
+                    f.message,
+                    f.group_id,
+                    f.api_id,
+                    f.stage,
+                    f.suppressed
+                ])
+            })
+            .collect();
+        let canonical = serde_json::json!({
+            "vpc_access_id": g.grant.id,
+            "name": g.grant.name,
+            "vpc_id": g.grant.key.vpc_id,
+            "instance_id": g.grant.key.instance_id,
+            "port": g.grant.key.port,
+            "verdict": g.verdict.as_str(),
+            "findings": findings,
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn digests_are_the_values_plans_already_cite() {
+        let mut report = report();
+        // A suppression and a quote in a message exercise the nullable and escaped fields.
+        report.grants[0].findings[0].suppressed = Some("change \"42\"".into());
+        for g in &report.grants {
+            assert_eq!(g.compute_digest(), digest_by_tree(g), "{}", g.grant.name);
+        }
+        assert!(report.grants.iter().any(|g| g.findings.len() > 1));
     }
 
     #[test]

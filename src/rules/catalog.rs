@@ -8,7 +8,8 @@ use crate::selection::Selection;
 use serde::{Deserialize, Serialize};
 
 /// A rule's check: where it matched, nothing more (the catalog adds id and severity).
-pub type Check = fn(&Graph, &Selection, &Freshness) -> Vec<Hit>;
+/// Hits borrow from the graph (and through it from the inventory) until they become findings.
+pub type Check = for<'g, 'a> fn(&'g Graph<'a>, &'g Selection, &Freshness) -> Vec<Hit<'g>>;
 
 macro_rules! rule {
     ($id:literal, $check:path) => {

@@ -7,7 +7,11 @@ use crate::graph::{describe_reference, Graph};
 use crate::selection::{Selection, Unresolved};
 
 /// GG301 no-such-grant
-pub fn no_such_grant(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn no_such_grant<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     match selection.unresolved() {
         Some(Unresolved::NoSuchGrant(selector)) => vec![Hit::global(
             None,
@@ -19,7 +23,11 @@ pub fn no_such_grant(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec
 }
 
 /// GG302 ambiguous-selector
-pub fn ambiguous_selector(_: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn ambiguous_selector<'g>(
+    _: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     let Some(Unresolved::Ambiguous(selector, candidates)) = selection.unresolved() else {
         return Vec::new();
     };
@@ -39,7 +47,11 @@ pub fn ambiguous_selector(_: &Graph, selection: &Selection, _: &Freshness) -> Ve
 }
 
 /// GG303 reference-key-mismatch
-pub fn reference_key_mismatch(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn reference_key_mismatch<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     selection
         .grants()
         .flat_map(|grant| {
@@ -52,21 +64,25 @@ pub fn reference_key_mismatch(graph: &Graph, selection: &Selection, _: &Freshnes
                     usage.matched.keys(),
                     dormant_note(usage.matched.dormant)
                 );
-                Hit::usage(&usage, message)
+                Hit::usage(usage, message)
             })
         })
         .collect()
 }
 
 /// GG304 dangling-reference
-pub fn dangling_reference(graph: &Graph, _: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn dangling_reference<'g>(
+    graph: &'g Graph<'_>,
+    _: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     graph
         .dangling_references()
         .into_iter()
         .map(|dangling| {
             let mut path = vec![format!(
                 "missing grant ({})",
-                describe_reference(&dangling.target)
+                describe_reference(dangling.target)
             )];
             if let Some(hop) = &dangling.backend {
                 path.push(format!(
@@ -79,7 +95,7 @@ pub fn dangling_reference(graph: &Graph, _: &Selection, _: &Freshness) -> Vec<Hi
             let message = format!(
                 "{} references a grant that does not exist ({}){}",
                 dangling.user,
-                describe_reference(&dangling.target),
+                describe_reference(dangling.target),
                 dormant_note(!dangling.target.enabled)
             );
             Hit::global(Some(dangling.user), path, message)
@@ -104,7 +120,8 @@ mod tests {
 
     #[test]
     fn gg301_fires_for_an_unknown_name_and_not_for_a_known_one() {
-        let graph = crate::graph::build(&account());
+        let inventory = account();
+        let graph = crate::graph::build(&inventory);
         let missing =
             Selection::resolve(Some(&Selector::Name("orders-vcp".into())), graph.grants());
         let hits = no_such_grant(&graph, &missing, &freshness());
@@ -160,7 +177,8 @@ mod tests {
             },
         ));
         let graph = crate::graph::build(&inventory);
-        let hits = reference_key_mismatch(&graph, &Selection::all(graph.grants()), &freshness());
+        let selection = Selection::all(graph.grants());
+        let hits = reference_key_mismatch(&graph, &selection, &freshness());
         assert_eq!(hits.len(), 1);
         assert_eq!(
             hits[0].message,
@@ -178,7 +196,8 @@ mod tests {
         be.models[0].vpc.as_mut().expect("vpc model").vpc_access_id = Some("apv-old".into());
         inventory.backends.push(be);
         let graph = crate::graph::build(&inventory);
-        let hits = reference_key_mismatch(&graph, &Selection::all(graph.grants()), &freshness());
+        let selection = Selection::all(graph.grants());
+        let hits = reference_key_mismatch(&graph, &selection, &freshness());
         assert_eq!(hits.len(), 1);
         assert!(hits[0]
             .message
@@ -192,7 +211,8 @@ mod tests {
             .drafts
             .push(draft("api-d", vpc_by_name("orders-old")));
         let graph = crate::graph::build(&inventory);
-        let hits = dangling_reference(&graph, &Selection::all(graph.grants()), &freshness());
+        let selection = Selection::all(graph.grants());
+        let hits = dangling_reference(&graph, &selection, &freshness());
         assert_eq!(hits.len(), 1);
         assert_eq!(
             hits[0].message,

@@ -68,22 +68,22 @@ pub struct Freshness {
 
 /// Where a rule matched, and what to say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub struct Hit<'a> {
     /// The grant the finding belongs to; `None` for findings about no single grant.
-    pub grant: Option<VpcAccessId>,
-    /// Who depends on the grant (or holds the reference).
-    pub user: Option<User>,
+    pub grant: Option<&'a VpcAccessId>,
+    /// Who depends on the grant (or holds the reference); it borrows from the inventory.
+    pub user: Option<User<'a>>,
     /// The dependency path, grant first.
     pub path: Vec<String>,
     /// What was found, in one sentence.
     pub message: String,
 }
 
-impl Hit {
+impl<'a> Hit<'a> {
     /// A hit on the user at the end of `usage`.
-    pub fn usage(usage: &Usage, message: String) -> Hit {
+    pub fn usage(usage: &Usage<'a>, message: String) -> Hit<'a> {
         Hit {
-            grant: Some(usage.grant.clone()),
+            grant: Some(&usage.grant.id),
             user: Some(usage.user.clone()),
             path: usage.path(),
             message,
@@ -91,9 +91,9 @@ impl Hit {
     }
 
     /// A hit on the grant as a whole.
-    pub fn grant(grant: &Grant, message: String) -> Hit {
+    pub fn grant(grant: &'a Grant, message: String) -> Hit<'a> {
         Hit {
-            grant: Some(grant.id.clone()),
+            grant: Some(&grant.id),
             user: None,
             path: vec![format!("grant {} ({})", grant.name, grant.id)],
             message,
@@ -101,7 +101,7 @@ impl Hit {
     }
 
     /// A hit that belongs to no grant.
-    pub fn global(user: Option<User>, path: Vec<String>, message: String) -> Hit {
+    pub fn global(user: Option<User<'a>>, path: Vec<String>, message: String) -> Hit<'a> {
         Hit {
             grant: None,
             user,
@@ -155,7 +155,7 @@ pub fn evaluate(
             let target = hit
                 .grant
                 .as_ref()
-                .and_then(|id| position.get(id))
+                .and_then(|id| position.get(*id))
                 .map(|&i| &mut grants[i]);
             match target {
                 Some(report) => {

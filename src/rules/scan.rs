@@ -7,7 +7,11 @@ use crate::graph::Graph;
 use crate::selection::Selection;
 
 /// GG201 incomplete-scan
-pub fn incomplete_scan(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn incomplete_scan<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     let mut hits = Vec::new();
     for grant in selection.grants() {
         for gap in graph.gaps_affecting(grant) {
@@ -24,7 +28,11 @@ pub fn incomplete_scan(graph: &Graph, selection: &Selection, _: &Freshness) -> V
 }
 
 /// GG202 stale-inventory
-pub fn stale_inventory(graph: &Graph, selection: &Selection, freshness: &Freshness) -> Vec<Hit> {
+pub fn stale_inventory<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    freshness: &Freshness,
+) -> Vec<Hit<'g>> {
     let age = freshness.now - graph.taken_at();
     let max_age = time::Duration::try_from(freshness.max_age).unwrap_or(time::Duration::MAX);
     if age <= max_age {
@@ -71,7 +79,8 @@ mod tests {
         inventory.grants.push(grant("apv-2", "other", 81));
         inventory.gaps.push(gap(Some("apv-2")));
         let graph = crate::graph::build(&inventory);
-        let hits = incomplete_scan(&graph, &Selection::all(graph.grants()), &freshness(0, 24));
+        let selection = Selection::all(graph.grants());
+        let hits = incomplete_scan(&graph, &selection, &freshness(0, 24));
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].grant.as_ref().map(|g| g.as_str()), Some("apv-2"));
         assert_eq!(
@@ -91,7 +100,8 @@ mod tests {
             },
         ));
         let graph = crate::graph::build(&inventory);
-        let hits = incomplete_scan(&graph, &Selection::all(graph.grants()), &freshness(0, 24));
+        let selection = Selection::all(graph.grants());
+        let hits = incomplete_scan(&graph, &selection, &freshness(0, 24));
         let codes: Vec<_> = graph.gaps().iter().map(|g| g.code.as_str()).collect();
         assert_eq!(codes, ["UnresolvedRoute", "UnknownBackend"]);
         assert_eq!(hits.len(), 2);
@@ -99,7 +109,8 @@ mod tests {
 
     #[test]
     fn gg202_fires_only_past_the_configured_age() {
-        let graph = crate::graph::build(&account());
+        let inventory = account();
+        let graph = crate::graph::build(&inventory);
         let selection = Selection::all(graph.grants());
         assert!(stale_inventory(&graph, &selection, &freshness(23, 24)).is_empty());
         let hits = stale_inventory(&graph, &selection, &freshness(30, 24));
@@ -112,7 +123,8 @@ mod tests {
     #[test]
     fn gg202_never_calls_a_sub_second_age_zero() {
         // Regression: an age under a second was printed as "0s old ... older than 0s".
-        let graph = crate::graph::build(&account());
+        let inventory = account();
+        let graph = crate::graph::build(&inventory);
         let selection = Selection::all(graph.grants());
         let freshness = Freshness {
             now: account().taken_at + time::Duration::milliseconds(250),

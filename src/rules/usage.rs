@@ -9,26 +9,34 @@ use crate::selection::Selection;
 fn through(usage: &Usage) -> String {
     format!(
         "grant {} (matched by {}){}",
-        usage.grant_name,
+        usage.grant.name,
         usage.matched.keys(),
         dormant_note(usage.matched.dormant)
     )
 }
 
 /// GG101 deployed-api-uses-grant
-pub fn deployed_api_uses_grant(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn deployed_api_uses_grant<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     selection
         .grants()
         .flat_map(|grant| graph.deployments_through(grant))
         .map(|d| {
-            let message = format!("{} is live and routes through {}", d.user, through(&d));
-            Hit::usage(&d, message)
+            let message = format!("{} is live and routes through {}", d.user, through(d));
+            Hit::usage(d, message)
         })
         .collect()
 }
 
 /// GG102 backend-stage-uses-grant
-pub fn backend_stage_uses_grant(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn backend_stage_uses_grant<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     let mut hits = Vec::new();
     for grant in selection.grants() {
         for model in graph.backend_models_through(grant) {
@@ -56,7 +64,11 @@ pub fn backend_stage_uses_grant(graph: &Graph, selection: &Selection, _: &Freshn
 }
 
 /// GG103 draft-api-uses-grant
-pub fn draft_api_uses_grant(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn draft_api_uses_grant<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     selection
         .grants()
         .flat_map(|grant| graph.drafts_through(grant))
@@ -68,15 +80,19 @@ pub fn draft_api_uses_grant(graph: &Graph, selection: &Selection, _: &Freshness)
             let message = format!(
                 "{} routes{via} through {}; its next publish breaks",
                 d.user,
-                through(&d)
+                through(d)
             );
-            Hit::usage(&d, message)
+            Hit::usage(d, message)
         })
         .collect()
 }
 
 /// GG104 history-uses-grant
-pub fn history_uses_grant(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn history_uses_grant<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     selection
         .grants()
         .flat_map(|grant| graph.history_through(grant))
@@ -84,15 +100,19 @@ pub fn history_uses_grant(graph: &Graph, selection: &Selection, _: &Freshness) -
             let message = format!(
                 "{} routes through {}; a rollback to it breaks the stage",
                 h.user,
-                through(&h)
+                through(h)
             );
-            Hit::usage(&h, message)
+            Hit::usage(h, message)
         })
         .collect()
 }
 
 /// GG105 idle-backend-uses-grant
-pub fn idle_backend_uses_grant(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn idle_backend_uses_grant<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     selection
         .grants()
         .flat_map(|grant| graph.backend_models_through(grant))
@@ -114,7 +134,11 @@ pub fn idle_backend_uses_grant(graph: &Graph, selection: &Selection, _: &Freshne
 }
 
 /// GG106 index-disagrees
-pub fn index_disagrees(graph: &Graph, selection: &Selection, _: &Freshness) -> Vec<Hit> {
+pub fn index_disagrees<'g>(
+    graph: &'g Graph<'_>,
+    selection: &'g Selection,
+    _: &Freshness,
+) -> Vec<Hit<'g>> {
     let mut hits = Vec::new();
     for grant in selection.grants() {
         for entry in graph
@@ -127,8 +151,7 @@ pub fn index_disagrees(graph: &Graph, selection: &Selection, _: &Freshness) -> V
                 entry.user, grant.name
             );
             let usage = Usage {
-                grant: grant.id.clone(),
-                grant_name: grant.name.clone(),
+                grant,
                 user: entry.user,
                 backend: None,
                 matched: Default::default(),
@@ -146,14 +169,17 @@ mod tests {
     use crate::inventory::{BackendUser, IndexedUse, Inventory, Route, Stage};
     use time::macros::datetime;
 
-    fn run(check: super::super::Check, inventory: &Inventory) -> Vec<Hit> {
-        let graph = crate::graph::build(inventory);
-        let selection = Selection::all(graph.grants());
+    /// Runs `check`; the inventory, graph and selection are leaked so the hits, which borrow
+    /// from them, can outlive this function (a few bytes per test).
+    fn run(check: super::super::Check, inventory: &Inventory) -> Vec<Hit<'static>> {
+        let inventory: &'static Inventory = Box::leak(Box::new(inventory.clone()));
+        let graph: &'static Graph<'static> = Box::leak(Box::new(crate::graph::build(inventory)));
+        let selection: &'static Selection = Box::leak(Box::new(Selection::all(graph.grants())));
         let freshness = Freshness {
             now: datetime!(2026-01-02 03:04:05 UTC),
             max_age: std::time::Duration::from_secs(86_400),
         };
-        check(&graph, &selection, &freshness)
+        check(graph, selection, &freshness)
     }
 
     fn users(hits: &[Hit]) -> Vec<String> {
