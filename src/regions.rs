@@ -175,8 +175,10 @@ pub fn settle(
                 inventory,
                 failed: false,
             }),
-            Err(stopped @ WalkError::Stopped(_)) => return Err(stopped),
-            Err(WalkError::NothingListed { region, source }) => {
+            Err(failure) => {
+                let Some((region, source)) = failure.nothing_listed() else {
+                    return Err(failure);
+                };
                 tracing::warn!(%region, "nothing could be listed: {source}");
                 let mut inventory = Inventory::new(region.clone());
                 inventory.gaps.push(Gap {
@@ -190,7 +192,7 @@ pub fn settle(
                     inventory,
                     failed: true,
                 });
-                first_failure.get_or_insert(WalkError::NothingListed { region, source });
+                first_failure.get_or_insert(failure);
             }
         }
     }

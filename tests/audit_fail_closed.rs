@@ -427,6 +427,9 @@ fn listings_that_disagree_about_a_deployment_are_a_gap() {
     assert_more_cautious(&clean, &report);
     let gap = gap_of(&report, "DescribeDeployedApis");
     assert_eq!(gap["code"], "ListingsDisagree");
-    assert_eq!(gap["scope"], "api:3b81fd160f5645e097cc8855d75a1cf6/stage:RELEASE");
+    assert_eq!(
+        gap["scope"],
+        "api:3b81fd160f5645e097cc8855d75a1cf6/stage:RELEASE"
+    );
     assert!(verdicts(&report).values().all(|v| v != "safe"));
 }

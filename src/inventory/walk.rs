@@ -70,6 +70,18 @@ pub enum WalkError {
     },
 }
 
+impl WalkError {
+    /// The region and the failed listing when the walk could list nothing (endpoint
+    /// unreachable or DescribeVpcAccesses refused); `None` when the service stopped the run.
+    pub fn nothing_listed(&self) -> Option<(&RegionId, &CallError)> {
+        match self {
+            WalkError::NothingListed { region, source }
+            | WalkError::Unreachable { region, source, .. } => Some((region, source)),
+            WalkError::Stopped(_) => None,
+        }
+    }
+}
+
 /// Reads the whole region into an [`Inventory`].
 pub async fn walk(
     client: &Client,
