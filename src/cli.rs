@@ -310,7 +310,7 @@ pub struct SimArgs {
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve a fixture account over HTTP on loopback
-    Serve(SimServeArgs),
+    Serve(Box<SimServeArgs>),
     /// Write a deterministic synthetic account fixture (for benchmarks and scale tests)
     Generate(SimGenerateArgs),
 }
@@ -378,6 +378,15 @@ pub struct SimServeArgs {
     /// Corrupt answers: ACTION[:ID]=truncated-json|malformed-json|html|wrong-type (repeatable)
     #[arg(long, value_name = "RULE")]
     pub corrupt: Vec<String>,
+    /// Answer with a body this large: ACTION[:ID]=SIZE[,chunked], e.g. DescribeApis=50MiB (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub oversize: Vec<String>,
+    /// Drop the connection mid-body: ACTION[:ID]=once|always|N (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub reset: Vec<String>,
+    /// Expire STS tokens after this many token-bearing calls
+    #[arg(long, value_name = "N")]
+    pub sts_expire_after: Option<u64>,
     /// Pretend the server clock is this many seconds ahead (negative: behind)
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub clock_offset: Option<i64>,

@@ -680,7 +680,7 @@ async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         cli::SimCommand::Generate(args) => return sim_generate_command(args),
     };
     let fixture = sim::Fixture::from_path(&args.fixture)?;
-    let mut faults = sim::Faults {
+    let faults = sim::Faults {
         latency_ms: args.latency_ms,
         qps: args.qps,
         throttle_rate: args.throttle_rate,
@@ -688,30 +688,12 @@ async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         seed: args.seed,
         max_consecutive_faults: args.max_consecutive_faults,
         clock_offset_secs: args.clock_offset,
-        ..sim::Faults::default()
+        sts_expire_after: args.sts_expire_after,
+        fail: fault_rules("fail", &args.fail)?,
+        corrupt: fault_rules("corrupt", &args.corrupt)?,
+        oversize: fault_rules("oversize", &args.oversize)?,
+        reset: fault_rules("reset", &args.reset)?,
     };
-    for rule in &args.fail {
-        faults.fail.push(
-            rule.parse()
-                .map_err(|e: sim::faults::RuleError| Error::FaultRule {
-                    flag: "fail",
-                    rule: rule.clone(),
-                    message: e.to_string(),
-                })?,
-        );
-    }
-    for rule in &args.corrupt {
-        faults
-            .corrupt
-            .push(
-                rule.parse()
-                    .map_err(|e: sim::faults::RuleError| Error::FaultRule {
-                        flag: "corrupt",
-                        rule: rule.clone(),
-                        message: e.to_string(),
-                    })?,
-            );
-    }
     let options = sim::SimOptions {
         faults,
         log_path: args.log.clone(),
@@ -728,6 +710,24 @@ async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(Outcome::Clear)
+}
+
+/// Parses the `--FLAG ACTION[:ID]=VALUE` rules of `sim serve`.
+fn fault_rules<T>(flag: &'static str, rules: &[String]) -> Result<Vec<T>, Error>
+where
+    T: std::str::FromStr<Err = sim::faults::RuleError>,
+{
+    rules
+        .iter()
+        .map(|rule| {
+            rule.parse()
+                .map_err(|e: sim::faults::RuleError| Error::FaultRule {
+                    flag,
+                    rule: rule.clone(),
+                    message: e.to_string(),
+                })
+        })
+        .collect()
 }
 
 pub use demo::DEMO_FIXTURE;

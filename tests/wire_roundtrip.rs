@@ -155,9 +155,14 @@ impl Drop for Served {
 }
 
 fn serve(fixture: &str, home: &Home) -> Served {
+    serve_with(fixture, home, &[])
+}
+
+fn serve_with(fixture: &str, home: &Home, extra: &[&str]) -> Served {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("grantguard"))
         .args(["sim", "serve", "--fixture"])
         .arg(fixture_path(fixture))
+        .args(extra)
         .env_clear()
         .env("HOME", home.path())
         .stdout(Stdio::piped())
@@ -296,4 +301,54 @@ fn plain_http_to_a_non_loopback_endpoint_is_refused_with_exit_2() {
     assert!(stderr.contains("10.1.2.3"), "{stderr}");
     assert!(!stderr.contains(CANARY_SECRET));
     assert!(stdout(&out).is_empty(), "no report");
+}
+
+/// The fault flags of `sim serve` reach the emulator: an oversized answer is refused by the
+/// client's size cap (FAULTS R5 from the command line), and a rule that does not parse stops
+/// `sim serve` with exit 2 naming the flag.
+#[test]
+fn sim_serve_fault_flags_apply_and_bad_rules_are_refused() {
+    let home = Home::new();
+    let served = serve_with(
+        "basic-account.json",
+        &home,
+        &[
+            "--oversize",
+            "DescribeVpcAccesses=2MiB",
+            "--sts-expire-after",
+            "1000",
+            "--reset",
+            "DescribeApi=once",
+        ],
+    );
+    let fx = fixture("basic-account.json");
+    let c = &fx.credentials[0];
+    let out = bare(&home)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &c.access_key_id)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &c.access_key_secret)
+        .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+        .env("GRANTGUARD_ENDPOINT", &served.url)
+        .args(["audit", "--max-response-bytes", "1MiB"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "nothing could be listed: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("ResponseTooLarge"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = bare(&home)
+        .args(["sim", "serve", "--fixture"])
+        .arg(fixture_path("basic-account.json"))
+        .args(["--reset", "DescribeApi=sometimes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--reset"), "{}", stderr(&out));
 }
