@@ -72,6 +72,8 @@ fn std_command(sim: &TestSim, home: &Home) -> std::process::Command {
         .env("HOME", home.path())
         .env("NO_COLOR", "1")
         .env("GRANTGUARD_QPS", "0")
+        // Never let the credential chain reach the real metadata address from a test.
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", id)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
         .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
