@@ -200,6 +200,21 @@ fn stages_to_walk(group: &Group, summaries: &[ApiSummary], history: &[ApiHisItem
     stages
 }
 
+/// DescribeApiHistory of one version of an API in a stage.
+fn history_of(
+    group: &Group,
+    api_id: &str,
+    stage: Stage,
+    version: &str,
+) -> actions::DescribeApiHistory {
+    actions::DescribeApiHistory {
+        group_id: group.id.0.clone(),
+        api_id: api_id.to_owned(),
+        stage_name: stage.as_str().to_owned(),
+        history_version: version.to_owned(),
+    }
+}
+
 /// `EffectiveVersion` per (API id, stage) that DescribeApis lists as deployed.
 fn effective_versions(summaries: &[ApiSummary]) -> HashMap<(&str, Stage), &str> {
     let mut map = HashMap::new();
@@ -626,12 +641,7 @@ impl Walker<'_> {
                     self.reused();
                     return Some(cached.clone());
                 }
-                let action = actions::DescribeApiHistory {
-                    group_id: group.id.0.clone(),
-                    api_id: item.api_id.clone(),
-                    stage_name: stage.as_str().to_owned(),
-                    history_version: version.to_owned(),
-                };
+                let action = history_of(group, &item.api_id, stage, version);
                 match self.read_quietly(&action).await {
                     Ok(definition) => {
                         return Some(Deployment {
@@ -679,12 +689,7 @@ impl Walker<'_> {
         if deployment.route == Route::Unresolved {
             if let Some(online) = online {
                 let version = online.history_version.clone().unwrap_or_default();
-                let action = actions::DescribeApiHistory {
-                    group_id: group.id.0.clone(),
-                    api_id: item.api_id.clone(),
-                    stage_name: stage.as_str().to_owned(),
-                    history_version: version.clone(),
-                };
+                let action = history_of(group, &item.api_id, stage, &version);
                 if let Some(definition) = self.read(&action).await {
                     deployment.route = route_of(&definition);
                     deployment.effective_version = Some(version);
@@ -730,12 +735,7 @@ impl Walker<'_> {
                 self.reused();
                 return Some(cached.clone());
             }
-            let action = actions::DescribeApiHistory {
-                group_id: group.id.0.clone(),
-                api_id: item.api_id.clone(),
-                stage_name: stage.as_str().to_owned(),
-                history_version: version.clone(),
-            };
+            let action = history_of(group, &item.api_id, stage, &version);
             let definition = self.read(&action).await?;
             let request = definition.request_config.as_ref();
             let method = request.map(|r| r.request_http_method.as_str());
