@@ -296,6 +296,7 @@ fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
     config.qps = walk.qps;
     config.concurrency = walk.concurrency;
     config.max_attempts = walk.max_attempts;
+    config.max_throttled_attempts = walk.max_throttled_attempts;
     config.max_response_bytes = walk.max_response_bytes;
     config
 }
