@@ -4,9 +4,14 @@
 
 mod common;
 use common::*;
-use grantguard::sim::{CallRecord, Faults, SimOptions};
+use grantguard::client::{Client, ClientConfig, Endpoint};
+use grantguard::credentials::Credentials;
+use grantguard::inventory::walk::{walk, WalkOptions};
+use grantguard::inventory::RegionId;
+use grantguard::sim::generate::{self, GenerateOptions};
+use grantguard::sim::{CallRecord, Faults, Fixture, Sim, SimOptions};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// `audit --format json` plus `extra` through the binary: exit code, stdout, stderr.
 fn audit(sim: &TestSim, extra: &[&str]) -> (Option<i32>, String, String) {
@@ -193,4 +198,72 @@ fn clean_with_time(clean: &Value, faulted: &Value) -> Value {
         }
     }
     clean
+}
+
+// ---- A18: nonce uniqueness at scale ----
+
+/// Requests A18 asks for.
+const A18_CALLS: usize = 10_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a18_ten_thousand_calls_at_concurrency_32_never_reuse_a_nonce() {
+    let fixture = Fixture::from_json(&generate::fixture_json(&GenerateOptions {
+        groups: 10,
+        apis_per_group: 40,
+        stages: 3,
+        grants: 20,
+        vpc_share: 0.4,
+        seed: 18,
+    }))
+    .unwrap();
+    let sim = Sim::start(
+        fixture,
+        SimOptions {
+            env_credentials: false,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap();
+    let mut config = ClientConfig::new(Endpoint::parse(&sim.url()).unwrap());
+    config.qps = 0.0;
+    config.concurrency = 32;
+    let client = Client::new(
+        config,
+        Credentials::new(
+            generate::ACCESS_KEY_ID.into(),
+            generate::ACCESS_KEY_SECRET.into(),
+            None,
+        ),
+    )
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let mut walks = 0;
+    while sim.log().len() < A18_CALLS {
+        let inventory = walk(
+            &client,
+            &RegionId::from("cn-hangzhou"),
+            &WalkOptions::default(),
+        )
+        .await
+        .expect("the walk completes");
+        assert!(inventory.is_complete(), "gaps: {:?}", inventory.gaps);
+        walks += 1;
+    }
+    let log = sim.log();
+    let nonces: HashSet<&str> = log.iter().filter_map(|r| r.nonce.as_deref()).collect();
+    eprintln!(
+        "A18: {} requests in {walks} walks, {} distinct nonces, {:?}",
+        log.len(),
+        nonces.len(),
+        started.elapsed()
+    );
+    assert!(log.len() >= A18_CALLS);
+    assert_eq!(nonces.len(), log.len(), "one distinct nonce per request");
+    assert_eq!(
+        client.stats().requests as usize,
+        log.len(),
+        "client and emulator agree"
+    );
+    assert_nonces_unique(&sim);
 }
