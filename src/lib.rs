@@ -15,6 +15,7 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod error;
+pub mod failpoints;
 pub mod graph;
 pub mod inventory;
 pub mod policy;
