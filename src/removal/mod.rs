@@ -332,6 +332,8 @@ async fn remove_one(
         Ok(c) => c,
         Err(stop) => return stopped(stop),
     };
+    // From the pending record to the journaled outcome, Ctrl-C waits (FAULTS.md A14).
+    let _critical = crate::interrupt::Critical::enter();
     crate::failpoints::point(crate::failpoints::names::BEFORE_JOURNAL);
     let entry = match steps::write_ahead(journal, ctx.region.as_str(), confirmed) {
         Ok(e) => e,
