@@ -168,6 +168,9 @@ pub struct WalkArgs {
     /// Attempts per call for transient failures
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_attempts: u32,
+    /// Attempts per call answered with throttling (`Throttling*`, 429)
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_throttled_attempts: u32,
     /// Largest response accepted, e.g. 16MiB
     #[arg(long, default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_response_bytes: u64,

@@ -159,6 +159,7 @@ pub(crate) async fn demo_command(
         qps: 0.0,
         concurrency: 8,
         max_attempts: 5,
+        max_throttled_attempts: 8,
         max_response_bytes: 16 << 20,
         history_depth: 3,
     };

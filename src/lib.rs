@@ -15,7 +15,9 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod error;
+pub mod failpoints;
 pub mod graph;
+pub mod interrupt;
 pub mod inventory;
 pub mod policy;
 pub mod regions;
@@ -296,6 +298,7 @@ fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
     config.qps = walk.qps;
     config.concurrency = walk.concurrency;
     config.max_attempts = walk.max_attempts;
+    config.max_throttled_attempts = walk.max_throttled_attempts;
     config.max_response_bytes = walk.max_response_bytes;
     config
 }
@@ -485,6 +488,8 @@ async fn scan_command(
     output: &OutputArgs,
     args: cli::ScanArgs,
 ) -> Result<Outcome, Error> {
+    // Ctrl-C exits 130 at once; the snapshot is only ever written whole, at the end.
+    interrupt::install();
     if let Some(wanted) = regions::wanted(account.region.as_deref())? {
         return scan_regions(account, output, args, wanted).await;
     }
@@ -769,6 +774,8 @@ async fn remove_command(
     output: &OutputArgs,
     args: cli::RemoveArgs,
 ) -> Result<Outcome, Error> {
+    // Ctrl-C exits 130, but never between a removal's pending record and its outcome.
+    interrupt::install();
     let catalog = Catalog::builtin();
     let config = load_config(account.config.as_ref(), &catalog)?;
     let (client, region) = connect(account, &args.walk).await?;

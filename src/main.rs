@@ -14,6 +14,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Only with `--features failpoints`: the crash points named in FAILPOINTS.
+    let _failpoints = grantguard::failpoints::setup();
     match grantguard::run(cli) {
         Ok(Outcome::Clear) => ExitCode::SUCCESS,
         Ok(Outcome::Held) => ExitCode::from(1),

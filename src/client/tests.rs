@@ -88,6 +88,9 @@ enum Reply {
     EndlessChunks,
     /// Wait 30 ms, then write these bytes and close.
     Slow(Vec<u8>),
+    /// Slowloris: a 200 head promising 4 KiB, then one body byte every 50 ms (each gap
+    /// shorter than the idle timeout); records how long the client stayed connected.
+    Trickle,
 }
 
 /// A loopback HTTP/1.1 server answering a script, one connection per request; the last
@@ -97,6 +100,8 @@ struct Server {
     requests: std::sync::Arc<Mutex<Vec<String>>>,
     /// (in flight now, most ever in flight) between reading a request and answering it.
     in_flight: std::sync::Arc<Mutex<(usize, usize)>>,
+    /// How long each trickled connection lasted before the client dropped it.
+    trickled: std::sync::Arc<Mutex<Vec<Duration>>>,
 }
 
 impl Server {
@@ -107,6 +112,8 @@ impl Server {
         let log = requests.clone();
         let in_flight = std::sync::Arc::new(Mutex::new((0usize, 0usize)));
         let gauge = in_flight.clone();
+        let trickled = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let held = trickled.clone();
         tokio::spawn(async move {
             let mut n = 0usize;
             loop {
@@ -115,7 +122,9 @@ impl Server {
                 n += 1;
                 let log = log.clone();
                 let gauge = gauge.clone();
+                let held = held.clone();
                 tokio::spawn(async move {
+                    let accepted = std::time::Instant::now();
                     let mut head = Vec::new();
                     let mut buf = [0u8; 4096];
                     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -140,6 +149,18 @@ impl Server {
                             let _ = socket.write_all(&bytes).await;
                             let _ = socket.shutdown().await;
                         }
+                        Reply::Trickle => {
+                            let _ = socket
+                                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n")
+                                .await;
+                            for _ in 0..4096 {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                if socket.write_all(b" ").await.is_err() {
+                                    break;
+                                }
+                            }
+                            held.lock().unwrap().push(accepted.elapsed());
+                        }
                         Reply::Hang => {
                             tokio::time::sleep(Duration::from_secs(30)).await;
                         }
@@ -162,6 +183,7 @@ impl Server {
             url,
             requests,
             in_flight,
+            trickled,
         }
     }
 
@@ -441,6 +463,54 @@ async fn a_hung_server_times_out_per_attempt() {
     assert_eq!(err.code, "Timeout");
     assert_eq!(err.attempts, 2);
     assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// FAULTS.md A3: a body trickling in one byte at a time never trips the idle timeout, so the
+/// total per-attempt timeout must end each attempt; the call is retried, then fails `Timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_body_is_cut_by_the_total_attempt_timeout() {
+    let server = Server::start(vec![Reply::Trickle]).await;
+    let total = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let err = server
+        .client(|c| {
+            c.read_timeout = Duration::from_millis(200);
+            c.attempt_timeout = total;
+            c.max_attempts = 3;
+        })
+        .read(&DescribeRegions)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "Timeout", "{err:?}");
+    assert_eq!(err.attempts, 3);
+    assert_eq!(
+        server.request_lines().len(),
+        3,
+        "each attempt is a new request"
+    );
+    // The server notices a dropped connection on its next write, at most 50 ms later.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while server.trickled.lock().unwrap().len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let held = server.trickled.lock().unwrap().clone();
+    assert_eq!(
+        held.len(),
+        3,
+        "every trickled connection was dropped: {held:?}"
+    );
+    for attempt in &held {
+        assert!(
+            *attempt <= total + Duration::from_millis(500),
+            "each attempt ends within total + 0.5 s: {held:?}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_no_secret(&err, &server);
 }
 
 #[tokio::test]

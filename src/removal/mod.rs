@@ -332,10 +332,14 @@ async fn remove_one(
         Ok(c) => c,
         Err(stop) => return stopped(stop),
     };
+    // From the pending record to the journaled outcome, Ctrl-C waits (FAULTS.md A14).
+    let _critical = crate::interrupt::Critical::enter();
+    crate::failpoints::point(crate::failpoints::names::BEFORE_JOURNAL);
     let entry = match steps::write_ahead(journal, ctx.region.as_str(), confirmed) {
         Ok(e) => e,
         Err(stop) => return stopped(stop),
     };
+    crate::failpoints::point(crate::failpoints::names::AFTER_JOURNAL_FSYNC);
     let rechecked = match steps::recheck(&ctx.client, entry).await {
         Ok(Recheck::Unchanged(rechecked)) => rechecked,
         Ok(Recheck::Changed(changed)) => match changed.override_with_force() {
@@ -372,6 +376,7 @@ async fn remove_one(
             eprintln!("warning: cannot follow the abolish operation: {error}");
         }
     }
+    crate::failpoints::point(crate::failpoints::names::AFTER_RESPONSE);
     let finished = steps::finish(journal, removed)?;
     Ok(Ended::Finished(Box::new(finished)))
 }

@@ -1,0 +1,50 @@
+//! Named crash points for the crash tests (FAULTS.md R8 K1/K4/K5, R12's forced panic). In: the
+//! `FAILPOINTS` environment variable, read once at start-up, e.g.
+//! `FAILPOINTS=remove::before_journal=return`. Out: at a point configured `return`, the process
+//! aborts on the spot, as if killed; `panic`, `sleep(ms)` and `pause` do what the `fail` crate
+//! says. Without the `failpoints` cargo feature every point compiles to nothing: a normal
+//! build never reads `FAILPOINTS` and can never crash here.
+
+/// Points in the removal, in the order a removal passes them.
+pub mod names {
+    /// K1: the removal is decided, the `pending` record not yet written.
+    pub const BEFORE_JOURNAL: &str = "remove::before_journal";
+    /// K2: the `pending` record is fsync'd, nothing sent yet.
+    pub const AFTER_JOURNAL_FSYNC: &str = "remove::after_journal_fsync";
+    /// K4/K5: the service answered (or the call failed), the outcome not yet journaled.
+    pub const AFTER_RESPONSE: &str = "remove::after_response";
+}
+
+/// Keeps the `FAILPOINTS` configuration alive for the run; drop it at exit.
+#[cfg(feature = "failpoints")]
+pub struct Scenario(#[allow(dead_code)] fail::FailScenario<'static>);
+
+/// Keeps the `FAILPOINTS` configuration alive for the run (nothing without the feature).
+#[cfg(not(feature = "failpoints"))]
+pub struct Scenario;
+
+/// Reads `FAILPOINTS` (only with the `failpoints` feature).
+pub fn setup() -> Scenario {
+    #[cfg(feature = "failpoints")]
+    {
+        Scenario(fail::FailScenario::setup())
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        Scenario
+    }
+}
+
+/// Passes the point `name`: aborts the process when it is configured `return`.
+#[cfg(feature = "failpoints")]
+pub fn point(name: &str) {
+    if fail::eval(name, |_| ()).is_some() {
+        // A crash, not an exit: no destructor, no flush, no outcome written.
+        std::process::abort();
+    }
+}
+
+/// Passes the point `name` (nothing without the `failpoints` feature).
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn point(_name: &str) {}

@@ -1,0 +1,200 @@
+//! FAULTS.md R8's crash points K1, K4 and K5 and R12's forced panic, through the binary built
+//! with `--features failpoints` (`cargo test --features failpoints --test failpoints`; plain
+//! `cargo test` skips this file). `FAILPOINTS=NAME=return` aborts the process at the point, as
+//! a kill would; the emulator's log and state and the journal are the witnesses.
+
+mod common;
+
+use common::*;
+use grantguard::failpoints::names;
+use grantguard::sim::{Faults, SimOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const SAFE: &str = "legacy-unused-443";
+
+fn journal_in(home: &Home) -> PathBuf {
+    home.path().join("journal.jsonl")
+}
+
+/// The journal's records (the `record` of every line).
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("journal line is JSON")["record"].clone())
+        .collect()
+}
+
+fn states(path: &Path) -> Vec<String> {
+    records(path)
+        .iter()
+        .map(|r| r["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `grantguard ARGS --journal J` with `failpoints` configured.
+fn run(sim: &TestSim, home: &Home, failpoints: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = grantguard(sim, home);
+    if !failpoints.is_empty() {
+        cmd.env("FAILPOINTS", failpoints);
+    }
+    cmd.args(args)
+        .arg("--journal")
+        .arg(journal_in(home))
+        .output()
+        .unwrap()
+}
+
+/// `remove --name SAFE --yes` crashing at `point`.
+fn crash_at(sim: &TestSim, home: &Home, point: &str) -> std::process::Output {
+    let out = run(
+        sim,
+        home,
+        &format!("{point}=return"),
+        &["remove", "--name", SAFE, "--yes"],
+    );
+    assert_eq!(
+        out.status.code(),
+        None,
+        "killed by a signal at {point}: {}",
+        stderr(&out)
+    );
+    out
+}
+
+fn faulted(fail: &[&str]) -> TestSim {
+    start_with(
+        fixture("basic-account.json"),
+        SimOptions {
+            faults: Faults {
+                fail: fail.iter().map(|r| r.parse().unwrap()).collect(),
+                ..Faults::default()
+            },
+            ..SimOptions::default()
+        },
+    )
+}
+
+/// The pending record holds every input `SetVpcAccess` needs to bring the grant back (I4).
+fn assert_restorable(record: &Value) {
+    let grant = &record["intent"]["grant"];
+    for field in [
+        "Name",
+        "VpcId",
+        "InstanceId",
+        "Port",
+        "Description",
+        "VpcTargetHostName",
+    ] {
+        assert!(
+            grant.get(field).is_some(),
+            "the pending record keeps {field}: {record}"
+        );
+    }
+}
+
+#[test]
+fn k1_a_crash_before_the_journal_write_leaves_no_entry_and_the_grant() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    crash_at(&sim, &home, names::BEFORE_JOURNAL);
+    let journal = journal_in(&home);
+    assert!(
+        records(&journal).is_empty(),
+        "no entry: {:?}",
+        states(&journal)
+    );
+    assert_eq!(sim.calls("RemoveVpcAccess"), 0);
+    assert!(sim.state().has_grant_named(SAFE));
+
+    let listed = run(&sim, &home, "", &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert!(records(&journal).is_empty());
+    // Nothing was half-done: the removal simply runs again, once.
+    let again = run(&sim, &home, "", &["remove", "--name", SAFE, "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    assert_eq!(states(&journal), ["pending", "done"]);
+}
+
+#[test]
+fn k4_a_crash_after_a_removal_the_service_never_applied_is_reconciled_as_not_removed() {
+    // The request reaches the service, which fails it before applying (a 500), and the
+    // process dies before it journals the outcome.
+    let sim = faulted(&["RemoveVpcAccess=InternalError"]);
+    let home = Home::new();
+    crash_at(&sim, &home, names::AFTER_RESPONSE);
+    let journal = journal_in(&home);
+    assert_eq!(states(&journal), ["pending"]);
+    assert_restorable(&records(&journal)[0]);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+
+    let listed = run(&sim, &home, "", &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert_eq!(states(&journal), ["pending", "not-removed"]);
+    // I3/I4: the grant is present and nothing was resent.
+    assert!(sim.state().has_grant_named(SAFE));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}
+
+#[test]
+fn k5_a_crash_after_the_answer_before_the_outcome_is_reconciled_as_done_and_restorable() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    crash_at(&sim, &home, names::AFTER_RESPONSE);
+    let journal = journal_in(&home);
+    assert_eq!(states(&journal), ["pending"]);
+    assert_restorable(&records(&journal)[0]);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    assert!(!sim.state().has_grant_named(SAFE));
+
+    let listed = run(&sim, &home, "", &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert_eq!(states(&journal), ["pending", "done"]);
+
+    // I4: the done record brings the tuple back.
+    let restored = run(&sim, &home, "", &["restore"]);
+    assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
+    assert!(sim.state().has_grant_named(SAFE));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1, "never removed twice");
+    assert_eq!(sim.calls("SetVpcAccess"), 1);
+}
+
+#[test]
+fn r12_a_forced_panic_at_verbose_trace_prints_no_secret() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = grantguard(&sim, &home)
+        .env("FAILPOINTS", format!("{}=panic", names::AFTER_RESPONSE))
+        .env("RUST_LOG", "trace")
+        .env("RUST_BACKTRACE", "1")
+        .args(["-vvv", "remove", "--name", SAFE, "--yes", "--journal"])
+        .arg(journal_in(&home))
+        .output()
+        .unwrap();
+    let (out_text, err_text) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(101), "a panic: {err_text}");
+    assert!(err_text.contains("panicked"), "{err_text}");
+    // I5 over both streams and every file the run wrote under HOME.
+    let mut texts = vec![out_text, err_text];
+    for entry in walk_files(home.path()) {
+        texts.push(String::from_utf8_lossy(&std::fs::read(entry).unwrap()).into_owned());
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    assert!(sim.log().iter().any(|r| r.signature.is_some()));
+    assert_no_secret(&sim, &refs);
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
