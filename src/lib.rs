@@ -1,8 +1,9 @@
 //! grantguard: audit who still depends on an API Gateway VPC grant before removing it.
 //!
-//! `run` sends one parsed command through the stages: credentials → client → walk →
-//! inventory → graph → rules → report. Each stage lives in its own module; this file only
-//! connects them and owns nothing but the plumbing (runtime, logging, progress, output).
+//! `run` hands one parsed command to its module in `commands`, which sends it through the
+//! stages: credentials → client → walk → inventory → graph → rules → report. Each stage lives
+//! in its own module; this file owns only the plumbing the commands share (runtime, logging,
+//! progress, connecting to the account, output).
 
 // Errors carry the text they point into (miette source code) so diagnostics can show it; they
 // are built once per failed run, never on a hot path, so their size does not matter.
@@ -11,6 +12,7 @@
 pub mod account;
 pub mod cli;
 pub mod client;
+mod commands;
 pub mod config;
 pub mod credentials;
 pub mod demo;
@@ -76,21 +78,33 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         regions::require_single(account.region.as_deref(), name)?;
     }
     match command {
-        Command::Rules(args) => rules_command(args, &mut std::io::stdout().lock()),
-        Command::Sim(args) => runtime()?.block_on(sim_command(args)),
-        Command::Scan(args) => runtime()?.block_on(scan_command(&account, &output, args)),
-        Command::Audit(args) => runtime()?.block_on(audit_command(&account, &output, args)),
-        Command::Graph(args) => runtime()?.block_on(graph_command(&account, &output, args)),
+        Command::Rules(args) => commands::rules::rules_command(args, &mut std::io::stdout().lock()),
+        Command::Sim(args) => runtime()?.block_on(commands::sim::sim_command(args)),
+        Command::Scan(args) => {
+            runtime()?.block_on(commands::scan::scan_command(&account, &output, args))
+        }
+        Command::Audit(args) => {
+            runtime()?.block_on(commands::audit::audit_command(&account, &output, args))
+        }
+        Command::Graph(args) => {
+            runtime()?.block_on(commands::audit::graph_command(&account, &output, args))
+        }
         Command::Demo(args) => runtime()?.block_on(demo::demo_command(&output, args)),
-        Command::Remove(args) => runtime()?.block_on(remove_command(&account, &output, args)),
-        Command::Restore(args) => runtime()?.block_on(restore_command(&account, args)),
-        Command::Journal(args) => runtime()?.block_on(journal_command(&account, args)),
+        Command::Remove(args) => {
+            runtime()?.block_on(commands::removal::remove_command(&account, &output, args))
+        }
+        Command::Restore(args) => {
+            runtime()?.block_on(commands::removal::restore_command(&account, args))
+        }
+        Command::Journal(args) => {
+            runtime()?.block_on(commands::removal::journal_command(&account, args))
+        }
         Command::Policy(args) => {
             let text = policy::render(args.with_removal);
             emit(None, |out| out.write_all(text.as_bytes()))?;
             Ok(Outcome::Clear)
         }
-        Command::Whoami => runtime()?.block_on(whoami_command(&account)),
+        Command::Whoami => runtime()?.block_on(commands::whoami::whoami_command(&account)),
         Command::Completions(args) => {
             emit(None, |out| shell::completions(args.shell, out))?;
             Ok(Outcome::Clear)
@@ -284,15 +298,6 @@ async fn target_of(account: &AccountArgs, config: &Config) -> Result<account::Ta
     account::target(account, &config.defaults, &env_var, home.as_deref()).await
 }
 
-/// `whoami`: where the credentials come from, masked; never the secret.
-async fn whoami_command(account: &AccountArgs) -> Result<Outcome, Error> {
-    let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
-    let target = target_of(account, &config).await?;
-    let text = account::describe(&target);
-    emit(None, |out| out.write_all(text.as_bytes()))?;
-    Ok(Outcome::Clear)
-}
-
 fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
     let mut config = ClientConfig::new(endpoint);
     config.qps = walk.qps;
@@ -440,383 +445,4 @@ fn emit(
     result.map_err(|source| Error::output(path, source))
 }
 
-fn rules_command(args: cli::RulesArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
-    let catalog = Catalog::builtin();
-    let result = match args.command {
-        None => {
-            let mut text = String::new();
-            for doc in catalog.docs() {
-                text.push_str(&format!(
-                    "{}  {:<28} {:<5} {}\n",
-                    doc.id,
-                    doc.name,
-                    doc.default_severity.as_str(),
-                    doc.summary
-                ));
-            }
-            text.push_str("\nRun `grantguard rules explain ID` for what a rule finds, why it matters and what to do.\n");
-            out.write_all(text.as_bytes())
-        }
-        Some(cli::RulesCommand::Explain { id }) => {
-            let doc = catalog.get(&id).ok_or_else(|| Error::UnknownRule {
-                id: id.clone(),
-                known: catalog
-                    .docs()
-                    .map(|d| d.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-            out.write_all(
-                format!(
-                    "{} {} ({})\n{}\n\n{}\n",
-                    doc.id,
-                    doc.name,
-                    doc.default_severity.as_str(),
-                    doc.summary,
-                    doc.explanation.trim_end()
-                )
-                .as_bytes(),
-            )
-        }
-    };
-    result.map_err(|source| Error::output(None, source))?;
-    Ok(Outcome::Clear)
-}
-
-async fn scan_command(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    args: cli::ScanArgs,
-) -> Result<Outcome, Error> {
-    // Ctrl-C exits 130 at once; the snapshot is only ever written whole, at the end.
-    interrupt::install();
-    if let Some(wanted) = regions::wanted(account.region.as_deref())? {
-        return scan_regions(account, output, args, wanted).await;
-    }
-    let (client, region) = connect(account, &args.walk).await?;
-    let inventory = walk_live(&client, &region, output, &args.walk, None).await?;
-    inventory::snapshot::save(&inventory, &args.output)?;
-    if !output.quiet {
-        report_scan(&args.output, &inventory);
-    }
-    Ok(if inventory.is_complete() {
-        Outcome::Clear
-    } else {
-        Outcome::Held
-    })
-}
-
-/// `scan` of several regions: one snapshot per region, named by [`regions::snapshot_path`];
-/// a region where nothing could be listed gets no snapshot and holds the run.
-async fn scan_regions(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    args: cli::ScanArgs,
-    wanted: regions::Wanted,
-) -> Result<Outcome, Error> {
-    let clients = connect_regions(account, &args.walk, wanted).await?;
-    let settled = walk_regions(&clients, output, &args.walk, None).await?;
-    let mut outcome = Outcome::Clear;
-    for region in &settled {
-        let inventory = &region.inventory;
-        if region.failed {
-            if let Some(gap) = inventory.gaps.first() {
-                eprintln!(
-                    "{}: no snapshot written: {} failed ({}): {}",
-                    inventory.region, gap.action, gap.code, gap.message
-                );
-            }
-            outcome = Outcome::Held;
-            continue;
-        }
-        let path = regions::snapshot_path(&args.output, &inventory.region);
-        inventory::snapshot::save(inventory, &path)?;
-        if !output.quiet {
-            report_scan(&path, inventory);
-        }
-        if !inventory.is_complete() {
-            outcome = Outcome::Held;
-        }
-    }
-    Ok(outcome)
-}
-
-/// The line `scan` prints on stderr for each snapshot it wrote.
-fn report_scan(path: &Path, inventory: &Inventory) {
-    eprintln!(
-        "wrote {}: {} grants, {} groups, {} drafts, {} deployments, {} historical versions, {} backends, {} gaps",
-        path.display(),
-        inventory.grants.len(),
-        inventory.groups.len(),
-        inventory.drafts.len(),
-        inventory.deployments.len(),
-        inventory.history.len(),
-        inventory.backends.len(),
-        inventory.gaps.len(),
-    );
-}
-
-async fn inventory_for(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    snapshot: Option<&PathBuf>,
-    walk_args: &WalkArgs,
-) -> Result<Inventory, Error> {
-    match snapshot {
-        Some(path) => Ok(inventory::snapshot::load(path)?),
-        None => {
-            let (client, region) = connect(account, walk_args).await?;
-            walk_live(&client, &region, output, walk_args, None).await
-        }
-    }
-}
-
-/// A live walk that reuses what the cache in `dir` proves unchanged, then replaces the cache.
-/// A cache that cannot be written costs the next run time, not this run's answer: a warning.
-async fn audit_walk_cached(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    walk_args: &WalkArgs,
-    dir: &Path,
-) -> Result<Inventory, Error> {
-    let (client, region) = connect(account, walk_args).await?;
-    let cache = inventory::cache::load_or_warn(dir, &region);
-    let inventory = walk_live(&client, &region, output, walk_args, cache.as_ref()).await?;
-    drop(cache);
-    if let Err(error) = inventory::cache::store(dir, &inventory) {
-        tracing::warn!("the cache was not updated: {error}");
-    }
-    Ok(inventory)
-}
-
-async fn audit_command(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    args: cli::AuditArgs,
-) -> Result<Outcome, Error> {
-    let catalog = Catalog::builtin();
-    // The config is read before the walk so a typo in it costs no API calls.
-    let config = load_config(account.config.as_ref(), &catalog)?;
-    if args.inventory.is_none() {
-        if let Some(wanted) = regions::wanted(account.region.as_deref())? {
-            return audit_regions(account, output, args, wanted, &config, &catalog).await;
-        }
-    }
-    let inventory = match &args.cache {
-        Some(dir) => audit_walk_cached(account, output, &args.walk, dir).await?,
-        None => inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?,
-    };
-    let report = audit(
-        &inventory,
-        selector_of(&args.selector).as_ref(),
-        &config,
-        &catalog,
-    );
-    let options = RenderOptions {
-        color: args.output.is_none() && use_color(output.color),
-        ..RenderOptions::default()
-    };
-    emit(args.output.as_ref(), |out| {
-        report::render(&report, format_of(args.format), out, options)
-    })?;
-    let min_severity = args
-        .min_severity
-        .or(config.defaults.min_severity)
-        .unwrap_or(cli::MinSeverity::Deny);
-    Ok(gate(&report, min_severity))
-}
-
-/// `audit` of several regions, walked in parallel: one report per region, rendered together
-/// ([`report::render_regions`]); held when any region holds or failed.
-async fn audit_regions(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    args: cli::AuditArgs,
-    wanted: regions::Wanted,
-    config: &Config,
-    catalog: &Catalog,
-) -> Result<Outcome, Error> {
-    let clients = connect_regions(account, &args.walk, wanted).await?;
-    let settled = walk_regions(&clients, output, &args.walk, args.cache.as_deref()).await?;
-    let audited = regions::audit(
-        &settled,
-        selector_of(&args.selector).as_ref(),
-        config,
-        catalog,
-    );
-    let reports: Vec<Report> = audited.iter().map(|r| r.report.clone()).collect();
-    let options = RenderOptions {
-        color: args.output.is_none() && use_color(output.color),
-        ..RenderOptions::default()
-    };
-    emit(args.output.as_ref(), |out| {
-        report::render_regions(&reports, format_of(args.format), out, options)
-    })?;
-    let min_severity = args
-        .min_severity
-        .or(config.defaults.min_severity)
-        .unwrap_or(cli::MinSeverity::Deny);
-    Ok(regions::gate(&audited, min_severity))
-}
-
-async fn graph_command(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    args: cli::GraphArgs,
-) -> Result<Outcome, Error> {
-    let inventory = inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?;
-    let graph = graph::build(&inventory);
-    let selector = selector_of(&args.selector);
-    let selection = selector
-        .as_ref()
-        .map(|s| Selection::resolve(Some(s), &inventory.grants));
-    let format = match args.format {
-        cli::GraphFormat::Dot => graph::render::GraphFormat::Dot,
-        cli::GraphFormat::Mermaid => graph::render::GraphFormat::Mermaid,
-    };
-    let text = graph::render::render(&graph, format, selection.as_ref());
-    emit(None, |out| out.write_all(text.as_bytes()))?;
-    Ok(Outcome::Clear)
-}
-
-async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
-    let args = match args.command {
-        cli::SimCommand::Serve(args) => args,
-        cli::SimCommand::Generate(args) => return sim_generate_command(args),
-    };
-    let fixture = sim::Fixture::from_path(&args.fixture)?;
-    let faults = sim::Faults {
-        latency_ms: args.latency_ms,
-        qps: args.qps,
-        throttle_rate: args.throttle_rate,
-        error_rate: args.error_rate,
-        seed: args.seed,
-        max_consecutive_faults: args.max_consecutive_faults,
-        clock_offset_secs: args.clock_offset,
-        sts_expire_after: args.sts_expire_after,
-        fail: fault_rules("fail", &args.fail)?,
-        corrupt: fault_rules("corrupt", &args.corrupt)?,
-        oversize: fault_rules("oversize", &args.oversize)?,
-        reset: fault_rules("reset", &args.reset)?,
-    };
-    let options = sim::SimOptions {
-        faults,
-        log_path: args.log.clone(),
-        ..sim::SimOptions::default()
-    };
-    let serve = sim::serve(fixture, options, args.listen, |addr| {
-        let mut out = std::io::stdout().lock();
-        // Tests and scripts read this first line to find the port.
-        let _ = writeln!(out, "listening on http://{addr}");
-        let _ = out.flush();
-    });
-    tokio::select! {
-        result = serve => result?,
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    Ok(Outcome::Clear)
-}
-
-/// Parses the `--FLAG ACTION[:ID]=VALUE` rules of `sim serve`.
-fn fault_rules<T>(flag: &'static str, rules: &[String]) -> Result<Vec<T>, Error>
-where
-    T: std::str::FromStr<Err = sim::faults::RuleError>,
-{
-    rules
-        .iter()
-        .map(|rule| {
-            rule.parse()
-                .map_err(|e: sim::faults::RuleError| Error::FaultRule {
-                    flag,
-                    rule: rule.clone(),
-                    message: e.to_string(),
-                })
-        })
-        .collect()
-}
-
 pub use demo::DEMO_FIXTURE;
-
-/// `sim generate`: a synthetic fixture (or, hidden, the snapshot a walk of it would read).
-fn sim_generate_command(args: cli::SimGenerateArgs) -> Result<Outcome, Error> {
-    let options = sim::generate::GenerateOptions {
-        groups: args.groups,
-        apis_per_group: args.apis_per_group,
-        stages: usize::from(args.stages),
-        grants: args.grants,
-        vpc_share: args.vpc_share,
-        seed: args.seed,
-    };
-    if args.snapshot {
-        let inventory = sim::generate::inventory(&options);
-        return match &args.output {
-            Some(path) => {
-                inventory::snapshot::save(&inventory, path)?;
-                Ok(Outcome::Clear)
-            }
-            None => {
-                emit(None, |out| {
-                    serde_json::to_writer_pretty(&mut *out, &inventory)
-                        .map_err(std::io::Error::other)?;
-                    out.write_all(b"\n")
-                })?;
-                Ok(Outcome::Clear)
-            }
-        };
-    }
-    let text = sim::generate::fixture_json(&options);
-    emit(args.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
-    Ok(Outcome::Clear)
-}
-
-async fn remove_command(
-    account: &AccountArgs,
-    output: &OutputArgs,
-    args: cli::RemoveArgs,
-) -> Result<Outcome, Error> {
-    // Ctrl-C exits 130, but never between a removal's pending record and its outcome.
-    interrupt::install();
-    let catalog = Catalog::builtin();
-    let config = load_config(account.config.as_ref(), &catalog)?;
-    let (client, region) = connect(account, &args.walk).await?;
-    let context = removal::Context {
-        client,
-        region,
-        config,
-        catalog,
-        walk: WalkOptions {
-            history_depth: args.walk.history_depth,
-            progress: None,
-        },
-        color: use_color(output.color),
-    };
-    let selector = selector_of(&args.selector);
-    Ok(removal::remove_command(&context, &args, selector).await?)
-}
-
-async fn restore_command(account: &AccountArgs, args: cli::RestoreArgs) -> Result<Outcome, Error> {
-    let path = removal::journal::resolve_path(args.journal.as_deref())?;
-    let (client, _) = connect(account, &args.walk).await?;
-    Ok(removal::restore::restore_command(&client, &path, args.id.as_deref()).await?)
-}
-
-async fn journal_command(account: &AccountArgs, args: cli::JournalArgs) -> Result<Outcome, Error> {
-    let path = removal::journal::resolve_path(args.journal.as_deref())?;
-    let mut connected: Option<Error> = None;
-    let outcome = removal::restore::journal_command(&path, || async {
-        match connect(account, &args.walk).await {
-            Ok((client, _)) => Ok(client),
-            Err(error) => {
-                connected = Some(error);
-                Err(removal::RemovalError::NoEntry {
-                    message: "cannot reconcile pending entries without a connection".into(),
-                })
-            }
-        }
-    })
-    .await;
-    match (outcome, connected) {
-        (Err(_), Some(error)) => Err(error),
-        (outcome, _) => Ok(outcome?),
-    }
-}

@@ -1,0 +1,61 @@
+//! `grantguard remove`, `restore` and `journal`: the command-line side of `crate::removal`.
+
+use crate::*;
+
+pub(crate) async fn remove_command(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::RemoveArgs,
+) -> Result<Outcome, Error> {
+    // Ctrl-C exits 130, but never between a removal's pending record and its outcome.
+    interrupt::install();
+    let catalog = Catalog::builtin();
+    let config = load_config(account.config.as_ref(), &catalog)?;
+    let (client, region) = connect(account, &args.walk).await?;
+    let context = removal::Context {
+        client,
+        region,
+        config,
+        catalog,
+        walk: WalkOptions {
+            history_depth: args.walk.history_depth,
+            progress: None,
+        },
+        color: use_color(output.color),
+    };
+    let selector = selector_of(&args.selector);
+    Ok(removal::remove_command(&context, &args, selector).await?)
+}
+
+pub(crate) async fn restore_command(
+    account: &AccountArgs,
+    args: cli::RestoreArgs,
+) -> Result<Outcome, Error> {
+    let path = removal::journal::resolve_path(args.journal.as_deref())?;
+    let (client, _) = connect(account, &args.walk).await?;
+    Ok(removal::restore::restore_command(&client, &path, args.id.as_deref()).await?)
+}
+
+pub(crate) async fn journal_command(
+    account: &AccountArgs,
+    args: cli::JournalArgs,
+) -> Result<Outcome, Error> {
+    let path = removal::journal::resolve_path(args.journal.as_deref())?;
+    let mut connected: Option<Error> = None;
+    let outcome = removal::restore::journal_command(&path, || async {
+        match connect(account, &args.walk).await {
+            Ok((client, _)) => Ok(client),
+            Err(error) => {
+                connected = Some(error);
+                Err(removal::RemovalError::NoEntry {
+                    message: "cannot reconcile pending entries without a connection".into(),
+                })
+            }
+        }
+    })
+    .await;
+    match (outcome, connected) {
+        (Err(_), Some(error)) => Err(error),
+        (outcome, _) => Ok(outcome?),
+    }
+}

@@ -1,0 +1,76 @@
+//! `grantguard scan`: a live walk written as one snapshot per region, atomically.
+
+use crate::*;
+
+pub(crate) async fn scan_command(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::ScanArgs,
+) -> Result<Outcome, Error> {
+    // Ctrl-C exits 130 at once; the snapshot is only ever written whole, at the end.
+    interrupt::install();
+    if let Some(wanted) = regions::wanted(account.region.as_deref())? {
+        return scan_regions(account, output, args, wanted).await;
+    }
+    let (client, region) = connect(account, &args.walk).await?;
+    let inventory = walk_live(&client, &region, output, &args.walk, None).await?;
+    inventory::snapshot::save(&inventory, &args.output)?;
+    if !output.quiet {
+        report_scan(&args.output, &inventory);
+    }
+    Ok(if inventory.is_complete() {
+        Outcome::Clear
+    } else {
+        Outcome::Held
+    })
+}
+
+/// `scan` of several regions: one snapshot per region, named by [`regions::snapshot_path`];
+/// a region where nothing could be listed gets no snapshot and holds the run.
+pub(crate) async fn scan_regions(
+    account: &AccountArgs,
+    output: &OutputArgs,
+    args: cli::ScanArgs,
+    wanted: regions::Wanted,
+) -> Result<Outcome, Error> {
+    let clients = connect_regions(account, &args.walk, wanted).await?;
+    let settled = walk_regions(&clients, output, &args.walk, None).await?;
+    let mut outcome = Outcome::Clear;
+    for region in &settled {
+        let inventory = &region.inventory;
+        if region.failed {
+            if let Some(gap) = inventory.gaps.first() {
+                eprintln!(
+                    "{}: no snapshot written: {} failed ({}): {}",
+                    inventory.region, gap.action, gap.code, gap.message
+                );
+            }
+            outcome = Outcome::Held;
+            continue;
+        }
+        let path = regions::snapshot_path(&args.output, &inventory.region);
+        inventory::snapshot::save(inventory, &path)?;
+        if !output.quiet {
+            report_scan(&path, inventory);
+        }
+        if !inventory.is_complete() {
+            outcome = Outcome::Held;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The line `scan` prints on stderr for each snapshot it wrote.
+pub(crate) fn report_scan(path: &Path, inventory: &Inventory) {
+    eprintln!(
+        "wrote {}: {} grants, {} groups, {} drafts, {} deployments, {} historical versions, {} backends, {} gaps",
+        path.display(),
+        inventory.grants.len(),
+        inventory.groups.len(),
+        inventory.drafts.len(),
+        inventory.deployments.len(),
+        inventory.history.len(),
+        inventory.backends.len(),
+        inventory.gaps.len(),
+    );
+}

@@ -1,0 +1,91 @@
+//! `grantguard sim serve` and `sim generate`: the emulator from the command line.
+
+use crate::*;
+
+pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
+    let args = match args.command {
+        cli::SimCommand::Serve(args) => args,
+        cli::SimCommand::Generate(args) => return sim_generate_command(args),
+    };
+    let fixture = sim::Fixture::from_path(&args.fixture)?;
+    let faults = sim::Faults {
+        latency_ms: args.latency_ms,
+        qps: args.qps,
+        throttle_rate: args.throttle_rate,
+        error_rate: args.error_rate,
+        seed: args.seed,
+        max_consecutive_faults: args.max_consecutive_faults,
+        clock_offset_secs: args.clock_offset,
+        sts_expire_after: args.sts_expire_after,
+        fail: fault_rules("fail", &args.fail)?,
+        corrupt: fault_rules("corrupt", &args.corrupt)?,
+        oversize: fault_rules("oversize", &args.oversize)?,
+        reset: fault_rules("reset", &args.reset)?,
+    };
+    let options = sim::SimOptions {
+        faults,
+        log_path: args.log.clone(),
+        ..sim::SimOptions::default()
+    };
+    let serve = sim::serve(fixture, options, args.listen, |addr| {
+        let mut out = std::io::stdout().lock();
+        // Tests and scripts read this first line to find the port.
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    });
+    tokio::select! {
+        result = serve => result?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(Outcome::Clear)
+}
+
+/// Parses the `--FLAG ACTION[:ID]=VALUE` rules of `sim serve`.
+pub(crate) fn fault_rules<T>(flag: &'static str, rules: &[String]) -> Result<Vec<T>, Error>
+where
+    T: std::str::FromStr<Err = sim::faults::RuleError>,
+{
+    rules
+        .iter()
+        .map(|rule| {
+            rule.parse()
+                .map_err(|e: sim::faults::RuleError| Error::FaultRule {
+                    flag,
+                    rule: rule.clone(),
+                    message: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// `sim generate`: a synthetic fixture (or, hidden, the snapshot a walk of it would read).
+pub(crate) fn sim_generate_command(args: cli::SimGenerateArgs) -> Result<Outcome, Error> {
+    let options = sim::generate::GenerateOptions {
+        groups: args.groups,
+        apis_per_group: args.apis_per_group,
+        stages: usize::from(args.stages),
+        grants: args.grants,
+        vpc_share: args.vpc_share,
+        seed: args.seed,
+    };
+    if args.snapshot {
+        let inventory = sim::generate::inventory(&options);
+        return match &args.output {
+            Some(path) => {
+                inventory::snapshot::save(&inventory, path)?;
+                Ok(Outcome::Clear)
+            }
+            None => {
+                emit(None, |out| {
+                    serde_json::to_writer_pretty(&mut *out, &inventory)
+                        .map_err(std::io::Error::other)?;
+                    out.write_all(b"\n")
+                })?;
+                Ok(Outcome::Clear)
+            }
+        };
+    }
+    let text = sim::generate::fixture_json(&options);
+    emit(args.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
+    Ok(Outcome::Clear)
+}
