@@ -254,11 +254,11 @@ async fn walk_regions(
     walk_args: &WalkArgs,
     cache_dir: Option<&Path>,
 ) -> Result<Vec<regions::RegionInventory>, Error> {
-    let bar = progress(output, &format!("reading {} regions", clients.len()));
-    let options = WalkOptions {
-        history_depth: walk_args.history_depth,
-        progress: bar.clone(),
-    };
+    let options = walk_options(
+        output,
+        walk_args,
+        &format!("reading {} regions", clients.len()),
+    );
     let walks = clients.iter().map(|(client, region)| {
         let options = &options;
         async move {
@@ -267,18 +267,9 @@ async fn walk_regions(
         }
     });
     let results = futures::future::join_all(walks).await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    // The region clients share one set of counters, so the first one's are the run's.
     if let Some((client, _)) = clients.first() {
-        let stats = client.stats();
-        tracing::info!(
-            regions = clients.len(),
-            requests = stats.requests,
-            throttled = stats.throttled,
-            retries = stats.retries,
-            "walk finished"
-        );
+        walk_finished(&options, client);
     }
     let settled = regions::settle(results)?;
     if let Some(dir) = cache_dir {
@@ -317,25 +308,34 @@ async fn walk_live(
     walk_args: &WalkArgs,
     cache: Option<&Inventory>,
 ) -> Result<Inventory, Error> {
-    let bar = progress(output, &format!("reading {region}"));
-    let options = WalkOptions {
-        history_depth: walk_args.history_depth,
-        progress: bar.clone(),
-    };
+    let options = walk_options(output, walk_args, &format!("reading {region}"));
     let result = walk::walk_with_cache(client, region, &options, cache).await;
-    if let Some(bar) = bar {
+    walk_finished(&options, client);
+    let inventory = result?;
+    tracing::info!(gaps = inventory.gaps.len(), "inventory of {region}");
+    Ok(inventory)
+}
+
+/// The walk's options, with a progress spinner when someone is watching.
+fn walk_options(output: &OutputArgs, walk_args: &WalkArgs, what: &str) -> WalkOptions {
+    WalkOptions {
+        history_depth: walk_args.history_depth,
+        progress: progress(output, what),
+    }
+}
+
+/// Clears the spinner and logs what the walk cost.
+fn walk_finished(options: &WalkOptions, client: &Client) {
+    if let Some(bar) = &options.progress {
         bar.finish_and_clear();
     }
-    let inventory = result?;
     let stats = client.stats();
     tracing::info!(
         requests = stats.requests,
         throttled = stats.throttled,
         retries = stats.retries,
-        gaps = inventory.gaps.len(),
         "walk finished"
     );
-    Ok(inventory)
 }
 
 fn selector_of(args: &SelectorArgs) -> Option<Selector> {

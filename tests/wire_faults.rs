@@ -60,10 +60,9 @@ fn a_throttling_storm_completes_with_the_clean_verdicts_and_fresh_nonces() {
             seed: Some(seed),
             ..Faults::default()
         });
-        // One request at a time: the emulator's cap of 3 faults in a row then holds for each
-        // call, so no call can be unlucky enough to exhaust its 8 throttled attempts while
-        // other calls' requests interleave (which made this test flaky on a loaded machine).
-        let (exit, report, stderr) = audit(&sim, &["--concurrency", "1"]);
+        // The emulator caps faults in a row per call, so every call gets through within 4 of
+        // its 8 throttled attempts however the concurrent calls interleave.
+        let (exit, report, stderr) = audit(&sim, &[]);
         assert_eq!(
             exit, clean_exit,
             "seed {seed}: same exit as the clean run: {stderr}"

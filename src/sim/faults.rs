@@ -31,7 +31,8 @@ pub struct Faults {
     /// Seed of the random faults (default 0).
     #[serde(default)]
     pub seed: Option<u64>,
-    /// At most this many random faults in a row; the next request then goes through.
+    /// At most this many random faults in a row for one call (the same action and parameters);
+    /// its next attempt then goes through.
     #[serde(default)]
     pub max_consecutive_faults: Option<u32>,
     /// Forced errors, `ACTION[:SCOPE_ID]=CODE`.
@@ -395,12 +396,15 @@ pub enum Verdict {
     Unavailable,
 }
 
-/// The mutable part of fault injection: the RNG, the streak counter and the QPS window.
+/// The mutable part of fault injection: the RNG, the streak counters and the QPS window.
 #[derive(Debug)]
 pub struct FaultState {
     faults: Faults,
     rng: StdRng,
-    streak: u32,
+    /// Random faults in a row, per logical call (the request minus its signature, nonce and
+    /// timestamp), so `max_consecutive_faults` bounds the attempts of each call however the
+    /// calls of a concurrent client interleave.
+    streaks: std::collections::HashMap<String, u32>,
     window_start: Instant,
     window_count: u32,
     /// Matching requests seen per `reset` rule (by index).
@@ -414,7 +418,7 @@ impl FaultState {
         FaultState {
             faults,
             rng,
-            streak: 0,
+            streaks: std::collections::HashMap::new(),
             window_start: Instant::now(),
             window_count: 0,
             resets_seen: Vec::new(),
@@ -427,7 +431,7 @@ impl FaultState {
     }
 
     /// Decides throttling and random errors for the next request, in arrival order.
-    pub fn decide(&mut self, now: Instant) -> Verdict {
+    pub fn decide(&mut self, now: Instant, call: &str) -> Verdict {
         if let Some(qps) = self.faults.qps {
             if now.duration_since(self.window_start).as_secs_f64() >= 1.0 {
                 self.window_start = now;
@@ -453,19 +457,20 @@ impl FaultState {
         } else {
             Verdict::Pass
         };
+        let streak = self.streaks.entry(call.to_owned()).or_insert(0);
         if verdict == Verdict::Pass {
-            self.streak = 0;
+            *streak = 0;
             return Verdict::Pass;
         }
         if self
             .faults
             .max_consecutive_faults
-            .is_some_and(|max| self.streak >= max)
+            .is_some_and(|max| *streak >= max)
         {
-            self.streak = 0;
+            *streak = 0;
             return Verdict::Pass;
         }
-        self.streak += 1;
+        *streak += 1;
         verdict
     }
 
@@ -616,7 +621,7 @@ mod tests {
         let now = Instant::now();
         let run = |f: &Faults| {
             let mut s = FaultState::new(f.clone());
-            (0..200).map(|_| s.decide(now)).collect::<Vec<_>>()
+            (0..200).map(|_| s.decide(now, "call")).collect::<Vec<_>>()
         };
         let a = run(&faults);
         assert_eq!(a, run(&faults));
@@ -636,7 +641,7 @@ mod tests {
             ..Faults::default()
         });
         let now = Instant::now();
-        let got: Vec<_> = (0..4).map(|_| s.decide(now)).collect();
+        let got: Vec<_> = (0..4).map(|_| s.decide(now, "call")).collect();
         assert_eq!(
             got,
             [

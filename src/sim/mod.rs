@@ -933,7 +933,15 @@ fn serve_action(
         .collect();
     let (corruption, oversize, reset) = {
         let mut faults = lock(&shared.faults);
-        match faults.decide(Instant::now()) {
+        // One logical call is the request without what every attempt signs afresh.
+        let mut call: Vec<&(String, String)> = params
+            .pairs
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "Signature" | "SignatureNonce" | "Timestamp"))
+            .collect();
+        call.sort();
+        let call = format!("{action}?{call:?}");
+        match faults.decide(Instant::now(), &call) {
             Verdict::Throttle => {
                 let e = ApiError::with_status(
                     400,
