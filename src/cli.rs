@@ -177,6 +177,15 @@ pub struct WalkArgs {
     /// Historical versions per API and stage to check (rollback targets)
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub history_depth: usize,
+    /// Longest wait for a connection, e.g. 5s [default: 5s, or connect_timeout from the config file]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Longest silence while reading an answer [default: 10s, or idle_timeout from the config file]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Longest one attempt may take, whole answer included [default: 30s, or attempt_timeout from the config file]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub attempt_timeout: Option<std::time::Duration>,
 }
 
 /// `scan`.
@@ -384,9 +393,21 @@ pub struct SimServeArgs {
     /// Answer with a body this large: ACTION[:ID]=SIZE[,chunked], e.g. DescribeApis=50MiB (repeatable)
     #[arg(long, value_name = "RULE")]
     pub oversize: Vec<String>,
-    /// Drop the connection mid-body: ACTION[:ID]=once|always|N (repeatable)
+    /// Reset the connection (TCP RST) mid-body: ACTION[:ID]=once|always|N (repeatable)
     #[arg(long, value_name = "RULE")]
     pub reset: Vec<String>,
+    /// Send the head, then the body one byte per INTERVAL: ACTION[:ID]=INTERVAL, e.g. 2s (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub slowloris: Vec<String>,
+    /// Accept the request and never answer: ACTION[:ID]=once|always|N (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub hang: Vec<String>,
+    /// Receive the request, do not apply it, drop the connection: ACTION[:ID]=once|always|N (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub drop_before_apply: Vec<String>,
+    /// Apply the request, then drop the connection unanswered: ACTION[:ID]=once|always|N (repeatable)
+    #[arg(long, value_name = "RULE")]
+    pub apply_then_drop: Vec<String>,
     /// Expire STS tokens after this many token-bearing calls
     #[arg(long, value_name = "N")]
     pub sts_expire_after: Option<u64>,
@@ -474,6 +495,17 @@ pub struct JournalArgs {
     pub walk: WalkArgs,
 }
 
+/// Parses a timeout in humantime syntax (`2s`, `500ms`, `1m`); zero is refused, since it
+/// would fail every call.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration such as 2s or 500ms: {e}"))?;
+    if duration.is_zero() {
+        return Err("a timeout must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
 /// Parses `16MiB`, `512KiB`, `1048576`, `2MB`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -508,6 +540,21 @@ mod tests {
         assert_eq!(parse_size("16MiB"), Ok(16 << 20));
         assert_eq!(parse_size("1024"), Ok(1024));
         assert!(parse_size("12 parsecs").is_err());
+    }
+
+    #[test]
+    fn timeouts_parse_in_humantime_syntax() {
+        use std::time::Duration;
+        assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_timeout("0s").is_err());
+        assert!(parse_timeout("soon").is_err());
+        let cli = Cli::try_parse_from(["grantguard", "audit", "--attempt-timeout", "2s"]).unwrap();
+        let Command::Audit(audit) = cli.command else {
+            panic!("audit")
+        };
+        assert_eq!(audit.walk.attempt_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(audit.walk.idle_timeout, None);
     }
 
     #[test]

@@ -9,10 +9,12 @@
 //!   "suppress": [{"rule": "GG104", "grant": "orders-vpc", "api": "3b81…",
 //!                 "justification": "old versions are never rolled back to"}],
 //!   "max_inventory_age": "24h",
-//!   "region": "cn-hangzhou", "profile": "audit", "qps": 5, "min_severity": "warn" }
+//!   "region": "cn-hangzhou", "profile": "audit", "qps": 5, "min_severity": "warn",
+//!   "attempt_timeout": "30s", "idle_timeout": "10s", "connect_timeout": "5s" }
 //! ```
 //!
-//! `region`, `profile` and `qps` are defaults: a flag (or its environment variable) wins.
+//! `region`, `profile`, `qps`, `min_severity` and the three timeouts are defaults: a flag (or
+//! its environment variable) wins.
 
 use crate::inventory::{ApiId, Grant};
 use crate::rules::{is_coverage, Catalog, RuleDoc, Severity};
@@ -74,6 +76,12 @@ pub struct Defaults {
     pub qps: Option<f64>,
     /// Lowest finding severity that fails the run, when `--min-severity` is not given.
     pub min_severity: Option<crate::cli::MinSeverity>,
+    /// Connect timeout, when `--connect-timeout` is not given.
+    pub connect_timeout: Option<Duration>,
+    /// Longest silence while reading an answer, when `--idle-timeout` is not given.
+    pub idle_timeout: Option<Duration>,
+    /// Longest one attempt may take, when `--attempt-timeout` is not given.
+    pub attempt_timeout: Option<Duration>,
 }
 
 // `qps` is an f64 but never NaN (parse refuses it), so equality is total.
@@ -107,6 +115,12 @@ struct File {
     qps: Option<f64>,
     #[serde(default)]
     min_severity: Option<crate::cli::MinSeverity>,
+    #[serde(default)]
+    connect_timeout: Option<String>,
+    #[serde(default)]
+    idle_timeout: Option<String>,
+    #[serde(default)]
+    attempt_timeout: Option<String>,
 }
 
 /// A config file that cannot be used.
@@ -126,7 +140,7 @@ pub enum ConfigError {
     #[error("config is not valid: {message}")]
     #[diagnostic(
         code(grantguard::config::invalid),
-        help("the keys are severity, suppress, max_inventory_age, region, profile, qps and min_severity")
+        help("the keys are severity, suppress, max_inventory_age, region, profile, qps, min_severity, connect_timeout, idle_timeout and attempt_timeout")
     )]
     Invalid {
         /// What serde said.
@@ -204,6 +218,26 @@ pub enum ConfigError {
         #[label("{reason}")]
         at: SourceSpan,
         /// Why humantime refused it.
+        reason: String,
+    },
+    /// A timeout default that is not a positive duration.
+    #[error("{key} {value:?} is not a timeout")]
+    #[diagnostic(
+        code(grantguard::config::bad_timeout),
+        help("write it like 30s, 500ms or 2m; it must be longer than zero")
+    )]
+    BadTimeout {
+        /// The key.
+        key: &'static str,
+        /// The value as written.
+        value: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("{reason}")]
+        at: SourceSpan,
+        /// Why it is refused.
         reason: String,
     },
     /// A default that is present but unusable (empty region, negative qps, …).
@@ -308,6 +342,21 @@ impl Config {
                 return Err(bad("qps", qps.to_string(), "it must be 0 or more"));
             }
         }
+        let timeout = |key: &'static str, value: Option<String>| -> Result<_, ConfigError> {
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            match humantime::parse_duration(value.trim()) {
+                Ok(d) if !d.is_zero() => Ok(Some(d)),
+                result => Err(ConfigError::BadTimeout {
+                    at: locate(text, key, &value),
+                    key,
+                    reason: result.map_or_else(|e| e.to_string(), |_| "zero".into()),
+                    value,
+                    src: src(),
+                }),
+            }
+        };
         Ok(Config {
             severity,
             suppress: file.suppress,
@@ -317,6 +366,9 @@ impl Config {
                 profile: file.profile,
                 qps: file.qps,
                 min_severity: file.min_severity,
+                connect_timeout: timeout("connect_timeout", file.connect_timeout)?,
+                idle_timeout: timeout("idle_timeout", file.idle_timeout)?,
+                attempt_timeout: timeout("attempt_timeout", file.attempt_timeout)?,
             },
         })
     }
@@ -400,7 +452,8 @@ mod tests {
             | ConfigError::CoverageSuppressed { at, .. }
             | ConfigError::MissingJustification { at, .. }
             | ConfigError::BadAge { at, .. }
-            | ConfigError::BadValue { at, .. } => at.offset(),
+            | ConfigError::BadValue { at, .. }
+            | ConfigError::BadTimeout { at, .. } => at.offset(),
             ConfigError::Unreadable { .. } => usize::MAX,
         }
     }
@@ -498,6 +551,43 @@ mod tests {
         assert_eq!(text[..offset(&error)].matches('\n').count() + 1, 2);
         let error = parse(r#"{"profile": " "}"#).expect_err("empty profile");
         assert!(error.to_string().contains("profile"));
+    }
+
+    #[test]
+    fn timeout_defaults_parse_and_bad_ones_point_at_their_value() {
+        let config =
+            parse(r#"{"attempt_timeout": "2s", "idle_timeout": "500ms", "connect_timeout": "1m"}"#)
+                .expect("valid");
+        assert_eq!(
+            config.defaults.attempt_timeout,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            config.defaults.idle_timeout,
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            config.defaults.connect_timeout,
+            Some(Duration::from_secs(60))
+        );
+        for bad in ["soon", "0s"] {
+            let text = format!("{{\n  \"attempt_timeout\": \"{bad}\"\n}}");
+            let error = parse(&text).expect_err("bad timeout");
+            assert!(
+                matches!(
+                    error,
+                    ConfigError::BadTimeout {
+                        key: "attempt_timeout",
+                        ..
+                    }
+                ),
+                "{bad}: {error}"
+            );
+            assert_eq!(
+                &text[offset(&error)..offset(&error) + bad.len() + 2],
+                format!("\"{bad}\"")
+            );
+        }
     }
 
     #[test]

@@ -162,6 +162,9 @@ pub(crate) async fn demo_command(
         max_throttled_attempts: 8,
         max_response_bytes: 16 << 20,
         history_depth: 3,
+        connect_timeout: None,
+        idle_timeout: None,
+        attempt_timeout: None,
     };
     let endpoint = Endpoint::parse(&sim.url())?;
     let credentials = crate::credentials::Credentials::new(

@@ -189,6 +189,29 @@ async fn connect(account: &AccountArgs, walk: &WalkArgs) -> Result<(Client, Regi
     if let (false, Some(qps)) = (account.qps_given, config.defaults.qps) {
         client_config.qps = qps;
     }
+    // The config file's timeouts, where no flag gave one.
+    let defaults = &config.defaults;
+    for (flag, default, field) in [
+        (
+            walk.connect_timeout,
+            defaults.connect_timeout,
+            &mut client_config.connect_timeout,
+        ),
+        (
+            walk.idle_timeout,
+            defaults.idle_timeout,
+            &mut client_config.read_timeout,
+        ),
+        (
+            walk.attempt_timeout,
+            defaults.attempt_timeout,
+            &mut client_config.attempt_timeout,
+        ),
+    ] {
+        if let (None, Some(value)) = (flag, default) {
+            *field = value;
+        }
+    }
     let client =
         Client::with_provider(client_config, target.resolved.provider()).map_err(Box::new)?;
     Ok((client, RegionId::from(target.region)))
@@ -296,6 +319,9 @@ fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
     config.max_attempts = walk.max_attempts;
     config.max_throttled_attempts = walk.max_throttled_attempts;
     config.max_response_bytes = walk.max_response_bytes;
+    config.connect_timeout = walk.connect_timeout.unwrap_or(config.connect_timeout);
+    config.read_timeout = walk.idle_timeout.unwrap_or(config.read_timeout);
+    config.attempt_timeout = walk.attempt_timeout.unwrap_or(config.attempt_timeout);
     config
 }
 

@@ -21,6 +21,10 @@ pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         corrupt: fault_rules("corrupt", &args.corrupt)?,
         oversize: fault_rules("oversize", &args.oversize)?,
         reset: fault_rules("reset", &args.reset)?,
+        slowloris: fault_rules("slowloris", &args.slowloris)?,
+        hang: fault_rules("hang", &args.hang)?,
+        drop_before_apply: fault_rules("drop-before-apply", &args.drop_before_apply)?,
+        apply_then_drop: fault_rules("apply-then-drop", &args.apply_then_drop)?,
     };
     let options = sim::SimOptions {
         faults,

@@ -51,10 +51,26 @@ pub struct Faults {
     /// Oversized 200 answers, `ACTION[:ID]=SIZE` (with Content-Length) or `SIZE,chunked`.
     #[serde(default)]
     pub oversize: Vec<OversizeRule>,
-    /// Connections cut after the head and 512 body bytes, `ACTION[:ID]=always|N` (the first
-    /// N matching requests only).
+    /// Connections reset (TCP RST) after the head and 512 body bytes, `ACTION[:ID]=always|N`
+    /// (the first N matching requests only).
     #[serde(default)]
     pub reset: Vec<ResetRule>,
+    /// Slow answers (slowloris), `ACTION[:ID]=INTERVAL`: the head goes out at once, then the
+    /// body one byte per INTERVAL (`2s`, `50ms`, or a number of milliseconds).
+    #[serde(default)]
+    pub slowloris: Vec<SlowRule>,
+    /// Requests accepted and never answered (a hung server), `ACTION[:ID]=always|N`. The
+    /// request is not served: a hung mutation changes nothing.
+    #[serde(default)]
+    pub hang: Vec<CountRule>,
+    /// Requests received but not served, their connection dropped (RST) with no answer,
+    /// `ACTION[:ID]=always|N`: for a mutation, the change was never applied.
+    #[serde(default)]
+    pub drop_before_apply: Vec<CountRule>,
+    /// Requests served (a mutation is applied), then their connection dropped (RST) with no
+    /// answer, `ACTION[:ID]=always|N`.
+    #[serde(default)]
+    pub apply_then_drop: Vec<CountRule>,
 }
 
 impl Faults {
@@ -72,6 +88,12 @@ impl Faults {
         self.sts_expire_after = over.sts_expire_after.or(self.sts_expire_after);
         self.oversize.extend(over.oversize.iter().cloned());
         self.reset.extend(over.reset.iter().cloned());
+        self.slowloris.extend(over.slowloris.iter().cloned());
+        self.hang.extend(over.hang.iter().cloned());
+        self.drop_before_apply
+            .extend(over.drop_before_apply.iter().cloned());
+        self.apply_then_drop
+            .extend(over.apply_then_drop.iter().cloned());
         self
     }
 }
@@ -316,20 +338,24 @@ impl fmt::Display for OversizeRule {
     }
 }
 
-/// A connection cut mid-body for `action` (and, if given, the request mentioning `scope`):
-/// the head and 512 body bytes go out, then the connection is dropped. `first: Some(n)` cuts
-/// only the first `n` matching requests (a transient fault); `None` cuts every one.
+/// A fault for `action` (and, if given, the request mentioning `scope`) that applies to the
+/// first `n` matching requests (`first: Some(n)`, a transient fault) or to every one (`None`):
+/// `reset`, `hang`, `drop_before_apply` and `apply_then_drop` rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResetRule {
+pub struct CountRule {
     /// Action name.
     pub action: String,
     /// GroupId, ApiId, BackendId or VpcName the request must carry.
     pub scope: Option<String>,
-    /// How many matching requests to cut; `None` = all.
+    /// How many matching requests to hit; `None` = all.
     pub first: Option<u32>,
 }
 
-impl FromStr for ResetRule {
+/// A connection reset mid-body (`reset` rules): the head and 512 body bytes go out, then a
+/// TCP RST.
+pub type ResetRule = CountRule;
+
+impl FromStr for CountRule {
     type Err = RuleError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (action, scope, value) = split_rule(s)?;
@@ -349,11 +375,58 @@ impl FromStr for ResetRule {
     }
 }
 
-impl fmt::Display for ResetRule {
+impl fmt::Display for CountRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let value = self
             .first
             .map_or_else(|| "always".to_owned(), |n| n.to_string());
+        match &self.scope {
+            Some(s) => write!(f, "{}:{}={}", self.action, s, value),
+            None => write!(f, "{}={}", self.action, value),
+        }
+    }
+}
+
+/// A slow answer for `action` (and, if given, the request mentioning `scope`): the head at
+/// once, then one body byte per `interval` (FAULTS.md A3, slowloris).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlowRule {
+    /// Action name.
+    pub action: String,
+    /// GroupId, ApiId, BackendId or VpcName the request must carry.
+    pub scope: Option<String>,
+    /// Pause before each body byte.
+    pub interval: std::time::Duration,
+}
+
+impl FromStr for SlowRule {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (action, scope, value) = split_rule(s)?;
+        let interval = match value.parse::<u64>() {
+            Ok(ms) => std::time::Duration::from_millis(ms),
+            Err(_) => humantime::parse_duration(&value).map_err(|_| RuleError {
+                rule: s.to_owned(),
+                why: "the interval must look like 2s, 50ms or 2000 (milliseconds)".into(),
+            })?,
+        };
+        if interval.is_zero() {
+            return Err(RuleError {
+                rule: s.to_owned(),
+                why: "the interval must be longer than zero".into(),
+            });
+        }
+        Ok(SlowRule {
+            action,
+            scope,
+            interval,
+        })
+    }
+}
+
+impl fmt::Display for SlowRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = format!("{}ms", self.interval.as_millis());
         match &self.scope {
             Some(s) => write!(f, "{}:{}={}", self.action, s, value),
             None => write!(f, "{}={}", self.action, value),
@@ -379,7 +452,8 @@ macro_rules! string_serde {
 string_serde!(FailRule);
 string_serde!(CorruptRule);
 string_serde!(OversizeRule);
-string_serde!(ResetRule);
+string_serde!(CountRule);
+string_serde!(SlowRule);
 
 fn matches(action: &str, scope: &Option<String>, req_action: &str, req_scopes: &[&str]) -> bool {
     action == req_action && scope.as_deref().is_none_or(|s| req_scopes.contains(&s))
@@ -407,8 +481,21 @@ pub struct FaultState {
     streaks: std::collections::HashMap<String, u32>,
     window_start: Instant,
     window_count: u32,
-    /// Matching requests seen per `reset` rule (by index).
-    resets_seen: Vec<u32>,
+    /// Matching requests seen per counted rule, by kind and index.
+    seen: std::collections::HashMap<(Counted, usize), u32>,
+}
+
+/// The kinds of [`CountRule`] lists, for counting matching requests per rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counted {
+    /// `reset`.
+    Reset,
+    /// `hang`.
+    Hang,
+    /// `drop_before_apply`.
+    DropBeforeApply,
+    /// `apply_then_drop`.
+    ApplyThenDrop,
 }
 
 impl FaultState {
@@ -421,7 +508,7 @@ impl FaultState {
             streaks: std::collections::HashMap::new(),
             window_start: Instant::now(),
             window_count: 0,
-            resets_seen: Vec::new(),
+            seen: std::collections::HashMap::new(),
         }
     }
 
@@ -502,24 +589,39 @@ impl FaultState {
             .map(|r| (r.bytes, r.chunked))
     }
 
-    /// Whether to cut this request's connection mid-body (counts the request against the
+    /// Whether to reset this request's connection mid-body (counts the request against the
     /// first matching `reset` rule).
     pub fn reset(&mut self, action: &str, scopes: &[&str]) -> bool {
-        let Some(index) = self
-            .faults
-            .reset
+        self.hit(Counted::Reset, action, scopes)
+    }
+
+    /// Whether a rule of `kind` applies to this request; counts the request against the first
+    /// matching rule of that kind, which applies while its count lasts.
+    pub fn hit(&mut self, kind: Counted, action: &str, scopes: &[&str]) -> bool {
+        let rules = match kind {
+            Counted::Reset => &self.faults.reset,
+            Counted::Hang => &self.faults.hang,
+            Counted::DropBeforeApply => &self.faults.drop_before_apply,
+            Counted::ApplyThenDrop => &self.faults.apply_then_drop,
+        };
+        let Some(index) = rules
             .iter()
             .position(|r| matches(&r.action, &r.scope, action, scopes))
         else {
             return false;
         };
-        if self.resets_seen.len() < self.faults.reset.len() {
-            self.resets_seen.resize(self.faults.reset.len(), 0);
-        }
-        self.resets_seen[index] += 1;
-        self.faults.reset[index]
-            .first
-            .is_none_or(|n| self.resets_seen[index] <= n)
+        let seen = self.seen.entry((kind, index)).or_insert(0);
+        *seen += 1;
+        rules[index].first.is_none_or(|n| *seen <= n)
+    }
+
+    /// The byte interval of the `slowloris` rule for this request, if one matches.
+    pub fn slowloris(&self, action: &str, scopes: &[&str]) -> Option<std::time::Duration> {
+        self.faults
+            .slowloris
+            .iter()
+            .find(|r| matches(&r.action, &r.scope, action, scopes))
+            .map(|r| r.interval)
     }
 }
 
@@ -607,6 +709,41 @@ mod tests {
                 .unwrap();
         assert_eq!(f.sts_expire_after, Some(5));
         assert_eq!(f.oversize.len() + f.reset.len(), 2);
+    }
+
+    #[test]
+    fn raw_connection_rules_parse_print_and_count_per_kind() {
+        let slow: SlowRule = "DescribeApi:A=2s".parse().unwrap();
+        assert_eq!(slow.interval, std::time::Duration::from_secs(2));
+        assert_eq!(slow.to_string(), "DescribeApi:A=2000ms");
+        let slow: SlowRule = "DescribeApi=50".parse().unwrap();
+        assert_eq!(slow.interval, std::time::Duration::from_millis(50));
+        assert!("DescribeApi=0".parse::<SlowRule>().is_err());
+        assert!("DescribeApi=slowly".parse::<SlowRule>().is_err());
+
+        let f: Faults = serde_json::from_str(
+            r#"{"slowloris":["DescribeApi:A=2s"],"hang":["DescribeApis=once"],
+                "drop_before_apply":["RemoveVpcAccess=always"],"apply_then_drop":["SetVpcAccess=2"]}"#,
+        )
+        .unwrap();
+        let mut s = FaultState::new(f.clone().merged(&Faults::default()));
+        assert_eq!(
+            s.slowloris("DescribeApi", &["A"]),
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(s.slowloris("DescribeApi", &["B"]), None);
+        assert!(s.hit(Counted::Hang, "DescribeApis", &[]));
+        assert!(!s.hit(Counted::Hang, "DescribeApis", &[]), "once");
+        assert!((0..3).all(|_| s.hit(Counted::DropBeforeApply, "RemoveVpcAccess", &[])));
+        assert!(!s.hit(Counted::ApplyThenDrop, "RemoveVpcAccess", &[]));
+        assert!(s.hit(Counted::ApplyThenDrop, "SetVpcAccess", &[]));
+        assert!(s.hit(Counted::ApplyThenDrop, "SetVpcAccess", &[]));
+        assert!(!s.hit(Counted::ApplyThenDrop, "SetVpcAccess", &[]), "2");
+        // Rules serialize back to the spelling they were read from.
+        assert_eq!(
+            serde_json::to_value(&f).unwrap()["apply_then_drop"][0],
+            "SetVpcAccess=2"
+        );
     }
 
     #[test]

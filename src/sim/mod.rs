@@ -17,6 +17,7 @@
 //! assert_eq!(sim.calls("RemoveVpcAccess"), 0);
 //! ```
 
+pub mod conn;
 pub mod faults;
 pub mod fixture;
 pub mod generate;
@@ -27,16 +28,19 @@ pub mod state;
 pub mod sts;
 pub mod verify;
 
-pub use faults::{CorruptRule, Corruption, FailRule, Faults, OversizeRule, ResetRule};
+pub use faults::{
+    CorruptRule, Corruption, CountRule, FailRule, Faults, OversizeRule, ResetRule, SlowRule,
+};
 pub use fixture::{Fixture, FixtureCredential, FixtureError};
 pub use log::{CallRecord, SignatureVersion};
 pub use state::Account;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use axum::Router;
-use faults::{FaultState, Verdict};
+use conn::{Conn, FaultListener};
+use faults::{Counted, FaultState, Verdict};
 use handlers::{ApiError, Ctx, Params};
 use log::CallLog;
 use std::collections::HashSet;
@@ -153,6 +157,69 @@ struct Shared {
     token_calls: std::sync::atomic::AtomicU64,
     /// Body bytes handed to the connection by oversized answers.
     oversize_sent: Arc<std::sync::atomic::AtomicU64>,
+    /// Answers held by `slowloris` and `hang` faults, and how long each held its connection.
+    stalls: Arc<Mutex<Vec<Stall>>>,
+}
+
+/// One answer a `slowloris` or `hang` fault held, as the emulator saw it end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stall {
+    /// Action of the request.
+    pub action: String,
+    /// `slowloris` or `hang`.
+    pub kind: &'static str,
+    /// When the request arrived.
+    pub arrived: Instant,
+    /// From the request's arrival to the moment the connection gave the answer up (the
+    /// client closed it, or the trickle ended); `None` while it is still held.
+    pub held: Option<Duration>,
+    /// Body bytes trickled out before it ended (0 for a hang).
+    pub bytes_sent: u64,
+}
+
+/// Marks its [`Stall`] ended, with the time held, when the held answer is dropped (hyper drops
+/// it when the client goes away).
+struct StallGuard {
+    stalls: Arc<Mutex<Vec<Stall>>>,
+    index: usize,
+    started: Instant,
+    bytes_sent: u64,
+}
+
+impl StallGuard {
+    fn new(
+        stalls: &Arc<Mutex<Vec<Stall>>>,
+        action: &str,
+        kind: &'static str,
+        arrived: Instant,
+    ) -> StallGuard {
+        let index = {
+            let mut all = lock(stalls);
+            all.push(Stall {
+                action: action.to_owned(),
+                kind,
+                arrived,
+                held: None,
+                bytes_sent: 0,
+            });
+            all.len() - 1
+        };
+        StallGuard {
+            stalls: stalls.clone(),
+            index,
+            started: arrived,
+            bytes_sent: 0,
+        }
+    }
+}
+
+impl Drop for StallGuard {
+    fn drop(&mut self) {
+        if let Some(stall) = lock(&self.stalls).get_mut(self.index) {
+            stall.held = Some(self.started.elapsed());
+            stall.bytes_sent = self.bytes_sent;
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,6 +275,7 @@ impl Shared {
             identity: sts::Identity::new(),
             token_calls: Default::default(),
             oversize_sent: Default::default(),
+            stalls: Default::default(),
         })
     }
 
@@ -251,7 +319,11 @@ impl Sim {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let server = axum::serve(
+                        FaultListener::new(listener),
+                        app.into_make_service_with_connect_info::<Conn>(),
+                    )
+                    .with_graceful_shutdown(async {
                         let _ = rx.await;
                     });
                     if let Err(e) = server.await {
@@ -296,6 +368,12 @@ impl Sim {
         self.shared
             .oversize_sent
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every answer a `slowloris` or `hang` fault held so far, in arrival order, with how long
+    /// each held its connection (the witness of the client's per-attempt timeout).
+    pub fn stalls(&self) -> Vec<Stall> {
+        lock(&self.shared.stalls).clone()
     }
 
     /// A copy of the account as it is now.
@@ -347,9 +425,12 @@ pub async fn serve(
         })?;
     let addr = listener.local_addr().map_err(SimError::Runtime)?;
     ready(addr);
-    axum::serve(listener, router(shared))
-        .await
-        .map_err(SimError::Runtime)
+    axum::serve(
+        FaultListener::new(listener),
+        router(shared).into_make_service_with_connect_info::<Conn>(),
+    )
+    .await
+    .map_err(SimError::Runtime)
 }
 
 /// Answers an ECS metadata request and logs it as action `ecs-metadata`.
@@ -437,6 +518,35 @@ struct Answer {
     cut_after: Option<usize>,
     /// Replace the body by a padded JSON object of this size, chunked or not (`oversize`).
     oversize: Option<(u64, bool)>,
+    /// Answer in a way no plain HTTP response can (`slowloris`, `hang`, `drop_*`).
+    raw: Option<Raw>,
+}
+
+/// The raw-connection faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Raw {
+    /// The head, then one body byte per interval.
+    Trickle(Duration),
+    /// Never answer.
+    Hang,
+    /// Drop the connection (RST) without a byte of answer.
+    Drop,
+}
+
+impl Answer {
+    fn raw(raw: Raw) -> Answer {
+        Answer {
+            status: 0,
+            content_type: "application/json;charset=utf-8",
+            body: Vec::new(),
+            error_code: None,
+            retry_after: false,
+            truncate: false,
+            cut_after: None,
+            oversize: None,
+            raw: Some(raw),
+        }
+    }
 }
 
 impl Answer {
@@ -460,17 +570,20 @@ impl Answer {
             truncate: false,
             cut_after: None,
             oversize: None,
+            raw: None,
         }
     }
 }
 
 async fn entry(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
+    let arrived = Instant::now();
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
     }
@@ -554,6 +667,7 @@ async fn entry(
                         truncate: false,
                         cut_after: None,
                         oversize: None,
+                        raw: None,
                     },
                     Err(e) => Answer::error(&shared, &rid, &e),
                 }
@@ -575,7 +689,28 @@ async fn entry(
     let full = answer.body.len();
     record.status = answer.status;
     record.error_code = answer.error_code.clone();
-    let response = if let Some((size, chunked)) = answer.oversize {
+    match answer.raw {
+        Some(Raw::Drop) => {
+            // Status 0 in the log: no answer was sent.
+            conn.drop_now();
+            shared.log.push(record);
+            return Response::new(Body::empty());
+        }
+        Some(Raw::Hang) => {
+            shared.log.push(record);
+            let _held = StallGuard::new(&shared.stalls, &action, "hang", arrived);
+            // Until the client gives up: hyper drops this future when the connection closes.
+            return std::future::pending::<Response<Body>>().await;
+        }
+        Some(Raw::Trickle(_)) | None => {}
+    }
+    let response = if let Some(Raw::Trickle(interval)) = answer.raw {
+        record.response_bytes = full as u64;
+        let guard = StallGuard::new(&shared.stalls, &action, "slowloris", arrived);
+        builder
+            .header("content-length", full.to_string())
+            .body(trickled_body(answer.body, interval, guard))
+    } else if let Some((size, chunked)) = answer.oversize {
         record.response_bytes = size;
         let builder = if chunked {
             builder
@@ -584,6 +719,8 @@ async fn entry(
         };
         builder.body(oversized_body(&rid, size, shared.oversize_sent.clone()))
     } else if let Some(cut) = answer.cut_after {
+        // R6: the cut is a real TCP RST, on this connection only.
+        conn.reset_on_close();
         let head = Bytes::from(answer.body[..cut.min(full)].to_vec());
         record.response_bytes = head.len() as u64;
         builder
@@ -650,8 +787,27 @@ fn oversized_body(rid: &str, size: u64, sent: Arc<std::sync::atomic::AtomicU64>)
     Body::from_stream(chunks)
 }
 
-/// `head`, then (once it has had time to reach the client) a failed stream: hyper drops the
-/// connection short of the promised Content-Length, as a reset mid-body does.
+/// `body`, one byte per `interval`, the first after one interval (slowloris: the head is
+/// already out). `guard` records how long the connection held on to it.
+fn trickled_body(body: Vec<u8>, interval: Duration, guard: StallGuard) -> Body {
+    let chunks = futures::stream::unfold(
+        (body, 0usize, guard),
+        move |(body, at, mut guard)| async move {
+            if at >= body.len() {
+                return None;
+            }
+            tokio::time::sleep(interval).await;
+            guard.bytes_sent += 1;
+            let byte = Bytes::copy_from_slice(&body[at..at + 1]);
+            Some((Ok::<_, std::io::Error>(byte), (body, at + 1, guard)))
+        },
+    );
+    Body::from_stream(chunks)
+}
+
+/// `head`, then (once it has had time to reach the client) a failed stream: hyper gives the
+/// connection up short of the promised Content-Length, and the caller has marked it to end
+/// with a RST, as a reset mid-body does.
 fn cut_body(head: Bytes) -> Body {
     let chunks = futures::stream::unfold(Some(head), |state| async move {
         match state {
@@ -931,7 +1087,7 @@ fn serve_action(
         .iter()
         .filter_map(|k| params.get(k))
         .collect();
-    let (corruption, oversize, reset) = {
+    let (corruption, oversize, reset, slow, then_drop) = {
         let mut faults = lock(&shared.faults);
         // One logical call is the request without what every attempt signs afresh.
         let mut call: Vec<&(String, String)> = params
@@ -965,10 +1121,18 @@ fn serve_action(
                 ApiError::with_status(rule.status(), &rule.code, format!("Injected fault {rule}"));
             return Answer::error(shared, rid, &e);
         }
+        if faults.hit(Counted::Hang, action, &scopes) {
+            return Answer::raw(Raw::Hang);
+        }
+        if faults.hit(Counted::DropBeforeApply, action, &scopes) {
+            return Answer::raw(Raw::Drop);
+        }
         (
             faults.corruption(action, &scopes),
             faults.oversize(action, &scopes),
             faults.reset(action, &scopes),
+            faults.slowloris(action, &scopes),
+            faults.hit(Counted::ApplyThenDrop, action, &scopes),
         )
     };
 
@@ -994,6 +1158,10 @@ fn serve_action(
         run_hooks(&mut hooks, When::After, &call, &mut account);
         result
     };
+    if then_drop {
+        // Applied (or refused) by the handler above; the client never learns which.
+        return Answer::raw(Raw::Drop);
+    }
     let mut value = match result {
         Ok(v) => v,
         Err(e) => return Answer::error(shared, rid, &e),
@@ -1010,6 +1178,7 @@ fn serve_action(
         truncate,
         cut_after: reset.then_some(512),
         oversize,
+        raw: slow.map(Raw::Trickle),
     };
     match corruption {
         None => ok(serde_json::to_vec(&value).unwrap_or_default(), "application/json;charset=utf-8", false),

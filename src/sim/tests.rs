@@ -799,3 +799,167 @@ fn starts_and_stops_outside_any_runtime_and_writes_the_log_file() {
     );
     assert!(!text.contains(SECRET));
 }
+
+/// Sends `request` (signed) on a fresh blocking connection with `Connection: close` and reads
+/// until the connection ends: the bytes read, and how it ended (`Ok` = a clean FIN).
+fn raw_exchange(sim: &Sim, request: &V1<'_>) -> (Vec<u8>, std::io::Result<()>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(sim.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /?{} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        request.signed_query(),
+        sim.addr()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (got, Ok(())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, Err(e)),
+        }
+    }
+}
+
+fn removal_of(sim: &Sim, name: &str) -> Vec<(&'static str, String)> {
+    let grant = sim.state().grant_named(name).unwrap().clone();
+    vec![
+        ("VpcId", grant.vpc_id),
+        ("InstanceId", grant.instance_id),
+        ("Port", grant.port.to_string()),
+    ]
+}
+
+#[test]
+fn a_reset_ends_its_own_connection_with_a_rst_and_others_close_gracefully() {
+    let sim = start(Faults {
+        reset: vec![format!("DescribeApi:{GET_ORDER}=always").parse().unwrap()],
+        ..Faults::default()
+    });
+    let (bytes, end) = raw_exchange(&sim, &V1::new("DescribeApi", &[("ApiId", GET_ORDER)]));
+    let error = end.expect_err("a reset connection does not end cleanly");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "the head went out: {text}"
+    );
+
+    // The same emulator closes another API's connection with a FIN after a whole answer.
+    let (bytes, end) = raw_exchange(&sim, &V1::new("DescribeApi", &[("ApiId", CREATE_ORDER)]));
+    end.expect("a normal connection ends with a clean FIN");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("HTTP/1.1 200") && text.contains(CREATE_ORDER));
+}
+
+#[test]
+fn drop_before_apply_answers_nothing_and_changes_nothing() {
+    let sim = start(Faults {
+        drop_before_apply: vec!["RemoveVpcAccess=always".parse().unwrap()],
+        ..Faults::default()
+    });
+    let key = removal_of(&sim, "legacy-unused-443");
+    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (bytes, end) = raw_exchange(&sim, &V1::new("RemoveVpcAccess", &key));
+    assert!(
+        bytes.is_empty(),
+        "no answer: {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert_eq!(
+        end.expect_err("dropped").kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+    assert!(sim.state().has_grant_named("legacy-unused-443"));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    assert_eq!(sim.log()[0].status, 0, "logged as unanswered");
+}
+
+#[test]
+fn apply_then_drop_applies_the_mutation_and_answers_nothing() {
+    let sim = start(Faults {
+        apply_then_drop: vec!["RemoveVpcAccess=once".parse().unwrap()],
+        ..Faults::default()
+    });
+    let key = removal_of(&sim, "legacy-unused-443");
+    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (bytes, end) = raw_exchange(&sim, &V1::new("RemoveVpcAccess", &key));
+    assert!(
+        bytes.is_empty(),
+        "no answer: {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert_eq!(
+        end.expect_err("dropped").kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+    assert!(!sim.state().has_grant_named("legacy-unused-443"), "applied");
+    // `once`: the next matching request is answered.
+    let key = removal_of(&sim, "orders-internal-9000");
+    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (bytes, end) = raw_exchange(&sim, &V1::new("RemoveVpcAccess", &key));
+    end.expect("answered");
+    assert!(String::from_utf8_lossy(&bytes).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn slowloris_trickles_the_body_and_the_stall_ends_when_the_client_gives_up() {
+    let sim = start(Faults {
+        slowloris: vec![format!("DescribeApi:{GET_ORDER}=40ms").parse().unwrap()],
+        hang: vec![format!("DescribeApi:{CREATE_ORDER}=once").parse().unwrap()],
+        ..Faults::default()
+    });
+    let client = reqwest::Client::new();
+    let url = |api: &str| {
+        format!(
+            "{}?{}",
+            sim.url(),
+            V1::new("DescribeApi", &[("ApiId", api)]).signed_query()
+        )
+    };
+    // The head arrives at once; the body does not arrive within the client's limit.
+    let started = Instant::now();
+    let response = client.post(url(GET_ORDER)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(started.elapsed() < Duration::from_millis(400));
+    let body = tokio::time::timeout(Duration::from_millis(300), response.bytes()).await;
+    assert!(
+        body.is_err(),
+        "the body trickles for far longer than 300 ms"
+    );
+
+    // A hung request gets no head at all.
+    let hung = tokio::time::timeout(
+        Duration::from_millis(300),
+        client.post(url(CREATE_ORDER)).send(),
+    )
+    .await;
+    assert!(hung.is_err(), "no answer to a hung request");
+    // `once`: the next request for the same API is answered.
+    let r = call(&sim, "DescribeApi", &[("ApiId", CREATE_ORDER)]).await;
+    assert_eq!(r.status, 200);
+
+    // Both connections were given up by the client; the emulator saw each end.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.stalls().iter().any(|s| s.held.is_none()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stalls = sim.stalls();
+    assert_eq!(
+        stalls.iter().map(|s| s.kind).collect::<Vec<_>>(),
+        ["slowloris", "hang"]
+    );
+    for stall in &stalls {
+        let held = stall.held.expect("ended");
+        assert!(
+            held >= Duration::from_millis(250) && held < Duration::from_secs(2),
+            "{stall:?}"
+        );
+    }
+    assert!((3..=10).contains(&stalls[0].bytes_sent), "{:?}", stalls[0]);
+    assert_eq!(stalls[1].bytes_sent, 0);
+}
