@@ -1,4 +1,4 @@
-//! Named crash points for the crash tests (FAULTS.md R8 K1/K4/K5, R12's forced panic). In: the
+//! Named crash points for the crash tests (FAULTS.md R8 K1–K5, R12's forced panic). In: the
 //! `FAILPOINTS` environment variable, read once at start-up, e.g.
 //! `FAILPOINTS=remove::before_journal=return`. Out: at a point configured `return`, the process
 //! aborts on the spot, as if killed; `panic`, `sleep(ms)` and `pause` do what the `fail` crate
@@ -11,7 +11,8 @@ pub mod names {
     pub const BEFORE_JOURNAL: &str = "remove::before_journal";
     /// K2: the `pending` record is fsync'd, nothing sent yet.
     pub const AFTER_JOURNAL_FSYNC: &str = "remove::after_journal_fsync";
-    /// K4/K5: the service answered (or the call failed), the outcome not yet journaled.
+    /// K3/K4/K5: the service answered (or the call failed, e.g. its connection dropped), the
+    /// outcome not yet journaled.
     pub const AFTER_RESPONSE: &str = "remove::after_response";
 }
 
@@ -35,9 +36,20 @@ pub fn setup() -> Scenario {
     }
 }
 
-/// Passes the point `name`: aborts the process when it is configured `return`.
+/// Passes the point `name`: aborts the process when it is configured `return`. A configured
+/// point first says so on stderr (`failpoint NAME reached`), so a crash test can send SIGKILL
+/// to a process that is `pause`d there, knowing exactly where it stands.
 #[cfg(feature = "failpoints")]
 pub fn point(name: &str) {
+    if fail::list()
+        .iter()
+        .any(|(configured, _)| configured == name)
+    {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "failpoint {name} reached");
+        let _ = err.flush();
+    }
     if fail::eval(name, |_| ()).is_some() {
         // A crash, not an exit: no destructor, no flush, no outcome written.
         std::process::abort();

@@ -1,7 +1,11 @@
-//! FAULTS.md R8's crash points K1, K4 and K5 and R12's forced panic, through the binary built
-//! with `--features failpoints` (`cargo test --features failpoints --test failpoints`; plain
-//! `cargo test` skips this file). `FAILPOINTS=NAME=return` aborts the process at the point, as
-//! a kill would; the emulator's log and state and the journal are the witnesses.
+//! FAULTS.md R8's crash points K1, K3, K4 and K5 and R12's forced panic, through the binary
+//! built with `--features failpoints` (`cargo test --features failpoints --test failpoints`;
+//! plain `cargo test` skips this file). `FAILPOINTS=NAME=pause` stops the process at the
+//! point, which says so on stderr, and the test SIGKILLs it there. K3 and K4 lose the
+//! removal's answer first: the emulator applies it and drops the connection
+//! (`apply_then_drop`), or drops it without applying (`drop_before_apply`). The emulator's log
+//! and state and the journal are the witnesses. (K2 is tests/removal_cli.rs's kill while the
+//! re-check is held.)
 
 mod common;
 
@@ -9,7 +13,10 @@ use common::*;
 use grantguard::failpoints::names;
 use grantguard::sim::{Faults, SimOptions};
 use serde_json::Value;
+use std::io::BufRead;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const SAFE: &str = "legacy-unused-443";
 
@@ -46,34 +53,77 @@ fn run(sim: &TestSim, home: &Home, failpoints: &str, args: &[&str]) -> std::proc
         .unwrap()
 }
 
-/// `remove --name SAFE --yes` crashing at `point`.
-fn crash_at(sim: &TestSim, home: &Home, point: &str) -> std::process::Output {
-    let out = run(
-        sim,
-        home,
-        &format!("{point}=return"),
-        &["remove", "--name", SAFE, "--yes"],
-    );
-    assert_eq!(
-        out.status.code(),
-        None,
-        "killed by a signal at {point}: {}",
-        stderr(&out)
-    );
-    out
+/// `remove --name SAFE --yes` paused at `point`, then killed there with SIGKILL.
+fn kill_at(sim: &TestSim, home: &Home, point: &str) {
+    let mut child = std_grantguard(sim, home)
+        .env("FAILPOINTS", format!("{point}=pause"))
+        .args(["remove", "--name", SAFE, "--yes", "--journal"])
+        .arg(journal_in(home))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = format!("failpoint {point} reached");
+    // Keeps draining stderr, so the child never blocks on a full pipe.
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(&marker) {
+                let _ = tx.send(());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let reached = rx.recv_timeout(Duration::from_secs(30));
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    let text = reader.join().unwrap();
+    reached.unwrap_or_else(|_| panic!("never reached {point}:\n{text}"));
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{text}");
 }
 
-fn faulted(fail: &[&str]) -> TestSim {
+fn faulted(faults: Faults) -> TestSim {
     start_with(
         fixture("basic-account.json"),
         SimOptions {
-            faults: Faults {
-                fail: fail.iter().map(|r| r.parse().unwrap()).collect(),
-                ..Faults::default()
-            },
+            faults,
             ..SimOptions::default()
         },
     )
+}
+
+/// FAULTS.md R8: (the grant is present) XOR (the journal holds a `done` entry whose pending
+/// record keeps every `SetVpcAccess` input).
+fn assert_present_xor_done(sim: &TestSim, journal: &Path) {
+    let all = records(journal);
+    let done: Vec<&Value> = all.iter().filter(|r| r["state"] == "done").collect();
+    let restorable_done = done.iter().any(|d| {
+        all.iter()
+            .filter(|r| r["id"] == d["id"] && r["state"] == "pending")
+            .any(|pending| {
+                assert_restorable(pending);
+                true
+            })
+    });
+    let present = sim.state().has_grant_named(SAFE);
+    assert!(
+        present ^ restorable_done,
+        "present {present}, done {restorable_done}: {all:?}"
+    );
+}
+
+/// The grant's tuple (VpcId, InstanceId, Port) as `DescribeVpcAccesses` would list it.
+fn tuple(sim: &TestSim) -> Option<(String, String, u16)> {
+    sim.state()
+        .grant_named(SAFE)
+        .map(|g| (g.vpc_id.clone(), g.instance_id.clone(), g.port))
 }
 
 /// The pending record holds every input `SetVpcAccess` needs to bring the grant back (I4).
@@ -98,7 +148,7 @@ fn assert_restorable(record: &Value) {
 fn k1_a_crash_before_the_journal_write_leaves_no_entry_and_the_grant() {
     let sim = start("basic-account.json");
     let home = Home::new();
-    crash_at(&sim, &home, names::BEFORE_JOURNAL);
+    kill_at(&sim, &home, names::BEFORE_JOURNAL);
     let journal = journal_in(&home);
     assert!(
         records(&journal).is_empty(),
@@ -119,12 +169,46 @@ fn k1_a_crash_before_the_journal_write_leaves_no_entry_and_the_grant() {
 }
 
 #[test]
-fn k4_a_crash_after_a_removal_the_service_never_applied_is_reconciled_as_not_removed() {
-    // The request reaches the service, which fails it before applying (a 500), and the
-    // process dies before it journals the outcome.
-    let sim = faulted(&["RemoveVpcAccess=InternalError"]);
+fn k3_a_crash_after_the_service_applied_a_removal_whose_answer_was_lost_is_reconciled_as_done() {
+    // The service applies RemoveVpcAccess and the connection drops before any answer; the
+    // process is killed before it journals the outcome.
+    let sim = faulted(Faults {
+        apply_then_drop: vec!["RemoveVpcAccess=always".parse().unwrap()],
+        ..Faults::default()
+    });
     let home = Home::new();
-    crash_at(&sim, &home, names::AFTER_RESPONSE);
+    let before = tuple(&sim).expect("the grant exists");
+    kill_at(&sim, &home, names::AFTER_RESPONSE);
+    let journal = journal_in(&home);
+    assert_eq!(states(&journal), ["pending"]);
+    assert_restorable(&records(&journal)[0]);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    assert_eq!(tuple(&sim), None, "applied");
+
+    let listed = run(&sim, &home, "", &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_present_xor_done(&sim, &journal);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1, "never resent");
+
+    // I4: the done record brings the tuple back.
+    let restored = run(&sim, &home, "", &["restore"]);
+    assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
+    assert_eq!(tuple(&sim), Some(before));
+    assert_eq!(sim.calls("SetVpcAccess"), 1);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}
+
+#[test]
+fn k4_a_crash_after_a_removal_dropped_before_it_was_applied_is_reconciled_as_not_removed() {
+    // The request reaches the service, which drops the connection without applying it; the
+    // process is killed before it journals the outcome.
+    let sim = faulted(Faults {
+        drop_before_apply: vec!["RemoveVpcAccess=once".parse().unwrap()],
+        ..Faults::default()
+    });
+    let home = Home::new();
+    kill_at(&sim, &home, names::AFTER_RESPONSE);
     let journal = journal_in(&home);
     assert_eq!(states(&journal), ["pending"]);
     assert_restorable(&records(&journal)[0]);
@@ -133,16 +217,23 @@ fn k4_a_crash_after_a_removal_the_service_never_applied_is_reconciled_as_not_rem
     let listed = run(&sim, &home, "", &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
     assert_eq!(states(&journal), ["pending", "not-removed"]);
-    // I3/I4: the grant is present and nothing was resent.
+    // I3/I4: the grant is present, nothing was resent, no done record.
+    assert_present_xor_done(&sim, &journal);
     assert!(sim.state().has_grant_named(SAFE));
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+
+    // Running the removal again works, with one more RemoveVpcAccess, not two.
+    let again = run(&sim, &home, "", &["remove", "--name", SAFE, "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 2);
+    assert!(!sim.state().has_grant_named(SAFE));
 }
 
 #[test]
 fn k5_a_crash_after_the_answer_before_the_outcome_is_reconciled_as_done_and_restorable() {
     let sim = start("basic-account.json");
     let home = Home::new();
-    crash_at(&sim, &home, names::AFTER_RESPONSE);
+    kill_at(&sim, &home, names::AFTER_RESPONSE);
     let journal = journal_in(&home);
     assert_eq!(states(&journal), ["pending"]);
     assert_restorable(&records(&journal)[0]);
@@ -152,6 +243,7 @@ fn k5_a_crash_after_the_answer_before_the_outcome_is_reconciled_as_done_and_rest
     let listed = run(&sim, &home, "", &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
     assert_eq!(states(&journal), ["pending", "done"]);
+    assert_present_xor_done(&sim, &journal);
 
     // I4: the done record brings the tuple back.
     let restored = run(&sim, &home, "", &["restore"]);

@@ -1,6 +1,7 @@
-//! FAULTS.md rows R5 (oversized body), R6 (connection reset mid-body), R7 (clock skew), A5
-//! (5xx storm and the retry budget), A6 (endpoint down) and A7 (STS token expiring mid-scan),
-//! each checked against its pass criteria and the invariants of tests/common (I1, I2, I5, I6).
+//! FAULTS.md rows R5 (oversized body, with the child's peak RSS from `wait4`), R6 (connection
+//! reset mid-body, a real TCP RST), R7 (clock skew), A5 (5xx storm and the retry budget), A6
+//! (endpoint down) and A7 (STS token expiring mid-scan), each checked against its pass
+//! criteria and the invariants of tests/common (I1, I2, I5, I6).
 
 mod common;
 use common::*;
@@ -47,6 +48,32 @@ fn audit(sim: &TestSim, extra: &[&str]) -> (Option<i32>, String, String) {
         .output()
         .unwrap();
     (out.status.code(), stdout(&out), stderr(&out))
+}
+
+/// [`audit`] through a spawned child reaped with `wait4`, which also returns that child's own
+/// resource usage; the fourth value is its peak RSS in bytes (`ru_maxrss` is in KiB on Linux).
+fn audit_with_rusage(sim: &TestSim, extra: &[&str]) -> (Option<i32>, String, String, u64) {
+    let home = Home::new();
+    let (out_path, err_path) = (home.path().join("stdout"), home.path().join("stderr"));
+    let child = std_grantguard(sim, &home)
+        .args(["audit", "--format", "json"])
+        .args(extra)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data, so all-zero is a valid value; wait4 gets valid
+    // pointers to locals and reaps only our own child (which `Child` never waits for after).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    drop(child);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    let max_rss = u64::try_from(usage.ru_maxrss).unwrap() * 1024;
+    (code, read(&out_path), read(&err_path), max_rss)
 }
 
 fn without_times(mut report: Value) -> Value {
@@ -386,8 +413,14 @@ fn r5_a_50_mib_body_is_refused_at_the_cap_and_not_retried() {
             },
         );
         let started = Instant::now();
-        let (code, out, err) = audit(&sim, &["--max-response-bytes", "1MiB"]);
+        let (code, out, err, max_rss) = audit_with_rusage(&sim, &["--max-response-bytes", "1MiB"]);
         assert!(started.elapsed() < Duration::from_secs(5), "{rule}");
+        // FAULTS.md R5: the child's own peak RSS, from wait4's rusage, stays under 64 MiB + cap.
+        eprintln!("R5 {rule}: peak RSS of the child {} KiB", max_rss >> 10);
+        assert!(
+            max_rss < (64 << 20) + (1 << 20),
+            "{rule}: peak RSS {max_rss} bytes"
+        );
         assert_eq!(code, Some(1), "{rule}: {err}");
         let report: Value = serde_json::from_str(&out).unwrap();
         assert_honest(&report, code);
@@ -471,8 +504,10 @@ fn r6_a_read_reset_on_every_attempt_becomes_a_connection_reset_gap() {
 }
 
 /// The client's own classification of the reset: transient, so a read is retried; the
-/// mutation case (never resent, reconciled by reading) is tests/removal_cli.rs's
-/// `an_answer_lost_after_the_removal_is_reconciled_as_done`.
+/// mutation case (never resent, reconciled by reading) is tests/fault_drops.rs's
+/// `r6_a_removal_reset_mid_answer_is_not_resent_and_journaled_done`. The emulator ends the
+/// connection with a real TCP RST (SO_LINGER 0), so what the client reads is the operating
+/// system's "connection reset", not a clean end of stream short of Content-Length.
 #[test]
 fn r6_a_reset_is_classed_transient() {
     let sim = faulted(
@@ -489,4 +524,12 @@ fn r6_a_reset_is_classed_transient() {
     assert_eq!(error.class, FailureClass::Transient);
     assert_eq!(error.code, "ConnectionReset");
     assert_eq!(error.attempts, 2);
+    assert!(
+        error
+            .message
+            .to_ascii_lowercase()
+            .contains("connection reset"),
+        "the client saw a RST: {}",
+        error.message
+    );
 }

@@ -89,6 +89,28 @@ pub fn grantguard(sim: &TestSim, home: &Home) -> Command {
     cmd
 }
 
+/// The binary as a plain `std::process::Command` (to spawn, signal or wait for it by pid), with
+/// the same environment as [`grantguard`].
+pub fn std_grantguard(sim: &TestSim, home: &Home) -> std::process::Command {
+    let (id, secret, token) = credential(sim);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_grantguard"));
+    cmd.env_clear()
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .env("GRANTGUARD_QPS", "0")
+        .env("GRANTGUARD_CONCURRENCY", "8")
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", id)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+        .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+        .env("GRANTGUARD_ENDPOINT", sim.url())
+        .current_dir(home.path());
+    if let Some(token) = token {
+        cmd.env("ALIBABA_CLOUD_SECURITY_TOKEN", token);
+    }
+    cmd
+}
+
 /// The binary with a cleared environment and nothing else but HOME.
 pub fn bare(home: &Home) -> Command {
     let mut cmd = Command::cargo_bin("grantguard").expect("binary built");
