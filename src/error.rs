@@ -72,7 +72,7 @@ pub enum Error {
         help("write ACTION[:ID]=VALUE, e.g. DescribeApis:GROUP_ID=Forbidden.RAM")
     )]
     FaultRule {
-        /// `fail` or `corrupt`.
+        /// The flag without its dashes: `fail`, `corrupt`, `hang`, …
         flag: &'static str,
         /// The rule as given.
         rule: String,

@@ -2,7 +2,8 @@
 //! timeout set on the command line (`--attempt-timeout 2s`, as the row's test config says) and
 //! two attempts per call, against one API only (an `ACTION:ID` scope), so the whole file runs
 //! in about ten seconds. The emulator times every held answer from the request's arrival to
-//! the moment the client gave the connection up ([`grantguard::sim::Sim::stalls`]).
+//! the moment the client gave the connection up ([`grantguard::sim::Sim::stalls`]). Also: the
+//! config file's timeouts, and `sim serve` refusing a malformed raw-fault rule.
 
 mod common;
 
@@ -192,6 +193,31 @@ fn timeouts_come_from_the_config_file_when_no_flag_is_given() {
         assert!(
             held <= Duration::from_secs(1) + TOLERANCE,
             "the config file's 1 s applied: {stall:?}"
+        );
+    }
+}
+
+#[test]
+fn sim_serve_checks_the_raw_fault_flags_and_names_the_bad_one() {
+    let home = Home::new();
+    let fixture = fixture_path("basic-account.json");
+    for (flag, bad) in [
+        ("--slowloris", "DescribeApi=soon"),
+        ("--hang", "DescribeApi=sometimes"),
+        ("--drop-before-apply", "RemoveVpcAccess"),
+        ("--apply-then-drop", "RemoveVpcAccess=twice"),
+    ] {
+        let out = bare(&home)
+            .args(["sim", "serve", "--fixture"])
+            .arg(&fixture)
+            .args([flag, bad])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.contains(flag.trim_start_matches("--")) && err.contains(bad),
+            "{flag}: {err}"
         );
     }
 }
