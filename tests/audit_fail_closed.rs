@@ -282,7 +282,7 @@ fn a_saved_snapshot_audits_like_the_live_account() {
     let snapshot: Value =
         serde_json::from_str(&std::fs::read_to_string(home.path().join("inventory.json")).unwrap())
             .unwrap();
-    assert_eq!(snapshot["schema"], "grantguard.inventory/v1");
+    assert_eq!(snapshot["schema"], "grantguard.inventory/v2");
     assert_no_secret(&sim, &[&snapshot.to_string()]);
 }
 
@@ -298,7 +298,7 @@ fn a_snapshot_from_a_newer_schema_is_refused() {
     let path = home.path().join("inventory.json");
     let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replace("grantguard.inventory/v1", "grantguard.inventory/v9");
+        .replace("grantguard.inventory/v2", "grantguard.inventory/v9");
     std::fs::write(&path, text).unwrap();
     let out = bare(&home)
         .args(["audit", "--inventory", "inventory.json"])

@@ -60,7 +60,7 @@ fn reports_match_the_report_schema() {
 
 #[test]
 fn snapshots_match_the_inventory_schema() {
-    let inventory_schema = schema("inventory.v1.schema.json");
+    let inventory_schema = schema("inventory.v2.schema.json");
     let sim = start("demo-account.json");
     let home = Home::new();
     let path = home.path().join("inventory.json");

@@ -14,13 +14,12 @@
 pub mod render;
 
 use crate::inventory::{
-    ApiDraft, ApiId, ApiIdentity, Backend, BackendId, BackendUser, Deployment, Gap, Grant, GroupId,
+    ApiDraft, ApiId, ApiIdentity, ApiRef, Backend, BackendId, BackendUser, Deployment, Gap, Grant, GroupId,
     HistoricalVersion, IndexedUse, Inventory, RegionId, Route, Stage, VpcAccessId, VpcRef,
 };
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::OnceLock;
@@ -174,9 +173,9 @@ pub enum UserKind {
 pub struct User<'a> {
     /// What it is.
     pub kind: UserKind,
-    /// The API, for deployments, drafts and history (owned only when the usage index named
-    /// an API the walk never read, and the identity had to be pieced together).
-    pub api: Option<Cow<'a, ApiIdentity>>,
+    /// The API, for deployments, drafts and history (pieced together when the usage index
+    /// named an API the walk never read).
+    pub api: Option<ApiRef>,
     /// The stage, for deployments, history and backend models.
     pub stage: Option<Stage>,
     /// The version id, for history.
@@ -186,10 +185,10 @@ pub struct User<'a> {
 }
 
 impl<'a> User<'a> {
-    fn of_api(kind: UserKind, api: &'a ApiIdentity, stage: Option<Stage>) -> User<'a> {
+    fn of_api(kind: UserKind, api: &ApiRef, stage: Option<Stage>) -> User<'a> {
         User {
             kind,
-            api: Some(Cow::Borrowed(api)),
+            api: Some(api.clone()),
             stage,
             version: None,
             backend: None,
@@ -215,28 +214,90 @@ impl<'a> User<'a> {
     pub fn api_id(&self) -> Option<&ApiId> {
         self.api.as_ref().map(|a| &a.api_id)
     }
+
+    /// The same user, owning what it names, for a finding that outlives the graph.
+    pub fn to_subject(&self) -> Subject {
+        Subject {
+            kind: self.kind,
+            api: self.api.clone(),
+            stage: self.stage,
+            version: self.version.map(Box::from),
+            backend: self
+                .backend
+                .map(|hop| Box::new((hop.id.clone(), hop.name.to_owned()))),
+        }
+    }
 }
 
 impl fmt::Display for User<'_> {
     /// `GroupName/ApiName (METHOD /path) @ STAGE`, the way operators search for it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.api, &self.backend) {
-            (Some(api), _) => write!(f, "{api}")?,
-            (None, Some(backend)) => write!(f, "backend {} ({})", backend.name, backend.id)?,
-            (None, None) => f.write_str("unknown user")?,
-        }
-        if self.kind == UserKind::Draft {
-            f.write_str(" [draft]")?;
-        }
-        if let Some(version) = self.version {
-            write!(f, " version {version}")?;
-        }
-        if let Some(stage) = self.stage {
-            write!(f, " @ {stage}")?;
-        }
-        Ok(())
+        write_user(
+            f,
+            self.kind,
+            self.api.as_deref(),
+            self.backend.as_ref().map(|b| (b.id, b.name)),
+            self.version,
+            self.stage,
+        )
     }
 }
+
+/// A [`User`] that owns what it names, the API identity shared rather than copied: a report
+/// of a large account holds hundreds of thousands of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// What it is.
+    pub kind: UserKind,
+    /// The API, for deployments, drafts and history.
+    pub api: Option<ApiRef>,
+    /// The stage, for deployments, history and backend models.
+    pub stage: Option<Stage>,
+    /// The version id, for history.
+    pub version: Option<Box<str>>,
+    /// The backend's id and name, for backend models.
+    pub backend: Option<Box<(BackendId, String)>>,
+}
+
+impl fmt::Display for Subject {
+    /// Exactly as the [`User`] it was made from.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_user(
+            f,
+            self.kind,
+            self.api.as_deref(),
+            self.backend.as_deref().map(|(id, name)| (id, name.as_str())),
+            self.version.as_deref(),
+            self.stage,
+        )
+    }
+}
+
+fn write_user(
+    f: &mut fmt::Formatter<'_>,
+    kind: UserKind,
+    api: Option<&ApiIdentity>,
+    backend: Option<(&BackendId, &str)>,
+    version: Option<&str>,
+    stage: Option<Stage>,
+) -> fmt::Result {
+    match (api, backend) {
+        (Some(api), _) => write!(f, "{api}")?,
+        (None, Some((id, name))) => write!(f, "backend {name} ({id})")?,
+        (None, None) => f.write_str("unknown user")?,
+    }
+    if kind == UserKind::Draft {
+        f.write_str(" [draft]")?;
+    }
+    if let Some(version) = version {
+        write!(f, " version {version}")?;
+    }
+    if let Some(stage) = stage {
+        write!(f, " @ {stage}")?;
+    }
+    Ok(())
+}
+
 
 /// A backend stage model on a dependency path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +308,13 @@ pub struct BackendHop<'a> {
     pub name: &'a str,
     /// Stage of the model.
     pub stage: Stage,
+}
+
+impl fmt::Display for BackendHop<'_> {
+    /// `backend NAME (ID) model @ STAGE`, as a path step.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "backend {} ({}) model @ {}", self.name, self.id, self.stage)
+    }
 }
 
 /// One dependency of a user on a grant: grant ← (backend model@stage ←) user.
@@ -262,19 +330,16 @@ pub struct Usage<'a> {
     pub matched: Match,
 }
 
-impl Usage<'_> {
+impl<'a> Usage<'a> {
     /// The dependency path, grant first: `grant ← backend model@stage ← API@stage`.
-    pub fn path(&self) -> Vec<String> {
-        let mut path = Vec::with_capacity(3);
-        path.push(format!("grant {} ({})", self.grant.name, self.grant.id));
+    pub fn path(&self) -> Vec<crate::rules::Step<'a>> {
+        use crate::rules::Step;
+        let mut path = vec![Step::Grant(self.grant)];
         if let Some(hop) = &self.backend {
-            path.push(format!(
-                "backend {} ({}) model @ {}",
-                hop.name, hop.id, hop.stage
-            ));
+            path.push(Step::Text(hop.to_string()));
         }
         if self.user.kind != UserKind::Backend {
-            path.push(self.user.to_string());
+            path.push(Step::User);
         }
         path
     }
@@ -752,10 +817,10 @@ impl<'a> Graph<'a> {
             .map(|entry| {
                 let mut api = self.identity_of(&entry.group_id, &entry.api_id);
                 if api.group_name.is_empty() && !entry.group_name.is_empty() {
-                    api.to_mut().group_name = entry.group_name.clone();
+                    ApiRef::make_mut(&mut api).group_name = entry.group_name.clone();
                 }
                 if api.api_name.is_empty() && !entry.api_name.is_empty() {
-                    api.to_mut().api_name = entry.api_name.clone();
+                    ApiRef::make_mut(&mut api).api_name = entry.api_name.clone();
                 }
                 IndexUse {
                     found_by_walk: found.contains(&(&entry.api_id, entry.stage)),
@@ -848,7 +913,7 @@ impl<'a> Graph<'a> {
     }
 
     /// The identity of an API the index named by id, from what the walk read.
-    fn identity_of(&self, group: &GroupId, api: &ApiId) -> Cow<'a, ApiIdentity> {
+    fn identity_of(&self, group: &GroupId, api: &ApiId) -> ApiRef {
         let known = self.apis.get(api).and_then(|&node| match self.graph[node] {
             Node::Deployment(Deployment { api: a, .. })
             | Node::Draft(ApiDraft { api: a, .. })
@@ -856,8 +921,8 @@ impl<'a> Graph<'a> {
             _ => None,
         });
         match known {
-            Some(identity) => Cow::Borrowed(identity),
-            None => Cow::Owned(ApiIdentity {
+            Some(identity) => identity.clone(),
+            None => ApiRef::new(ApiIdentity {
                 group_id: group.clone(),
                 group_name: String::new(),
                 api_id: api.clone(),
@@ -919,14 +984,14 @@ mod tests {
         inventory.grants.push(grant("apv-2", "payments-vpc", 8080));
         // Name says orders-vpc, tuple says port 8080 (payments-vpc).
         inventory.deployments[0].route = Route::Vpc {
-            vpc: VpcRef {
+            vpc: Box::new(VpcRef {
                 name: Some("orders-vpc".into()),
                 vpc_id: Some("vpc-1".into()),
                 instance_id: Some("i-1".into()),
                 port: Some(8080),
                 enabled: true,
                 ..VpcRef::default()
-            },
+            }),
         };
         let graph = build(&inventory);
         for grant in graph.grants() {
@@ -946,12 +1011,12 @@ mod tests {
     fn the_tuple_must_match_in_full() {
         let mut inventory = account();
         inventory.deployments[0].route = Route::Vpc {
-            vpc: VpcRef {
+            vpc: Box::new(VpcRef {
                 vpc_id: Some("vpc-1".into()),
                 port: Some(80),
                 enabled: true,
                 ..VpcRef::default()
-            },
+            }),
         };
         let graph = build(&inventory);
         assert!(graph.deployments_through(&graph.grants()[0]).is_empty());
@@ -1005,10 +1070,10 @@ mod tests {
         inventory.drafts.push(draft(
             "api-d",
             Route::Vpc {
-                vpc: VpcRef {
+                vpc: Box::new(VpcRef {
                     enabled: true,
                     ..VpcRef::default()
-                },
+                }),
             },
         ));
         let graph = build(&inventory);

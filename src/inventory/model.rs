@@ -5,10 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Schema tag of a saved inventory; a snapshot with any other tag is refused.
-pub const SCHEMA: &str = "grantguard.inventory/v1";
+pub const SCHEMA: &str = "grantguard.inventory/v2";
 
 macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
@@ -189,6 +190,10 @@ impl fmt::Display for ApiIdentity {
     }
 }
 
+/// An API identity shared by every record that names it: an account of 100,000 APIs has
+/// several records per API, and each would otherwise carry its own six strings.
+pub type ApiRef = Arc<ApiIdentity>;
+
 /// A reference to a grant as an API definition or a backend model writes it. Any key may be
 /// missing; matching against grants happens in the graph, not here.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -220,8 +225,9 @@ pub struct VpcRef {
 pub enum Route {
     /// Straight through a VPC grant (`ServiceConfig.VpcConfig`).
     Vpc {
-        /// The reference.
-        vpc: VpcRef,
+        /// The reference (boxed: most routes are not VPC routes, and an inline reference
+        /// would make every route as large as one).
+        vpc: Box<VpcRef>,
     },
     /// Through a backend service, whose model for the stage decides the target.
     Backend {
@@ -238,9 +244,10 @@ pub enum Route {
 /// A draft API definition (DescribeApi).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApiDraft {
-    /// Who the API is.
-    pub api: ApiIdentity,
+pub struct ApiDraft<A = ApiRef> {
+    /// Who the API is (a shared [`ApiRef`] in memory, an index into the `apis` table in a
+    /// snapshot).
+    pub api: A,
     /// Last modification of the draft, from the listing.
     #[serde(default)]
     pub modified_time: String,
@@ -252,9 +259,10 @@ pub struct ApiDraft {
 /// the deployed definition cannot show a backend service).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Deployment {
-    /// Who the API is.
-    pub api: ApiIdentity,
+pub struct Deployment<A = ApiRef> {
+    /// Who the API is (a shared [`ApiRef`] in memory, an index into the `apis` table in a
+    /// snapshot).
+    pub api: A,
     /// Stage it is live in.
     pub stage: Stage,
     /// When it went live.
@@ -270,9 +278,10 @@ pub struct Deployment {
 /// A published version a rollback could reach (DescribeApiHistory).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HistoricalVersion {
-    /// Who the API is.
-    pub api: ApiIdentity,
+pub struct HistoricalVersion<A = ApiRef> {
+    /// Who the API is (a shared [`ApiRef`] in memory, an index into the `apis` table in a
+    /// snapshot).
+    pub api: A,
     /// Stage it was published to.
     pub stage: Stage,
     /// Version id.
@@ -365,14 +374,13 @@ pub struct Gap {
     pub grant: Option<VpcAccessId>,
 }
 
-/// Everything read from one region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Everything read from one region. Its JSON form (the snapshot file, with each API identity
+/// written once in an `apis` table) is in [`super::snapshot`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct Inventory {
     /// Always [`SCHEMA`].
     pub schema: String,
     /// When the walk finished.
-    #[serde(with = "time::serde::rfc3339")]
     pub taken_at: OffsetDateTime,
     /// The region walked.
     pub region: RegionId,

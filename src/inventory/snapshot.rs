@@ -3,10 +3,16 @@
 //! `audit --inventory` reads one back. A snapshot whose schema tag is not ours is refused before
 //! anything else is read, and a damaged one is reported at the line and column it breaks.
 
-use super::model::{Inventory, SCHEMA};
+use super::model::{
+    ApiDraft, ApiIdentity, ApiRef, Backend, Deployment, Gap, Grant, Group, HistoricalVersion,
+    IndexedUse, Inventory, RegionId, SCHEMA,
+};
 use miette::{NamedSource, SourceOffset, SourceSpan};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
 
 /// A snapshot that could not be written or read.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -68,8 +74,13 @@ pub fn save(inventory: &Inventory, path: &Path) -> Result<(), SnapshotError> {
     };
     let mut tmp = tempfile_in(&dir, path).map_err(io)?;
     let result = (|| {
-        serde_json::to_writer_pretty(&mut tmp.1, inventory).map_err(std::io::Error::other)?;
-        tmp.1.write_all(b"\n")?;
+        // Compact: a snapshot is for machines (`jq .` shows it to people), and whitespace
+        // would be a third of a large one.
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut tmp.1);
+        serde_json::to_writer(&mut out, inventory).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        drop(out);
         tmp.1.sync_all()?;
         std::fs::rename(&tmp.0, path)?;
         if let Ok(d) = std::fs::File::open(&dir) {
@@ -109,8 +120,8 @@ pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    match serde_json::from_reader::<_, Checked>(reader) {
-        Ok(checked) => Ok(checked.into_inventory()),
+    match serde_json::from_reader::<_, Inventory>(reader) {
+        Ok(inventory) => Ok(inventory),
         Err(error) if error.is_io() => Err(io(std::io::Error::other(error))),
         Err(_) => {
             let text = std::fs::read_to_string(path).map_err(io)?;
@@ -123,7 +134,7 @@ pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
 /// newer snapshot stops the streaming parse before anything else of it is built.
 struct SchemaTag;
 
-impl<'de> serde::Deserialize<'de> for SchemaTag {
+impl<'de> Deserialize<'de> for SchemaTag {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let tag = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         if tag == SCHEMA {
@@ -135,41 +146,233 @@ impl<'de> serde::Deserialize<'de> for SchemaTag {
     }
 }
 
-/// [`Inventory`] with its schema checked while streaming; the other fields move over as
-/// they are.
-#[derive(serde::Deserialize)]
+/// Where a record's API identity sits in the snapshot's `apis` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiIndex(pub u32);
+
+/// The snapshot as written: each distinct API identity once, in `apis`, and the records
+/// pointing at it by position. A 100,000-API account has about six records per API, so this
+/// keeps the file (and the inventory read back from it) a fraction of the size.
+#[derive(Serialize)]
+struct FileOut<'a> {
+    schema: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    taken_at: OffsetDateTime,
+    region: &'a RegionId,
+    grants: &'a [Grant],
+    groups: &'a [Group],
+    apis: Vec<&'a ApiIdentity>,
+    drafts: Indexed<'a, ApiDraft>,
+    deployments: Indexed<'a, Deployment>,
+    history: Indexed<'a, HistoricalVersion>,
+    backends: &'a [Backend],
+    index: &'a [IndexedUse],
+    gaps: &'a [Gap],
+}
+
+/// Records written with their API as an index; each is converted as it is written, so the
+/// whole section is never held twice.
+struct Indexed<'a, T> {
+    records: &'a [T],
+    table: &'a HashMap<&'a ApiIdentity, ApiIndex>,
+}
+
+/// A record type whose API identity the snapshot writes as an index.
+trait Record: Sized {
+    /// The same record pointing at its API by index.
+    type Indexed: Serialize;
+    /// Its identity.
+    fn api(&self) -> &ApiIdentity;
+    /// A copy pointing at `index`.
+    fn indexed(&self, index: ApiIndex) -> Self::Indexed;
+}
+
+impl Record for ApiDraft {
+    type Indexed = ApiDraft<ApiIndex>;
+    fn api(&self) -> &ApiIdentity {
+        &self.api
+    }
+    fn indexed(&self, index: ApiIndex) -> ApiDraft<ApiIndex> {
+        ApiDraft {
+            api: index,
+            modified_time: self.modified_time.clone(),
+            route: self.route.clone(),
+        }
+    }
+}
+
+impl Record for Deployment {
+    type Indexed = Deployment<ApiIndex>;
+    fn api(&self) -> &ApiIdentity {
+        &self.api
+    }
+    fn indexed(&self, index: ApiIndex) -> Deployment<ApiIndex> {
+        Deployment {
+            api: index,
+            stage: self.stage,
+            deployed_time: self.deployed_time.clone(),
+            effective_version: self.effective_version.clone(),
+            route: self.route.clone(),
+        }
+    }
+}
+
+impl Record for HistoricalVersion {
+    type Indexed = HistoricalVersion<ApiIndex>;
+    fn api(&self) -> &ApiIdentity {
+        &self.api
+    }
+    fn indexed(&self, index: ApiIndex) -> HistoricalVersion<ApiIndex> {
+        HistoricalVersion {
+            api: index,
+            stage: self.stage,
+            version: self.version.clone(),
+            online: self.online,
+            deployed_time: self.deployed_time.clone(),
+            route: self.route.clone(),
+        }
+    }
+}
+
+impl<T: Record> Serialize for Indexed<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.records
+                .iter()
+                .map(|r| r.indexed(self.table[r.api()])),
+        )
+    }
+}
+
+impl Serialize for Inventory {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Equal identities are written once, whether or not they share memory.
+        let mut table: HashMap<&ApiIdentity, ApiIndex> = HashMap::new();
+        let mut apis = Vec::new();
+        let identities = (self.drafts.iter().map(|r| &*r.api))
+            .chain(self.deployments.iter().map(|r| &*r.api))
+            .chain(self.history.iter().map(|r| &*r.api));
+        for api in identities {
+            table.entry(api).or_insert_with(|| {
+                apis.push(api);
+                ApiIndex(u32::try_from(apis.len() - 1).expect("fewer than 4 billion APIs"))
+            });
+        }
+        FileOut {
+            schema: SCHEMA,
+            taken_at: self.taken_at,
+            region: &self.region,
+            grants: &self.grants,
+            groups: &self.groups,
+            apis,
+            drafts: Indexed {
+                records: &self.drafts,
+                table: &table,
+            },
+            deployments: Indexed {
+                records: &self.deployments,
+                table: &table,
+            },
+            history: Indexed {
+                records: &self.history,
+                table: &table,
+            },
+            backends: &self.backends,
+            index: &self.index,
+            gaps: &self.gaps,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// The snapshot as read, its schema checked while streaming.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Checked {
+struct FileIn {
     #[allow(dead_code)] // Only its check matters.
     schema: SchemaTag,
     #[serde(with = "time::serde::rfc3339")]
-    taken_at: time::OffsetDateTime,
-    region: super::model::RegionId,
-    grants: Vec<super::model::Grant>,
-    groups: Vec<super::model::Group>,
-    drafts: Vec<super::model::ApiDraft>,
-    deployments: Vec<super::model::Deployment>,
-    history: Vec<super::model::HistoricalVersion>,
-    backends: Vec<super::model::Backend>,
-    index: Vec<super::model::IndexedUse>,
-    gaps: Vec<super::model::Gap>,
+    taken_at: OffsetDateTime,
+    region: RegionId,
+    grants: Vec<Grant>,
+    groups: Vec<Group>,
+    apis: Vec<ApiIdentity>,
+    drafts: Vec<ApiDraft<ApiIndex>>,
+    deployments: Vec<Deployment<ApiIndex>>,
+    history: Vec<HistoricalVersion<ApiIndex>>,
+    backends: Vec<Backend>,
+    index: Vec<IndexedUse>,
+    gaps: Vec<Gap>,
 }
 
-impl Checked {
-    fn into_inventory(self) -> Inventory {
-        Inventory {
+impl FileIn {
+    /// The inventory, each record pointing at its shared identity; an index outside `apis`
+    /// is refused with the record that holds it.
+    fn into_inventory(self) -> Result<Inventory, String> {
+        let apis: Vec<ApiRef> = self.apis.into_iter().map(ApiRef::new).collect();
+        let resolve = |section: &str, at: usize, index: ApiIndex| {
+            apis.get(index.0 as usize).cloned().ok_or_else(|| {
+                format!(
+                    "{section}[{at}].api is {}, but apis has {} entries",
+                    index.0,
+                    apis.len()
+                )
+            })
+        };
+        let drafts = (self.drafts.into_iter().enumerate())
+            .map(|(at, r)| {
+                Ok(ApiDraft {
+                    api: resolve("drafts", at, r.api)?,
+                    modified_time: r.modified_time,
+                    route: r.route,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let deployments = (self.deployments.into_iter().enumerate())
+            .map(|(at, r)| {
+                Ok(Deployment {
+                    api: resolve("deployments", at, r.api)?,
+                    stage: r.stage,
+                    deployed_time: r.deployed_time,
+                    effective_version: r.effective_version,
+                    route: r.route,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let history = (self.history.into_iter().enumerate())
+            .map(|(at, r)| {
+                Ok(HistoricalVersion {
+                    api: resolve("history", at, r.api)?,
+                    stage: r.stage,
+                    version: r.version,
+                    online: r.online,
+                    deployed_time: r.deployed_time,
+                    route: r.route,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Inventory {
             schema: SCHEMA.to_owned(),
             taken_at: self.taken_at,
             region: self.region,
             grants: self.grants,
             groups: self.groups,
-            drafts: self.drafts,
-            deployments: self.deployments,
-            history: self.history,
+            drafts,
+            deployments,
+            history,
             backends: self.backends,
             index: self.index,
             gaps: self.gaps,
-        }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Inventory {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        FileIn::deserialize(deserializer)?
+            .into_inventory()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -252,6 +455,69 @@ mod tests {
         assert_eq!(load(&path).unwrap(), inv);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    fn with_records(mut inv: Inventory) -> Inventory {
+        let api = |name: &str| ApiIdentity {
+            group_id: "g-1".into(),
+            group_name: "orders".into(),
+            api_id: "api-1".into(),
+            api_name: name.into(),
+            method: "GET".into(),
+            path: "/orders".into(),
+        };
+        let route = Route::Other;
+        inv.drafts.push(ApiDraft {
+            api: ApiRef::new(api("getOrder")),
+            modified_time: String::new(),
+            route: route.clone(),
+        });
+        for stage in [Stage::Release, Stage::Test] {
+            inv.deployments.push(Deployment {
+                api: ApiRef::new(api("getOrder")),
+                stage,
+                deployed_time: String::new(),
+                effective_version: None,
+                route: route.clone(),
+            });
+        }
+        // Deployed under its old name: a different identity, kept as it was.
+        inv.history.push(HistoricalVersion {
+            api: ApiRef::new(api("getOrderOld")),
+            stage: Stage::Release,
+            version: "v0".into(),
+            online: false,
+            deployed_time: String::new(),
+            route,
+        });
+        inv
+    }
+
+    #[test]
+    fn each_identity_is_written_once_and_shared_when_read_back() {
+        let inv = with_records(sample());
+        let text = serde_json::to_string(&inv).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["apis"].as_array().unwrap().len(), 2, "{text}");
+        assert_eq!(value["deployments"][1]["api"], 0);
+        assert_eq!(value["history"][0]["api"], 1);
+        let back = parse(&text, Path::new("snap.json")).unwrap();
+        assert_eq!(back, inv);
+        assert!(ApiRef::ptr_eq(&back.drafts[0].api, &back.deployments[1].api));
+        assert!(!ApiRef::ptr_eq(&back.drafts[0].api, &back.history[0].api));
+    }
+
+    #[test]
+    fn a_record_pointing_past_the_api_table_is_refused_by_name() {
+        let text = serde_json::to_string(&with_records(sample()))
+            .unwrap()
+            .replace(r#""api":1,"#, r#""api":7,"#);
+        let err = parse(&text, Path::new("snap.json")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("history[0].api is 7, but apis has 2 entries"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -480,14 +480,14 @@ impl Walker<'_> {
     /// cached one, else read with DescribeApi.
     async fn drafts(&self, group: &Group, summaries: &[ApiSummary]) -> Vec<ApiDraft> {
         let reads = summaries.iter().map(|summary| async move {
-            let identity = ApiIdentity {
+            let identity = ApiRef::new(ApiIdentity {
                 group_id: group.id.clone(),
                 group_name: group.name.clone(),
                 api_id: ApiId::from(summary.api_id.as_str()),
                 api_name: summary.api_name.clone(),
                 method: summary.api_method.clone(),
                 path: summary.api_path.clone(),
-            };
+            });
             if let Some(cached) = self.reuse.draft(group, summary) {
                 self.reused();
                 return Some(ApiDraft {
@@ -880,7 +880,7 @@ fn grant_of(v: crate::wire::models::VpcAccessAttribute) -> Grant {
     }
 }
 
-fn identity_of(group: &Group, definition: &ApiDefinition, method: &str, path: &str) -> ApiIdentity {
+fn identity_of(group: &Group, definition: &ApiDefinition, method: &str, path: &str) -> ApiRef {
     let request = definition.request_config.as_ref();
     let pick = |listed: &str, defined: Option<&String>| {
         if listed.is_empty() {
@@ -889,14 +889,14 @@ fn identity_of(group: &Group, definition: &ApiDefinition, method: &str, path: &s
             listed.to_owned()
         }
     };
-    ApiIdentity {
+    ApiRef::new(ApiIdentity {
         group_id: group.id.clone(),
         group_name: group.name.clone(),
         api_id: ApiId::from(definition.api_id.as_str()),
         api_name: definition.api_name.clone(),
         method: pick(method, request.map(|r| &r.request_http_method)),
         path: pick(path, request.map(|r| &r.request_path)),
-    }
+    })
 }
 
 fn vpc_ref(config: &VpcConfig, enabled: bool) -> VpcRef {
@@ -962,7 +962,7 @@ fn service_route(definition: &ApiDefinition) -> Option<Route> {
                     .map(VpcId::from);
             }
             if has_any_key(&vpc) {
-                Some(Route::Vpc { vpc })
+                Some(Route::Vpc { vpc: Box::new(vpc) })
             } else if enabled {
                 // VPC routing switched on with no way to tell which grant: could be any.
                 Some(Route::Unresolved)

@@ -198,7 +198,7 @@ pub fn clear(audited: Audited, reason: Option<&str>) -> Result<Cleared, Stop> {
             .findings
             .iter()
             .map(|f| OverriddenFinding {
-                rule: f.rule.clone(),
+                rule: f.rule.to_string(),
                 severity: f.severity.as_str().to_owned(),
                 message: f.message.clone(),
             })
@@ -232,8 +232,8 @@ impl Cleared {
             .iter()
             .filter(|f| f.rule == "GG101" || f.rule == "GG102")
             .filter_map(|f| {
-                let api_id = f.api_id.as_ref()?;
-                let stage = f.stage?;
+                let api_id = f.api_id()?;
+                let stage = f.stage()?;
                 Some(ApiStage {
                     api_id: api_id.to_string(),
                     api_name: inventory
@@ -242,11 +242,7 @@ impl Cleared {
                         .find(|d| d.api.api_id == *api_id)
                         .map(|d| d.api.api_name.clone())
                         .unwrap_or_default(),
-                    group_id: f
-                        .group_id
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
+                    group_id: f.group_id().map(ToString::to_string).unwrap_or_default(),
                     stage: stage.as_str().to_owned(),
                 })
             })

@@ -27,7 +27,7 @@ impl fmt::Display for FindingDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.finding.message)?;
         if self.finding.path.len() > 1 {
-            write!(f, "\npath: {}", self.finding.path.join(" ← "))?;
+            write!(f, "\npath: {}", self.finding.path_joined(" ← "))?;
         }
         if let Some(justification) = &self.finding.suppressed {
             write!(f, "\nsuppressed: {justification}")?;

@@ -56,10 +56,19 @@ struct FindingView<'a> {
     stage: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<&'a str>,
-    user: Option<&'a str>,
-    path: &'a [String],
+    user: Option<UserText<'a>>,
+    path: Vec<super::StepText<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed: Option<&'a str>,
+}
+
+/// The user as text, written straight into the document.
+struct UserText<'a>(&'a crate::graph::Subject);
+
+impl Serialize for UserText<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self.0)
+    }
 }
 
 fn finding(f: &Finding) -> FindingView<'_> {
@@ -68,12 +77,12 @@ fn finding(f: &Finding) -> FindingView<'_> {
         name: &f.rule_name,
         severity: f.severity,
         message: &f.message,
-        group_id: f.group_id.as_ref().map(|g| g.as_str()),
-        api_id: f.api_id.as_ref().map(|a| a.as_str()),
-        stage: f.stage.map(|s| s.as_str()),
-        version: f.version.as_deref(),
-        user: f.user.as_deref(),
-        path: &f.path,
+        group_id: f.group_id().map(|g| g.as_str()),
+        api_id: f.api_id().map(|a| a.as_str()),
+        stage: f.stage().map(|s| s.as_str()),
+        version: f.version(),
+        user: f.user().map(UserText),
+        path: f.path_steps().collect(),
         suppressed: f.suppressed.as_deref(),
     }
 }

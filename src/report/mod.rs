@@ -7,8 +7,10 @@ pub mod human;
 pub mod json;
 pub mod sarif;
 
+use crate::graph::Subject;
 use crate::inventory::{ApiId, Gap, Grant, GroupId, RegionId, Stage};
-use crate::rules::{Hit, RuleDoc, Severity};
+use crate::rules::{Hit, Rule, RuleDoc, RuleId, Severity};
+use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io;
@@ -57,60 +59,123 @@ impl Verdict {
     }
 }
 
-/// One rule match, with its severity after the config and who it is about.
+/// One step of a finding's dependency path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathStep {
+    /// Text, shared where it repeats (a grant's step is the same in all its findings).
+    Text(Arc<str>),
+    /// The finding's user, written the way [`Finding::user`] is.
+    User,
+}
+
+/// One rule match, with its severity after the config and who it is about. What repeats
+/// across findings (rule, API identity, the grant's path step) is shared, not copied: a large
+/// account's report has hundreds of thousands of findings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Rule id.
-    pub rule: String,
+    pub rule: RuleId,
     /// Rule name.
-    pub rule_name: String,
+    pub rule_name: Arc<str>,
     /// Severity after the config.
     pub severity: Severity,
     /// What was found.
     pub message: String,
-    /// Who: `GroupName/ApiName (METHOD /path) @ STAGE`, or the backend.
-    pub user: Option<String>,
-    /// Group id of the user.
-    pub group_id: Option<GroupId>,
-    /// API id of the user.
-    pub api_id: Option<ApiId>,
-    /// Stage of the user.
-    pub stage: Option<Stage>,
-    /// Version id, when the user is a historical version.
-    pub version: Option<String>,
+    /// Who: an API in a stage (or a draft, or a version), or a backend model.
+    pub subject: Option<Subject>,
     /// Dependency path, grant first.
-    pub path: Vec<String>,
+    pub path: Vec<PathStep>,
     /// The justification, when the config suppressed the finding.
     pub suppressed: Option<String>,
 }
 
 impl Finding {
-    /// A finding of `rule` at `severity` from `hit`.
+    /// A finding of `rule` at `severity` from `hit`, whose path the caller has made.
     pub fn new(
-        rule: &RuleDoc,
+        rule: &Rule,
         severity: Severity,
         hit: Hit,
+        path: Vec<PathStep>,
         suppressed: Option<String>,
     ) -> Finding {
-        let user = hit.user.as_ref();
+        let mut message = hit.message;
+        message.shrink_to_fit();
         Finding {
             rule: rule.id.clone(),
             rule_name: rule.name.clone(),
             severity,
-            message: hit.message,
-            user: user.map(ToString::to_string),
-            group_id: user.and_then(|u| u.group_id().cloned()),
-            api_id: user.and_then(|u| u.api_id().cloned()),
-            stage: user.and_then(|u| u.stage),
-            version: user.and_then(|u| u.version.map(str::to_owned)),
-            path: hit.path,
+            message,
+            subject: hit.user.as_ref().map(|u| u.to_subject()),
+            path,
             suppressed,
         }
+    }
+
+    /// Who: `GroupName/ApiName (METHOD /path) @ STAGE`, or the backend (a `Display`).
+    pub fn user(&self) -> Option<&Subject> {
+        self.subject.as_ref()
+    }
+
+    /// Group id of the user.
+    pub fn group_id(&self) -> Option<&GroupId> {
+        Some(&self.subject.as_ref()?.api.as_ref()?.group_id)
+    }
+
+    /// API id of the user.
+    pub fn api_id(&self) -> Option<&ApiId> {
+        Some(&self.subject.as_ref()?.api.as_ref()?.api_id)
+    }
+
+    /// Stage of the user.
+    pub fn stage(&self) -> Option<Stage> {
+        self.subject.as_ref()?.stage
+    }
+
+    /// Version id, when the user is a historical version.
+    pub fn version(&self) -> Option<&str> {
+        self.subject.as_ref()?.version.as_deref()
+    }
+
+    /// The dependency path's steps as text.
+    pub fn path_steps(&self) -> impl Iterator<Item = StepText<'_>> {
+        self.path.iter().map(move |step| StepText {
+            step,
+            subject: self.subject.as_ref(),
+        })
+    }
+
+    /// The dependency path joined with `separator`.
+    pub fn path_joined(&self, separator: &str) -> String {
+        let steps: Vec<String> = self.path_steps().map(|s| s.to_string()).collect();
+        steps.join(separator)
     }
 
     /// True when the finding counts toward the verdict at deny level.
     pub fn holds(&self) -> bool {
         self.severity == Severity::Deny && self.suppressed.is_none()
+    }
+}
+
+/// One path step as text (a `Display`, so a renderer writes it without building a string).
+#[derive(Debug, Clone, Copy)]
+pub struct StepText<'a> {
+    step: &'a PathStep,
+    subject: Option<&'a Subject>,
+}
+
+impl std::fmt::Display for StepText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.step, self.subject) {
+            (PathStep::Text(text), _) => f.write_str(text),
+            (PathStep::User, Some(subject)) => subject.fmt(f),
+            (PathStep::User, None) => f.write_str("unknown user"),
+        }
+    }
+}
+
+impl Serialize for StepText<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -149,9 +214,9 @@ impl GrantReport {
             &'r str,
             &'static str,
             &'r str,
-            &'r Option<GroupId>,
-            &'r Option<ApiId>,
-            &'r Option<Stage>,
+            Option<&'r GroupId>,
+            Option<&'r ApiId>,
+            Option<Stage>,
             &'r Option<String>,
         );
         /// Feeds what is written into the hash.
@@ -174,9 +239,9 @@ impl GrantReport {
                         f.rule.as_str(),
                         f.severity.as_str(),
                         f.message.as_str(),
-                        &f.group_id,
-                        &f.api_id,
-                        &f.stage,
+                        f.group_id(),
+                        f.api_id(),
+                        f.stage(),
                         &f.suppressed,
                     )
                 })
@@ -426,9 +491,9 @@ pub(crate) mod tests {
                     f.rule,
                     f.severity.as_str(),
                     f.message,
-                    f.group_id,
-                    f.api_id,
-                    f.stage,
+                    f.group_id(),
+                    f.api_id(),
+                    f.stage(),
                     f.suppressed
                 ])
             })

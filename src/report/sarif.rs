@@ -25,16 +25,16 @@ fn level(severity: Severity) -> &'static str {
 /// (gaps, backend models), tells apart findings that share those four.
 /// In a multi-region log the region leads the key (single-region fingerprints are unchanged).
 fn fingerprint(finding: &Finding, grant: Option<&Grant>, region: Option<&str>) -> String {
-    let detail = match (&finding.api_id, &finding.version) {
-        (Some(_), Some(version)) => version.clone(),
+    let detail = match (finding.api_id(), finding.version()) {
+        (Some(_), Some(version)) => version.to_owned(),
         (Some(_), None) => String::new(),
-        (None, _) => finding.path.join(" <- "),
+        (None, _) => finding.path_joined(" <- "),
     };
     let key = [
         finding.rule.as_str(),
         grant.map(|g| g.id.as_str()).unwrap_or(""),
-        finding.api_id.as_ref().map(|a| a.as_str()).unwrap_or(""),
-        finding.stage.map(|s| s.as_str()).unwrap_or(""),
+        finding.api_id().map(|a| a.as_str()).unwrap_or(""),
+        finding.stage().map(|s| s.as_str()).unwrap_or(""),
         &detail,
     ]
     .join("\u{1f}");
@@ -68,21 +68,21 @@ fn result(
             "kind": "resource"
         }));
     }
-    if let Some(group) = &finding.group_id {
+    if let Some(group) = finding.group_id() {
         locations.push(json!({"name": group, "fullyQualifiedName": format!("group/{group}"), "kind": "namespace"}));
     }
-    if let Some(api) = &finding.api_id {
+    if let Some(api) = finding.api_id() {
         locations.push(
             json!({"name": api, "fullyQualifiedName": format!("api/{api}"), "kind": "function"}),
         );
     }
-    if let Some(stage) = finding.stage {
+    if let Some(stage) = finding.stage() {
         locations.push(json!({"name": stage.as_str(), "fullyQualifiedName": format!("stage/{stage}"), "kind": "module"}));
     }
-    let index = report.rules.iter().position(|r| r.id == finding.rule);
+    let index = report.rules.iter().position(|r| finding.rule == r.id.as_str());
     let mut text = finding.message.clone();
     if !finding.path.is_empty() {
-        text.push_str(&format!(" [path: {}]", finding.path.join(" <- ")));
+        text.push_str(&format!(" [path: {}]", finding.path_joined(" <- ")));
     }
     let mut value = json!({
         "ruleId": finding.rule,

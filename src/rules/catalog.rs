@@ -6,6 +6,7 @@ use super::{identity, scan, usage, Freshness, Hit, Severity};
 use crate::graph::Graph;
 use crate::selection::Selection;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A rule's check: where it matched, nothing more (the catalog adds id and severity).
 /// Hits borrow from the graph (and through it from the inventory) until they become findings.
@@ -77,11 +78,63 @@ impl RuleDoc {
     }
 }
 
+/// A rule id such as `GG101`, shared by every finding of the rule rather than copied into each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(Arc<str>);
+
+impl RuleId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for RuleId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for RuleId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl From<&str> for RuleId {
+    fn from(id: &str) -> Self {
+        RuleId(id.into())
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 /// A rule: its document and its check.
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// What the rule is.
     pub doc: RuleDoc,
+    /// Its id, shared by its findings.
+    pub id: RuleId,
+    /// Its name, shared by its findings.
+    pub name: Arc<str>,
     /// What it checks.
     pub check: Check,
 }
@@ -97,12 +150,17 @@ impl Catalog {
     pub fn builtin() -> Catalog {
         let rules = RULES
             .iter()
-            .map(|(id, text, check)| Rule {
+            .map(|(id, text, check)| {
                 // The catalog tests parse every embedded file, so this cannot fail in a build
                 // that passed them.
-                doc: serde_json::from_str(text)
-                    .unwrap_or_else(|e| panic!("rules/{id}.json is not a valid rule: {e}")),
-                check: *check,
+                let doc: RuleDoc = serde_json::from_str(text)
+                    .unwrap_or_else(|e| panic!("rules/{id}.json is not a valid rule: {e}"));
+                Rule {
+                    id: RuleId::from(doc.id.as_str()),
+                    name: doc.name.as_str().into(),
+                    doc,
+                    check: *check,
+                }
             })
             .collect();
         Catalog { rules }

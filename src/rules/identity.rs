@@ -2,7 +2,7 @@
 //! consistently — selectors that match nothing or too much, references whose keys disagree,
 //! references to grants that do not exist. In: the graph and the selection. Out: hits.
 
-use super::{dormant_note, Freshness, Hit};
+use super::{dormant_note, Freshness, Hit, Step};
 use crate::graph::{describe_reference, Graph};
 use crate::selection::{Selection, Unresolved};
 
@@ -80,18 +80,14 @@ pub fn dangling_reference<'g>(
         .dangling_references()
         .into_iter()
         .map(|dangling| {
-            let mut path = vec![format!(
+            let mut path = vec![Step::Text(format!(
                 "missing grant ({})",
                 describe_reference(dangling.target)
-            )];
-            if let Some(hop) = &dangling.backend {
-                path.push(format!(
-                    "backend {} ({}) model @ {}",
-                    hop.name, hop.id, hop.stage
-                ));
-            } else {
-                path.push(dangling.user.to_string());
-            }
+            ))];
+            path.push(match &dangling.backend {
+                Some(hop) => Step::Text(hop.to_string()),
+                None => Step::User,
+            });
             let message = format!(
                 "{} references a grant that does not exist ({}){}",
                 dangling.user,
@@ -153,27 +149,27 @@ mod tests {
     fn gg303_fires_when_name_matches_but_tuple_points_elsewhere() {
         let mut inventory = account();
         inventory.deployments[0].route = Route::Vpc {
-            vpc: VpcRef {
+            vpc: Box::new(VpcRef {
                 name: Some("orders-vpc".into()),
                 vpc_id: Some("vpc-1".into()),
                 instance_id: Some("i-1".into()),
                 port: Some(8080),
                 enabled: true,
                 ..VpcRef::default()
-            },
+            }),
         };
         // Near miss: all keys agree.
         inventory.drafts.push(draft(
             "api-d",
             Route::Vpc {
-                vpc: VpcRef {
+                vpc: Box::new(VpcRef {
                     name: Some("orders-vpc".into()),
                     vpc_id: Some("vpc-1".into()),
                     instance_id: Some("i-1".into()),
                     port: Some(80),
                     enabled: true,
                     ..VpcRef::default()
-                },
+                }),
             },
         ));
         let graph = crate::graph::build(&inventory);

@@ -10,12 +10,12 @@ pub mod identity;
 pub mod scan;
 pub mod usage;
 
-pub use catalog::{is_coverage, Catalog, Check, Rule, RuleDoc, COVERAGE_RULES};
+pub use catalog::{is_coverage, Catalog, Check, Rule, RuleDoc, RuleId, COVERAGE_RULES};
 
 use crate::config::Config;
 use crate::graph::{Graph, Usage, User};
 use crate::inventory::{Grant, VpcAccessId};
-use crate::report::{Finding, GrantReport, Report, Summary, Verdict};
+use crate::report::{Finding, GrantReport, PathStep, Report, Summary, Verdict};
 use crate::selection::Selection;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -66,15 +66,27 @@ pub struct Freshness {
     pub max_age: Duration,
 }
 
+/// One step of a hit's dependency path; the grant and the user stay references until the
+/// finding is made, so a rule with 100,000 hits formats no path text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A grant: `grant NAME (ID)`.
+    Grant(&'a Grant),
+    /// The hit's user.
+    User,
+    /// Anything else, as text.
+    Text(String),
+}
+
 /// Where a rule matched, and what to say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit<'a> {
     /// The grant the finding belongs to; `None` for findings about no single grant.
-    pub grant: Option<&'a VpcAccessId>,
+    pub grant: Option<&'a Grant>,
     /// Who depends on the grant (or holds the reference); it borrows from the inventory.
     pub user: Option<User<'a>>,
     /// The dependency path, grant first.
-    pub path: Vec<String>,
+    pub path: Vec<Step<'a>>,
     /// What was found, in one sentence.
     pub message: String,
 }
@@ -83,7 +95,7 @@ impl<'a> Hit<'a> {
     /// A hit on the user at the end of `usage`.
     pub fn usage(usage: &Usage<'a>, message: String) -> Hit<'a> {
         Hit {
-            grant: Some(&usage.grant.id),
+            grant: Some(usage.grant),
             user: Some(usage.user.clone()),
             path: usage.path(),
             message,
@@ -93,15 +105,15 @@ impl<'a> Hit<'a> {
     /// A hit on the grant as a whole.
     pub fn grant(grant: &'a Grant, message: String) -> Hit<'a> {
         Hit {
-            grant: Some(&grant.id),
+            grant: Some(grant),
             user: None,
-            path: vec![format!("grant {} ({})", grant.name, grant.id)],
+            path: vec![Step::Grant(grant)],
             message,
         }
     }
 
     /// A hit that belongs to no grant.
-    pub fn global(user: Option<User<'a>>, path: Vec<String>, message: String) -> Hit<'a> {
+    pub fn global(user: Option<User<'a>>, path: Vec<Step<'a>>, message: String) -> Hit<'a> {
         Hit {
             grant: None,
             user,
@@ -142,34 +154,34 @@ pub fn evaluate(
         })
         .collect();
     // Hits are many on large accounts; a map finds their grant without a scan per hit.
-    let position: std::collections::HashMap<VpcAccessId, usize> = grants
+    let position: std::collections::HashMap<&VpcAccessId, usize> = grants
         .iter()
         .enumerate()
         .rev()
-        .map(|(i, g)| (g.grant.id.clone(), i))
+        .map(|(i, g)| (&g.grant.id, i))
         .collect();
+    // Each grant's path step is written once and shared by all its findings.
+    let mut grant_steps = GrantSteps::default();
+    let mut by_grant: Vec<Vec<Finding>> = vec![Vec::new(); grants.len()];
     let mut global = Vec::new();
     for rule in catalog.rules() {
         let severity = config.severity_of(&rule.doc);
         for hit in (rule.check)(graph, selection, &freshness) {
-            let target = hit
-                .grant
-                .as_ref()
-                .and_then(|id| position.get(*id))
-                .map(|&i| &mut grants[i]);
-            match target {
-                Some(report) => {
+            let path = grant_steps.path(&hit.path);
+            match hit.grant.and_then(|g| position.get(&g.id)) {
+                Some(&i) => {
                     let api = hit.user.as_ref().and_then(|u| u.api_id());
                     let suppressed = config
-                        .suppression(&rule.doc.id, &report.grant, api)
+                        .suppression(&rule.doc.id, &grants[i].grant, api)
                         .map(|s| s.justification.clone());
-                    report
-                        .findings
-                        .push(Finding::new(&rule.doc, severity, hit, suppressed));
+                    by_grant[i].push(Finding::new(rule, severity, hit, path, suppressed));
                 }
-                None => global.push(Finding::new(&rule.doc, severity, hit, None)),
+                None => global.push(Finding::new(rule, severity, hit, path, None)),
             }
         }
+    }
+    for (report, findings) in grants.iter_mut().zip(by_grant) {
+        report.findings = findings;
     }
     for report in &mut grants {
         let gaps = !graph.gaps_affecting(&report.grant).is_empty();
@@ -186,6 +198,31 @@ pub fn evaluate(
         generated_at: context.now,
         taken_at: graph.taken_at(),
         rules: catalog.docs().cloned().collect(),
+    }
+}
+
+/// The text of each grant's path step, made once per grant.
+#[derive(Default)]
+struct GrantSteps<'a> {
+    texts: std::collections::HashMap<&'a VpcAccessId, std::sync::Arc<str>>,
+}
+
+impl<'a> GrantSteps<'a> {
+    /// A hit's path as a finding keeps it.
+    fn path(&mut self, steps: &[Step<'a>]) -> Vec<PathStep> {
+        steps
+            .iter()
+            .map(|step| match step {
+                Step::Grant(grant) => PathStep::Text(
+                    self.texts
+                        .entry(&grant.id)
+                        .or_insert_with(|| format!("grant {} ({})", grant.name, grant.id).into())
+                        .clone(),
+                ),
+                Step::User => PathStep::User,
+                Step::Text(text) => PathStep::Text(text.as_str().into()),
+            })
+            .collect()
     }
 }
 
@@ -344,11 +381,11 @@ mod tests {
         let report = audit(&account(), &Config::default());
         let finding = &report.grants[0].findings[0];
         assert_eq!(
-            finding.user.as_deref(),
+            finding.user().map(ToString::to_string).as_deref(),
             Some("orders/getOrder (GET /orders/[id]) @ RELEASE")
         );
-        assert_eq!(finding.stage, Some(Stage::Release));
-        assert_eq!(finding.api_id.as_ref().map(|a| a.as_str()), Some("api-1"));
+        assert_eq!(finding.stage(), Some(Stage::Release));
+        assert_eq!(finding.api_id().map(|a| a.as_str()), Some("api-1"));
     }
 
     #[test]

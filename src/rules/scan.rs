@@ -2,7 +2,7 @@
 //! the graph, the selection and the audit time. Out: hits. The time is passed in; nothing
 //! here reads the clock.
 
-use super::{Freshness, Hit};
+use super::{Freshness, Hit, Step};
 use crate::graph::Graph;
 use crate::selection::Selection;
 
@@ -20,7 +20,7 @@ pub fn incomplete_scan<'g>(
                 gap.action, gap.scope, gap.code, gap.message, grant.name
             );
             let mut hit = Hit::grant(grant, message);
-            hit.path.push(gap.scope.clone());
+            hit.path.push(Step::Text(gap.scope.clone()));
             hits.push(hit);
         }
     }
@@ -82,7 +82,7 @@ mod tests {
         let selection = Selection::all(graph.grants());
         let hits = incomplete_scan(&graph, &selection, &freshness(0, 24));
         assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].grant.as_ref().map(|g| g.as_str()), Some("apv-2"));
+        assert_eq!(hits[0].grant.map(|g| g.id.as_str()), Some("apv-2"));
         assert_eq!(
             hits[0].message,
             "DescribeApis on group:grp-2 was not read (Forbidden.RAM: the caller is not authorized); a user of grant other could be there"

@@ -35,31 +35,31 @@ pub fn api(id: &str, name: &str, method: &str, path: &str) -> ApiIdentity {
 /// An enabled reference by name only.
 pub fn vpc_by_name(name: &str) -> Route {
     Route::Vpc {
-        vpc: VpcRef {
+        vpc: Box::new(VpcRef {
             name: Some(name.into()),
             enabled: true,
             ..VpcRef::default()
-        },
+        }),
     }
 }
 
 /// An enabled reference by tuple only.
 pub fn vpc_by_tuple(vpc: &str, instance: &str, port: u16) -> Route {
     Route::Vpc {
-        vpc: VpcRef {
+        vpc: Box::new(VpcRef {
             vpc_id: Some(vpc.into()),
             instance_id: Some(instance.into()),
             port: Some(port),
             enabled: true,
             ..VpcRef::default()
-        },
+        }),
     }
 }
 
 /// A deployment of `api` in `stage`.
 pub fn deployment(api: ApiIdentity, stage: Stage, route: Route) -> Deployment {
     Deployment {
-        api,
+        api: api.into(),
         stage,
         deployed_time: String::new(),
         effective_version: None,
@@ -70,7 +70,7 @@ pub fn deployment(api: ApiIdentity, stage: Stage, route: Route) -> Deployment {
 /// A draft of API `id` named `draftN`.
 pub fn draft(id: &str, route: Route) -> ApiDraft {
     ApiDraft {
-        api: api(id, &format!("draft-{id}"), "POST", "/orders"),
+        api: api(id, &format!("draft-{id}"), "POST", "/orders").into(),
         modified_time: String::new(),
         route,
     }
@@ -85,7 +85,7 @@ pub fn version(
     route: Route,
 ) -> HistoricalVersion {
     HistoricalVersion {
-        api,
+        api: api.into(),
         stage,
         version: version.into(),
         online,
@@ -144,4 +144,16 @@ pub fn account() -> Inventory {
         vpc_by_name("orders-vpc"),
     ));
     inventory
+}
+
+/// A hit's dependency path as text, the way its finding renders it.
+pub fn path_of(hit: &super::Hit) -> Vec<String> {
+    hit.path
+        .iter()
+        .map(|step| match step {
+            super::Step::Grant(g) => format!("grant {} ({})", g.name, g.id),
+            super::Step::User => hit.user.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            super::Step::Text(text) => text.clone(),
+        })
+        .collect()
 }

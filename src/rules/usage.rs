@@ -201,7 +201,7 @@ mod tests {
         let hits = run(deployed_api_uses_grant, &inventory);
         let on_first: Vec<_> = hits
             .iter()
-            .filter(|h| h.grant.as_ref().map(|g| g.as_str()) == Some("apv-1"))
+            .filter(|h| h.grant.map(|g| g.id.as_str()) == Some("apv-1"))
             .collect();
         assert_eq!(on_first.len(), 1);
         assert_eq!(
@@ -219,11 +219,11 @@ mod tests {
         assert!(hits[0].message.contains("matched by tuple"));
 
         inventory.deployments[0].route = Route::Vpc {
-            vpc: crate::inventory::VpcRef {
+            vpc: Box::new(crate::inventory::VpcRef {
                 vpc_access_id: Some("apv-1".into()),
                 enabled: false,
                 ..Default::default()
-            },
+            }),
         };
         let hits = run(deployed_api_uses_grant, &inventory);
         assert_eq!(hits.len(), 1);
@@ -255,7 +255,7 @@ mod tests {
             ["orders/getOrder (GET /orders/[id]) @ RELEASE"]
         );
         assert_eq!(
-            hits[0].path,
+            path_of(&hits[0]),
             [
                 "grant orders-vpc (apv-1)",
                 "backend be-1-name (be-1) model @ RELEASE",

@@ -282,14 +282,14 @@ pub fn fixture_json(options: &GenerateOptions) -> String {
 fn route_of(route: &Route) -> inv::Route {
     match route {
         Route::Vpc(vpc) => inv::Route::Vpc {
-            vpc: inv::VpcRef {
+            vpc: Box::new(inv::VpcRef {
                 name: vpc.name.clone(),
                 vpc_id: vpc.vpc_id.as_deref().map(inv::VpcId::from),
                 instance_id: vpc.instance_id.as_deref().map(inv::InstanceId::from),
                 port: vpc.port,
                 vpc_access_id: None,
                 enabled: vpc.enabled,
-            },
+            }),
         },
         Route::Backend(b) => inv::Route::Backend {
             backend_id: inv::BackendId::from(b.id.as_str()),
@@ -355,6 +355,11 @@ pub fn inventory(options: &GenerateOptions) -> inv::Inventory {
         method: api.method.clone(),
         path: api.path.clone(),
     };
+    // One shared identity per API, as a snapshot read back would have it.
+    let identities: BTreeMap<&str, inv::ApiRef> = (fx.apis.iter())
+        .map(|api| (api.id.as_str(), inv::ApiRef::new(identity(api))))
+        .collect();
+    let identity = |api: &Api| identities[api.id.as_str()].clone();
     let stage_of = |s: &str| inv::Stage::parse(s).expect("generated stages are valid");
 
     let mut backend_users: BTreeMap<&str, Vec<inv::BackendUser>> = BTreeMap::new();
