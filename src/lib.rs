@@ -458,7 +458,7 @@ fn emit(
 ) -> Result<(), Error> {
     let result = match path {
         Some(path) => std::fs::File::create(path).and_then(|file| {
-            let mut out = std::io::BufWriter::new(file);
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
             write(&mut out)?;
             out.flush()?;
             out.into_inner().map_err(|e| e.into_error())?.sync_all()

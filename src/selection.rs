@@ -99,6 +99,25 @@ impl Selection {
         self.grants.iter()
     }
 
+    /// The selection cut into at most `n` shares of consecutive grants, to judge them in
+    /// parallel. Every share keeps `is_everything`; only the first keeps what the selector
+    /// left unresolved, so a finding about it is made once.
+    pub fn split(&self, n: usize) -> Vec<Selection> {
+        let size = self.grants.len().div_ceil(n.max(1)).max(1);
+        let mut shares: Vec<Selection> = (self.grants.chunks(size))
+            .map(|grants| Selection {
+                grants: grants.to_vec(),
+                unresolved: None,
+                everything: self.everything,
+            })
+            .collect();
+        match shares.first_mut() {
+            Some(first) => first.unresolved = self.unresolved.clone(),
+            None => shares.push(self.clone()),
+        }
+        shares
+    }
+
     /// True when `grant` is selected.
     pub fn contains(&self, grant: &Grant) -> bool {
         self.grants.iter().any(|g| g.id == grant.id)

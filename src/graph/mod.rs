@@ -14,13 +14,15 @@
 pub mod render;
 
 use crate::inventory::{
-    ApiDraft, ApiId, ApiIdentity, ApiRef, Backend, BackendId, BackendUser, Deployment, Gap, Grant, GroupId,
-    HistoricalVersion, IndexedUse, Inventory, RegionId, Route, Stage, VpcAccessId, VpcRef,
+    ApiDraft, ApiId, ApiIdentity, ApiRef, Backend, BackendId, BackendUser, Deployment, Gap, Grant,
+    GroupId, HistoricalVersion, IndexedUse, Inventory, RegionId, Route, Stage, VpcAccessId, VpcRef,
 };
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use std::collections::{HashMap, HashSet};
+// Keys are the account's own ids: a fast non-keyed hash is safe and a large audit hashes
+// millions of them.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 use std::sync::OnceLock;
 use time::OffsetDateTime;
@@ -266,7 +268,9 @@ impl fmt::Display for Subject {
             f,
             self.kind,
             self.api.as_deref(),
-            self.backend.as_deref().map(|(id, name)| (id, name.as_str())),
+            self.backend
+                .as_deref()
+                .map(|(id, name)| (id, name.as_str())),
             self.version.as_deref(),
             self.stage,
         )
@@ -298,7 +302,6 @@ fn write_user(
     Ok(())
 }
 
-
 /// A backend stage model on a dependency path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackendHop<'a> {
@@ -313,7 +316,11 @@ pub struct BackendHop<'a> {
 impl fmt::Display for BackendHop<'_> {
     /// `backend NAME (ID) model @ STAGE`, as a path step.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "backend {} ({}) model @ {}", self.name, self.id, self.stage)
+        write!(
+            f,
+            "backend {} ({}) model @ {}",
+            self.name, self.id, self.stage
+        )
     }
 }
 
@@ -399,15 +406,15 @@ pub struct Graph<'a> {
 pub fn build(inventory: &Inventory) -> Graph<'_> {
     let mut builder = Builder {
         graph: DiGraph::new(),
-        grants: HashMap::new(),
+        grants: HashMap::default(),
         grant_list: &inventory.grants,
-        dangling: HashMap::new(),
-        models: HashMap::new(),
-        backends: HashMap::new(),
+        dangling: HashMap::default(),
+        models: HashMap::default(),
+        backends: HashMap::default(),
         gaps: inventory.gaps.clone(),
-        by_name: HashMap::new(),
-        by_tuple: HashMap::new(),
-        by_id: HashMap::new(),
+        by_name: HashMap::default(),
+        by_tuple: HashMap::default(),
+        by_id: HashMap::default(),
     };
     for (position, grant) in inventory.grants.iter().enumerate() {
         let node = builder.graph.add_node(Node::Grant(grant));
@@ -449,7 +456,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
             )
         });
     }
-    let mut apis = HashMap::new();
+    let mut apis = HashMap::default();
     for node in builder.graph.node_indices() {
         if let Node::Deployment(Deployment { api, .. })
         | Node::Draft(ApiDraft { api, .. })
@@ -458,7 +465,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
             apis.entry(&api.api_id).or_insert(node);
         }
     }
-    let mut index_by_grant: HashMap<&VpcAccessId, Vec<usize>> = HashMap::new();
+    let mut index_by_grant: HashMap<&VpcAccessId, Vec<usize>> = HashMap::default();
     for (i, entry) in inventory.index.iter().enumerate() {
         index_by_grant.entry(&entry.grant).or_default().push(i);
     }
@@ -764,7 +771,7 @@ impl<'a> Graph<'a> {
     /// Draft definitions that route through `grant`, directly or through any stage model
     /// of their backend (one entry per draft).
     pub fn drafts_through(&self, grant: &Grant) -> Vec<&Usage<'a>> {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         self.usages(grant)
             .iter()
             .filter(|u| u.user.kind == UserKind::Draft && seen.insert(u.user.api_id()))

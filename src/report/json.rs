@@ -19,7 +19,7 @@ struct Document<'a> {
     taken_at: String,
     gaps: Vec<GapView<'a>>,
     grants: Vec<GrantView<'a>>,
-    findings: Vec<FindingView<'a>>,
+    findings: Findings<'a>,
     summary: super::Summary,
 }
 
@@ -42,7 +42,26 @@ struct GrantView<'a> {
     port: u16,
     verdict: super::Verdict,
     digest: &'a str,
-    findings: Vec<FindingView<'a>>,
+    findings: Findings<'a>,
+}
+
+/// Findings written as they are viewed: a large account has hundreds of thousands, and a
+/// view of each held at once would cost as much memory as a tenth of the audit.
+struct Findings<'a>(&'a [Finding]);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(finding))
+    }
+}
+
+/// A finding's path, each step written straight into the document.
+struct PathView<'a>(&'a Finding);
+
+impl Serialize for PathView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.path_steps())
+    }
 }
 
 #[derive(Serialize)]
@@ -57,7 +76,7 @@ struct FindingView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<&'a str>,
     user: Option<UserText<'a>>,
-    path: Vec<super::StepText<'a>>,
+    path: PathView<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed: Option<&'a str>,
 }
@@ -82,7 +101,7 @@ fn finding(f: &Finding) -> FindingView<'_> {
         stage: f.stage().map(|s| s.as_str()),
         version: f.version(),
         user: f.user().map(UserText),
-        path: f.path_steps().collect(),
+        path: PathView(f),
         suppressed: f.suppressed.as_deref(),
     }
 }
@@ -150,10 +169,10 @@ fn document(report: &Report) -> Document<'_> {
                 port: g.grant.key.port,
                 verdict: g.verdict,
                 digest: &g.digest,
-                findings: g.findings.iter().map(finding).collect(),
+                findings: Findings(&g.findings),
             })
             .collect(),
-        findings: report.findings.iter().map(finding).collect(),
+        findings: Findings(&report.findings),
         summary: report.summary,
     }
 }

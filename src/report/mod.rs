@@ -10,10 +10,10 @@ pub mod sarif;
 use crate::graph::Subject;
 use crate::inventory::{ApiId, Gap, Grant, GroupId, RegionId, Stage};
 use crate::rules::{Hit, Rule, RuleDoc, RuleId, Severity};
-use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// The judgement on one grant.

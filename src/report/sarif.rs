@@ -79,7 +79,10 @@ fn result(
     if let Some(stage) = finding.stage() {
         locations.push(json!({"name": stage.as_str(), "fullyQualifiedName": format!("stage/{stage}"), "kind": "module"}));
     }
-    let index = report.rules.iter().position(|r| finding.rule == r.id.as_str());
+    let index = report
+        .rules
+        .iter()
+        .position(|r| finding.rule == r.id.as_str());
     let mut text = finding.message.clone();
     if !finding.path.is_empty() {
         text.push_str(&format!(" [path: {}]", finding.path_joined(" <- ")));

@@ -140,53 +140,49 @@ pub fn evaluate(
     config: &Config,
     context: &AuditContext,
 ) -> Report {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    evaluate_in_shares(graph, catalog, selection, config, context, cores)
+}
+
+/// [`evaluate`] with the grants judged in `shares` parallel shares. Rules only read the
+/// graph; each share keeps its grants in order and the shares are joined in order, so the
+/// report does not depend on the number of shares.
+fn evaluate_in_shares(
+    graph: &Graph,
+    catalog: &Catalog,
+    selection: &Selection,
+    config: &Config,
+    context: &AuditContext,
+    shares: usize,
+) -> Report {
     let freshness = Freshness {
         now: context.now,
         max_age: config.max_inventory_age,
     };
-    let mut grants: Vec<GrantReport> = selection
-        .grants()
-        .map(|grant| GrantReport {
-            grant: grant.clone(),
-            verdict: Verdict::Safe,
-            findings: Vec::new(),
-            digest: String::new(),
-        })
-        .collect();
-    // Hits are many on large accounts; a map finds their grant without a scan per hit.
-    let position: std::collections::HashMap<&VpcAccessId, usize> = grants
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, g)| (&g.grant.id, i))
-        .collect();
-    // Each grant's path step is written once and shared by all its findings.
-    let mut grant_steps = GrantSteps::default();
-    let mut by_grant: Vec<Vec<Finding>> = vec![Vec::new(); grants.len()];
+    let shares = selection.split(shares);
+    let judged: Vec<Judged> = match shares.as_slice() {
+        [only] => vec![judge(graph, catalog, only, config, &freshness, true)],
+        shares => std::thread::scope(|scope| {
+            let handles: Vec<_> = (shares.iter().enumerate())
+                .map(|(n, share)| {
+                    let freshness = &freshness;
+                    scope.spawn(move || judge(graph, catalog, share, config, freshness, n == 0))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        }),
+    };
+    let mut grants = Vec::new();
     let mut global = Vec::new();
-    for rule in catalog.rules() {
-        let severity = config.severity_of(&rule.doc);
-        for hit in (rule.check)(graph, selection, &freshness) {
-            let path = grant_steps.path(&hit.path);
-            match hit.grant.and_then(|g| position.get(&g.id)) {
-                Some(&i) => {
-                    let api = hit.user.as_ref().and_then(|u| u.api_id());
-                    let suppressed = config
-                        .suppression(&rule.doc.id, &grants[i].grant, api)
-                        .map(|s| s.justification.clone());
-                    by_grant[i].push(Finding::new(rule, severity, hit, path, suppressed));
-                }
-                None => global.push(Finding::new(rule, severity, hit, path, None)),
-            }
-        }
-    }
-    for (report, findings) in grants.iter_mut().zip(by_grant) {
-        report.findings = findings;
-    }
-    for report in &mut grants {
-        let gaps = !graph.gaps_affecting(&report.grant).is_empty();
-        report.verdict = Verdict::judge(&report.findings, gaps);
-        report.digest = report.compute_digest();
+    for (share, findings) in judged {
+        grants.extend(share);
+        global.extend(findings);
     }
     Report {
         region: graph.region().clone(),
@@ -201,10 +197,72 @@ pub fn evaluate(
     }
 }
 
+/// A share's grant reports, and the findings about no single grant.
+type Judged = (Vec<GrantReport>, Vec<Finding>);
+
+/// Runs every rule over one share of the selection and judges its grants. Findings about no
+/// single grant come out of every share alike; only the share that `keeps_global` keeps them.
+fn judge(
+    graph: &Graph,
+    catalog: &Catalog,
+    selection: &Selection,
+    config: &Config,
+    freshness: &Freshness,
+    keeps_global: bool,
+) -> Judged {
+    let mut grants: Vec<GrantReport> = selection
+        .grants()
+        .map(|grant| GrantReport {
+            grant: grant.clone(),
+            verdict: Verdict::Safe,
+            findings: Vec::new(),
+            digest: String::new(),
+        })
+        .collect();
+    // Hits are many on large accounts; a map finds their grant without a scan per hit.
+    let position: rustc_hash::FxHashMap<&VpcAccessId, usize> = grants
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, g)| (&g.grant.id, i))
+        .collect();
+    // Each grant's path step is written once and shared by all its findings.
+    let mut grant_steps = GrantSteps::default();
+    let mut by_grant: Vec<Vec<Finding>> = vec![Vec::new(); grants.len()];
+    let mut global = Vec::new();
+    for rule in catalog.rules() {
+        let severity = config.severity_of(&rule.doc);
+        for hit in (rule.check)(graph, selection, freshness) {
+            match hit.grant.and_then(|g| position.get(&g.id)) {
+                Some(&i) => {
+                    let path = grant_steps.path(&hit.path);
+                    let api = hit.user.as_ref().and_then(|u| u.api_id());
+                    let suppressed = config
+                        .suppression(&rule.doc.id, &grants[i].grant, api)
+                        .map(|s| s.justification.clone());
+                    by_grant[i].push(Finding::new(rule, severity, hit, path, suppressed));
+                }
+                None if keeps_global => {
+                    let path = grant_steps.path(&hit.path);
+                    global.push(Finding::new(rule, severity, hit, path, None));
+                }
+                None => {}
+            }
+        }
+    }
+    for (report, findings) in grants.iter_mut().zip(by_grant) {
+        report.findings = findings;
+        let gaps = !graph.gaps_affecting(&report.grant).is_empty();
+        report.verdict = Verdict::judge(&report.findings, gaps);
+        report.digest = report.compute_digest();
+    }
+    (grants, global)
+}
+
 /// The text of each grant's path step, made once per grant.
 #[derive(Default)]
 struct GrantSteps<'a> {
-    texts: std::collections::HashMap<&'a VpcAccessId, std::sync::Arc<str>>,
+    texts: rustc_hash::FxHashMap<&'a VpcAccessId, std::sync::Arc<str>>,
 }
 
 impl<'a> GrantSteps<'a> {
@@ -252,6 +310,38 @@ mod tests {
             .find(|g| g.grant.name == name)
             .expect("grant audited")
             .verdict
+    }
+
+    #[test]
+    fn the_report_does_not_depend_on_how_many_shares_judge_it() {
+        let mut inventory = account();
+        for n in 0..7 {
+            let (id, name) = (format!("apv-s{n}"), format!("spare-{n}"));
+            inventory.grants.push(grant(&id, &name, 9000 + n));
+        }
+        // A reference to no grant: a finding about no single grant, to be made once.
+        inventory
+            .drafts
+            .push(draft("api-x", vpc_by_name("no-such-grant")));
+        let graph = crate::graph::build(&inventory);
+        let context = AuditContext {
+            now: inventory.taken_at,
+        };
+        let catalog = Catalog::builtin();
+        let config = Config::default();
+        let selector = crate::selection::Selector::Name("missing".into());
+        for selection in [
+            Selection::all(graph.grants()),
+            Selection::resolve(Some(&selector), graph.grants()),
+        ] {
+            let serial = evaluate_in_shares(&graph, &catalog, &selection, &config, &context, 1);
+            assert!(!serial.findings.is_empty(), "GG304 or GG301 fired");
+            for shares in [2, 3, 16] {
+                let parallel =
+                    evaluate_in_shares(&graph, &catalog, &selection, &config, &context, shares);
+                assert_eq!(parallel, serial, "{shares} shares");
+            }
+        }
     }
 
     #[test]
