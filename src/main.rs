@@ -5,7 +5,21 @@ use grantguard::cli::Cli;
 use grantguard::Outcome;
 use std::process::ExitCode;
 
+/// mimalloc: an audit of a large account is millions of small allocations (identities,
+/// messages, paths), which it serves about a fifth faster than the system allocator, and
+/// from per-thread heaps without contention when grants are judged on several cores.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc v3's `include/mimalloc.h` (the bindings do not name it;
+/// Cargo.lock pins the version).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Return freed memory to the system at once rather than after a second: the snapshot's
+    // text is freed as the audit builds its report, and peak memory is one of our promises.
+    // SAFETY: sets a process-wide integer option; no allocation or pointer is involved.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = match Cli::try_parse_checked() {
         Ok(cli) => cli,
         Err(error) => {
