@@ -533,6 +533,21 @@ impl Fixture {
                     derived_id("grant", &format!("{}:{}", grant.name, grant.port));
             }
         }
+        let mut ids = std::collections::HashSet::new();
+        for grant in &self.grants {
+            // Ids derived from name and port collide for two grants of one name and port
+            // (names may repeat here, to emulate an ambiguous selector).
+            if !ids.insert(&grant.vpc_access_id) {
+                return Err((
+                    grant.vpc_access_id.clone(),
+                    1,
+                    format!(
+                        "two grants have the VpcAccessId {:?} (derived from name and port when not given); give each its own vpc_access_id",
+                        grant.vpc_access_id
+                    ),
+                ));
+            }
+        }
         let mut tuples = std::collections::HashSet::new();
         for grant in &self.grants {
             if !tuples.insert((&grant.vpc_id, &grant.instance_id, grant.port)) {
@@ -794,5 +809,26 @@ mod tests {
         };
         assert_eq!((v.vpc_id.as_deref(), v.port), (Some("vpc-1"), Some(80)));
         assert_eq!(f.grants[0].vpc_access_id.len(), 32);
+    }
+
+    #[test]
+    fn two_grants_with_one_id_are_refused_even_when_it_is_derived() {
+        // Same name and port on two instances: the derived ids would collide.
+        let same_name = r#"{"grants": [
+  {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80},
+  {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-2", "port": 80}]}"#;
+        let err = Fixture::from_json(same_name).unwrap_err().to_string();
+        assert!(err.contains("derived from name and port"), "{err}");
+        // Same name on another port: ids differ, and an ambiguous name is allowed.
+        let other_port = same_name.replacen("\"port\": 80}]", "\"port\": 81}]", 1);
+        assert!(Fixture::from_json(&other_port).is_ok());
+        let same_id = r#"{"grants": [
+  {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80, "vpc_access_id": "va-1"},
+  {"name": "g2", "vpc_id": "vpc-1", "instance_id": "i-2", "port": 80, "vpc_access_id": "va-1"}]}"#;
+        let err = Fixture::from_json(same_id).unwrap_err().to_string();
+        assert!(
+            err.contains("two grants have the VpcAccessId \"va-1\""),
+            "{err}"
+        );
     }
 }
