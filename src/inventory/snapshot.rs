@@ -580,6 +580,18 @@ mod tests {
     }
 
     #[test]
+    fn equal_identities_built_apart_become_one_shared_value() {
+        let mut inv = with_records(sample());
+        assert!(!ApiRef::ptr_eq(&inv.drafts[0].api, &inv.deployments[0].api));
+        let before = inv.clone();
+        inv.share_identities();
+        assert_eq!(inv, before, "only the sharing changes");
+        assert!(ApiRef::ptr_eq(&inv.drafts[0].api, &inv.deployments[0].api));
+        assert!(ApiRef::ptr_eq(&inv.drafts[0].api, &inv.deployments[1].api));
+        assert!(!ApiRef::ptr_eq(&inv.drafts[0].api, &inv.history[0].api));
+    }
+
+    #[test]
     fn a_record_pointing_past_the_api_table_is_refused_by_name() {
         let text = serde_json::to_string(&with_records(sample()))
             .unwrap()

@@ -155,6 +155,7 @@ pub async fn walk_with_cache(
         "definitions reused from the cache"
     );
     inventory.sort();
+    inventory.share_identities();
     inventory.taken_at = OffsetDateTime::now_utc();
     Ok(inventory)
 }
@@ -997,5 +998,23 @@ impl Inventory {
             .sort_by(|a, b| (&a.grant, &a.api_id, a.stage).cmp(&(&b.grant, &b.api_id, b.stage)));
         self.gaps
             .sort_by(|a, b| (&a.scope, &a.action, &a.code).cmp(&(&b.scope, &b.action, &b.code)));
+    }
+
+    /// Makes equal API identities one shared value. The walk builds one per record (a draft,
+    /// each deployment and each version read on its own); a large account holds several
+    /// records per API, and a snapshot read back shares them anyway.
+    pub fn share_identities(&mut self) {
+        let mut known: rustc_hash::FxHashSet<ApiRef> = Default::default();
+        let identities = (self.drafts.iter_mut().map(|r| &mut r.api))
+            .chain(self.deployments.iter_mut().map(|r| &mut r.api))
+            .chain(self.history.iter_mut().map(|r| &mut r.api));
+        for api in identities {
+            match known.get(api) {
+                Some(shared) => *api = shared.clone(),
+                None => {
+                    known.insert(api.clone());
+                }
+            }
+        }
     }
 }
