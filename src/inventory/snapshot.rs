@@ -204,7 +204,7 @@ fn parse_on_two_cores(bytes: &[u8]) -> Result<Inventory, serde_json::Error> {
 }
 
 /// The schema tag, refused the moment it is read (it is the first field `save` writes), so a
-/// newer snapshot stops the streaming parse before anything else of it is built.
+/// newer snapshot stops the parse before anything else of it is built.
 struct SchemaTag;
 
 impl<'de> Deserialize<'de> for SchemaTag {
