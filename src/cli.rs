@@ -427,6 +427,15 @@ pub struct DemoArgs {
     pub format: ReportFormat,
 }
 
+/// Formats of `remove`'s result (the report formats that make sense for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RemovalFormat {
+    /// For people: the plan, the refusal or the outcome, and the undo command.
+    Human,
+    /// The grantguard.removal/v1 contract.
+    Json,
+}
+
 /// `remove`.
 #[derive(Debug, Args)]
 #[command(group(
@@ -465,6 +474,12 @@ pub struct RemoveArgs {
     /// Use RemoveVpcAccessAndAbolishApis: also unpublish the APIs that use the grant
     #[arg(long)]
     pub abolish_apis: bool,
+    /// Result format
+    #[arg(long, value_enum, default_value_t = RemovalFormat::Human)]
+    pub format: RemovalFormat,
+    /// Write the result to a file instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,

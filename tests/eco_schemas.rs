@@ -90,3 +90,145 @@ fn snapshots_match_the_inventory_schema() {
     extra["surprise"] = Value::Bool(true);
     assert!(!inventory_schema.is_valid(&extra));
 }
+
+/// `remove --format json` on `args` against a fresh basic account (with `prepare` run on the
+/// emulator first): the exit code and the document.
+fn removal(args: &[&str], prepare: impl FnOnce(&TestSim)) -> (Option<i32>, Value) {
+    let sim = start("basic-account.json");
+    prepare(&sim);
+    let home = Home::new();
+    let out = grantguard(&sim, &home)
+        .args(["remove", "--format", "json", "--journal"])
+        .arg(home.path().join("journal.jsonl"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert_no_secret(&sim, &[&stdout(&out), &stderr(&out)]);
+    (out.status.code(), json(&out))
+}
+
+/// Publishes API_NEW to RELEASE through `grant` (FAULTS.md R9's hook).
+fn publish_new_api(account: &mut grantguard::sim::Account, grant: &str) {
+    use grantguard::sim::fixture::{Route, VpcRoute};
+    let id = account.add_api(
+        "orders",
+        "apiNew",
+        Route::Vpc(VpcRoute {
+            name: Some(grant.to_owned()),
+            vpc_id: None,
+            instance_id: None,
+            port: None,
+            enabled: true,
+        }),
+    );
+    account.publish(&id, "RELEASE", None, "2024-06-01T00:00:00Z");
+}
+
+/// One removal run to validate: the outcome expected of its single grant ("" for a batch),
+/// the arguments, what to do to the emulator first, and the exit code.
+type RemovalCase = (
+    &'static str,
+    Vec<&'static str>,
+    Box<dyn FnOnce(&TestSim)>,
+    i32,
+);
+
+#[test]
+fn removal_results_match_the_removal_schema() {
+    let removal_schema = schema("removal.v1.schema.json");
+    let safe = "legacy-unused-443";
+    let cases: Vec<RemovalCase> = vec![
+        ("done", vec!["--name", safe, "--yes"], Box::new(|_| {}), 0),
+        (
+            "dry-run",
+            vec!["--name", safe, "--dry-run"],
+            Box::new(|_| {}),
+            0,
+        ),
+        (
+            "refused",
+            vec!["--name", "orders-slb-80", "--yes"],
+            Box::new(|_| {}),
+            1,
+        ),
+        (
+            "refused",
+            vec!["--name", "no-such-grant", "--yes"],
+            Box::new(|_| {}),
+            1,
+        ),
+        (
+            "done-unexpected",
+            vec!["--name", safe, "--yes"],
+            Box::new(move |sim: &TestSim| {
+                sim.before("RemoveVpcAccess", move |_, account| {
+                    publish_new_api(account, safe)
+                })
+            }),
+            1,
+        ),
+        (
+            "aborted",
+            vec!["--name", safe, "--yes"],
+            Box::new(move |sim: &TestSim| {
+                let mut seen = 0;
+                sim.before("DescribeApisByVpcAccess", move |call, account| {
+                    if call.param("VpcName") == Some(safe) {
+                        seen += 1;
+                        if seen == 2 {
+                            publish_new_api(account, safe);
+                        }
+                    }
+                })
+            }),
+            1,
+        ),
+        (
+            "done",
+            vec![
+                "--name",
+                "orders-slb-80",
+                "--abolish-apis",
+                "--yes",
+                "--force",
+                "--reason",
+                "retiring getOrder",
+            ],
+            Box::new(|_| {}),
+            0,
+        ),
+        (
+            "",
+            vec!["--all-safe", "--max", "1", "--yes"],
+            Box::new(|_| {}),
+            0,
+        ),
+    ];
+    let mut outcomes = std::collections::BTreeSet::new();
+    for (outcome, args, prepare, exit) in cases {
+        let (code, document) = removal(&args, prepare);
+        assert_eq!(code, Some(exit), "{args:?}: {document:#}");
+        assert_valid(&removal_schema, &document);
+        let grants = document["grants"].as_array().unwrap();
+        if !outcome.is_empty() {
+            assert_eq!(grants.len(), 1, "{args:?}");
+            assert_eq!(grants[0]["outcome"], outcome, "{args:?}: {document:#}");
+        }
+        for g in grants {
+            outcomes.insert(g["outcome"].as_str().unwrap().to_owned());
+        }
+    }
+    // Every outcome a run without faults can reach was validated.
+    for outcome in [
+        "done",
+        "done-unexpected",
+        "aborted",
+        "refused",
+        "dry-run",
+        "skipped",
+    ] {
+        assert!(outcomes.contains(outcome), "{outcome} exercised");
+    }
+    let bad = serde_json::json!({"schema": "grantguard.removal/v1", "region": "x"});
+    assert!(!removal_schema.is_valid(&bad));
+}

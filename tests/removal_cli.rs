@@ -736,3 +736,250 @@ fn a_failed_restore_leaves_the_removal_restorable() {
         stdout(&listed)
     );
 }
+
+/// `remove ARGS --format json`, and the document it printed (stdout must be only that).
+fn remove_json(sim: &TestSim, home: &Home, args: &[&str]) -> (std::process::Output, Value) {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = remove(sim, home, &all);
+    let document = json(&out);
+    assert_eq!(document["schema"], "grantguard.removal/v1");
+    (out, document)
+}
+
+/// The one grant entry of a single-grant document.
+fn only_grant(document: &Value) -> &Value {
+    let grants = document["grants"].as_array().expect("grants array");
+    assert_eq!(grants.len(), 1, "{document:#}");
+    &grants[0]
+}
+
+#[test]
+fn json_a_clean_removal_names_the_outcome_the_audit_and_the_undo() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let before = sim.state().grant_named(SAFE).unwrap().clone();
+    let (out, document) = remove_json(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let g = only_grant(&document);
+    assert_eq!(g["outcome"], "done");
+    assert_eq!(g["removed"], true);
+    assert_eq!(g["grant"]["name"], SAFE);
+    assert_eq!(g["grant"]["vpc_access_id"], before.vpc_access_id.as_str());
+    assert_eq!(g["grant"]["vpc_id"], before.vpc_id.as_str());
+    assert_eq!(g["grant"]["instance_id"], before.instance_id.as_str());
+    assert_eq!(g["grant"]["port"], before.port);
+    // The document cites the journal entry and the digest the pending record promised.
+    let journal = records(&journal_in(&home));
+    let id = journal[0]["id"].as_str().unwrap();
+    assert_eq!(g["journal_id"], id);
+    assert_eq!(g["audit"]["verdict"], "safe");
+    assert_eq!(g["audit"]["digest"], journal[0]["intent"]["digest"]);
+    assert_eq!(
+        g["restore_command"],
+        format!("grantguard restore --id {id}")
+    );
+    assert!(g["recheck_gap_ms"].as_f64().unwrap() >= 0.0);
+    assert!(g["unexpected_apis"].as_array().unwrap().is_empty());
+    assert_eq!(g["calls"][0]["action"], "RemoveVpcAccess");
+    assert_eq!(g["calls"][0]["params"]["Port"], "443");
+    assert_eq!(document["summary"]["removed"], 1);
+    assert!(!stdout(&out).contains("re-check → "), "no human text");
+    assert_no_secret(&sim, &[&stdout(&out), &stderr(&out)]);
+}
+
+#[test]
+fn json_a_refusal_says_why_with_the_rules_that_hold() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let (out, document) = remove_json(&sim, &home, &["--name", BLOCKED, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let g = only_grant(&document);
+    assert_eq!(g["outcome"], "refused");
+    assert_eq!(g["removed"], false);
+    assert_eq!(g["refusal"]["kind"], "not-safe");
+    assert_eq!(g["refusal"]["message"], "the verdict is blocked");
+    assert_eq!(g["refusal"]["rules"], serde_json::json!(["GG101"]));
+    assert_eq!(g["audit"]["verdict"], "blocked");
+    let rules: Vec<&str> = g["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"GG101"), "{rules:?}");
+    assert!(g["journal_id"].is_null() && g["restore_command"].is_null());
+    assert_eq!(mutations(&sim), 0);
+    assert_no_secret(&sim, &[&stdout(&out), &stderr(&out)]);
+
+    // A stale plan is refused for the digest, naming both.
+    let plan = home.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"{{"grants":[{{"vpc_access_id":"{}","digest":"0000"}}]}}"#,
+            sim.state().grant_named(SAFE).unwrap().vpc_access_id
+        ),
+    )
+    .unwrap();
+    let plan_arg = plan.to_str().unwrap();
+    let (out, document) = remove_json(&sim, &home, &["--name", SAFE, "--yes", "--plan", plan_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let g = only_grant(&document);
+    assert_eq!(g["refusal"]["kind"], "plan-mismatch");
+    assert!(g["refusal"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("plan digest 0000"));
+    assert_eq!(g["audit"]["verdict"], "safe");
+    assert_eq!(mutations(&sim), 0);
+}
+
+#[test]
+fn json_a_dry_run_lists_the_exact_calls_and_output_writes_a_file() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let (out, document) = remove_json(&sim, &home, &["--name", SAFE, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(document["dry_run"], true);
+    let g = only_grant(&document);
+    assert_eq!(g["outcome"], "dry-run");
+    assert!(g["journal_id"].is_null());
+    let calls: Vec<(&str, bool)> = g["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["mutating"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("DescribeApisByVpcAccess", false),
+            ("DescribeVpcAccesses", false),
+            ("RemoveVpcAccess", true)
+        ]
+    );
+    assert_eq!(
+        g["calls"][2]["params"],
+        serde_json::json!({"InstanceId": "i-bp1legacy000000000xxx", "Port": "443", "VpcId": "vpc-bp1legacy00000000xxx"})
+    );
+    assert_eq!(mutations(&sim), 0);
+    assert!(!journal_in(&home).exists(), "a dry run writes no journal");
+
+    // --output: stdout stays empty, the file holds the result, in either format.
+    for (format, expect) in [
+        ("json", "\"schema\": \"grantguard.removal/v1\""),
+        ("human", "dry run: nothing was changed"),
+    ] {
+        let file = home.path().join(format!("result.{format}"));
+        let out = remove(
+            &sim,
+            &home,
+            &[
+                "--name",
+                SAFE,
+                "--dry-run",
+                "--format",
+                format,
+                "--output",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{}", stdout(&out));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(expect), "{text}");
+        assert_no_secret(&sim, &[&text, &stderr(&out)]);
+    }
+    assert_eq!(mutations(&sim), 0);
+}
+
+#[test]
+fn json_an_unpredicted_api_is_in_unexpected_apis_with_a_restore_command_that_works() {
+    // FAULTS.md R9(b): API_NEW is published as RemoveVpcAccess arrives, so the answer names it.
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    sim.before("RemoveVpcAccess", |_, account| {
+        publish_new_api(account, SAFE);
+    });
+    let before = sim.state().grant_named(SAFE).unwrap().clone();
+    let (out, document) = remove_json(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let new_api = sim
+        .state()
+        .apis
+        .iter()
+        .find(|a| a.name == "apiNew")
+        .unwrap()
+        .clone();
+    let g = only_grant(&document);
+    assert_eq!(g["outcome"], "done-unexpected");
+    assert_eq!(g["removed"], true);
+    let unexpected = g["unexpected_apis"].as_array().unwrap();
+    assert_eq!(unexpected.len(), 1, "{document:#}");
+    assert_eq!(unexpected[0]["api_id"], new_api.id.as_str());
+    assert_eq!(unexpected[0]["stage"], "RELEASE");
+    assert!(!unexpected[0]["group_id"].as_str().unwrap().is_empty());
+    assert!(g["predicted_apis"].as_array().unwrap().is_empty());
+    assert_eq!(document["summary"]["unexpected"], 1);
+    let journal = records(&journal_in(&home));
+    assert_eq!(journal[1]["state"], "done-unexpected");
+    assert_eq!(g["journal_id"], journal[0]["id"]);
+    assert!(g["recheck_gap_ms"].as_f64().is_some());
+
+    // Run the restore command from the document, word for word.
+    let command = g["restore_command"].as_str().expect("restore command");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[..3], ["grantguard", "restore", "--id"]);
+    let restored = run(&sim, &home, &words[1..]);
+    assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
+    let after = sim.state().grant_named(SAFE).unwrap().clone();
+    assert_eq!(
+        (&after.vpc_id, &after.instance_id, after.port),
+        (&before.vpc_id, &before.instance_id, before.port)
+    );
+    assert_eq!(
+        records(&journal_in(&home)).last().unwrap()["state"],
+        "restored"
+    );
+    assert_no_secret(
+        &sim,
+        &[
+            &stdout(&out),
+            &stderr(&out),
+            &stdout(&restored),
+            &stderr(&restored),
+        ],
+    );
+}
+
+#[test]
+fn json_all_safe_has_one_entry_per_grant() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let (out, document) = remove_json(&sim, &home, &["--all-safe", "--max", "1", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(document["all_safe"], true);
+    let outcomes: std::collections::BTreeMap<String, String> = document["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["grant"]["name"].as_str().unwrap().to_owned(),
+                g["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 5, "{outcomes:?}");
+    assert_eq!(outcomes[SAFE], "done");
+    assert_eq!(outcomes[BLOCKED], "refused");
+    assert!(outcomes.values().any(|o| o == "skipped"), "{outcomes:?}");
+    assert_eq!(document["summary"]["removed"], 1);
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}

@@ -21,7 +21,7 @@ pub(crate) async fn remove_command(
             history_depth: args.walk.history_depth,
             progress: None,
         },
-        color: use_color(output.color),
+        color: args.output.is_none() && use_color(output.color),
     };
     let selector = selector_of(&args.selector);
     Ok(removal::remove_command(&context, &args, selector).await?)

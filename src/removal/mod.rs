@@ -7,11 +7,12 @@
 //! never resend a mutation after an unclear failure. `remove_one` reads top to bottom like
 //! DESIGN.md's protocol; each step lives in [`steps`] and takes the previous step's value.
 
+pub mod document;
 pub mod journal;
 pub mod restore;
 pub mod steps;
 
-use crate::cli::RemoveArgs;
+use crate::cli::{RemovalFormat, RemoveArgs};
 use crate::client::{CallError, Client};
 use crate::config::Config;
 use crate::inventory::walk::WalkOptions;
@@ -20,11 +21,12 @@ use crate::report::{self, Format, RenderOptions, Report, Verdict};
 use crate::rules::Catalog;
 use crate::selection::Selector;
 use crate::Outcome;
+use document::{restore_command_line, Document, Handled};
 use journal::{Action, Journal, State};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use steps::{Confirm, Finished, Recheck, Refusal, Stop};
+use steps::{Confirm, DryRun, Finished, Recheck, Refusal, Stop};
 
 /// Everything a removal needs from the plumbing in `lib.rs`.
 #[derive(Debug)]
@@ -39,7 +41,7 @@ pub struct Context {
     pub catalog: Catalog,
     /// Walk options for the fresh audits.
     pub walk: WalkOptions,
-    /// Colour in printed reports.
+    /// Colour in printed reports (never when the result goes to a file).
     pub color: bool,
 }
 
@@ -166,6 +168,16 @@ pub enum RemovalError {
         #[source]
         source: Box<CallError>,
     },
+    /// `--output FILE` (or standard output) could not be written.
+    #[error("cannot write the result to {path}: {source}")]
+    #[diagnostic(code(grantguard::removal::output))]
+    Output {
+        /// The file, or "standard output".
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// `restore --id` names no entry.
     #[error("{message}")]
     #[diagnostic(
@@ -203,14 +215,55 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-fn print_report(ctx: &Context, report: &Report) {
-    let mut out = out();
+/// Where `remove` writes for people: standard output as it goes, a buffer for `--output FILE`,
+/// or nowhere when the result is the JSON document (stdout then holds only the document).
+enum Sink {
+    Stdout,
+    Buffer(String),
+    Silent,
+}
+
+impl Sink {
+    fn say(&mut self, text: &str) {
+        match self {
+            Sink::Stdout => say(text),
+            Sink::Buffer(buffer) => buffer.push_str(text),
+            Sink::Silent => {}
+        }
+    }
+}
+
+fn print_report(ctx: &Context, sink: &mut Sink, report: &Report) {
     let options = RenderOptions {
         color: ctx.color,
         ..RenderOptions::default()
     };
-    let _ = report::render(report, Format::Human, &mut out, options);
-    let _ = out.flush();
+    let mut text = Vec::new();
+    let _ = report::render(report, Format::Human, &mut text, options);
+    sink.say(&String::from_utf8_lossy(&text));
+}
+
+/// Writes the result to `path`, or to standard output.
+fn write_result(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), RemovalError> {
+    let result = match path {
+        Some(path) => std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            write(&mut out)?;
+            out.flush()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        }),
+        None => {
+            let mut out = out();
+            write(&mut out).and_then(|()| out.flush())
+        }
+    };
+    result.map_err(|source| RemovalError::Output {
+        path: path.map_or_else(|| "standard output".into(), |p| p.display().to_string()),
+        source,
+    })
 }
 
 /// What to do with one grant, from the command line.
@@ -249,7 +302,7 @@ impl Plan {
 #[derive(Debug)]
 enum Ended {
     Finished(Box<Finished>),
-    DryRun,
+    DryRun(Box<DryRun>),
     Refused(Refusal),
 }
 
@@ -268,20 +321,69 @@ pub async fn remove_command(
         Some(Journal::open(&path)?)
     };
     let plan = Plan::from_args(args);
-    match selector {
+    let mut sink = match (args.format, &args.output) {
+        (RemovalFormat::Json, _) => Sink::Silent,
+        (RemovalFormat::Human, Some(_)) => Sink::Buffer(String::new()),
+        (RemovalFormat::Human, None) => Sink::Stdout,
+    };
+    let mut handled = Vec::new();
+    let result = match selector {
         Some(selector) if !args.all_safe => {
             match remove_one(ctx, journal.as_mut(), &path, &selector, &plan).await {
-                Ok(Ended::Finished(finished)) => report_finished(ctx, &finished, plan.action),
-                Ok(Ended::DryRun) => Ok(Outcome::Clear),
+                Ok(Ended::Finished(finished)) => {
+                    handled.push(Handled::finished(&finished));
+                    report_finished(&mut sink, &finished, plan.action)
+                }
+                Ok(Ended::DryRun(dry)) => {
+                    sink.say(&dry.text);
+                    handled.push(Handled::dry_run(&dry));
+                    Ok(Outcome::Clear)
+                }
                 Ok(Ended::Refused(refusal)) => {
-                    print_refusal(ctx, &refusal);
+                    print_refusal(ctx, &mut sink, &refusal);
+                    handled.push(Handled::refused(&refusal));
                     Ok(Outcome::Held)
                 }
                 Err(error) => Err(error),
             }
         }
-        _ => all_safe(ctx, journal.as_mut(), &path, &plan, args.max).await,
+        _ => {
+            let batch = Batch {
+                journal: journal.as_mut(),
+                path: &path,
+                plan: &plan,
+                max: args.max,
+            };
+            all_safe(ctx, batch, &mut sink, &mut handled).await
+        }
+    };
+    // A failure before any grant was judged leaves stdout empty, like a failed audit: the
+    // diagnostic on stderr and exit 2 say it all. Otherwise the result is written, then the
+    // failure (if any) is returned.
+    if result.is_err() && handled.is_empty() {
+        return result;
     }
+    let output = args.output.as_deref();
+    let written = match (args.format, sink) {
+        (RemovalFormat::Json, _) => {
+            let document = Document::new(
+                ctx.region.as_str(),
+                plan.action.as_str(),
+                args.dry_run,
+                args.all_safe,
+                &path,
+                handled,
+            );
+            write_result(output, |out| document.write(out))
+        }
+        (RemovalFormat::Human, Sink::Buffer(text)) => {
+            write_result(output, |out| out.write_all(text.as_bytes()))
+        }
+        (RemovalFormat::Human, _) => Ok(()),
+    };
+    let outcome = result?;
+    written?;
+    Ok(outcome)
 }
 
 /// The protocol for one grant, one line per step of DESIGN.md.
@@ -315,8 +417,7 @@ async fn remove_one(
         Err(stop) => return stopped(stop),
     };
     let Some(journal) = journal.filter(|_| !plan.dry_run) else {
-        say(&cleared.plan(plan.action, path));
-        return Ok(Ended::DryRun);
+        return Ok(Ended::DryRun(Box::new(cleared.dry_run(plan.action, path))));
     };
     let stdin = std::io::stdin();
     let confirmed = match steps::confirm(
@@ -348,9 +449,9 @@ async fn remove_one(
                 rechecked
             }
             Err(changed) => {
-                let (record, why) = changed.into_record();
+                let (record, aborted) = changed.into_record();
                 journal.append(&record)?;
-                return Ok(Ended::Refused(Refusal::Changed(why)));
+                return Ok(Ended::Refused(Refusal::Changed(Box::new(aborted))));
             }
         },
         Err((entry, error)) => {
@@ -384,33 +485,31 @@ async fn remove_one(
 /// How long `--abolish-apis` waits for DescribeAbolishApiTask to report every API final.
 const ABOLISH_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn restore_command_line(id: &str) -> String {
-    format!("grantguard restore --id {id}")
-}
-
-fn print_refusal(ctx: &Context, refusal: &Refusal) {
+fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
     match refusal {
         Refusal::Unresolved(report) => {
-            print_report(ctx, report);
-            say("removal refused: the selector must name exactly one grant; nothing was removed\n");
+            print_report(ctx, sink, report);
+            sink.say(
+                "removal refused: the selector must name exactly one grant; nothing was removed\n",
+            );
         }
         Refusal::NotSafe(report) => {
-            print_report(ctx, report);
-            say("removal refused: the verdict is not safe; nothing was removed (override only with --force --reason TEXT)\n");
+            print_report(ctx, sink, report);
+            sink.say("removal refused: the verdict is not safe; nothing was removed (override only with --force --reason TEXT)\n");
         }
-        Refusal::PlanMismatch(why) => {
-            say(&format!("removal refused: {why}; nothing was removed\n"))
+        Refusal::PlanMismatch(why, _) => {
+            sink.say(&format!("removal refused: {why}; nothing was removed\n"))
         }
-        Refusal::NotConfirmed(why) => say(&format!("removal refused: {why}\n")),
-        Refusal::Changed(why) => say(&format!(
-            "removal aborted by the re-check: {why}; nothing was removed (journaled as aborted)\n"
+        Refusal::NotConfirmed(why, _) => sink.say(&format!("removal refused: {why}\n")),
+        Refusal::Changed(aborted) => sink.say(&format!(
+            "removal aborted by the re-check: {}; nothing was removed (journaled as aborted)\n",
+            aborted.why
         )),
     }
 }
 
 /// Prints a finished removal; an unexpected answer is reported loudly with the undo command.
-fn report_finished(ctx: &Context, f: &Finished, action: Action) -> Result<Outcome, RemovalError> {
-    let _ = ctx;
+fn report_finished(sink: &mut Sink, f: &Finished, action: Action) -> Result<Outcome, RemovalError> {
     let mut text = String::new();
     if let Some(gap) = f.detail.recheck_gap_ms {
         text.push_str(&format!(
@@ -446,7 +545,7 @@ fn report_finished(ctx: &Context, f: &Finished, action: Action) -> Result<Outcom
                 ));
             }
             text.push_str(&format!("undo with: {}\n", restore_command_line(&f.id)));
-            say(&text);
+            sink.say(&text);
             Ok(Outcome::Clear)
         }
         State::DoneUnexpected => {
@@ -459,11 +558,11 @@ fn report_finished(ctx: &Context, f: &Finished, action: Action) -> Result<Outcom
                 "!! they are likely broken now. Undo at once with:\n!!   {}\n{bar}\n",
                 restore_command_line(&f.id)
             ));
-            say(&text);
+            sink.say(&text);
             Ok(Outcome::Held)
         }
         State::NotRemoved => {
-            say(&text);
+            sink.say(&text);
             Err(RemovalError::NotRemoved {
                 action: action.as_str(),
                 grant: f.grant.describe(),
@@ -476,7 +575,7 @@ fn report_finished(ctx: &Context, f: &Finished, action: Action) -> Result<Outcom
             })
         }
         _ => {
-            say(&text);
+            sink.say(&text);
             Err(RemovalError::Unclear {
                 action: action.as_str(),
                 grant: f.grant.describe(),
@@ -487,15 +586,29 @@ fn report_finished(ctx: &Context, f: &Finished, action: Action) -> Result<Outcom
     }
 }
 
+/// What `--all-safe` works with, besides the context and the outputs.
+struct Batch<'a> {
+    journal: Option<&'a mut Journal>,
+    path: &'a Path,
+    plan: &'a Plan,
+    max: usize,
+}
+
 /// `--all-safe`: audits every grant, removes the safe ones one at a time with the whole
 /// protocol (fresh audit each), stops at the first outcome that is not a clean `done`.
+/// Every grant gets a table row for people and an entry in `handled` for the document.
 async fn all_safe(
     ctx: &Context,
-    mut journal: Option<&mut Journal>,
-    path: &Path,
-    plan: &Plan,
-    max: usize,
+    batch: Batch<'_>,
+    sink: &mut Sink,
+    handled: &mut Vec<Handled>,
 ) -> Result<Outcome, RemovalError> {
+    let Batch {
+        mut journal,
+        path,
+        plan,
+        max,
+    } = batch;
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
     let overview = crate::audit(&inventory, None, &ctx.config, &ctx.catalog);
     let mut rows: Vec<(String, String, &'static str, String)> = Vec::new();
@@ -519,19 +632,18 @@ async fn all_safe(
                 "kept",
                 format!("{} ({})", g.verdict.as_str(), rules.join(", ")),
             ));
+            handled.push(Handled::not_safe(g));
             continue;
         }
         if let Some(why) = &stopped {
             rows.push((name, id, "kept", format!("not attempted: {why}")));
+            handled.push(Handled::skipped(g, why));
             continue;
         }
         if attempted >= max {
-            rows.push((
-                name,
-                id,
-                "kept",
-                format!("not attempted: --max {max} reached"),
-            ));
+            let why = format!("--max {max} reached");
+            rows.push((name, id, "kept", format!("not attempted: {why}")));
+            handled.push(Handled::skipped(g, &why));
             continue;
         }
         attempted += 1;
@@ -542,13 +654,20 @@ async fn all_safe(
             ..plan.clone()
         };
         match remove_one(ctx, journal.as_deref_mut(), path, &selector, &single).await {
-            Ok(Ended::DryRun) => rows.push((name, id, "kept", "dry run: would be removed".into())),
-            Ok(Ended::Finished(f)) if f.state == State::Done => rows.push((
-                name,
-                id,
-                "removed",
-                format!("done (journal entry {})", f.id),
-            )),
+            Ok(Ended::DryRun(dry)) => {
+                sink.say(&dry.text);
+                rows.push((name, id, "kept", "dry run: would be removed".into()));
+                handled.push(Handled::dry_run(&dry));
+            }
+            Ok(Ended::Finished(f)) if f.state == State::Done => {
+                rows.push((
+                    name,
+                    id,
+                    "removed",
+                    format!("done (journal entry {})", f.id),
+                ));
+                handled.push(Handled::finished(&f));
+            }
             Ok(Ended::Finished(f)) => {
                 let why = match f.state {
                     State::DoneUnexpected => {
@@ -572,21 +691,22 @@ async fn all_safe(
                 };
                 let removed = matches!(f.state, State::DoneUnexpected);
                 rows.push((name, id, if removed { "removed" } else { "kept" }, why));
+                handled.push(Handled::finished(&f));
                 stopped = Some("the batch stopped at the first unexpected outcome".into());
             }
             Ok(Ended::Refused(refusal)) => {
                 let why = match &refusal {
                     Refusal::Unresolved(_) => "gone or ambiguous at removal time".to_owned(),
                     Refusal::NotSafe(_) => "no longer safe in the fresh audit".to_owned(),
-                    Refusal::PlanMismatch(w) | Refusal::NotConfirmed(w) | Refusal::Changed(w) => {
-                        w.clone()
-                    }
+                    other => other.why(),
                 };
                 rows.push((name, id, "kept", why));
+                handled.push(Handled::refused(&refusal));
                 stopped = Some("the batch stopped at the first unexpected outcome".into());
             }
             Err(error) => {
                 rows.push((name, id, "kept", format!("error: {error}")));
+                handled.push(Handled::error(g, &error.to_string()));
                 stopped = Some("the batch stopped at an error".into());
                 failure = Some(error);
             }
@@ -600,7 +720,7 @@ async fn all_safe(
     for (name, id, result, why) in &rows {
         table.push_str(&format!("{name:<width$}  {id:<32}  {result:<7}  {why}\n"));
     }
-    say(&table);
+    sink.say(&table);
     match (failure, stopped) {
         (Some(error), _) => Err(error),
         (None, Some(_)) => Ok(Outcome::Held),

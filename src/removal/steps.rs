@@ -53,12 +53,56 @@ pub enum Refusal {
     Unresolved(Box<Report>),
     /// The verdict is not `safe` and there was no `--force --reason`.
     NotSafe(Box<Report>),
-    /// `--plan` does not match the fresh audit.
-    PlanMismatch(String),
+    /// `--plan` does not match the fresh audit (the fresh audit's report of the grant).
+    PlanMismatch(String, Box<Report>),
     /// The typed confirmation did not match.
-    NotConfirmed(String),
+    NotConfirmed(String, Box<Report>),
     /// The re-check found a change (journaled `aborted`).
-    Changed(String),
+    Changed(Box<Aborted>),
+}
+
+impl Refusal {
+    /// Why, in one line (the human output's wording).
+    pub fn why(&self) -> String {
+        match self {
+            Refusal::Unresolved(_) => "the selector must name exactly one grant".into(),
+            Refusal::NotSafe(report) => format!(
+                "the verdict is {}",
+                report
+                    .grants
+                    .first()
+                    .map_or("not safe", |g| g.verdict.as_str())
+            ),
+            Refusal::PlanMismatch(why, _) | Refusal::NotConfirmed(why, _) => why.clone(),
+            Refusal::Changed(aborted) => aborted.why.clone(),
+        }
+    }
+
+    /// The fresh audit the refusal is based on.
+    pub fn report(&self) -> &Report {
+        match self {
+            Refusal::Unresolved(report)
+            | Refusal::NotSafe(report)
+            | Refusal::PlanMismatch(_, report)
+            | Refusal::NotConfirmed(_, report) => report,
+            Refusal::Changed(aborted) => &aborted.report,
+        }
+    }
+}
+
+/// A removal the re-check stopped: what it found, and the journal entry it closed as `aborted`.
+#[derive(Debug)]
+pub struct Aborted {
+    /// What changed, for people.
+    pub why: String,
+    /// The journal entry (`pending`, then `aborted`).
+    pub id: String,
+    /// What the re-check found that the audit had not seen.
+    pub appeared: Vec<ApiStage>,
+    /// The (API, stage) pairs the audit predicted.
+    pub predicted: Vec<ApiStage>,
+    /// The fresh audit the removal was cleared on.
+    pub report: Box<Report>,
 }
 
 /// Step 1: the selector names exactly this grant, in the live list.
@@ -165,16 +209,22 @@ impl Audited {
             .find(|g| g["vpc_access_id"] == id)
             .and_then(|g| g["digest"].as_str());
         match planned {
-            None => Err(Stop::Refused(Refusal::PlanMismatch(format!(
-                "the plan {} does not cover grant {} ({id})",
-                plan.display(),
-                self.grant().name
-            )))),
+            None => Err(Stop::Refused(Refusal::PlanMismatch(
+                format!(
+                    "the plan {} does not cover grant {} ({id})",
+                    plan.display(),
+                    self.grant().name
+                ),
+                Box::new(self.report),
+            ))),
             Some(digest) if digest != self.grant_report.digest => {
-                Err(Stop::Refused(Refusal::PlanMismatch(format!(
-                    "the account changed since the plan was made: plan digest {digest}, fresh audit {}; review a new plan",
-                    self.grant_report.digest
-                ))))
+                Err(Stop::Refused(Refusal::PlanMismatch(
+                    format!(
+                        "the account changed since the plan was made: plan digest {digest}, fresh audit {}; review a new plan",
+                        self.grant_report.digest
+                    ),
+                    Box::new(self.report),
+                )))
             }
             Some(_) => Ok(self),
         }
@@ -250,6 +300,36 @@ impl Cleared {
         set.into_iter().collect()
     }
 
+    /// What `--dry-run` reports: the text for people and the facts for the JSON document.
+    pub fn dry_run(&self, action: Action, journal: &Path) -> DryRun {
+        let g = self.grant();
+        let read = |name: &'static str, params: Vec<(&'static str, String)>| Call {
+            action: name,
+            params,
+            mutating: false,
+        };
+        DryRun {
+            text: self.plan(action, journal),
+            grant: g.clone(),
+            verdict: self.verdict(),
+            digest: self.audited.grant_report.digest.clone(),
+            findings: self.audited.grant_report.findings.clone(),
+            predicted: self.predicted(),
+            calls: vec![
+                read("DescribeApisByVpcAccess", vec![("VpcName", g.name.clone())]),
+                read(
+                    "DescribeVpcAccesses",
+                    vec![
+                        ("VpcId", g.key.vpc_id.to_string()),
+                        ("InstanceId", g.key.instance_id.to_string()),
+                        ("Port", g.key.port.to_string()),
+                    ],
+                ),
+                mutating_call(action, g),
+            ],
+        }
+    }
+
     /// The exact calls a run would make, for `--dry-run`.
     pub fn plan(&self, action: Action, journal: &Path) -> String {
         let g = self.grant();
@@ -285,6 +365,51 @@ impl Cleared {
             }
         }
         text
+    }
+}
+
+/// What `--dry-run` found: the cleared grant and the calls a real run would make.
+#[derive(Debug)]
+pub struct DryRun {
+    /// The human text (journal, re-check reads, the mutating call, the expected answer).
+    pub text: String,
+    /// The grant.
+    pub grant: Grant,
+    /// The fresh audit's verdict.
+    pub verdict: Verdict,
+    /// The fresh audit's digest for the grant.
+    pub digest: String,
+    /// The fresh audit's findings for the grant.
+    pub findings: Vec<crate::report::Finding>,
+    /// The (API, stage) pairs the service is expected to name.
+    pub predicted: Vec<ApiStage>,
+    /// The re-check reads, then the mutating call, in order.
+    pub calls: Vec<Call>,
+}
+
+/// One API call with the parameters grantguard sets (signing and paging parameters aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The action name.
+    pub action: &'static str,
+    /// Its parameters, in wire order.
+    pub params: Vec<(&'static str, String)>,
+    /// Whether it changes the account.
+    pub mutating: bool,
+}
+
+/// The mutating call `action` makes for grant `g`, with its exact wire parameters.
+fn mutating_call(action: Action, g: &Grant) -> Call {
+    let params = match action {
+        Action::RemoveVpcAccess => crate::wire::actions::Action::params(&remove_call(g).0),
+        Action::RemoveVpcAccessAndAbolishApis => {
+            crate::wire::actions::Action::params(&abolish_call(g).0)
+        }
+    };
+    Call {
+        action: action.as_str(),
+        params,
+        mutating: true,
     }
 }
 
@@ -375,10 +500,13 @@ pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Con
             .read_line(&mut typed)
             .map_err(|source| RemovalError::Prompt { source })?;
         if typed.trim() != name {
-            return Err(Stop::Refused(Refusal::NotConfirmed(format!(
-                "the typed name {:?} is not {name:?}; nothing was removed",
-                typed.trim()
-            ))));
+            return Err(Stop::Refused(Refusal::NotConfirmed(
+                format!(
+                    "the typed name {:?} is not {name:?}; nothing was removed",
+                    typed.trim()
+                ),
+                Box::new(cleared.audited.report),
+            )));
         }
     }
     Ok(Confirmed { cleared, action })
@@ -498,19 +626,26 @@ impl Changed {
         }
     }
 
-    /// The `aborted` record for the journal.
-    pub fn into_record(self) -> (Record, String) {
+    /// The `aborted` record for the journal, and the refusal to report.
+    pub fn into_record(self) -> (Record, Aborted) {
         let why = self.describe();
         let record = Record::outcome(
             &self.entry.id,
             State::Aborted,
             Detail {
                 reason: Some(why.clone()),
-                appeared: self.appeared,
+                appeared: self.appeared.clone(),
                 ..Detail::default()
             },
         );
-        (record, why)
+        let aborted = Aborted {
+            why,
+            id: self.entry.id,
+            appeared: self.appeared,
+            predicted: self.entry.intent.predicted,
+            report: Box::new(self.entry.confirmed.cleared.audited.report),
+        };
+        (record, aborted)
     }
 }
 
@@ -796,6 +931,18 @@ pub struct Finished {
     pub detail: Detail,
     /// The call's error, when it failed.
     pub error: Option<CallError>,
+    /// The mutating call that was sent.
+    pub call: Call,
+    /// The fresh audit's verdict and digest the removal acted on.
+    pub verdict: String,
+    /// The fresh audit's digest for the grant.
+    pub digest: String,
+    /// The fresh audit's findings for the grant.
+    pub findings: Vec<crate::report::Finding>,
+    /// The (API, stage) pairs the audit predicted.
+    pub predicted: Vec<ApiStage>,
+    /// `--force --reason`, when given.
+    pub forced: Option<Override>,
 }
 
 /// Step 8: appends the outcome (`done`, `done-unexpected`, `not-removed`); an outcome that
@@ -810,11 +957,23 @@ pub fn finish(journal: &mut Journal, removed: Removed) -> Result<Finished, Remov
     if state != State::Pending {
         journal.append(&Record::outcome(&entry.id, state, detail.clone()))?;
     }
+    let JournalEntry {
+        id,
+        intent,
+        confirmed,
+    } = entry;
+    let grant_report = confirmed.cleared.audited.grant_report;
     Ok(Finished {
-        id: entry.id,
-        grant: entry.intent.grant,
+        id,
+        call: mutating_call(intent.action, &grant_report.grant),
+        grant: intent.grant,
         state,
         detail,
         error,
+        verdict: intent.verdict,
+        digest: intent.digest,
+        findings: grant_report.findings,
+        predicted: intent.predicted,
+        forced: intent.forced,
     })
 }

@@ -90,6 +90,16 @@ impl Serialize for UserText<'_> {
     }
 }
 
+/// One finding exactly as the report writes it (`grantguard.report/v1`'s `finding`), for
+/// other documents that cite an audit (the removal result).
+pub struct FindingJson<'a>(pub &'a Finding);
+
+impl Serialize for FindingJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        finding(self.0).serialize(serializer)
+    }
+}
+
 fn finding(f: &Finding) -> FindingView<'_> {
     FindingView {
         rule: &f.rule,
