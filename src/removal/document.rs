@@ -396,3 +396,97 @@ impl Handled {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::removal::journal::Detail;
+
+    fn api(id: &str) -> ApiStage {
+        ApiStage {
+            api_id: id.into(),
+            api_name: String::new(),
+            group_id: "grp-1".into(),
+            stage: "RELEASE".into(),
+        }
+    }
+
+    fn finished(state: State, unexpected: Vec<ApiStage>) -> Finished {
+        let grant = crate::rules::testing::grant("apv-1", "legacy", 443);
+        Finished {
+            id: "20250101T000000Z-abcdef".into(),
+            grant: GrantRecord {
+                name: grant.name.clone(),
+                vpc_id: grant.key.vpc_id.to_string(),
+                instance_id: grant.key.instance_id.to_string(),
+                port: grant.key.port,
+                description: String::new(),
+                vpc_target_host_name: String::new(),
+                vpc_access_id: grant.id.to_string(),
+                region: "cn-hangzhou".into(),
+            },
+            state,
+            detail: Detail {
+                response_apis: unexpected.clone(),
+                unexpected_apis: unexpected,
+                recheck_gap_ms: Some(0.5),
+                ..Detail::default()
+            },
+            error: None,
+            call: Call {
+                action: "RemoveVpcAccess",
+                params: vec![("Port", "443".into())],
+                mutating: true,
+            },
+            verdict: "safe".into(),
+            digest: "d1".into(),
+            findings: Vec::new(),
+            predicted: Vec::new(),
+            forced: None,
+        }
+    }
+
+    #[test]
+    fn only_a_removal_carries_a_restore_command_and_the_summary_counts_unexpected_ones() {
+        let unexpected = Handled::finished(&finished(State::DoneUnexpected, vec![api("API_NEW")]));
+        let kept = Handled::finished(&finished(State::NotRemoved, Vec::new()));
+        let document = Document::new(
+            "cn-hangzhou",
+            "RemoveVpcAccess",
+            false,
+            false,
+            std::path::Path::new("/j"),
+            vec![unexpected, kept],
+        );
+        let value = serde_json::to_value(&document).unwrap();
+        assert_eq!(value["schema"], SCHEMA);
+        let [first, second] = value["grants"].as_array().unwrap().as_slice() else {
+            panic!("two entries")
+        };
+        assert_eq!(first["outcome"], "done-unexpected");
+        assert_eq!(first["removed"], true);
+        assert_eq!(first["unexpected_apis"][0]["api_id"], "API_NEW");
+        assert_eq!(
+            first["unexpected_apis"][0]["api_name"], "",
+            "always present"
+        );
+        assert_eq!(
+            first["restore_command"],
+            "grantguard restore --id 20250101T000000Z-abcdef"
+        );
+        assert_eq!(first["calls"][0]["params"]["Port"], "443");
+        assert_eq!(second["outcome"], "not-removed");
+        assert_eq!(second["removed"], false);
+        assert!(second["restore_command"].is_null());
+        assert_eq!(
+            value["summary"],
+            serde_json::json!({"grants": 2, "removed": 1, "unexpected": 1})
+        );
+        // Every entry has every field, whatever its outcome (the contract's stability).
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let skipped = serde_json::to_value(Handled::empty("skipped")).unwrap();
+        assert_eq!(keys(first), keys(&skipped));
+        assert_eq!(keys(first).len(), 19);
+    }
+}
