@@ -983,3 +983,23 @@ fn json_all_safe_has_one_entry_per_grant() {
     assert_eq!(document["summary"]["removed"], 1);
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
 }
+
+#[test]
+fn json_a_failed_removal_is_documented_before_exit_2() {
+    let sim = with_faults(&["RemoveVpcAccess=InternalError"], &[]);
+    let home = Home::new();
+    let (out, document) = remove_json(&sim, &home, &["--name", SAFE, "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not removed"), "{}", stderr(&out));
+    let g = only_grant(&document);
+    assert_eq!(g["outcome"], "not-removed");
+    assert_eq!(g["removed"], false);
+    assert!(g["restore_command"].is_null());
+    assert_eq!(g["journal_id"], records(&journal_in(&home))[0]["id"]);
+    assert!(
+        g["reason"].as_str().unwrap().contains("still there"),
+        "{g:#}"
+    );
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+    assert_no_secret(&sim, &[&stdout(&out), &stderr(&out)]);
+}
