@@ -20,26 +20,6 @@ use std::time::Duration;
 
 const SAFE: &str = "legacy-unused-443";
 
-fn journal_in(home: &Home) -> PathBuf {
-    home.path().join("journal.jsonl")
-}
-
-/// The journal's records (the `record` of every line).
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("journal line is JSON")["record"].clone())
-        .collect()
-}
-
-fn states(path: &Path) -> Vec<String> {
-    records(path)
-        .iter()
-        .map(|r| r["state"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// `grantguard ARGS --journal J` with `failpoints` configured.
 fn run(sim: &TestSim, home: &Home, failpoints: &str, args: &[&str]) -> std::process::Output {
     let mut cmd = grantguard(sim, home);
@@ -48,7 +28,7 @@ fn run(sim: &TestSim, home: &Home, failpoints: &str, args: &[&str]) -> std::proc
     }
     cmd.args(args)
         .arg("--journal")
-        .arg(journal_in(home))
+        .arg(home.journal())
         .output()
         .unwrap()
 }
@@ -58,7 +38,7 @@ fn kill_at(sim: &TestSim, home: &Home, point: &str) {
     let mut child = std_grantguard(sim, home)
         .env("FAILPOINTS", format!("{point}=pause"))
         .args(["remove", "--name", SAFE, "--yes", "--journal"])
-        .arg(journal_in(home))
+        .arg(home.journal())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -102,7 +82,7 @@ fn faulted(faults: Faults) -> TestSim {
 /// FAULTS.md R8: (the grant is present) XOR (the journal holds a `done` entry whose pending
 /// record keeps every `SetVpcAccess` input).
 fn assert_present_xor_done(sim: &TestSim, journal: &Path) {
-    let all = records(journal);
+    let all = journal_records(journal);
     let done: Vec<&Value> = all.iter().filter(|r| r["state"] == "done").collect();
     let restorable_done = done.iter().any(|d| {
         all.iter()
@@ -149,23 +129,23 @@ fn k1_a_crash_before_the_journal_write_leaves_no_entry_and_the_grant() {
     let sim = start("basic-account.json");
     let home = Home::new();
     kill_at(&sim, &home, names::BEFORE_JOURNAL);
-    let journal = journal_in(&home);
+    let journal = home.journal();
     assert!(
-        records(&journal).is_empty(),
+        journal_records(&journal).is_empty(),
         "no entry: {:?}",
-        states(&journal)
+        journal_states(&journal)
     );
     assert_eq!(sim.calls("RemoveVpcAccess"), 0);
     assert!(sim.state().has_grant_named(SAFE));
 
     let listed = run(&sim, &home, "", &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
-    assert!(records(&journal).is_empty());
+    assert!(journal_records(&journal).is_empty());
     // Nothing was half-done: the removal simply runs again, once.
     let again = run(&sim, &home, "", &["remove", "--name", SAFE, "--yes"]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
-    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_eq!(journal_states(&journal), ["pending", "done"]);
 }
 
 #[test]
@@ -179,15 +159,15 @@ fn k3_a_crash_after_the_service_applied_a_removal_whose_answer_was_lost_is_recon
     let home = Home::new();
     let before = tuple(&sim).expect("the grant exists");
     kill_at(&sim, &home, names::AFTER_RESPONSE);
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending"]);
-    assert_restorable(&records(&journal)[0]);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending"]);
+    assert_restorable(&journal_records(&journal)[0]);
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
     assert_eq!(tuple(&sim), None, "applied");
 
     let listed = run(&sim, &home, "", &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
-    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_eq!(journal_states(&journal), ["pending", "done"]);
     assert_present_xor_done(&sim, &journal);
     assert_eq!(sim.calls("RemoveVpcAccess"), 1, "never resent");
 
@@ -209,14 +189,14 @@ fn k4_a_crash_after_a_removal_dropped_before_it_was_applied_is_reconciled_as_not
     });
     let home = Home::new();
     kill_at(&sim, &home, names::AFTER_RESPONSE);
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending"]);
-    assert_restorable(&records(&journal)[0]);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending"]);
+    assert_restorable(&journal_records(&journal)[0]);
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
 
     let listed = run(&sim, &home, "", &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
-    assert_eq!(states(&journal), ["pending", "not-removed"]);
+    assert_eq!(journal_states(&journal), ["pending", "not-removed"]);
     // I3/I4: the grant is present, nothing was resent, no done record.
     assert_present_xor_done(&sim, &journal);
     assert!(sim.state().has_grant_named(SAFE));
@@ -234,15 +214,15 @@ fn k5_a_crash_after_the_answer_before_the_outcome_is_reconciled_as_done_and_rest
     let sim = start("basic-account.json");
     let home = Home::new();
     kill_at(&sim, &home, names::AFTER_RESPONSE);
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending"]);
-    assert_restorable(&records(&journal)[0]);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending"]);
+    assert_restorable(&journal_records(&journal)[0]);
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
     assert!(!sim.state().has_grant_named(SAFE));
 
     let listed = run(&sim, &home, "", &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
-    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_eq!(journal_states(&journal), ["pending", "done"]);
     assert_present_xor_done(&sim, &journal);
 
     // I4: the done record brings the tuple back.
@@ -262,7 +242,7 @@ fn r12_a_forced_panic_at_verbose_trace_prints_no_secret() {
         .env("RUST_LOG", "trace")
         .env("RUST_BACKTRACE", "1")
         .args(["-vvv", "remove", "--name", SAFE, "--yes", "--journal"])
-        .arg(journal_in(&home))
+        .arg(home.journal())
         .output()
         .unwrap();
     let (out_text, err_text) = (stdout(&out), stderr(&out));

@@ -9,29 +9,8 @@ mod common;
 
 use common::*;
 use grantguard::sim::{Faults, SimOptions};
-use serde_json::Value;
-use std::path::{Path, PathBuf};
 
 const SAFE: &str = "legacy-unused-443";
-
-fn journal_in(home: &Home) -> PathBuf {
-    home.path().join("journal.jsonl")
-}
-
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("journal line is JSON")["record"].clone())
-        .collect()
-}
-
-fn states(path: &Path) -> Vec<String> {
-    records(path)
-        .iter()
-        .map(|r| r["state"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn faulted(faults: Faults) -> TestSim {
     start_with(
@@ -47,7 +26,7 @@ fn run(sim: &TestSim, home: &Home, args: &[&str]) -> std::process::Output {
     grantguard(sim, home)
         .args(args)
         .arg("--journal")
-        .arg(journal_in(home))
+        .arg(home.journal())
         .output()
         .unwrap()
 }
@@ -68,10 +47,10 @@ fn removed_applied_and_restorable(faults: Faults) {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(sim.calls("RemoveVpcAccess"), 1, "never resent");
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending", "done"]);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending", "done"]);
     assert_eq!(
-        records(&journal)[1]["detail"]["reconciled"],
+        journal_records(&journal)[1]["detail"]["reconciled"],
         true,
         "decided by reading, not by an answer"
     );
@@ -115,8 +94,8 @@ fn a_removal_dropped_before_it_was_applied_is_not_resent_and_journaled_not_remov
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not removed"), "{err}");
     assert_eq!(sim.calls("RemoveVpcAccess"), 1, "never resent");
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending", "not-removed"]);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending", "not-removed"]);
     assert_eq!(tuple(&sim), Some(before), "the journal matches the service");
     assert_no_secret(&sim, &[&err, &stdout(&out)]);
     assert_nonces_unique(&sim);

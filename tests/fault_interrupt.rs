@@ -5,8 +5,6 @@ mod common;
 
 use common::*;
 use grantguard::sim::{Account, HookCall};
-use serde_json::Value;
-use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -64,17 +62,6 @@ fn sigint(child: &Child) {
     assert!(status.success());
 }
 
-fn states(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            v["record"]["state"].as_str().unwrap().to_owned()
-        })
-        .collect()
-}
-
 #[test]
 fn ctrl_c_during_a_scan_exits_130_and_leaves_no_snapshot() {
     let sim = start("basic-account.json");
@@ -128,7 +115,12 @@ fn ctrl_c_after_the_removal_was_sent_waits_for_the_answer_and_journals_it() {
     release.send(()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert_eq!(states(&journal), ["pending", "done"], "{}", stderr(&out));
+    assert_eq!(
+        journal_states(&journal),
+        ["pending", "done"],
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
     assert!(!sim.state().has_grant_named(SAFE));
     assert_no_secret(&sim, &[&stdout(&out), &stderr(&out)]);
@@ -162,7 +154,7 @@ fn ctrl_c_before_the_journal_write_removes_nothing() {
     let out = child.wait_with_output().unwrap();
     drop(release);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(states(&journal).is_empty());
+    assert!(journal_states(&journal).is_empty());
     assert_eq!(sim.calls("RemoveVpcAccess"), 0);
     assert!(sim.state().has_grant_named(SAFE));
 }

@@ -7,7 +7,7 @@ use common::*;
 use grantguard::sim::fixture::{Route, VpcRoute};
 use grantguard::sim::{Account, Fixture, SimOptions};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,28 +23,8 @@ fn mutations(sim: &TestSim) -> usize {
     MUTATING.iter().map(|a| sim.calls(a)).sum()
 }
 
-fn journal_in(home: &Home) -> PathBuf {
-    home.path().join("journal.jsonl")
-}
-
-/// The journal's records (the `record` of every line), decoded without the crate's types.
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("journal line is JSON")["record"].clone())
-        .collect()
-}
-
-fn states(path: &Path) -> Vec<String> {
-    records(path)
-        .iter()
-        .map(|r| r["state"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn remove(sim: &TestSim, home: &Home, args: &[&str]) -> std::process::Output {
-    let journal = journal_in(home);
+    let journal = home.journal();
     grantguard(sim, home)
         .arg("remove")
         .args(args)
@@ -58,7 +38,7 @@ fn run(sim: &TestSim, home: &Home, args: &[&str]) -> std::process::Output {
     grantguard(sim, home)
         .args(args)
         .arg("--journal")
-        .arg(journal_in(home))
+        .arg(home.journal())
         .output()
         .unwrap()
 }
@@ -140,9 +120,9 @@ fn a_safe_grant_is_removed_journaled_and_restored() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!sim.state().has_grant_named(SAFE));
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending", "done"]);
-    let grant = &records(&journal)[0]["intent"]["grant"];
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending", "done"]);
+    let grant = &journal_records(&journal)[0]["intent"]["grant"];
     assert_eq!(grant["Name"], SAFE);
     assert_eq!(grant["VpcId"], before.vpc_id.as_str());
     assert_eq!(grant["InstanceId"], before.instance_id.as_str());
@@ -196,7 +176,7 @@ fn a_safe_grant_is_removed_journaled_and_restored() {
         after.vpc_access_id, before.vpc_access_id,
         "a restore gets a new id"
     );
-    let last = records(&journal).last().unwrap().clone();
+    let last = journal_records(&journal).last().unwrap().clone();
     assert_eq!(last["state"], "restored");
     assert_eq!(
         last["detail"]["vpc_access_id"],
@@ -225,7 +205,7 @@ fn a_blocked_grant_is_refused_with_no_mutating_call() {
     assert!(stdout(&out).contains("removal refused"));
     assert_eq!(mutations(&sim), 0);
     assert!(sim.state().has_grant_named(BLOCKED));
-    assert!(records(&journal_in(&home)).is_empty());
+    assert!(journal_records(&home.journal()).is_empty());
 }
 
 #[test]
@@ -250,7 +230,7 @@ fn a_dry_run_prints_the_exact_call_and_mutates_nothing() {
         "{text}"
     );
     assert_eq!(mutations(&sim), 0);
-    assert!(!journal_in(&home).exists(), "a dry run writes no journal");
+    assert!(!home.journal().exists(), "a dry run writes no journal");
 }
 
 #[test]
@@ -303,7 +283,7 @@ fn an_api_published_before_the_recheck_aborts_the_removal() {
         "{text}"
     );
     assert_eq!(mutations(&sim), 0);
-    assert_eq!(states(&journal_in(&home)), ["pending", "aborted"]);
+    assert_eq!(journal_states(&home.journal()), ["pending", "aborted"]);
 }
 
 #[test]
@@ -328,9 +308,9 @@ fn an_unpredicted_api_in_the_answer_is_reported_with_the_restore_command() {
         text.contains("UNEXPECTED") && text.contains(&new_api),
         "{text}"
     );
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending", "done-unexpected"]);
-    assert!(!records(&journal)[1]["detail"]["unexpected_apis"]
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending", "done-unexpected"]);
+    assert!(!journal_records(&journal)[1]["detail"]["unexpected_apis"]
         .as_array()
         .unwrap()
         .is_empty());
@@ -354,7 +334,7 @@ fn an_unpredicted_api_in_the_answer_is_reported_with_the_restore_command() {
 fn a_crash_after_the_journal_write_is_reconciled_as_not_removed() {
     let sim = start("basic-account.json");
     let home = Home::new();
-    let journal = journal_in(&home);
+    let journal = home.journal();
     // The second DescribeApisByVpcAccess for the grant is the re-check, which only runs
     // after the pending record is fsync'd: kill the process while it waits there (K2).
     let (arrived, release) = pause_at(&sim, "DescribeApisByVpcAccess", SAFE, 2, false);
@@ -371,7 +351,7 @@ fn a_crash_after_the_journal_write_is_reconciled_as_not_removed() {
     child.kill().unwrap();
     child.wait().unwrap();
     drop(release);
-    assert_eq!(states(&journal), ["pending"]);
+    assert_eq!(journal_states(&journal), ["pending"]);
     assert_eq!(sim.calls("RemoveVpcAccess"), 0);
 
     let listed = run(&sim, &home, &["journal"]);
@@ -381,7 +361,7 @@ fn a_crash_after_the_journal_write_is_reconciled_as_not_removed() {
         "{}",
         stdout(&listed)
     );
-    assert_eq!(states(&journal), ["pending", "not-removed"]);
+    assert_eq!(journal_states(&journal), ["pending", "not-removed"]);
     assert!(sim.state().has_grant_named(SAFE));
 
     // Running the removal again after the crash works, once.
@@ -394,7 +374,7 @@ fn a_crash_after_the_journal_write_is_reconciled_as_not_removed() {
 fn a_crash_after_the_service_applied_the_removal_is_reconciled_as_done() {
     let sim = start("basic-account.json");
     let home = Home::new();
-    let journal = journal_in(&home);
+    let journal = home.journal();
     // K3: the emulator applies RemoveVpcAccess, then holds the answer while the process dies.
     let (arrived, release) = pause_at(&sim, "RemoveVpcAccess", SAFE, 1, true);
     let mut child = std_command(&sim, &home)
@@ -410,10 +390,10 @@ fn a_crash_after_the_service_applied_the_removal_is_reconciled_as_done() {
     child.kill().unwrap();
     child.wait().unwrap();
     drop(release);
-    assert_eq!(states(&journal), ["pending"]);
+    assert_eq!(journal_states(&journal), ["pending"]);
     let listed = run(&sim, &home, &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
-    assert_eq!(states(&journal), ["pending", "done"]);
+    assert_eq!(journal_states(&journal), ["pending", "done"]);
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
     // I4: a done record is restorable.
     let restored = run(&sim, &home, &["restore"]);
@@ -425,7 +405,7 @@ fn a_crash_after_the_service_applied_the_removal_is_reconciled_as_done() {
 fn a_second_concurrent_remove_exits_2_naming_the_holder() {
     let sim = start("basic-account.json");
     let home = Home::new();
-    let journal = journal_in(&home);
+    let journal = home.journal();
     let (arrived, release) = pause_at(&sim, "DescribeApisByVpcAccess", SAFE, 2, false);
     let mut first = std_command(&sim, &home)
         .args(["remove", "--name", SAFE, "--yes", "--journal"])
@@ -484,7 +464,7 @@ fn an_unwritable_journal_means_nothing_is_removed() {
 fn the_typed_name_confirms_on_a_terminal() {
     let sim = start("basic-account.json");
     let home = Home::new();
-    let journal = journal_in(&home);
+    let journal = home.journal();
     let mut wrong = std_command(&sim, &home);
     wrong
         .args(["remove", "--name", SAFE, "--journal"])
@@ -580,7 +560,7 @@ fn abolish_needs_force_with_yes_and_reports_each_api() {
         .id
         .clone();
     assert!(!state.is_deployed(&get_order, "RELEASE"));
-    let journal = records(&journal_in(&home));
+    let journal = journal_records(&home.journal());
     let intent = &journal[0]["intent"];
     assert_eq!(intent["action"], "RemoveVpcAccessAndAbolishApis");
     assert_eq!(intent["override"]["reason"], "retiring getOrder");
@@ -665,7 +645,7 @@ fn the_default_journal_lives_under_the_xdg_state_directory() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let path = home.path().join(".local/state/grantguard/journal.jsonl");
-    assert_eq!(states(&path), ["pending", "done"]);
+    assert_eq!(journal_states(&path), ["pending", "done"]);
     let listed = grantguard(&sim, &home).arg("journal").output().unwrap();
     assert_eq!(listed.status.code(), Some(0));
     assert!(stdout(&listed).contains("done"));
@@ -698,7 +678,7 @@ fn a_failed_removal_is_not_resent_and_reconciled_as_not_removed() {
         1,
         "a 500 on a mutation is never resent"
     );
-    assert_eq!(states(&journal_in(&home)), ["pending", "not-removed"]);
+    assert_eq!(journal_states(&home.journal()), ["pending", "not-removed"]);
     assert!(sim.state().has_grant_named(SAFE));
 }
 
@@ -709,9 +689,9 @@ fn an_answer_lost_after_the_removal_is_reconciled_as_done() {
     let out = remove(&sim, &home, &["--name", SAFE, "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
-    let journal = journal_in(&home);
-    assert_eq!(states(&journal), ["pending", "done"]);
-    assert_eq!(records(&journal)[1]["detail"]["reconciled"], true);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending", "done"]);
+    assert_eq!(journal_records(&journal)[1]["detail"]["reconciled"], true);
     assert!(!sim.state().has_grant_named(SAFE));
 }
 
@@ -724,9 +704,9 @@ fn a_failed_restore_leaves_the_removal_restorable() {
     let restore = run(&sim, &home, &["restore"]);
     assert_eq!(restore.status.code(), Some(2), "{}", stderr(&restore));
     assert_eq!(sim.calls("SetVpcAccess"), 1);
-    let journal = journal_in(&home);
+    let journal = home.journal();
     assert_eq!(
-        states(&journal),
+        journal_states(&journal),
         ["pending", "done", "restore-pending", "restore-failed"]
     );
     let listed = run(&sim, &home, &["journal"]);
@@ -770,7 +750,7 @@ fn json_a_clean_removal_names_the_outcome_the_audit_and_the_undo() {
     assert_eq!(g["grant"]["instance_id"], before.instance_id.as_str());
     assert_eq!(g["grant"]["port"], before.port);
     // The document cites the journal entry and the digest the pending record promised.
-    let journal = records(&journal_in(&home));
+    let journal = journal_records(&home.journal());
     let id = journal[0]["id"].as_str().unwrap();
     assert_eq!(g["journal_id"], id);
     assert_eq!(g["audit"]["verdict"], "safe");
@@ -869,7 +849,7 @@ fn json_a_dry_run_lists_the_exact_calls_and_output_writes_a_file() {
         serde_json::json!({"InstanceId": "i-bp1legacy000000000xxx", "Port": "443", "VpcId": "vpc-bp1legacy00000000xxx"})
     );
     assert_eq!(mutations(&sim), 0);
-    assert!(!journal_in(&home).exists(), "a dry run writes no journal");
+    assert!(!home.journal().exists(), "a dry run writes no journal");
 
     // --output: stdout stays empty, the file holds the result, in either format.
     for (format, expect) in [
@@ -927,7 +907,7 @@ fn json_an_unpredicted_api_is_in_unexpected_apis_with_a_restore_command_that_wor
     assert!(!unexpected[0]["group_id"].as_str().unwrap().is_empty());
     assert!(g["predicted_apis"].as_array().unwrap().is_empty());
     assert_eq!(document["summary"]["unexpected"], 1);
-    let journal = records(&journal_in(&home));
+    let journal = journal_records(&home.journal());
     assert_eq!(journal[1]["state"], "done-unexpected");
     assert_eq!(g["journal_id"], journal[0]["id"]);
     assert!(g["recheck_gap_ms"].as_f64().is_some());
@@ -944,7 +924,7 @@ fn json_an_unpredicted_api_is_in_unexpected_apis_with_a_restore_command_that_wor
         (&before.vpc_id, &before.instance_id, before.port)
     );
     assert_eq!(
-        records(&journal_in(&home)).last().unwrap()["state"],
+        journal_records(&home.journal()).last().unwrap()["state"],
         "restored"
     );
     assert_no_secret(
@@ -995,7 +975,7 @@ fn json_a_failed_removal_is_documented_before_exit_2() {
     assert_eq!(g["outcome"], "not-removed");
     assert_eq!(g["removed"], false);
     assert!(g["restore_command"].is_null());
-    assert_eq!(g["journal_id"], records(&journal_in(&home))[0]["id"]);
+    assert_eq!(g["journal_id"], journal_records(&home.journal())[0]["id"]);
     assert!(
         g["reason"].as_str().unwrap().contains("still there"),
         "{g:#}"

@@ -295,6 +295,44 @@ pub struct HistoricalVersion<A = ApiRef> {
     pub route: Route,
 }
 
+impl<A> ApiDraft<A> {
+    /// The same draft with another kind of API reference.
+    pub fn with_api<B>(self, api: B) -> ApiDraft<B> {
+        ApiDraft {
+            api,
+            modified_time: self.modified_time,
+            route: self.route,
+        }
+    }
+}
+
+impl<A> Deployment<A> {
+    /// The same deployment with another kind of API reference.
+    pub fn with_api<B>(self, api: B) -> Deployment<B> {
+        Deployment {
+            api,
+            stage: self.stage,
+            deployed_time: self.deployed_time,
+            effective_version: self.effective_version,
+            route: self.route,
+        }
+    }
+}
+
+impl<A> HistoricalVersion<A> {
+    /// The same version with another kind of API reference.
+    pub fn with_api<B>(self, api: B) -> HistoricalVersion<B> {
+        HistoricalVersion {
+            api,
+            stage: self.stage,
+            version: self.version,
+            online: self.online,
+            deployed_time: self.deployed_time,
+            route: self.route,
+        }
+    }
+}
+
 /// A backend service's model for one stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

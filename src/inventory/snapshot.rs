@@ -267,11 +267,7 @@ impl Record for ApiDraft {
         &self.api
     }
     fn indexed(&self, index: ApiIndex) -> ApiDraft<ApiIndex> {
-        ApiDraft {
-            api: index,
-            modified_time: self.modified_time.clone(),
-            route: self.route.clone(),
-        }
+        self.clone().with_api(index)
     }
 }
 
@@ -281,13 +277,7 @@ impl Record for Deployment {
         &self.api
     }
     fn indexed(&self, index: ApiIndex) -> Deployment<ApiIndex> {
-        Deployment {
-            api: index,
-            stage: self.stage,
-            deployed_time: self.deployed_time.clone(),
-            effective_version: self.effective_version.clone(),
-            route: self.route.clone(),
-        }
+        self.clone().with_api(index)
     }
 }
 
@@ -297,14 +287,7 @@ impl Record for HistoricalVersion {
         &self.api
     }
     fn indexed(&self, index: ApiIndex) -> HistoricalVersion<ApiIndex> {
-        HistoricalVersion {
-            api: index,
-            stage: self.stage,
-            version: self.version.clone(),
-            online: self.online,
-            deployed_time: self.deployed_time.clone(),
-            route: self.route.clone(),
-        }
+        self.clone().with_api(index)
     }
 }
 
@@ -380,47 +363,21 @@ impl FileIn {
     /// is refused with the record that holds it.
     fn into_inventory(self) -> Result<Inventory, String> {
         let apis: Vec<ApiRef> = self.apis.into_iter().map(ApiRef::new).collect();
-        let resolve = |section: &str, at: usize, index: ApiIndex| {
-            apis.get(index.0 as usize).cloned().ok_or_else(|| {
-                format!(
-                    "{section}[{at}].api is {}, but apis has {} entries",
-                    index.0,
-                    apis.len()
-                )
-            })
-        };
-        let drafts = (self.drafts.into_iter().enumerate())
-            .map(|(at, r)| {
-                Ok(ApiDraft {
-                    api: resolve("drafts", at, r.api)?,
-                    modified_time: r.modified_time,
-                    route: r.route,
-                })
-            })
-            .collect::<Result<_, String>>()?;
-        let deployments = (self.deployments.into_iter().enumerate())
-            .map(|(at, r)| {
-                Ok(Deployment {
-                    api: resolve("deployments", at, r.api)?,
-                    stage: r.stage,
-                    deployed_time: r.deployed_time,
-                    effective_version: r.effective_version,
-                    route: r.route,
-                })
-            })
-            .collect::<Result<_, String>>()?;
-        let history = (self.history.into_iter().enumerate())
-            .map(|(at, r)| {
-                Ok(HistoricalVersion {
-                    api: resolve("history", at, r.api)?,
-                    stage: r.stage,
-                    version: r.version,
-                    online: r.online,
-                    deployed_time: r.deployed_time,
-                    route: r.route,
-                })
-            })
-            .collect::<Result<_, String>>()?;
+        let drafts = relink(self.drafts, "drafts", &apis, |r| r.api, ApiDraft::with_api)?;
+        let deployments = relink(
+            self.deployments,
+            "deployments",
+            &apis,
+            |r| r.api,
+            Deployment::with_api,
+        )?;
+        let history = relink(
+            self.history,
+            "history",
+            &apis,
+            |r| r.api,
+            HistoricalVersion::with_api,
+        )?;
         Ok(Inventory {
             schema: SCHEMA.to_owned(),
             taken_at: self.taken_at,
@@ -435,6 +392,30 @@ impl FileIn {
             gaps: self.gaps,
         })
     }
+}
+
+/// Points each record of `section` at its shared identity; an index outside `apis` is
+/// refused with the record that holds it.
+fn relink<R, S>(
+    records: Vec<R>,
+    section: &str,
+    apis: &[ApiRef],
+    index_of: impl Fn(&R) -> ApiIndex,
+    with: impl Fn(R, ApiRef) -> S,
+) -> Result<Vec<S>, String> {
+    (records.into_iter().enumerate())
+        .map(|(at, record)| {
+            let index = index_of(&record);
+            let api = apis.get(index.0 as usize).cloned().ok_or_else(|| {
+                format!(
+                    "{section}[{at}].api is {}, but apis has {} entries",
+                    index.0,
+                    apis.len()
+                )
+            })?;
+            Ok(with(record, api))
+        })
+        .collect()
 }
 
 impl<'de> Deserialize<'de> for Inventory {

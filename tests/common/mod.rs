@@ -72,6 +72,32 @@ impl Home {
     pub fn path(&self) -> &Path {
         self.0.path()
     }
+    /// The journal file the removal tests pass with `--journal`.
+    pub fn journal(&self) -> PathBuf {
+        self.path().join("journal.jsonl")
+    }
+}
+
+/// The journal's records (the `record` of every line), decoded without the crate's types.
+pub fn journal_records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("journal line is JSON")["record"].clone())
+        .collect()
+}
+
+/// The `state` of every journal record, in order.
+pub fn journal_states(path: &Path) -> Vec<String> {
+    journal_records(path)
+        .iter()
+        .map(|r| {
+            r["state"]
+                .as_str()
+                .expect("a record has a state")
+                .to_owned()
+        })
+        .collect()
 }
 
 /// The binary, with a cleared environment, the fixture's first credential, the emulator as
