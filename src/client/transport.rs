@@ -221,7 +221,8 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A 3xx-free, ≥ 300 answer: the service's envelope when there is one, else the status.
-fn api_failure(
+/// Public so the fuzz target drives the exact code a real error answer goes through.
+pub fn api_failure(
     status: u16,
     headers: &HeaderMap,
     body: &[u8],
@@ -259,7 +260,9 @@ fn api_failure(
                 "HTTP {status} ({}): {}",
                 header_str(headers, CONTENT_TYPE.as_str())
                     .unwrap_or_else(|| "no content type".into()),
-                excerpt(body)
+                // Not an envelope, but it may still carry the string-to-sign (a body cut short,
+                // a proxy quoting it): the excerpt stops before it.
+                excerpt(without_string_to_sign(&String::from_utf8_lossy(body)).as_bytes())
             ),
             request_id: header_request_id,
             retry_after,
@@ -271,13 +274,7 @@ fn api_failure(
 /// The service's message, minus the string-to-sign `SignatureDoesNotMatch` appends (it
 /// holds the AccessKeyId and any STS token), sanitized and bounded.
 fn server_message(message: &str) -> String {
-    let lower = message.to_ascii_lowercase();
-    let cut = lower.find("string to sign").map_or(message.len(), |at| {
-        // Drop the lead-in too ("server string to sign is:").
-        lower[..at].rfind(['.', ';']).map_or(at, |dot| dot + 1)
-    });
-    let kept = message[..cut].trim();
-    let mut text = sanitize(kept);
+    let mut text = sanitize(without_string_to_sign(message));
     if text.len() > 300 {
         let mut end = 300;
         while !text.is_char_boundary(end) {
@@ -287,6 +284,16 @@ fn server_message(message: &str) -> String {
         text.push('…');
     }
     text
+}
+
+/// `text` up to the service's "string to sign" marker, lead-in dropped too ("server string
+/// to sign is:"): what follows holds the AccessKeyId and any STS token.
+fn without_string_to_sign(text: &str) -> &str {
+    let lower = text.to_ascii_lowercase();
+    let cut = lower.find("string to sign").map_or(text.len(), |at| {
+        lower[..at].rfind(['.', ';']).map_or(at, |dot| dot + 1)
+    });
+    text[..cut].trim()
 }
 
 /// For `SignatureDoesNotMatch` carrying the server's string-to-sign: whether it equals ours
@@ -415,6 +422,26 @@ mod tests {
             "Specified signature is not matched with our calculation."
         );
         assert!(!m.contains("LTAIfull"));
+    }
+
+    /// Fuzz find (response_envelope): a body that is not an envelope (no `Code`, or not JSON
+    /// at all) was quoted as it came, string-to-sign and AccessKeyId included.
+    #[test]
+    fn string_to_sign_is_stripped_from_bodies_without_an_envelope() {
+        let headers = HeaderMap::new();
+        for body in [
+            &b"string to signLTAIfuzzcanary"[..],
+            br#"{"RequestId":"R1"!"Code":"SignatureDoesNotMatch","Message":"no. server string to sign is:GET&%2F&AccessKeyId%3DLTAIfuzzcanary"}"#,
+            br#"{"Message":"no. Server String To Sign is: GET&%2F&AccessKeyId%3DLTAIfuzzcanary"}"#,
+        ] {
+            let failure = api_failure(500, &headers, body, None, "GET&%2F&x");
+            let Failure::Api { code, message, .. } = &failure else {
+                panic!("{failure:?}")
+            };
+            assert_eq!(code, "HttpError");
+            assert!(!message.contains("LTAIfuzzcanary"), "{message}");
+            assert!(message.starts_with("HTTP 500 (no content type): "), "{message}");
+        }
     }
 
     #[test]
