@@ -136,7 +136,8 @@ impl Transport {
                 return Err(Failure::UnexpectedContentType {
                     status,
                     message: format!(
-                        "expected JSON but the answer is {content_type}: {}",
+                        "expected JSON but the answer is {}: {}",
+                        excerpt(content_type.as_bytes()),
                         excerpt(&body)
                     ),
                 });
@@ -258,8 +259,9 @@ pub fn api_failure(
             code: "HttpError".into(),
             message: format!(
                 "HTTP {status} ({}): {}",
+                // A header may hold tabs and be of any length: quoted like a body.
                 header_str(headers, CONTENT_TYPE.as_str())
-                    .unwrap_or_else(|| "no content type".into()),
+                    .map_or_else(|| "no content type".into(), |t| excerpt(t.as_bytes())),
                 // Not an envelope, but it may still carry the string-to-sign (a body cut short,
                 // a proxy quoting it): the excerpt stops before it.
                 excerpt(without_string_to_sign(&String::from_utf8_lossy(body)).as_bytes())
@@ -442,6 +444,20 @@ mod tests {
             assert!(!message.contains("LTAIfuzzcanary"), "{message}");
             assert!(message.starts_with("HTTP 500 (no content type): "), "{message}");
         }
+    }
+
+    /// Fuzz find (response_envelope): the `Content-Type` of a non-envelope answer was quoted
+    /// raw, so a tab (a control character the header may legally hold) or a header of any
+    /// length reached the terminal.
+    #[test]
+    fn content_type_of_an_error_answer_is_printable_and_bounded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, "x\t:".parse().unwrap());
+        let failure = api_failure(500, &headers, b"", None, "GET&%2F&x");
+        assert!(!failure.message().contains('\t'), "{}", failure.message());
+        headers.insert(CONTENT_TYPE, "x".repeat(5000).parse().unwrap());
+        let failure = api_failure(500, &headers, b"", None, "GET&%2F&x");
+        assert!(failure.message().len() < 300, "{}", failure.message());
     }
 
     #[test]
