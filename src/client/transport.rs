@@ -121,7 +121,9 @@ impl Transport {
             }
         }
         let body = read_capped(&mut response, self.max_response_bytes).await?;
-        let header_request_id = header_str(&headers, "x-acs-request-id");
+        // Printed in the help line of any failure: quoted like a body (printable, bounded).
+        let header_request_id =
+            header_str(&headers, "x-acs-request-id").map(|id| excerpt(id.as_bytes()));
         if status >= 300 {
             return Err(api_failure(
                 status,
@@ -250,7 +252,8 @@ pub fn api_failure(
             code: sanitize(&e.code),
             request_id: Some(e.request_id)
                 .filter(|r| !r.is_empty())
-                .or(header_request_id),
+                .or(header_request_id)
+                .map(|id| excerpt(id.as_bytes())),
             retry_after,
             skew_seconds,
         },
@@ -266,7 +269,7 @@ pub fn api_failure(
                 // a proxy quoting it): the excerpt stops before it.
                 excerpt(without_string_to_sign(&String::from_utf8_lossy(body)).as_bytes())
             ),
-            request_id: header_request_id,
+            request_id: header_request_id.map(|id| excerpt(id.as_bytes())),
             retry_after,
             skew_seconds,
         },
@@ -458,6 +461,26 @@ mod tests {
         headers.insert(CONTENT_TYPE, "x".repeat(5000).parse().unwrap());
         let failure = api_failure(500, &headers, b"", None, "GET&%2F&x");
         assert!(failure.message().len() < 300, "{}", failure.message());
+    }
+
+    /// Fuzz find (response_envelope): the RequestId, from the envelope or the header, was
+    /// kept raw and printed in the error's help line, so an escaped `\u001b` in the body became
+    /// a terminal escape.
+    #[test]
+    fn request_id_of_an_error_answer_is_printable_and_bounded() {
+        let mut headers = HeaderMap::new();
+        let body = br#"{"RequestId":"R\u001b[2J\n","Code":"Throttling.User","Message":"m"}"#;
+        let failure = api_failure(400, &headers, body, None, "GET&%2F&x");
+        let id = failure.request_id().unwrap();
+        assert!(!id.chars().any(char::is_control), "{id:?}");
+        let body = format!(r#"{{"RequestId":"{}","Code":"C"}}"#, "r".repeat(5000));
+        let failure = api_failure(400, &headers, body.as_bytes(), None, "GET&%2F&x");
+        assert!(failure.request_id().unwrap().len() < 300);
+
+        headers.insert("x-acs-request-id", "R\t1".parse().unwrap());
+        let id = header_str(&headers, "x-acs-request-id");
+        let failure = api_failure(502, &headers, b"", id, "x");
+        assert_eq!(failure.request_id().as_deref(), Some("R 1"));
     }
 
     #[test]
