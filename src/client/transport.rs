@@ -249,7 +249,7 @@ pub fn api_failure(
                 Some(diagnosis) => format!("{} ({diagnosis})", server_message(&e.message)),
                 None => server_message(&e.message),
             },
-            code: sanitize(&e.code),
+            code: excerpt(e.code.as_bytes()),
             request_id: Some(e.request_id)
                 .filter(|r| !r.is_empty())
                 .or(header_request_id)
@@ -481,6 +481,19 @@ mod tests {
         let id = header_str(&headers, "x-acs-request-id");
         let failure = api_failure(502, &headers, b"", id, "x");
         assert_eq!(failure.request_id().as_deref(), Some("R 1"));
+    }
+
+    /// Fuzz find (response_envelope): the envelope's `Code` was sanitized but not bounded,
+    /// unlike its `Message`; a server could print kilobytes as the error code.
+    #[test]
+    fn code_of_an_error_answer_is_bounded() {
+        let body = format!(
+            r#"{{"Code":"Throttling.{}","Message":"m"}}"#,
+            "x".repeat(5000)
+        );
+        let failure = api_failure(400, &HeaderMap::new(), body.as_bytes(), None, "x");
+        assert!(failure.code().len() < 300, "{}", failure.code().len());
+        assert!(failure.code().starts_with("Throttling."));
     }
 
     #[test]
