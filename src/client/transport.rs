@@ -364,12 +364,13 @@ pub fn decode<T: DeserializeOwned>(
         let at = if path == "." || path.is_empty() {
             "the top level".to_owned()
         } else {
-            format!("`{path}`")
+            // The path is made of the body's own keys: quoted like a body.
+            format!("`{}`", excerpt(path.as_bytes()))
         };
         Failure::Malformed {
             message: format!(
                 "{action} answered a body that does not decode: {} at {at} (line {}, column {})",
-                sanitize(&what),
+                excerpt(what.as_bytes()),
                 inner.line(),
                 inner.column()
             ),
@@ -494,6 +495,22 @@ mod tests {
         let failure = api_failure(400, &HeaderMap::new(), body.as_bytes(), None, "x");
         assert!(failure.code().len() < 300, "{}", failure.code().len());
         assert!(failure.code().starts_with("Throttling."));
+    }
+
+    /// Fuzz find (api_definition): the field path in a decode error is made of the body's own
+    /// keys, and was quoted raw: an escaped control character in a key reached the terminal.
+    #[test]
+    fn decode_error_path_is_printable_and_bounded() {
+        let body = br#"{"Servic\u001b[2JConfig": {"x" 1}}"#;
+        let err = decode::<PageInfo>("DescribeApi", body, None).unwrap_err();
+        assert!(
+            !err.message().chars().any(char::is_control),
+            "{:?}",
+            err.message()
+        );
+        let body = format!(r#"{{"{}": {{"x" 1}}}}"#, "k".repeat(5000));
+        let err = decode::<PageInfo>("DescribeApi", body.as_bytes(), None).unwrap_err();
+        assert!(err.message().len() < 600, "{}", err.message().len());
     }
 
     #[test]
