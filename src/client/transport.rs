@@ -121,7 +121,9 @@ impl Transport {
             }
         }
         let body = read_capped(&mut response, self.max_response_bytes).await?;
-        let header_request_id = header_str(&headers, "x-acs-request-id");
+        // Printed in the help line of any failure: quoted like a body (printable, bounded).
+        let header_request_id =
+            header_str(&headers, "x-acs-request-id").map(|id| excerpt(id.as_bytes()));
         if status >= 300 {
             return Err(api_failure(
                 status,
@@ -136,7 +138,8 @@ impl Transport {
                 return Err(Failure::UnexpectedContentType {
                     status,
                     message: format!(
-                        "expected JSON but the answer is {content_type}: {}",
+                        "expected JSON but the answer is {}: {}",
+                        excerpt(content_type.as_bytes()),
                         excerpt(&body)
                     ),
                 });
@@ -221,7 +224,8 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A 3xx-free, ≥ 300 answer: the service's envelope when there is one, else the status.
-fn api_failure(
+/// Public so the fuzz target drives the exact code a real error answer goes through.
+pub fn api_failure(
     status: u16,
     headers: &HeaderMap,
     body: &[u8],
@@ -245,10 +249,11 @@ fn api_failure(
                 Some(diagnosis) => format!("{} ({diagnosis})", server_message(&e.message)),
                 None => server_message(&e.message),
             },
-            code: sanitize(&e.code),
+            code: excerpt(e.code.as_bytes()),
             request_id: Some(e.request_id)
                 .filter(|r| !r.is_empty())
-                .or(header_request_id),
+                .or(header_request_id)
+                .map(|id| excerpt(id.as_bytes())),
             retry_after,
             skew_seconds,
         },
@@ -257,11 +262,14 @@ fn api_failure(
             code: "HttpError".into(),
             message: format!(
                 "HTTP {status} ({}): {}",
+                // A header may hold tabs and be of any length: quoted like a body.
                 header_str(headers, CONTENT_TYPE.as_str())
-                    .unwrap_or_else(|| "no content type".into()),
-                excerpt(body)
+                    .map_or_else(|| "no content type".into(), |t| excerpt(t.as_bytes())),
+                // Not an envelope, but it may still carry the string-to-sign (a body cut short,
+                // a proxy quoting it): the excerpt stops before it.
+                excerpt(without_string_to_sign(&String::from_utf8_lossy(body)).as_bytes())
             ),
-            request_id: header_request_id,
+            request_id: header_request_id.map(|id| excerpt(id.as_bytes())),
             retry_after,
             skew_seconds,
         },
@@ -271,13 +279,7 @@ fn api_failure(
 /// The service's message, minus the string-to-sign `SignatureDoesNotMatch` appends (it
 /// holds the AccessKeyId and any STS token), sanitized and bounded.
 fn server_message(message: &str) -> String {
-    let lower = message.to_ascii_lowercase();
-    let cut = lower.find("string to sign").map_or(message.len(), |at| {
-        // Drop the lead-in too ("server string to sign is:").
-        lower[..at].rfind(['.', ';']).map_or(at, |dot| dot + 1)
-    });
-    let kept = message[..cut].trim();
-    let mut text = sanitize(kept);
+    let mut text = sanitize(without_string_to_sign(message));
     if text.len() > 300 {
         let mut end = 300;
         while !text.is_char_boundary(end) {
@@ -287,6 +289,16 @@ fn server_message(message: &str) -> String {
         text.push('…');
     }
     text
+}
+
+/// `text` up to the service's "string to sign" marker, lead-in dropped too ("server string
+/// to sign is:"): what follows holds the AccessKeyId and any STS token.
+fn without_string_to_sign(text: &str) -> &str {
+    let lower = text.to_ascii_lowercase();
+    let cut = lower.find("string to sign").map_or(text.len(), |at| {
+        lower[..at].rfind(['.', ';']).map_or(at, |dot| dot + 1)
+    });
+    text[..cut].trim()
 }
 
 /// For `SignatureDoesNotMatch` carrying the server's string-to-sign: whether it equals ours
@@ -352,12 +364,13 @@ pub fn decode<T: DeserializeOwned>(
         let at = if path == "." || path.is_empty() {
             "the top level".to_owned()
         } else {
-            format!("`{path}`")
+            // The path is made of the body's own keys: quoted like a body.
+            format!("`{}`", excerpt(path.as_bytes()))
         };
         Failure::Malformed {
             message: format!(
                 "{action} answered a body that does not decode: {} at {at} (line {}, column {})",
-                sanitize(&what),
+                excerpt(what.as_bytes()),
                 inner.line(),
                 inner.column()
             ),
@@ -415,6 +428,89 @@ mod tests {
             "Specified signature is not matched with our calculation."
         );
         assert!(!m.contains("LTAIfull"));
+    }
+
+    /// Fuzz find (response_envelope): a body that is not an envelope (no `Code`, or not JSON
+    /// at all) was quoted as it came, string-to-sign and AccessKeyId included.
+    #[test]
+    fn string_to_sign_is_stripped_from_bodies_without_an_envelope() {
+        let headers = HeaderMap::new();
+        for body in [
+            &b"string to signLTAIfuzzcanary"[..],
+            br#"{"RequestId":"R1"!"Code":"SignatureDoesNotMatch","Message":"no. server string to sign is:GET&%2F&AccessKeyId%3DLTAIfuzzcanary"}"#,
+            br#"{"Message":"no. Server String To Sign is: GET&%2F&AccessKeyId%3DLTAIfuzzcanary"}"#,
+        ] {
+            let failure = api_failure(500, &headers, body, None, "GET&%2F&x");
+            let Failure::Api { code, message, .. } = &failure else {
+                panic!("{failure:?}")
+            };
+            assert_eq!(code, "HttpError");
+            assert!(!message.contains("LTAIfuzzcanary"), "{message}");
+            assert!(message.starts_with("HTTP 500 (no content type): "), "{message}");
+        }
+    }
+
+    /// Fuzz find (response_envelope): the `Content-Type` of a non-envelope answer was quoted
+    /// raw, so a tab (a control character the header may legally hold) or a header of any
+    /// length reached the terminal.
+    #[test]
+    fn content_type_of_an_error_answer_is_printable_and_bounded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, "x\t:".parse().unwrap());
+        let failure = api_failure(500, &headers, b"", None, "GET&%2F&x");
+        assert!(!failure.message().contains('\t'), "{}", failure.message());
+        headers.insert(CONTENT_TYPE, "x".repeat(5000).parse().unwrap());
+        let failure = api_failure(500, &headers, b"", None, "GET&%2F&x");
+        assert!(failure.message().len() < 300, "{}", failure.message());
+    }
+
+    /// Fuzz find (response_envelope): the RequestId, from the envelope or the header, was
+    /// kept raw and printed in the error's help line, so an escaped `\u001b` in the body became
+    /// a terminal escape.
+    #[test]
+    fn request_id_of_an_error_answer_is_printable_and_bounded() {
+        let mut headers = HeaderMap::new();
+        let body = br#"{"RequestId":"R\u001b[2J\n","Code":"Throttling.User","Message":"m"}"#;
+        let failure = api_failure(400, &headers, body, None, "GET&%2F&x");
+        let id = failure.request_id().unwrap();
+        assert!(!id.chars().any(char::is_control), "{id:?}");
+        let body = format!(r#"{{"RequestId":"{}","Code":"C"}}"#, "r".repeat(5000));
+        let failure = api_failure(400, &headers, body.as_bytes(), None, "GET&%2F&x");
+        assert!(failure.request_id().unwrap().len() < 300);
+
+        headers.insert("x-acs-request-id", "R\t1".parse().unwrap());
+        let id = header_str(&headers, "x-acs-request-id");
+        let failure = api_failure(502, &headers, b"", id, "x");
+        assert_eq!(failure.request_id().as_deref(), Some("R 1"));
+    }
+
+    /// Fuzz find (response_envelope): the envelope's `Code` was sanitized but not bounded,
+    /// unlike its `Message`; a server could print kilobytes as the error code.
+    #[test]
+    fn code_of_an_error_answer_is_bounded() {
+        let body = format!(
+            r#"{{"Code":"Throttling.{}","Message":"m"}}"#,
+            "x".repeat(5000)
+        );
+        let failure = api_failure(400, &HeaderMap::new(), body.as_bytes(), None, "x");
+        assert!(failure.code().len() < 300, "{}", failure.code().len());
+        assert!(failure.code().starts_with("Throttling."));
+    }
+
+    /// Fuzz find (api_definition): the field path in a decode error is made of the body's own
+    /// keys, and was quoted raw: an escaped control character in a key reached the terminal.
+    #[test]
+    fn decode_error_path_is_printable_and_bounded() {
+        let body = br#"{"Servic\u001b[2JConfig": {"x" 1}}"#;
+        let err = decode::<PageInfo>("DescribeApi", body, None).unwrap_err();
+        assert!(
+            !err.message().chars().any(char::is_control),
+            "{:?}",
+            err.message()
+        );
+        let body = format!(r#"{{"{}": {{"x" 1}}}}"#, "k".repeat(5000));
+        let err = decode::<PageInfo>("DescribeApi", body.as_bytes(), None).unwrap_err();
+        assert!(err.message().len() < 600, "{}", err.message().len());
     }
 
     #[test]

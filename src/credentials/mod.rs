@@ -596,13 +596,9 @@ fn from_profile(
     let config: ConfigFile =
         serde_json::from_str(&text).map_err(|e| CredentialsError::ConfigInvalid {
             path: path.to_owned(),
-            // serde_json's messages name types and keys, never the values it read.
-            message: e
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or("")
-                .to_owned(),
+            // serde_json quotes the value it refused ("invalid type: integer `…`"), which may
+            // be a secret: only field names are kept.
+            message: without_values(e.to_string().split(" at line").next().unwrap_or("")),
             line: e.line(),
             column: e.column(),
         })?;
@@ -633,6 +629,32 @@ fn from_profile(
         profile: Some(found.name.clone()),
         mode: found.mode.clone(),
     })
+}
+
+/// A serde message with every quoted or backticked value replaced by `…`, except the field
+/// names of "missing/duplicate/unknown field `x`" (names, never values).
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest[open..].chars().next().unwrap_or('`');
+        let (before, after) = rest.split_at(open);
+        out.push_str(before);
+        let after = &after[1..];
+        let Some(close) = after.find(quote) else {
+            out.push_str(&format!("{quote}…"));
+            return out;
+        };
+        let inner = if out.ends_with("field ") {
+            &after[..close]
+        } else {
+            "…"
+        };
+        out.push_str(&format!("{quote}{inner}{quote}"));
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn find_profile<'a>(
@@ -948,6 +970,25 @@ mod tests {
             CredentialsError::ConfigInvalid { line: 1, .. }
         ));
         assert!(!text.contains("TOPSECRET"));
+    }
+
+    /// Fuzz find (profile_file): serde_json quotes the value it refused ("invalid type: integer
+    /// `987654321`"), so a secret written as a bare number was shown.
+    #[test]
+    fn invalid_config_never_quotes_a_refused_value() {
+        let home = home_with(
+            r#"{"profiles": [{"name": "a", "mode": "AK", "access_key_id": "id", "access_key_secret": 987654321}]}"#,
+            0o600,
+        );
+        let err = resolve(Some("a"), &env_of(&[]), Some(home.path())).unwrap_err();
+        let text = format!("{err} {err:?}");
+        let text = format!("{text} {:?}", miette::Report::new(err));
+        assert!(!text.contains("987654321"), "{text}");
+        assert!(text.contains("invalid type"), "{text}");
+
+        let home = home_with(r#"{"profiles": [{"name": "a", "name": "b"}]}"#, 0o600);
+        let err = resolve(Some("a"), &env_of(&[]), Some(home.path())).unwrap_err();
+        assert!(err.to_string().contains("duplicate field `name`"), "{err}");
     }
 
     #[test]
