@@ -261,35 +261,22 @@ trait Record: Sized {
     fn indexed(&self, index: ApiIndex) -> Self::Indexed;
 }
 
-impl Record for ApiDraft {
-    type Indexed = ApiDraft<ApiIndex>;
-    fn api(&self) -> &ApiIdentity {
-        &self.api
-    }
-    fn indexed(&self, index: ApiIndex) -> ApiDraft<ApiIndex> {
-        self.clone().with_api(index)
-    }
+/// The three record types differ only in their other fields, which `with_api` carries over.
+macro_rules! record {
+    ($($record:ident),*) => {$(
+        impl Record for $record {
+            type Indexed = $record<ApiIndex>;
+            fn api(&self) -> &ApiIdentity {
+                &self.api
+            }
+            fn indexed(&self, index: ApiIndex) -> $record<ApiIndex> {
+                self.clone().with_api(index)
+            }
+        }
+    )*};
 }
 
-impl Record for Deployment {
-    type Indexed = Deployment<ApiIndex>;
-    fn api(&self) -> &ApiIdentity {
-        &self.api
-    }
-    fn indexed(&self, index: ApiIndex) -> Deployment<ApiIndex> {
-        self.clone().with_api(index)
-    }
-}
-
-impl Record for HistoricalVersion {
-    type Indexed = HistoricalVersion<ApiIndex>;
-    fn api(&self) -> &ApiIdentity {
-        &self.api
-    }
-    fn indexed(&self, index: ApiIndex) -> HistoricalVersion<ApiIndex> {
-        self.clone().with_api(index)
-    }
-}
+record!(ApiDraft, Deployment, HistoricalVersion);
 
 impl<T: Record> Serialize for Indexed<'_, T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
