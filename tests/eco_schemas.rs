@@ -107,23 +107,6 @@ fn removal(args: &[&str], prepare: impl FnOnce(&TestSim)) -> (Option<i32>, Value
     (out.status.code(), json(&out))
 }
 
-/// Publishes API_NEW to RELEASE through `grant` (FAULTS.md R9's hook).
-fn publish_new_api(account: &mut grantguard::sim::Account, grant: &str) {
-    use grantguard::sim::fixture::{Route, VpcRoute};
-    let id = account.add_api(
-        "orders",
-        "apiNew",
-        Route::Vpc(VpcRoute {
-            name: Some(grant.to_owned()),
-            vpc_id: None,
-            instance_id: None,
-            port: None,
-            enabled: true,
-        }),
-    );
-    account.publish(&id, "RELEASE", None, "2024-06-01T00:00:00Z");
-}
-
 /// One removal run to validate: the outcome expected of its single grant ("" for a batch),
 /// the arguments, what to do to the emulator first, and the exit code.
 type RemovalCase = (
@@ -162,7 +145,7 @@ fn removal_results_match_the_removal_schema() {
             vec!["--name", safe, "--yes"],
             Box::new(move |sim: &TestSim| {
                 sim.before("RemoveVpcAccess", move |_, account| {
-                    publish_new_api(account, safe)
+                    publish_new_api(account, safe);
                 })
             }),
             1,

@@ -11,7 +11,7 @@ mod common;
 
 use common::*;
 use grantguard::failpoints::names;
-use grantguard::sim::{Faults, SimOptions};
+use grantguard::sim::Faults;
 use serde_json::Value;
 use std::io::BufRead;
 use std::os::unix::process::ExitStatusExt;
@@ -68,17 +68,6 @@ fn kill_at(sim: &TestSim, home: &Home, point: &str) {
     reached.unwrap_or_else(|_| panic!("never reached {point}:\n{text}"));
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{text}");
 }
-
-fn faulted(faults: Faults) -> TestSim {
-    start_with(
-        fixture("basic-account.json"),
-        SimOptions {
-            faults,
-            ..SimOptions::default()
-        },
-    )
-}
-
 /// FAULTS.md R8: (the grant is present) XOR (the journal holds a `done` entry whose pending
 /// record keeps every `SetVpcAccess` input).
 fn assert_present_xor_done(sim: &TestSim, journal: &Path) {
@@ -152,10 +141,13 @@ fn k1_a_crash_before_the_journal_write_leaves_no_entry_and_the_grant() {
 fn k3_a_crash_after_the_service_applied_a_removal_whose_answer_was_lost_is_reconciled_as_done() {
     // The service applies RemoveVpcAccess and the connection drops before any answer; the
     // process is killed before it journals the outcome.
-    let sim = faulted(Faults {
-        apply_then_drop: vec!["RemoveVpcAccess=always".parse().unwrap()],
-        ..Faults::default()
-    });
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            apply_then_drop: vec!["RemoveVpcAccess=always".parse().unwrap()],
+            ..Faults::default()
+        },
+    );
     let home = Home::new();
     let before = tuple(&sim).expect("the grant exists");
     kill_at(&sim, &home, names::AFTER_RESPONSE);
@@ -183,10 +175,13 @@ fn k3_a_crash_after_the_service_applied_a_removal_whose_answer_was_lost_is_recon
 fn k4_a_crash_after_a_removal_dropped_before_it_was_applied_is_reconciled_as_not_removed() {
     // The request reaches the service, which drops the connection without applying it; the
     // process is killed before it journals the outcome.
-    let sim = faulted(Faults {
-        drop_before_apply: vec!["RemoveVpcAccess=once".parse().unwrap()],
-        ..Faults::default()
-    });
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            drop_before_apply: vec!["RemoveVpcAccess=once".parse().unwrap()],
+            ..Faults::default()
+        },
+    );
     let home = Home::new();
     kill_at(&sim, &home, names::AFTER_RESPONSE);
     let journal = home.journal();

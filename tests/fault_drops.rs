@@ -8,20 +8,9 @@
 mod common;
 
 use common::*;
-use grantguard::sim::{Faults, SimOptions};
+use grantguard::sim::Faults;
 
 const SAFE: &str = "legacy-unused-443";
-
-fn faulted(faults: Faults) -> TestSim {
-    start_with(
-        fixture("basic-account.json"),
-        SimOptions {
-            faults,
-            ..SimOptions::default()
-        },
-    )
-}
-
 fn run(sim: &TestSim, home: &Home, args: &[&str]) -> std::process::Output {
     grantguard(sim, home)
         .args(args)
@@ -40,7 +29,7 @@ fn tuple(sim: &TestSim) -> Option<(String, String, u16)> {
 /// Removes SAFE under `faults`; the removal must have been sent once and journaled `done`
 /// (reconciled by reading), and `restore` must bring the tuple back.
 fn removed_applied_and_restorable(faults: Faults) {
-    let sim = faulted(faults);
+    let sim = faulted("basic-account.json", faults);
     let home = Home::new();
     let before = tuple(&sim).expect("the grant exists");
     let out = run(&sim, &home, &["remove", "--name", SAFE, "--yes"]);
@@ -83,10 +72,13 @@ fn r6_a_removal_reset_mid_answer_is_not_resent_and_journaled_done() {
 
 #[test]
 fn a_removal_dropped_before_it_was_applied_is_not_resent_and_journaled_not_removed() {
-    let sim = faulted(Faults {
-        drop_before_apply: vec!["RemoveVpcAccess=always".parse().unwrap()],
-        ..Faults::default()
-    });
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            drop_before_apply: vec!["RemoveVpcAccess=always".parse().unwrap()],
+            ..Faults::default()
+        },
+    );
     let home = Home::new();
     let before = tuple(&sim).expect("the grant exists");
     let out = run(&sim, &home, &["remove", "--name", SAFE, "--yes"]);

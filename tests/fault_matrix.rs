@@ -25,17 +25,6 @@ const MUTATING: [&str; 3] = [
     "RemoveVpcAccessAndAbolishApis",
     "SetVpcAccess",
 ];
-
-fn faulted(name: &str, faults: Faults) -> TestSim {
-    start_with(
-        fixture(name),
-        SimOptions {
-            faults,
-            ..SimOptions::default()
-        },
-    )
-}
-
 fn mutations(sim: &TestSim) -> usize {
     MUTATING.iter().map(|a| sim.calls(a)).sum()
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use grantguard::sim::{Faults, SimOptions, Stall};
+use grantguard::sim::{Faults, Stall};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -21,17 +21,6 @@ const TOLERANCE: Duration = Duration::from_millis(500);
 /// The most the client's backoff can add before the one retry: full jitter under the default
 /// first ceiling of 1 s (no server hint: a timeout carries none).
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-
-fn faulted(faults: Faults) -> TestSim {
-    start_with(
-        fixture("basic-account.json"),
-        SimOptions {
-            faults,
-            ..SimOptions::default()
-        },
-    )
-}
-
 /// `audit --format json` with two attempts of at most 2 s each; the exit code, the report, the
 /// stderr and the wall time of the process.
 fn audit(sim: &TestSim, extra: &[&str]) -> (Option<i32>, Value, String, Duration) {
@@ -105,10 +94,13 @@ fn a3_a_slowloris_answer_is_cut_by_the_per_attempt_timeout_then_becomes_a_timeou
     let clean = clean();
     // One byte every 500 ms: far inside the idle timeout (set to 10 s explicitly), so only
     // the total per-attempt timeout can end the attempt.
-    let sim = faulted(Faults {
-        slowloris: vec![format!("DescribeApi:{GET_ORDER}=500ms").parse().unwrap()],
-        ..Faults::default()
-    });
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            slowloris: vec![format!("DescribeApi:{GET_ORDER}=500ms").parse().unwrap()],
+            ..Faults::default()
+        },
+    );
     let (code, report, err, _) = audit(&sim, &["--idle-timeout", "10s"]);
     check_invariants(&sim, &clean, &report, code, &err);
     timeout_gap(&report);
@@ -138,10 +130,13 @@ fn a3_a_slowloris_answer_is_cut_by_the_per_attempt_timeout_then_becomes_a_timeou
 #[test]
 fn a4_a_hung_server_costs_at_most_attempts_times_the_timeout_plus_backoff() {
     let clean = clean();
-    let sim = faulted(Faults {
-        hang: vec![format!("DescribeApi:{GET_ORDER}=always").parse().unwrap()],
-        ..Faults::default()
-    });
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            hang: vec![format!("DescribeApi:{GET_ORDER}=always").parse().unwrap()],
+            ..Faults::default()
+        },
+    );
     let (code, report, err, wall) = audit(&sim, &[]);
     check_invariants(&sim, &clean, &report, code, &err);
     timeout_gap(&report);
@@ -172,10 +167,13 @@ fn a4_a_hung_server_costs_at_most_attempts_times_the_timeout_plus_backoff() {
 
 #[test]
 fn timeouts_come_from_the_config_file_when_no_flag_is_given() {
-    let sim = faulted(Faults {
-        hang: vec![format!("DescribeApi:{GET_ORDER}=always").parse().unwrap()],
-        ..Faults::default()
-    });
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            hang: vec![format!("DescribeApi:{GET_ORDER}=always").parse().unwrap()],
+            ..Faults::default()
+        },
+    );
     let home = Home::new();
     std::fs::write(
         home.path().join("grantguard.json"),

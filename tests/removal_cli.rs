@@ -62,23 +62,6 @@ fn std_command(sim: &TestSim, home: &Home) -> std::process::Command {
     cmd
 }
 
-/// Publishes a new API to RELEASE routing through `grant` (the "someone deployed meanwhile" race).
-fn publish_new_api(account: &mut Account, grant: &str) -> String {
-    let id = account.add_api(
-        "orders",
-        "apiNew",
-        Route::Vpc(VpcRoute {
-            name: Some(grant.to_owned()),
-            vpc_id: None,
-            instance_id: None,
-            port: None,
-            enabled: true,
-        }),
-    );
-    account.publish(&id, "RELEASE", None, "2024-06-01T00:00:00Z");
-    id
-}
-
 /// Makes the `nth` served call of `action` for `VpcName == name` wait until the returned
 /// sender is used (or dropped): the test then knows exactly where the child process is.
 fn pause_at(

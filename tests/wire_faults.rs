@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use grantguard::sim::{CorruptRule, Faults, SimOptions};
+use grantguard::sim::{CorruptRule, Faults};
 use serde_json::Value;
 
 /// The basic account's `getOrder` API, whose draft is read with DescribeApi.
@@ -35,17 +35,6 @@ fn comparable(report: &Value) -> Value {
     }
     r
 }
-
-fn faulted(faults: Faults) -> TestSim {
-    start_with(
-        fixture("basic-account.json"),
-        SimOptions {
-            faults,
-            ..SimOptions::default()
-        },
-    )
-}
-
 #[test]
 fn a_throttling_storm_completes_with_the_clean_verdicts_and_fresh_nonces() {
     let clean_sim = start("basic-account.json");
@@ -54,12 +43,15 @@ fn a_throttling_storm_completes_with_the_clean_verdicts_and_fresh_nonces() {
 
     // A few seeds: each gives a different pattern of throttled calls (FAULTS.md R1).
     for seed in 1..=3 {
-        let sim = faulted(Faults {
-            throttle_rate: Some(0.5),
-            max_consecutive_faults: Some(3),
-            seed: Some(seed),
-            ..Faults::default()
-        });
+        let sim = faulted(
+            "basic-account.json",
+            Faults {
+                throttle_rate: Some(0.5),
+                max_consecutive_faults: Some(3),
+                seed: Some(seed),
+                ..Faults::default()
+            },
+        );
         // The emulator caps faults in a row per call, so every call gets through within 4 of
         // its 8 throttled attempts however the concurrent calls interleave.
         let (exit, report, stderr) = audit(&sim, &[]);
@@ -114,10 +106,13 @@ fn corrupted_describe_api_is_a_gap(corruption: &str, code: &str, extra: &[&str],
     let rule: CorruptRule = format!("DescribeApi:{GET_ORDER}={corruption}")
         .parse()
         .expect("a valid corrupt rule");
-    let sim = faulted(Faults {
-        corrupt: vec![rule],
-        ..Faults::default()
-    });
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            corrupt: vec![rule],
+            ..Faults::default()
+        },
+    );
     let (exit, report, stderr) = audit(&sim, extra);
     assert_eq!(exit, Some(1), "{corruption}: exit 1: {stderr}");
     assert_eq!(report["complete"], false, "{corruption}: incomplete");

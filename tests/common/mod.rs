@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
-use grantguard::sim::{Fixture, FixtureCredential, Sim, SimOptions};
+use grantguard::sim::fixture::{Route, VpcRoute};
+use grantguard::sim::{Account, Faults, Fixture, FixtureCredential, Sim, SimOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,6 +59,35 @@ pub fn start_with(fixture: Fixture, options: SimOptions) -> TestSim {
     )
     .expect("emulator starts");
     TestSim { sim, credential }
+}
+
+/// The emulator serving fixture `name` with `faults`.
+pub fn faulted(name: &str, faults: Faults) -> TestSim {
+    start_with(
+        fixture(name),
+        SimOptions {
+            faults,
+            ..SimOptions::default()
+        },
+    )
+}
+
+/// Publishes a new API to RELEASE routing through `grant` (the "someone deployed meanwhile"
+/// race, FAULTS.md R9's hook); returns its id.
+pub fn publish_new_api(account: &mut Account, grant: &str) -> String {
+    let id = account.add_api(
+        "orders",
+        "apiNew",
+        Route::Vpc(VpcRoute {
+            name: Some(grant.to_owned()),
+            vpc_id: None,
+            instance_id: None,
+            port: None,
+            enabled: true,
+        }),
+    );
+    account.publish(&id, "RELEASE", None, "2024-06-01T00:00:00Z");
+    id
 }
 
 /// A temporary HOME, so no real `~/.aliyun` or state directory is ever read or written.
