@@ -856,24 +856,35 @@ fn a_reset_ends_its_own_connection_with_a_rst_and_others_close_gracefully() {
     assert!(text.starts_with("HTTP/1.1 200") && text.contains(CREATE_ORDER));
 }
 
+/// RemoveVpcAccess of grant `name`, over a raw socket: the bytes answered and how the
+/// connection ended.
+fn remove_raw(sim: &Sim, name: &str) -> (Vec<u8>, std::io::Result<()>) {
+    let key = removal_of(sim, name);
+    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    raw_exchange(sim, &V1::new("RemoveVpcAccess", &key))
+}
+
+/// Nothing was answered and the connection ended with a reset.
+fn assert_dropped(bytes: &[u8], end: std::io::Result<()>) {
+    assert!(
+        bytes.is_empty(),
+        "no answer: {:?}",
+        String::from_utf8_lossy(bytes)
+    );
+    assert_eq!(
+        end.expect_err("dropped").kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+}
+
 #[test]
 fn drop_before_apply_answers_nothing_and_changes_nothing() {
     let sim = start(Faults {
         drop_before_apply: vec!["RemoveVpcAccess=always".parse().unwrap()],
         ..Faults::default()
     });
-    let key = removal_of(&sim, "legacy-unused-443");
-    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (bytes, end) = raw_exchange(&sim, &V1::new("RemoveVpcAccess", &key));
-    assert!(
-        bytes.is_empty(),
-        "no answer: {:?}",
-        String::from_utf8_lossy(&bytes)
-    );
-    assert_eq!(
-        end.expect_err("dropped").kind(),
-        std::io::ErrorKind::ConnectionReset
-    );
+    let (bytes, end) = remove_raw(&sim, "legacy-unused-443");
+    assert_dropped(&bytes, end);
     assert!(sim.state().has_grant_named("legacy-unused-443"));
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
     assert_eq!(sim.log()[0].status, 0, "logged as unanswered");
@@ -885,23 +896,11 @@ fn apply_then_drop_applies_the_mutation_and_answers_nothing() {
         apply_then_drop: vec!["RemoveVpcAccess=once".parse().unwrap()],
         ..Faults::default()
     });
-    let key = removal_of(&sim, "legacy-unused-443");
-    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (bytes, end) = raw_exchange(&sim, &V1::new("RemoveVpcAccess", &key));
-    assert!(
-        bytes.is_empty(),
-        "no answer: {:?}",
-        String::from_utf8_lossy(&bytes)
-    );
-    assert_eq!(
-        end.expect_err("dropped").kind(),
-        std::io::ErrorKind::ConnectionReset
-    );
+    let (bytes, end) = remove_raw(&sim, "legacy-unused-443");
+    assert_dropped(&bytes, end);
     assert!(!sim.state().has_grant_named("legacy-unused-443"), "applied");
     // `once`: the next matching request is answered.
-    let key = removal_of(&sim, "orders-internal-9000");
-    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (bytes, end) = raw_exchange(&sim, &V1::new("RemoveVpcAccess", &key));
+    let (bytes, end) = remove_raw(&sim, "orders-internal-9000");
     end.expect("answered");
     assert!(String::from_utf8_lossy(&bytes).starts_with("HTTP/1.1 200"));
 }
