@@ -8,7 +8,9 @@
 #      it with `grantguard sim serve --latency-ms 20 --qps 500 --log FILE`;
 #   2. cold `grantguard audit`: calls (from the emulator's log), throttled answers, wall time,
 #      the lower bound max(calls / QPS cap, calls x latency / concurrency) and wall / bound;
-#   3. repeat audit with --cache: its calls as a share of the cold run's;
+#   3. repeat audit with --cache: its calls as a share of the cold run's; then a guarded
+#      removal of one safe grant: its re-check's calls as a share of the cold run's, and the
+#      window from the end of the re-check to RemoveVpcAccess's answer;
 #   4. audit a generated 100,000-API x 3-stage snapshot offline: wall time and peak RSS;
 #   5. one table on stdout, the same figures as JSON in bench-results.json (gitignored).
 #
@@ -90,6 +92,25 @@ for r in (a, b):
 print("true" if a == b else "false")
 EOF
 )
+# 3b. A guarded removal of one safe grant: the re-check (an incremental re-walk against the
+# removal's own fresh audit) as a share of the cold audit's calls, and its window.
+env -i PATH="$PATH" HOME="$WORK" \
+    ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI5tGeneratedBenchKey \
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET=GeneratedBenchSecret0123456789ab \
+    "$BIN" --quiet --endpoint "$URL" --region cn-hangzhou remove --all-safe --max 1 --yes \
+    --accept-warnings --journal "$WORK/journal.jsonl" --format json --output "$WORK/removal.json" \
+    --qps "$CLIENT_QPS" --concurrency "$CONCURRENCY" || [[ $? -eq 1 ]]
+read -r recheck_calls recheck_reused recheck_ms recheck_window_ms < <(python3 - "$WORK/removal.json" <<'EOF'
+import json, sys
+done = [g for g in json.load(open(sys.argv[1]))["grants"] if g["removed"]]
+if done:
+    g = done[0]
+    print(g["recheck"]["calls"], g["recheck"]["reused"], g["recheck"]["ms"], g["recheck_window_ms"])
+else:
+    print("null null null null")
+EOF
+)
+recheck_share=$(calc "'null' if '$recheck_calls' == 'null' else round($recheck_calls / $cold_calls, 4)")
 kill "$SIM_PID" 2>/dev/null || true
 wait "$SIM_PID" 2>/dev/null || true
 SIM_PID=
@@ -138,6 +159,11 @@ printf '%-50s %s\n' \
     "cached audit: throttled answers" "$warm_throttled" \
     "cached audit: wall (s)" "$warm_wall" \
     "cached audit: same report as cold" "$same_report" \
+    "removal re-check: calls" "$recheck_calls" \
+    "removal re-check: share of cold (target <= 0.25)" "$recheck_share" \
+    "removal re-check: definitions reused" "$recheck_reused" \
+    "removal re-check: wall (ms)" "$recheck_ms" \
+    "removal: re-check end -> answer (ms)" "$recheck_window_ms" \
     "offline: snapshot APIs / deployments" "$snapshot_apis / $snapshot_deployments" \
     "offline: snapshot size (MB)" "$snapshot_mb" \
     "offline: wall, median of 3 (s) (target <= 1.5)" "$offline_wall" \
@@ -152,6 +178,8 @@ cat > "$OUT" <<EOF
             "bound_s": $cold_bound, "wall_over_bound": $cold_ratio },
   "cached": { "calls": $warm_calls, "share_of_cold": $warm_share, "throttled": $warm_throttled,
               "wall_s": $warm_wall, "same_report": $same_report },
+  "recheck": { "calls": $recheck_calls, "share_of_cold": $recheck_share, "reused": $recheck_reused,
+               "ms": $recheck_ms, "window_ms": $recheck_window_ms },
   "offline": { "apis": $snapshot_apis, "deployments": $snapshot_deployments,
                "snapshot_mb": $snapshot_mb, "wall_s": $offline_wall, "peak_rss_mb": $offline_rss_mb }
 }

@@ -459,6 +459,9 @@ pub struct RemoveArgs {
     /// Confirm without typing the grant's name (required when stdin is not a terminal)
     #[arg(long)]
     pub yes: bool,
+    /// Remove a safe grant that still has warnings (a draft, rollback target or backend model; journaled)
+    #[arg(long)]
+    pub accept_warnings: bool,
     /// Remove even when the verdict is not safe (needs --reason; journaled)
     #[arg(long, requires = "reason")]
     pub force: bool,

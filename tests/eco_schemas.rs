@@ -151,7 +151,7 @@ fn removal_results_match_the_removal_schema() {
             1,
         ),
         (
-            "aborted",
+            "not-removed",
             vec!["--name", safe, "--yes"],
             Box::new(move |sim: &TestSim| {
                 let mut seen = 0;
@@ -182,7 +182,7 @@ fn removal_results_match_the_removal_schema() {
         ),
         (
             "",
-            vec!["--all-safe", "--max", "1", "--yes"],
+            vec!["--all-safe", "--max", "1", "--yes", "--accept-warnings"],
             Box::new(|_| {}),
             0,
         ),
@@ -205,7 +205,7 @@ fn removal_results_match_the_removal_schema() {
     for outcome in [
         "done",
         "done-unexpected",
-        "aborted",
+        "not-removed",
         "refused",
         "dry-run",
         "skipped",

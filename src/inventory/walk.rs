@@ -102,6 +102,29 @@ pub async fn walk_with_cache(
     options: &WalkOptions,
     cache: Option<&Inventory>,
 ) -> Result<Inventory, WalkError> {
+    Ok(walk_incrementally(client, region, options, cache)
+        .await?
+        .inventory)
+}
+
+/// An incremental walk's inventory and how many definitions it took from the earlier one.
+#[derive(Debug)]
+pub struct Rewalk {
+    /// The inventory, as complete as a full walk's.
+    pub inventory: Inventory,
+    /// Definitions (drafts, deployments, versions) reused because a live listing proved them
+    /// unchanged; everything else was read again.
+    pub reused: u64,
+}
+
+/// [`walk_with_cache`], also saying how much it reused: the removal's re-check walks this way
+/// against the audit it is about to act on.
+pub async fn walk_incrementally(
+    client: &Client,
+    region: &RegionId,
+    options: &WalkOptions,
+    cache: Option<&Inventory>,
+) -> Result<Rewalk, WalkError> {
     let walker = Walker {
         client,
         options,
@@ -150,14 +173,12 @@ pub async fn walk_with_cache(
         return Err(WalkError::Stopped(Box::new(error)));
     }
     inventory.gaps = walker.gaps.into_inner().expect("gap lock");
-    tracing::info!(
-        reused = walker.reused.load(Ordering::Relaxed),
-        "definitions reused from the cache"
-    );
+    let reused = walker.reused.load(Ordering::Relaxed);
+    tracing::info!(reused, "definitions reused from the cache");
     inventory.sort();
     inventory.share_identities();
     inventory.taken_at = OffsetDateTime::now_utc();
-    Ok(inventory)
+    Ok(Rewalk { inventory, reused })
 }
 
 /// Credentials and clock failures make every later answer meaningless.

@@ -5,7 +5,9 @@
 //! apply), so scripts can read `unexpected_apis` or `restore_command` without probing.
 //! It never holds a secret: only grant attributes, audit findings, journal ids and API ids.
 
-use super::journal::{Abolished, ApiStage, GrantRecord, Override, State};
+use super::journal::{
+    Abolished, ApiStage, GrantRecord, OverriddenFinding, Override, RecheckFacts, State,
+};
 use super::steps::{Call, DryRun, Finished, Refusal};
 use crate::inventory::Grant;
 use crate::report::json::FindingJson;
@@ -87,11 +89,15 @@ pub struct Handled {
     refusal: Option<RefusalView>,
     reason: Option<String>,
     recheck_gap_ms: Option<f64>,
+    recheck_window_ms: Option<f64>,
+    recheck: Option<RecheckFacts>,
     predicted_apis: Vec<ApiView>,
     response_apis: Vec<ApiView>,
     unexpected_apis: Vec<ApiView>,
     missing_apis: Vec<ApiView>,
     appeared_apis: Vec<ApiView>,
+    appeared_findings: Vec<OverriddenFinding>,
+    accepted_warnings: Vec<OverriddenFinding>,
     abolished: Vec<AbolishedView>,
     calls: Vec<CallView>,
     request_id: Option<String>,
@@ -249,11 +255,15 @@ impl Handled {
             refusal: None,
             reason: None,
             recheck_gap_ms: None,
+            recheck_window_ms: None,
+            recheck: None,
             predicted_apis: Vec::new(),
             response_apis: Vec::new(),
             unexpected_apis: Vec::new(),
             missing_apis: Vec::new(),
             appeared_apis: Vec::new(),
+            appeared_findings: Vec::new(),
+            accepted_warnings: Vec::new(),
             abolished: Vec::new(),
             calls: Vec::new(),
             request_id: None,
@@ -291,11 +301,15 @@ impl Handled {
             refusal: None,
             reason: f.detail.reason.clone(),
             recheck_gap_ms: f.detail.recheck_gap_ms,
+            recheck_window_ms: f.detail.recheck_window_ms,
+            recheck: f.detail.recheck,
             predicted_apis: apis(&f.predicted),
             response_apis: apis(&f.detail.response_apis),
             unexpected_apis: apis(&f.detail.unexpected_apis),
             missing_apis: apis(&f.detail.missing_apis),
             appeared_apis: apis(&f.detail.appeared),
+            appeared_findings: f.detail.appeared_findings.clone(),
+            accepted_warnings: f.accepted_warnings.clone(),
             abolished: f.detail.abolished.iter().map(AbolishedView::from).collect(),
             calls: vec![CallView::from(&f.call)],
             request_id: f.detail.request_id.clone(),
@@ -326,6 +340,7 @@ impl Handled {
         let kind = match refusal {
             Refusal::Unresolved(_) => "unresolved",
             Refusal::NotSafe(_) => "not-safe",
+            Refusal::Warnings(_) => "warnings",
             Refusal::PlanMismatch(..) => "plan-mismatch",
             Refusal::NotConfirmed(..) => "not-confirmed",
             Refusal::Changed(_) => "recheck-changed",
@@ -353,6 +368,16 @@ impl Handled {
                     .iter()
                     .chain(report.grants.iter().flat_map(|g| g.findings.iter())),
             ),
+            Refusal::Warnings(_) => {
+                let mut rules: Vec<String> = Vec::new();
+                for f in report.grants.iter().flat_map(|g| g.warnings()) {
+                    let id = f.rule.to_string();
+                    if !rules.contains(&id) {
+                        rules.push(id);
+                    }
+                }
+                rules
+            }
             _ => holding_rules(report.grants.iter().flat_map(|g| g.findings.iter())),
         };
         handled.refusal = Some(RefusalView {
@@ -361,10 +386,12 @@ impl Handled {
             rules,
         });
         if let Refusal::Changed(aborted) = refusal {
-            handled.outcome = State::Aborted.as_str();
+            handled.outcome = State::NotRemoved.as_str();
             handled.journal_id = Some(aborted.id.clone());
             handled.predicted_apis = apis(&aborted.predicted);
             handled.appeared_apis = apis(&aborted.appeared);
+            handled.appeared_findings = aborted.appeared_findings.clone();
+            handled.recheck = Some(aborted.recheck);
         }
         handled
     }
@@ -376,6 +403,28 @@ impl Handled {
             kind: "not-safe",
             message: format!("the verdict is {}", g.verdict.as_str()),
             rules: holding_rules(&g.findings),
+        });
+        handled
+    }
+
+    /// `--all-safe`: a safe grant kept because its report is not clean (no `--accept-warnings`).
+    pub fn warnings(g: &GrantReport) -> Handled {
+        let mut handled = Handled::of_report("refused", g);
+        let mut rules: Vec<String> = Vec::new();
+        for f in g.warnings() {
+            let id = f.rule.to_string();
+            if !rules.contains(&id) {
+                rules.push(id);
+            }
+        }
+        let count = g.warnings().count();
+        handled.refusal = Some(RefusalView {
+            kind: "warnings",
+            message: format!(
+                "the verdict is safe, with {count} warning{}; removal needs a clean report or --accept-warnings",
+                if count == 1 { "" } else { "s" }
+            ),
+            rules,
         });
         handled
     }
@@ -443,6 +492,7 @@ mod tests {
             findings: Vec::new(),
             predicted: Vec::new(),
             forced: None,
+            accepted_warnings: Vec::new(),
         }
     }
 
@@ -487,6 +537,6 @@ mod tests {
             |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         let skipped = serde_json::to_value(Handled::empty("skipped")).unwrap();
         assert_eq!(keys(first), keys(&skipped));
-        assert_eq!(keys(first).len(), 19);
+        assert_eq!(keys(first).len(), 23);
     }
 }

@@ -156,6 +156,9 @@ pub struct Intent {
     /// The override, when `--force --reason` was given.
     #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
     pub forced: Option<Override>,
+    /// The warnings `--accept-warnings` accepted (a `safe` grant that was not clean).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_warnings: Vec<OverriddenFinding>,
     /// The (API, stage) pairs the audit expects the service to name (or to unpublish).
     #[serde(default)]
     pub predicted: Vec<ApiStage>,
@@ -230,15 +233,26 @@ pub struct Detail {
     /// Predicted but not returned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_apis: Vec<ApiStage>,
-    /// What the re-check found that the audit had not seen.
+    /// What the re-check found that the audit had not seen: the (API, stage) pairs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appeared: Vec<ApiStage>,
+    /// What the re-check found that the audit had not seen: every new finding (a backend
+    /// model or a draft has no stage pair), and every part it could not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appeared_findings: Vec<OverriddenFinding>,
+    /// What the re-check read and how long it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<RecheckFacts>,
     /// The service's RequestId.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// Milliseconds between the end of the re-check and the mutating call.
+    /// Milliseconds between the end of the re-check and the mutating call handed to the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recheck_gap_ms: Option<f64>,
+    /// Milliseconds between the end of the re-check and the mutating call's answer: the
+    /// window in which a change can slip past the re-check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_window_ms: Option<f64>,
     /// True when the state was decided by reading the live account afterwards.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reconciled: bool,
@@ -251,6 +265,17 @@ pub struct Detail {
     /// The VpcAccessId of a restored grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_access_id: Option<String>,
+}
+
+/// What the re-check (an incremental re-walk) cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RecheckFacts {
+    /// Requests sent (every attempt).
+    pub calls: u64,
+    /// Definitions reused from the audit because a live listing proved them unchanged.
+    pub reused: u64,
+    /// How long it took, in milliseconds.
+    pub ms: f64,
 }
 
 /// One line of the journal.
@@ -664,6 +689,7 @@ mod tests {
             digest: "ab".repeat(32),
             verdict: "safe".into(),
             forced: None,
+            accepted_warnings: Vec::new(),
             predicted: Vec::new(),
             pid: 7,
             host: "h".into(),

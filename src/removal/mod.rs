@@ -275,6 +275,8 @@ pub struct Plan {
     pub yes: bool,
     /// `--reason` (only with `--force`).
     pub reason: Option<String>,
+    /// `--accept-warnings`.
+    pub accept_warnings: bool,
     /// `--plan REPORT.json`.
     pub plan: Option<PathBuf>,
     /// The action.
@@ -288,6 +290,7 @@ impl Plan {
             dry_run: args.dry_run,
             yes: args.yes,
             reason: args.force.then(|| args.reason.clone()).flatten(),
+            accept_warnings: args.accept_warnings,
             plan: args.plan.clone(),
             action: if args.abolish_apis {
                 Action::RemoveVpcAccessAndAbolishApis
@@ -329,7 +332,10 @@ pub async fn remove_command(
     let mut handled = Vec::new();
     let result = match selector {
         Some(selector) if !args.all_safe => {
-            match remove_one(ctx, journal.as_mut(), &path, &selector, &plan).await {
+            match remove_one(ctx, journal.as_mut(), &path, &selector, &plan, Base::Walk)
+                .await
+                .0
+            {
                 Ok(Ended::Finished(finished)) => {
                     handled.push(Handled::finished(&finished));
                     report_finished(&mut sink, &finished, plan.action)
@@ -386,23 +392,55 @@ pub async fn remove_command(
     Ok(outcome)
 }
 
-/// The protocol for one grant, one line per step of DESIGN.md.
+/// Where step 2's audit comes from.
+enum Base {
+    /// A fresh live walk (a single `remove`).
+    Walk,
+    /// `--all-safe`: the batch's live inventory (its own walk, or the previous grant's
+    /// re-check), in which the grant was resolved.
+    Batch(steps::Resolved, Box<crate::inventory::Inventory>),
+}
+
+/// The protocol for one grant, one line per step of DESIGN.md. Besides how it ended, returns
+/// the re-check's fresh inventory when it got that far (`--all-safe` audits the next grant
+/// from it instead of walking the region again).
 async fn remove_one(
     ctx: &Context,
     journal: Option<&mut Journal>,
     path: &Path,
     selector: &Selector,
     plan: &Plan,
+    base: Base,
+) -> (
+    Result<Ended, RemovalError>,
+    Option<crate::inventory::Inventory>,
+) {
+    let mut fresh = None;
+    let ended = remove_one_inner(ctx, journal, path, selector, plan, base, &mut fresh).await;
+    (ended, fresh)
+}
+
+async fn remove_one_inner(
+    ctx: &Context,
+    journal: Option<&mut Journal>,
+    path: &Path,
+    selector: &Selector,
+    plan: &Plan,
+    base: Base,
+    fresh: &mut Option<crate::inventory::Inventory>,
 ) -> Result<Ended, RemovalError> {
     let stopped = |stop: Stop| match stop {
         Stop::Refused(refusal) => Ok(Ended::Refused(refusal)),
         Stop::Failed(error) => Err(error),
     };
-    let resolved = match steps::resolve(ctx, selector).await {
-        Ok(r) => r,
-        Err(stop) => return stopped(stop),
+    let audited = match base {
+        Base::Walk => match steps::resolve(ctx, selector).await {
+            Ok(resolved) => steps::audit(ctx, resolved).await,
+            Err(stop) => Err(stop),
+        },
+        Base::Batch(resolved, inventory) => steps::audit_from(ctx, resolved, *inventory),
     };
-    let mut audited = match steps::audit(ctx, resolved).await {
+    let mut audited = match audited {
         Ok(a) => a,
         Err(stop) => return stopped(stop),
     };
@@ -412,7 +450,11 @@ async fn remove_one(
             Err(stop) => return stopped(stop),
         };
     }
-    let cleared = match steps::clear(audited, plan.reason.as_deref()) {
+    let overrides = steps::Overrides {
+        reason: plan.reason.as_deref(),
+        accept_warnings: plan.accept_warnings,
+    };
+    let cleared = match steps::clear(audited, overrides) {
         Ok(c) => c,
         Err(stop) => return stopped(stop),
     };
@@ -441,14 +483,15 @@ async fn remove_one(
         Err(stop) => return stopped(stop),
     };
     crate::failpoints::point(crate::failpoints::names::AFTER_JOURNAL_FSYNC);
-    let rechecked = match steps::recheck(&ctx.client, entry).await {
+    let mut rechecked = match steps::recheck(ctx, entry).await {
         Ok(Recheck::Unchanged(rechecked)) => rechecked,
         Ok(Recheck::Changed(changed)) => match changed.override_with_force() {
             Ok(rechecked) => {
                 eprintln!("warning: the re-check found a change; --force --reason proceeds and the journal records it");
                 rechecked
             }
-            Err(changed) => {
+            Err(mut changed) => {
+                *fresh = Some(changed.take_fresh());
                 let (record, aborted) = changed.into_record();
                 journal.append(&record)?;
                 return Ok(Ended::Refused(Refusal::Changed(Box::new(aborted))));
@@ -457,16 +500,17 @@ async fn remove_one(
         Err((entry, error)) => {
             let record = journal::Record::outcome(
                 entry.id(),
-                State::Aborted,
+                State::NotRemoved,
                 journal::Detail {
-                    reason: Some(format!("the re-check failed: {error}")),
+                    reason: Some(format!("aborted: the re-check could not run: {error}")),
                     ..journal::Detail::default()
                 },
             );
             journal.append(&record)?;
-            return Err(RemovalError::Call(Box::new(error)));
+            return Err(error);
         }
     };
+    *fresh = Some(rechecked.take_fresh());
     let mut removed = steps::remove(&ctx.client, rechecked).await;
     if plan.action == Action::RemoveVpcAccessAndAbolishApis {
         let mut progress =
@@ -497,13 +541,21 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
             print_report(ctx, sink, report);
             sink.say("removal refused: the verdict is not safe; nothing was removed (override only with --force --reason TEXT)\n");
         }
+        Refusal::Warnings(_) => {
+            let report = refusal.report();
+            print_report(ctx, sink, report);
+            sink.say(&format!(
+                "removal refused: {}; nothing was removed.\n  Review the warnings above. To remove anyway, pass --accept-warnings (the journal records them);\n  to accept a rule for good, change its severity or suppress it with a justification in grantguard.json.\n",
+                refusal.why()
+            ));
+        }
         Refusal::PlanMismatch(why, _) => {
             sink.say(&format!("removal refused: {why}; nothing was removed\n"))
         }
         Refusal::NotConfirmed(why, _) => sink.say(&format!("removal refused: {why}\n")),
         Refusal::Changed(aborted) => sink.say(&format!(
-            "removal aborted by the re-check: {}; nothing was removed (journaled as aborted)\n",
-            aborted.why
+            "removal {}; nothing was removed (journaled as not-removed, entry {})\n  re-check: {} calls, {} definitions reused, {:.1} ms\n",
+            aborted.why, aborted.id, aborted.recheck.calls, aborted.recheck.reused, aborted.recheck.ms
         )),
     }
 }
@@ -511,10 +563,33 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
 /// Prints a finished removal; an unexpected answer is reported loudly with the undo command.
 fn report_finished(sink: &mut Sink, f: &Finished, action: Action) -> Result<Outcome, RemovalError> {
     let mut text = String::new();
-    if let Some(gap) = f.detail.recheck_gap_ms {
+    if let Some(facts) = f.detail.recheck {
         text.push_str(&format!(
-            "re-check → {} gap: {gap:.3} ms\n",
+            "re-check: {} calls, {} definitions reused, {:.1} ms\n",
+            facts.calls, facts.reused, facts.ms
+        ));
+    }
+    if let Some(window) = f.detail.recheck_window_ms {
+        text.push_str(&format!(
+            "re-check end → {} answer: {window:.3} ms\n",
             action.as_str()
+        ));
+    }
+    for finding in &f.detail.appeared_findings {
+        text.push_str(&format!(
+            "note: accepted under --force, appeared after the audit: {} {}\n",
+            finding.rule, finding.message
+        ));
+    }
+    if !f.accepted_warnings.is_empty() {
+        text.push_str(&format!(
+            "accepted {} warning{} (--accept-warnings, journaled)\n",
+            f.accepted_warnings.len(),
+            if f.accepted_warnings.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
         ));
     }
     match f.state {
@@ -594,8 +669,9 @@ struct Batch<'a> {
     max: usize,
 }
 
-/// `--all-safe`: audits every grant, removes the safe ones one at a time with the whole
-/// protocol (fresh audit each), stops at the first outcome that is not a clean `done`.
+/// `--all-safe`: audits every grant, removes the clean ones (with `--accept-warnings`, every
+/// safe one) one at a time with the whole protocol and its re-check each, stops at the first
+/// outcome that is not a clean `done`.
 /// Every grant gets a table row for people and an entry in `handled` for the document.
 async fn all_safe(
     ctx: &Context,
@@ -611,6 +687,9 @@ async fn all_safe(
     } = batch;
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
     let overview = crate::audit(&inventory, None, &ctx.config, &ctx.catalog);
+    // Each grant is audited from the newest live inventory: this walk for the first, then
+    // the previous grant's re-check (itself an incremental re-walk), never a full walk again.
+    let mut latest = Some(inventory);
     let mut rows: Vec<(String, String, &'static str, String)> = Vec::new();
     let mut attempted = 0;
     let mut stopped: Option<String> = None;
@@ -620,12 +699,12 @@ async fn all_safe(
     for g in &grants {
         let (name, id) = (g.grant.name.clone(), g.grant.id.to_string());
         if g.verdict != Verdict::Safe {
-            let rules: Vec<&str> = g
-                .findings
-                .iter()
-                .filter(|f| f.holds())
-                .map(|f| f.rule.as_str())
-                .collect();
+            let mut rules: Vec<&str> = Vec::new();
+            for f in g.findings.iter().filter(|f| f.holds()) {
+                if !rules.contains(&f.rule.as_str()) {
+                    rules.push(f.rule.as_str());
+                }
+            }
             rows.push((
                 name,
                 id,
@@ -633,6 +712,23 @@ async fn all_safe(
                 format!("{} ({})", g.verdict.as_str(), rules.join(", ")),
             ));
             handled.push(Handled::not_safe(g));
+            continue;
+        }
+        if !g.is_clean() && !plan.accept_warnings && plan.reason.is_none() {
+            let rules: std::collections::BTreeSet<String> =
+                g.warnings().map(|f| f.rule.to_string()).collect();
+            let count = g.warnings().count();
+            rows.push((
+                name,
+                id,
+                "kept",
+                format!(
+                    "safe, {count} warning{} ({}); pass --accept-warnings to remove",
+                    if count == 1 { "" } else { "s" },
+                    rules.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+            handled.push(Handled::warnings(g));
             continue;
         }
         if let Some(why) = &stopped {
@@ -653,7 +749,30 @@ async fn all_safe(
             plan: None,
             ..plan.clone()
         };
-        match remove_one(ctx, journal.as_deref_mut(), path, &selector, &single).await {
+        let base = match latest.as_ref() {
+            // A dry run changes nothing, so the same inventory serves every grant.
+            Some(inventory) if plan.dry_run => Some(inventory.clone()),
+            Some(_) => latest.take(),
+            None => None,
+        };
+        let base = match base {
+            Some(inventory) => match steps::resolve_in(&inventory, &g.grant.id) {
+                Some(resolved) => Base::Batch(resolved, Box::new(inventory)),
+                None => Base::Walk,
+            },
+            None => Base::Walk,
+        };
+        let (ended, fresh) =
+            remove_one(ctx, journal.as_deref_mut(), path, &selector, &single, base).await;
+        if let Some(mut fresh) = fresh {
+            if matches!(&ended, Ok(Ended::Finished(f)) if matches!(f.state, State::Done | State::DoneUnexpected))
+            {
+                fresh.grants.retain(|x| x.id != g.grant.id);
+                fresh.index.retain(|u| u.grant != g.grant.id);
+            }
+            latest = Some(fresh);
+        }
+        match ended {
             Ok(Ended::DryRun(dry)) => {
                 sink.say(&dry.text);
                 rows.push((name, id, "kept", "dry run: would be removed".into()));
@@ -698,6 +817,7 @@ async fn all_safe(
                 let why = match &refusal {
                     Refusal::Unresolved(_) => "gone or ambiguous at removal time".to_owned(),
                     Refusal::NotSafe(_) => "no longer safe in the fresh audit".to_owned(),
+                    Refusal::Warnings(_) => "warnings in the fresh audit".to_owned(),
                     other => other.why(),
                 };
                 rows.push((name, id, "kept", why));

@@ -10,7 +10,7 @@
 
 use super::journal::{
     self, Abolished, Action, ApiStage, Detail, GrantRecord, Intent, Journal, OverriddenFinding,
-    Override, Record, State,
+    Override, RecheckFacts, Record, State,
 };
 use super::{Context, RemovalError};
 use crate::client::{CallError, Client};
@@ -18,8 +18,7 @@ use crate::inventory::{Grant, GrantKey, Inventory, Stage};
 use crate::report::{GrantReport, Report, Verdict};
 use crate::selection::Selector;
 use crate::wire::actions::{
-    DescribeAbolishApiTask, DescribeApisByVpcAccess, DescribeVpcAccesses, RemoveVpcAccess,
-    RemoveVpcAccessAndAbolishApis,
+    DescribeAbolishApiTask, DescribeVpcAccesses, RemoveVpcAccess, RemoveVpcAccessAndAbolishApis,
 };
 use crate::wire::models::VpcAccessAttribute;
 use std::collections::BTreeSet;
@@ -53,6 +52,9 @@ pub enum Refusal {
     Unresolved(Box<Report>),
     /// The verdict is not `safe` and there was no `--force --reason`.
     NotSafe(Box<Report>),
+    /// The verdict is `safe` but the report is not clean (warnings), and there was no
+    /// `--accept-warnings` or `--force --reason`.
+    Warnings(Box<Report>),
     /// `--plan` does not match the fresh audit (the fresh audit's report of the grant).
     PlanMismatch(String, Box<Report>),
     /// The typed confirmation did not match.
@@ -73,6 +75,20 @@ impl Refusal {
                     .first()
                     .map_or("not safe", |g| g.verdict.as_str())
             ),
+            Refusal::Warnings(report) => {
+                let rules: BTreeSet<String> = report
+                    .grants
+                    .iter()
+                    .flat_map(|g| g.warnings())
+                    .map(|f| f.rule.to_string())
+                    .collect();
+                let count = report.grants.iter().flat_map(|g| g.warnings()).count();
+                format!(
+                    "the verdict is safe, with {count} warning{} ({}); removal needs a clean report or --accept-warnings",
+                    if count == 1 { "" } else { "s" },
+                    rules.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            }
             Refusal::PlanMismatch(why, _) | Refusal::NotConfirmed(why, _) => why.clone(),
             Refusal::Changed(aborted) => aborted.why.clone(),
         }
@@ -83,6 +99,7 @@ impl Refusal {
         match self {
             Refusal::Unresolved(report)
             | Refusal::NotSafe(report)
+            | Refusal::Warnings(report)
             | Refusal::PlanMismatch(_, report)
             | Refusal::NotConfirmed(_, report) => report,
             Refusal::Changed(aborted) => &aborted.report,
@@ -99,8 +116,12 @@ pub struct Aborted {
     pub id: String,
     /// What the re-check found that the audit had not seen.
     pub appeared: Vec<ApiStage>,
+    /// Every new finding and unread part, as journaled.
+    pub appeared_findings: Vec<OverriddenFinding>,
     /// The (API, stage) pairs the audit predicted.
     pub predicted: Vec<ApiStage>,
+    /// What the re-check read.
+    pub recheck: RecheckFacts,
     /// The fresh audit the removal was cleared on.
     pub report: Box<Report>,
 }
@@ -160,6 +181,16 @@ pub async fn audit(ctx: &Context, resolved: Resolved) -> Result<Audited, Stop> {
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk)
         .await
         .map_err(RemovalError::Walk)?;
+    audit_from(ctx, resolved, inventory)
+}
+
+/// Step 2 in `--all-safe`: audits the resolved grant in `inventory`, a live walk made moments
+/// ago (the batch's own walk, or the previous grant's re-check), instead of walking again.
+pub fn audit_from(
+    ctx: &Context,
+    resolved: Resolved,
+    inventory: Inventory,
+) -> Result<Audited, Stop> {
     let selector = Selector::Id(resolved.grant.id.clone());
     let report = crate::audit(&inventory, Some(&selector), &ctx.config, &ctx.catalog);
     let found = report
@@ -174,6 +205,17 @@ pub async fn audit(ctx: &Context, resolved: Resolved) -> Result<Audited, Stop> {
             inventory,
         }),
         None => Err(Stop::Refused(Refusal::Unresolved(Box::new(report)))),
+    }
+}
+
+/// Step 1 in `--all-safe`: the grant with `id` in the batch's live inventory.
+pub fn resolve_in(inventory: &Inventory, id: &crate::inventory::VpcAccessId) -> Option<Resolved> {
+    let mut matching = inventory.grants.iter().filter(|g| g.id == *id);
+    match (matching.next(), matching.next()) {
+        (Some(grant), None) => Some(Resolved {
+            grant: grant.clone(),
+        }),
+        _ => None,
     }
 }
 
@@ -236,28 +278,57 @@ impl Audited {
 pub struct Cleared {
     audited: Audited,
     forced: Option<Override>,
+    accepted: Vec<OverriddenFinding>,
 }
 
-/// Step 3: `safe`, or `--force --reason` (journaled with the findings it overrides).
-pub fn clear(audited: Audited, reason: Option<&str>) -> Result<Cleared, Stop> {
-    let forced = reason.map(|reason| Override {
+/// The overrides step 3 may apply, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides<'a> {
+    /// `--force --reason TEXT`: removes whatever the verdict.
+    pub reason: Option<&'a str>,
+    /// `--accept-warnings`: removes a `safe` grant that is not clean.
+    pub accept_warnings: bool,
+}
+
+fn journaled(finding: &crate::report::Finding) -> OverriddenFinding {
+    OverriddenFinding {
+        rule: finding.rule.to_string(),
+        severity: finding.severity.as_str().to_owned(),
+        message: finding.message.clone(),
+    }
+}
+
+/// Step 3: a clean report; or `safe` with warnings and `--accept-warnings`; or `--force
+/// --reason`. Each override is journaled with the findings it overrides.
+pub fn clear(audited: Audited, overrides: Overrides<'_>) -> Result<Cleared, Stop> {
+    let forced = overrides.reason.map(|reason| Override {
         reason: reason.to_owned(),
         verdict: audited.verdict().as_str().to_owned(),
         findings: audited
             .grant_report
             .findings
             .iter()
-            .map(|f| OverriddenFinding {
-                rule: f.rule.to_string(),
-                severity: f.severity.as_str().to_owned(),
-                message: f.message.clone(),
-            })
+            .map(journaled)
             .collect(),
     });
-    if audited.verdict() != Verdict::Safe && forced.is_none() {
-        return Err(Stop::Refused(Refusal::NotSafe(Box::new(audited.report))));
+    if forced.is_none() {
+        if audited.verdict() != Verdict::Safe {
+            return Err(Stop::Refused(Refusal::NotSafe(Box::new(audited.report))));
+        }
+        if !audited.grant_report.is_clean() && !overrides.accept_warnings {
+            return Err(Stop::Refused(Refusal::Warnings(Box::new(audited.report))));
+        }
     }
-    Ok(Cleared { audited, forced })
+    let accepted = if forced.is_none() {
+        audited.grant_report.warnings().map(journaled).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Cleared {
+        audited,
+        forced,
+        accepted,
+    })
 }
 
 impl Cleared {
@@ -315,16 +386,13 @@ impl Cleared {
             digest: self.audited.grant_report.digest.clone(),
             findings: self.audited.grant_report.findings.clone(),
             predicted: self.predicted(),
+            // The re-check is a re-walk; these are its fixed reads (the per-group, per-stage
+            // and per-backend ones depend on what the listings then say).
             calls: vec![
+                read("DescribeVpcAccesses", Vec::new()),
+                read("DescribeApiGroups", Vec::new()),
+                read("DescribeBackendList", Vec::new()),
                 read("DescribeApisByVpcAccess", vec![("VpcName", g.name.clone())]),
-                read(
-                    "DescribeVpcAccesses",
-                    vec![
-                        ("VpcId", g.key.vpc_id.to_string()),
-                        ("InstanceId", g.key.instance_id.to_string()),
-                        ("Port", g.key.port.to_string()),
-                    ],
-                ),
                 mutating_call(action, g),
             ],
         }
@@ -339,14 +407,11 @@ impl Cleared {
         };
         let predicted = self.predicted();
         let mut text = format!(
-            "dry run: nothing was changed. For grant {} ({}) a real run would:\n  1. append a pending record to {}\n  2. re-check: DescribeApisByVpcAccess VpcName={}; DescribeVpcAccesses VpcId={} InstanceId={} Port={}\n  3. call {} {}\n",
+            "dry run: nothing was changed. For grant {} ({}) a real run would:\n  1. append a pending record to {}\n  2. re-check: re-walk the grants, every group's stages, deployments, drafts and history, every backend and the APIs on it, and the service's index (DescribeApisByVpcAccess VpcName={}), reusing a definition only where its listing proves it unchanged\n  3. call {} {}\n",
             g.name,
             g.id,
             journal.display(),
             g.name,
-            g.key.vpc_id,
-            g.key.instance_id,
-            g.key.port,
             action.as_str(),
             params
         );
@@ -471,13 +536,51 @@ pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Con
         }
         let name = cleared.grant().name.clone();
         let mut prompt = format!(
-            "About to call {} for grant {} ({}) {} — verdict {}.\n",
+            "About to call {} for grant {} ({}) {} — verdict {}{}.\n",
             action.as_str(),
             name,
             cleared.grant().id,
             cleared.grant().key,
-            cleared.verdict().as_str()
+            cleared.verdict().as_str(),
+            match (cleared.forced.is_some(), cleared.accepted.len()) {
+                (true, _) => ", overridden with --force".to_owned(),
+                (false, 0) => String::new(),
+                (false, n) => format!(", {n} warning{} accepted", if n == 1 { "" } else { "s" }),
+            }
         );
+        let findings = &cleared.audited.grant_report.findings;
+        if !findings.is_empty() {
+            prompt.push_str("Findings:\n");
+            for f in findings {
+                prompt.push_str(&format!(
+                    "  {} {:<4} {}{}\n",
+                    f.rule,
+                    f.severity.as_str(),
+                    f.message,
+                    if f.suppressed.is_some() {
+                        " (suppressed)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        if cleared.forced.is_some() && !abolish {
+            let predicted = cleared.predicted();
+            if !predicted.is_empty() {
+                prompt.push_str("These live users break when the grant goes:\n");
+                for stage in Stage::ALL {
+                    let apis: Vec<String> = predicted
+                        .iter()
+                        .filter(|a| a.stage == stage.as_str())
+                        .map(ToString::to_string)
+                        .collect();
+                    if !apis.is_empty() {
+                        prompt.push_str(&format!("  {stage}: {}\n", apis.join(", ")));
+                    }
+                }
+            }
+        }
         if abolish {
             prompt.push_str("These APIs will be unpublished:\n");
             for stage in Stage::ALL {
@@ -549,6 +652,7 @@ pub fn write_ahead(
         digest: confirmed.cleared.audited.grant_report.digest.clone(),
         verdict: confirmed.cleared.verdict().as_str().to_owned(),
         forced: confirmed.cleared.forced.clone(),
+        accepted_warnings: confirmed.cleared.accepted.clone(),
         predicted: confirmed.cleared.predicted(),
         pid: std::process::id(),
         host: journal::host_name(),
@@ -573,7 +677,8 @@ pub fn write_ahead(
 #[derive(Debug)]
 pub struct Rechecked {
     entry: JournalEntry,
-    appeared: Vec<ApiStage>,
+    found: Found,
+    fresh: Inventory,
     at: Instant,
 }
 
@@ -581,8 +686,8 @@ pub struct Rechecked {
 #[derive(Debug)]
 pub struct Changed {
     entry: JournalEntry,
-    appeared: Vec<ApiStage>,
-    grant_problem: Option<String>,
+    found: Found,
+    fresh: Inventory,
 }
 
 /// The re-check's answer.
@@ -590,35 +695,184 @@ pub struct Changed {
 pub enum Recheck {
     /// As audited.
     Unchanged(Rechecked),
-    /// Something appeared, or the grant changed.
+    /// Something appeared, a part could not be read, or the grant changed.
     Changed(Changed),
 }
 
-impl Changed {
-    /// What changed, for people.
+/// What the re-walk found that the audit had not: the comparison of two audits of one grant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    /// New findings about the grant, as journaled (rule, severity, message).
+    pub findings: Vec<OverriddenFinding>,
+    /// The (API, stage) pairs among them.
+    pub apis: Vec<ApiStage>,
+    /// Parts of the account that could reference the grant and were not read this time.
+    pub unread: Vec<String>,
+    /// The grant is gone, or is no longer the audited one.
+    pub grant_problem: Option<String>,
+    /// What the re-walk cost.
+    pub facts: Option<RecheckFacts>,
+}
+
+impl Found {
+    fn is_empty(&self) -> bool {
+        self.findings.is_empty() && self.unread.is_empty() && self.grant_problem.is_none()
+    }
+
+    /// What changed, for people: every new user and every unread part, by name.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(problem) = &self.grant_problem {
             parts.push(problem.clone());
         }
-        if !self.appeared.is_empty() {
-            let list: Vec<String> = self.appeared.iter().map(ToString::to_string).collect();
+        let users: Vec<&OverriddenFinding> =
+            self.findings.iter().filter(|f| f.rule != "GG201").collect();
+        if !users.is_empty() {
+            let list: Vec<String> = users
+                .iter()
+                .map(|f| format!("{} {}", f.rule, f.message))
+                .collect();
             parts.push(format!(
-                "since the audit the service's index lists {} that use the grant: {}",
-                if list.len() == 1 { "an API" } else { "APIs" },
-                list.join(", ")
+                "since the audit, {} appeared that use{} the grant: {}",
+                if list.len() == 1 {
+                    "a user".to_owned()
+                } else {
+                    format!("{} users", list.len())
+                },
+                if list.len() == 1 { "s" } else { "" },
+                list.join("; ")
+            ));
+        }
+        if !self.unread.is_empty() {
+            parts.push(format!(
+                "the re-check could not read {} (fail closed)",
+                self.unread.join("; ")
             ));
         }
         parts.join("; ")
     }
+}
+
+/// Compares the audit the removal was cleared on with the re-check's audit of the same grant.
+/// A finding is new when no audited finding has its rule and message (messages name the user,
+/// its stage and how it routes); a gap is new when no audited gap has its scope, action and
+/// code (a retried read's message may differ). Findings that went away are no danger.
+pub fn compare(
+    audited: &GrantReport,
+    audited_inventory: &Inventory,
+    fresh: Option<&GrantReport>,
+    fresh_inventory: &Inventory,
+) -> Found {
+    let grant = &audited.grant;
+    let Some(fresh) = fresh else {
+        let holder = fresh_inventory.grants.iter().find(|g| g.key == grant.key);
+        return Found {
+            grant_problem: Some(match holder {
+                Some(other) => format!(
+                    "the tuple {} now belongs to grant {} ({}), not the audited {} ({})",
+                    grant.key, other.name, other.id, grant.name, grant.id
+                ),
+                None => format!(
+                    "grant {} ({}) is no longer listed: someone else removed it",
+                    grant.name, grant.key
+                ),
+            }),
+            ..Found::default()
+        };
+    };
+    let mut found = Found::default();
+    if fresh.grant.name != grant.name || fresh.grant.key != grant.key {
+        found.grant_problem = Some(format!(
+            "grant {} changed since the audit: now {} {}",
+            grant.id, fresh.grant.name, fresh.grant.key
+        ));
+    }
+    let sharing = fresh_inventory
+        .grants
+        .iter()
+        .filter(|g| g.key == grant.key)
+        .count();
+    if sharing > 1 && found.grant_problem.is_none() {
+        found.grant_problem = Some(format!(
+            "the tuple {} now matches {sharing} grants",
+            grant.key
+        ));
+    }
+    let known: BTreeSet<(&str, &str)> = audited
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.message.as_str()))
+        .collect();
+    for finding in &fresh.findings {
+        // Unread parts are compared as gaps below; a gap's message may differ between reads.
+        if finding.rule == "GG201"
+            || known.contains(&(finding.rule.as_str(), finding.message.as_str()))
+        {
+            continue;
+        }
+        found.findings.push(journaled(finding));
+        if let (Some(api_id), Some(stage)) = (finding.api_id(), finding.stage()) {
+            found.apis.push(ApiStage {
+                api_id: api_id.to_string(),
+                api_name: finding
+                    .subject
+                    .as_ref()
+                    .and_then(|s| s.api.as_ref())
+                    .map(|a| a.api_name.clone())
+                    .unwrap_or_default(),
+                group_id: finding
+                    .group_id()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                stage: stage.as_str().to_owned(),
+            });
+        }
+    }
+    let affects =
+        |gap: &&crate::inventory::Gap| gap.grant.as_ref().is_none_or(|id| *id == grant.id);
+    let known_gaps: BTreeSet<(&str, &str, &str)> = audited_inventory
+        .gaps
+        .iter()
+        .filter(affects)
+        .map(|g| (g.scope.as_str(), g.action.as_str(), g.code.as_str()))
+        .collect();
+    for gap in fresh_inventory.gaps.iter().filter(affects) {
+        if known_gaps.contains(&(gap.scope.as_str(), gap.action.as_str(), gap.code.as_str())) {
+            continue;
+        }
+        found
+            .unread
+            .push(format!("{} on {} ({})", gap.action, gap.scope, gap.code));
+        found.findings.push(OverriddenFinding {
+            rule: "GG201".to_owned(),
+            severity: "deny".to_owned(),
+            message: format!(
+                "{} on {} was not read ({}: {})",
+                gap.action, gap.scope, gap.code, gap.message
+            ),
+        });
+    }
+    found.apis.sort();
+    found.apis.dedup();
+    found
+}
+
+impl Changed {
+    /// What changed, for people.
+    pub fn describe(&self) -> String {
+        self.found.describe()
+    }
 
     /// With `--force --reason`, new users are accepted (and journaled); a grant that is gone
-    /// or no longer the audited one is never removed.
+    /// or no longer the audited one is never removed, and neither is one the re-check could
+    /// not read in full where the audit could (fail closed).
     pub fn override_with_force(self) -> Result<Rechecked, Changed> {
-        if self.entry.intent.forced.is_some() && self.grant_problem.is_none() {
+        let forced = self.entry.intent.forced.is_some();
+        if forced && self.found.grant_problem.is_none() && self.found.unread.is_empty() {
             Ok(Rechecked {
                 entry: self.entry,
-                appeared: self.appeared,
+                found: self.found,
+                fresh: self.fresh,
                 at: Instant::now(),
             })
         } else {
@@ -626,100 +880,119 @@ impl Changed {
         }
     }
 
-    /// The `aborted` record for the journal, and the refusal to report.
+    /// The re-check's fresh inventory (`--all-safe` audits the next grant from it).
+    pub fn take_fresh(&mut self) -> Inventory {
+        let region = self.fresh.region.clone();
+        std::mem::replace(&mut self.fresh, Inventory::new(region))
+    }
+
+    /// The `not-removed` record for the journal, and the refusal to report.
     pub fn into_record(self) -> (Record, Aborted) {
-        let why = self.describe();
+        let why = format!("aborted by the re-check: {}", self.describe());
         let record = Record::outcome(
             &self.entry.id,
-            State::Aborted,
+            State::NotRemoved,
             Detail {
                 reason: Some(why.clone()),
-                appeared: self.appeared.clone(),
+                appeared: self.found.apis.clone(),
+                appeared_findings: self.found.findings.clone(),
+                recheck: self.found.facts,
                 ..Detail::default()
             },
         );
         let aborted = Aborted {
             why,
             id: self.entry.id,
-            appeared: self.appeared,
+            appeared: self.found.apis,
+            appeared_findings: self.found.findings,
             predicted: self.entry.intent.predicted,
+            recheck: self.found.facts.unwrap_or(RecheckFacts {
+                calls: 0,
+                reused: 0,
+                ms: 0.0,
+            }),
             report: Box::new(self.entry.confirmed.cleared.audited.report),
         };
         (record, aborted)
     }
 }
 
-/// Step 6: DescribeVpcAccesses for the grant's tuple and DescribeApisByVpcAccess for its name,
-/// compared with the audit, just before the call. A failed read is returned with the entry
-/// so the caller can journal `aborted`.
+impl Rechecked {
+    /// The re-check's fresh inventory (`--all-safe` audits the next grant from it).
+    pub fn take_fresh(&mut self) -> Inventory {
+        let region = self.fresh.region.clone();
+        std::mem::replace(&mut self.fresh, Inventory::new(region))
+    }
+}
+
+/// Step 6: an incremental re-walk of everything that can reference the grant, just before
+/// the call. It reuses a definition from the audit only where a live listing proves it
+/// unchanged (the `--cache` rules) and reads the rest again: the grant list, every group's
+/// stages, deployments, drafts and history, every backend with its stage models and the APIs
+/// on it, and the service's index. The grant is then audited again and compared with the
+/// audit it was cleared on ([`compare`]). A walk that cannot run is returned with the entry
+/// so the caller can journal `not-removed`.
 pub async fn recheck(
-    client: &Client,
+    ctx: &Context,
     entry: JournalEntry,
-) -> Result<Recheck, (JournalEntry, CallError)> {
-    let grant = entry.confirmed.cleared.grant().clone();
-    let listed = client
-        .pages(DescribeVpcAccesses::by_tuple(
-            grant.key.vpc_id.as_str(),
-            grant.key.instance_id.as_str(),
-            grant.key.port,
-        ))
-        .await;
-    let listed = match listed {
-        Ok(listed) => listed,
-        Err(e) => return Err((entry, e)),
+) -> Result<Recheck, (JournalEntry, RemovalError)> {
+    let started = Instant::now();
+    let calls_before = ctx.client.stats().requests;
+    let options = crate::inventory::walk::WalkOptions {
+        progress: None,
+        ..ctx.walk.clone()
     };
-    let index = client
-        .pages(DescribeApisByVpcAccess {
-            vpc_name: grant.name.clone(),
-            page: None,
-        })
-        .await;
-    let index = match index {
-        Ok(index) => index,
-        Err(e) => return Err((entry, e)),
+    let audited = &entry.confirmed.cleared.audited;
+    let walked = crate::inventory::walk::walk_incrementally(
+        &ctx.client,
+        &ctx.region,
+        &options,
+        Some(&audited.inventory),
+    )
+    .await;
+    let walked = match walked {
+        Ok(walked) => walked,
+        Err(error) => return Err((entry, RemovalError::Walk(error))),
     };
-    let grant_problem = match listed.as_slice() {
-        [] => Some(format!(
-            "grant {} ({}) is no longer listed: someone else removed it",
-            grant.name, grant.key
-        )),
-        [live] if live.vpc_access_id == grant.id.as_str() && live.name == grant.name => None,
-        [live] => Some(format!(
-            "the tuple {} now belongs to grant {} ({}), not the audited {} ({})",
-            grant.key, live.name, live.vpc_access_id, grant.name, grant.id
-        )),
-        _ => Some(format!("the tuple {} matches several grants", grant.key)),
-    };
-    let audited = &entry.confirmed.cleared.audited.inventory;
-    let known: BTreeSet<(String, String)> = audited
-        .index
-        .iter()
-        .filter(|u| u.grant == grant.id)
-        .map(|u| (u.api_id.to_string(), u.stage.as_str().to_owned()))
-        .collect();
-    let appeared: Vec<ApiStage> = index
-        .into_iter()
-        .filter(|i| !known.contains(&(i.api_id.clone(), i.stage_name.clone())))
-        .map(|i| ApiStage {
-            api_id: i.api_id,
-            api_name: i.api_name,
-            group_id: i.group_id,
-            stage: i.stage_name,
-        })
-        .collect();
-    if grant_problem.is_none() && appeared.is_empty() {
+    let fresh = walked.inventory;
+    let grant = audited.grant().clone();
+    let report = crate::audit(
+        &fresh,
+        Some(&Selector::Id(grant.id.clone())),
+        &ctx.config,
+        &ctx.catalog,
+    );
+    let fresh_report = report.grants.iter().find(|g| g.grant.id == grant.id);
+    let mut found = compare(
+        &audited.grant_report,
+        &audited.inventory,
+        fresh_report,
+        &fresh,
+    );
+    found.facts = Some(RecheckFacts {
+        calls: ctx.client.stats().requests - calls_before,
+        reused: walked.reused,
+        ms: millis(started.elapsed()),
+    });
+    if found.is_empty() {
         Ok(Recheck::Unchanged(Rechecked {
             entry,
-            appeared,
+            found,
+            fresh,
             at: Instant::now(),
         }))
     } else {
         Ok(Recheck::Changed(Changed {
             entry,
-            appeared,
-            grant_problem,
+            found,
+            fresh,
         }))
     }
+}
+
+/// Milliseconds with microsecond resolution.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
 /// Step 7: the call was made (once) and its outcome decided, by the answer or by reading.
@@ -735,19 +1008,18 @@ pub struct Removed {
 /// `Client::write`; an unclear failure is reconciled by reading the grant back, never resent.
 pub async fn remove(client: &Client, rechecked: Rechecked) -> Removed {
     let Rechecked {
-        entry,
-        appeared,
-        at,
+        entry, found, at, ..
     } = rechecked;
+    let appeared = found.apis.clone();
     let grant = entry.confirmed.cleared.grant().clone();
     let mut detail = Detail {
-        appeared: appeared.clone(),
+        appeared: found.apis,
+        appeared_findings: found.findings,
+        recheck: found.facts,
         ..Detail::default()
     };
-    // The window in which a publish could slip past the re-check (FAULTS.md R9): measured
-    // from the end of the re-check to the moment the request is handed to the client.
-    let gap = at.elapsed();
-    detail.recheck_gap_ms = Some((gap.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0);
+    // From the end of the re-check to the request handed to the client: our own overhead.
+    detail.recheck_gap_ms = Some(millis(at.elapsed()));
     let answer = match entry.intent.action {
         Action::RemoveVpcAccess => client
             .write(&remove_call(&grant).0)
@@ -758,6 +1030,9 @@ pub async fn remove(client: &Client, rechecked: Rechecked) -> Removed {
             .await
             .map(|r| (r.request_id, None, Some(r.operation_id))),
     };
+    // The window in which a change can slip past the re-check: from its end to the answer,
+    // with the rate limiter, a credential refresh and the round trip on the path.
+    detail.recheck_window_ms = Some(millis(at.elapsed()));
     match answer {
         Ok((request_id, apis, operation_id)) => {
             detail.request_id = Some(request_id).filter(|r| !r.is_empty());
@@ -943,6 +1218,8 @@ pub struct Finished {
     pub predicted: Vec<ApiStage>,
     /// `--force --reason`, when given.
     pub forced: Option<Override>,
+    /// The warnings `--accept-warnings` accepted.
+    pub accepted_warnings: Vec<OverriddenFinding>,
 }
 
 /// Step 8: appends the outcome (`done`, `done-unexpected`, `not-removed`); an outcome that
@@ -975,5 +1252,136 @@ pub fn finish(journal: &mut Journal, removed: Removed) -> Result<Finished, Remov
         findings: grant_report.findings,
         predicted: intent.predicted,
         forced: intent.forced,
+        accepted_warnings: intent.accepted_warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::inventory::Route;
+    use crate::rules::testing::{self, api, backend, deployment, draft, gap, grant, vpc_by_name};
+    use crate::rules::Catalog;
+
+    /// The audit of grant `apv-9` (`spare`) in `inventory`.
+    fn judged(inventory: &Inventory) -> Option<GrantReport> {
+        let selector = Selector::Id("apv-9".into());
+        let report = crate::audit(
+            inventory,
+            Some(&selector),
+            &Config::default(),
+            &Catalog::builtin(),
+        );
+        report.grants.into_iter().next()
+    }
+
+    /// The test account plus a grant `spare` that only an idle PRE backend model uses (GG105).
+    fn account() -> Inventory {
+        let mut inventory = testing::account();
+        inventory.grants.push(grant("apv-9", "spare", 9100));
+        inventory
+            .backends
+            .push(backend("be-1", &[(Stage::Pre, "spare")]));
+        inventory
+    }
+
+    fn found(before: &Inventory, after: &Inventory) -> Found {
+        let audited = judged(before).expect("audited");
+        compare(&audited, before, judged(after).as_ref(), after)
+    }
+
+    #[test]
+    fn the_same_account_finds_nothing() {
+        let before = account();
+        assert!(found(&before, &before.clone()).is_empty());
+    }
+
+    #[test]
+    fn a_deployment_through_the_idle_backend_is_a_new_user_with_its_stage() {
+        let before = account();
+        let mut after = before.clone();
+        let user = api("api-2", "newOnSpare", "GET", "/new");
+        after.deployments.push(deployment(
+            user,
+            Stage::Pre,
+            Route::Backend {
+                backend_id: "be-1".into(),
+            },
+        ));
+        let found = found(&before, &after);
+        assert!(
+            found.findings.iter().any(|f| f.rule == "GG102"),
+            "{found:?}"
+        );
+        assert_eq!(found.apis.len(), 1, "{found:?}");
+        assert_eq!(found.apis[0].stage, "PRE");
+        assert!(
+            found.describe().contains("newOnSpare"),
+            "{}",
+            found.describe()
+        );
+    }
+
+    #[test]
+    fn a_new_draft_is_new_even_at_warn() {
+        let before = account();
+        let mut after = before.clone();
+        after.drafts.push(draft("api-3", vpc_by_name("spare")));
+        let found = found(&before, &after);
+        assert_eq!(found.findings.len(), 1, "{found:?}");
+        assert_eq!(found.findings[0].rule, "GG103");
+        assert!(found.apis.is_empty(), "a draft has no stage");
+    }
+
+    #[test]
+    fn a_new_gap_is_unread_but_a_known_one_is_not() {
+        let mut before = account();
+        before.gaps.push(gap(Some("apv-9")));
+        let mut after = before.clone();
+        // Same scope, action and code, another message (a retried read's RequestId differs).
+        after.gaps[0].message = "another request id".into();
+        assert!(found(&before, &after).unread.is_empty());
+        let mut other = gap(None);
+        other.scope = "backend:be-7".into();
+        after.gaps.push(other);
+        let found = found(&before, &after);
+        assert_eq!(found.unread.len(), 1, "{found:?}");
+        assert!(found.unread[0].contains("backend:be-7"));
+        assert!(found.describe().contains("could not read"));
+    }
+
+    #[test]
+    fn a_gap_narrowed_to_another_grant_does_not_concern_this_one() {
+        let before = account();
+        let mut after = before.clone();
+        after.gaps.push(gap(Some("apv-1")));
+        assert!(found(&before, &after).is_empty());
+    }
+
+    #[test]
+    fn a_grant_gone_or_replaced_is_a_grant_problem() {
+        let before = account();
+        let mut gone = before.clone();
+        gone.grants.retain(|g| g.id.as_str() != "apv-9");
+        let problem = found(&before, &gone).grant_problem.unwrap();
+        assert!(problem.contains("no longer listed"), "{problem}");
+
+        let mut replaced = gone.clone();
+        replaced.grants.push(grant("apv-10", "spare-new", 9100));
+        let problem = found(&before, &replaced).grant_problem.unwrap();
+        assert!(
+            problem.contains("now belongs to grant spare-new"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn a_second_grant_on_the_tuple_is_a_grant_problem() {
+        let before = account();
+        let mut after = before.clone();
+        after.grants.push(grant("apv-11", "twin", 9100));
+        let problem = found(&before, &after).grant_problem.unwrap();
+        assert!(problem.contains("matches 2 grants"), "{problem}");
+    }
 }

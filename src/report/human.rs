@@ -89,11 +89,19 @@ fn write_finding(
     writeln!(out, "{}", text.trim_end())
 }
 
-fn verdict_word(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Safe => "SAFE     nothing depends on it",
-        Verdict::Blocked => "BLOCKED  something depends on it",
-        Verdict::Unknown => "UNKNOWN  part of the account was not read",
+/// The headline of a grant: "nothing depends on it" only for a clean grant, never above a
+/// list of warnings (a draft, a rollback target or a backend model still refers to it).
+fn verdict_word(grant: &crate::report::GrantReport) -> String {
+    match grant.verdict {
+        Verdict::Safe => match grant.warnings().count() {
+            0 => "SAFE     nothing depends on it".to_owned(),
+            n => format!(
+                "SAFE, {n} warning{}  nothing live breaks, but something below still refers to it",
+                if n == 1 { "" } else { "s" }
+            ),
+        },
+        Verdict::Blocked => "BLOCKED  something depends on it".to_owned(),
+        Verdict::Unknown => "UNKNOWN  part of the account was not read".to_owned(),
     }
 }
 
@@ -146,7 +154,7 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
             grant.grant.name,
             grant.grant.id,
             grant.grant.key,
-            verdict_word(grant.verdict)
+            verdict_word(grant)
         )?;
         for finding in &grant.findings {
             writeln!(out)?;

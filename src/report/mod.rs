@@ -193,6 +193,19 @@ pub struct GrantReport {
 }
 
 impl GrantReport {
+    /// The findings that keep a `safe` grant from being clean: unsuppressed, at `warn` or
+    /// above after the config (DESIGN.md: removal needs a clean report).
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warn && f.suppressed.is_none())
+    }
+
+    /// `safe` with no finding at `warn` or above: the only grant removed without an override.
+    pub fn is_clean(&self) -> bool {
+        self.verdict == Verdict::Safe && self.warnings().next().is_none()
+    }
+
     /// The digest of the grant's identity, verdict and findings; stable across runs over the
     /// same account (no times in it). The canonical form is compact JSON with sorted keys,
     /// `{"findings":[[rule,severity,message,group_id,api_id,stage,suppressed],…],
