@@ -1,9 +1,9 @@
 //! Builds the dependency graph from an [`Inventory`]. Nodes are grants, draft definitions,
 //! deployments (API × stage), backend stage models, offline historical versions and
 //! "dangling" targets (references that match no grant). Edges record which user routes
-//! through which grant, and by which key it matched (name, tuple or id). Beside the edges it
-//! keeps the near matches (a reference name equal to a grant's only after case or whitespace
-//! folding) and the grants that share one (VpcId, InstanceId, Port).
+//! through which grant, and by which key it matched (name, tuple or id), and which reference
+//! only nearly names a grant (equal after case or whitespace folding). Beside the edges it
+//! keeps the grants that share one (VpcId, InstanceId, Port).
 //!
 //! In: a borrowed `Inventory` (nodes point into it; nothing of it is copied, so a large
 //! account is held once). Out: a [`Graph`] that rules question by grant
@@ -70,6 +70,12 @@ pub enum Edge {
     RoutesThrough(Match),
     /// The source (an API) uses the target backend model.
     UsesBackend,
+    /// The source's reference names the target grant only after case or whitespace folding
+    /// and matches it by no other key: it may route through it (GG306).
+    NearName {
+        /// The VPC config is present but not enabled.
+        dormant: bool,
+    },
 }
 
 /// Which keys of a reference matched a grant.
@@ -430,8 +436,6 @@ pub struct Graph<'a> {
     usages: Vec<OnceLock<Vec<Usage<'a>>>>,
     /// Per grant node: the backend models routing through it, likewise shared.
     models: Vec<OnceLock<Vec<ModelUse<'a>>>>,
-    /// Per grant: the nodes holding a reference that only nearly spells its name.
-    near: HashMap<&'a VpcAccessId, Vec<(NodeIndex, &'a VpcRef)>>,
     /// Grant positions per (VpcId, InstanceId, Port) held by more than one grant.
     shared_tuples: HashMap<Tuple<'a>, Vec<usize>>,
 }
@@ -450,7 +454,6 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         by_folded_name: HashMap::default(),
         by_tuple: HashMap::default(),
         by_id: HashMap::default(),
-        near: HashMap::default(),
     };
     for (position, grant) in inventory.grants.iter().enumerate() {
         let node = builder.graph.add_node(Node::Grant(grant));
@@ -525,7 +528,6 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         index_by_grant,
         usages: (0..grant_count).map(|_| OnceLock::new()).collect(),
         models: (0..grant_count).map(|_| OnceLock::new()).collect(),
-        near: builder.near,
         shared_tuples,
     }
 }
@@ -550,7 +552,6 @@ struct Builder<'a> {
     by_folded_name: HashMap<Cow<'a, str>, Vec<usize>>,
     by_tuple: HashMap<Tuple<'a>, Vec<usize>>,
     by_id: HashMap<&'a VpcAccessId, Vec<usize>>,
-    near: HashMap<&'a VpcAccessId, Vec<(NodeIndex, &'a VpcRef)>>,
 }
 
 impl<'a> Builder<'a> {
@@ -648,13 +649,11 @@ impl<'a> Builder<'a> {
             }
         }
         let near = self.near_candidates(reference, &matched);
-        let grants = self.grant_list;
         for &position in &near {
-            let grant = &grants[position];
-            self.near
-                .entry(&grant.id)
-                .or_default()
-                .push((from, reference));
+            let grant = self.grants[&self.grant_list[position].id];
+            let dormant = !reference.enabled;
+            self.graph
+                .add_edge(from, grant, Edge::NearName { dormant });
         }
         // A reference that nearly spells a grant's name is not dangling: the service may
         // resolve it to that grant (GG306 reports it; GG304 would only say "nothing").
@@ -920,24 +919,29 @@ impl<'a> Graph<'a> {
     /// References whose name equals `grant`'s only after case or whitespace folding and that
     /// match it by no other key, in the order the inventory holds them.
     pub fn near_matches(&self, grant: &Grant) -> Vec<NearMatch<'a>> {
-        let Some(holders) = self.near.get(&grant.id) else {
-            return Vec::new();
-        };
         let Some(&target) = self.grants.get(&grant.id) else {
             return Vec::new();
         };
         let Node::Grant(grant) = self.graph[target] else {
             return Vec::new();
         };
+        let mut holders: Vec<NodeIndex> = self
+            .graph
+            .edges_directed(target, Direction::Incoming)
+            .filter(|e| matches!(e.weight(), Edge::NearName { .. }))
+            .map(|e| e.source())
+            .collect();
+        // Nodes are added in inventory order; petgraph lists edges newest first.
+        holders.sort_unstable();
         holders
-            .iter()
-            .filter_map(|&(node, reference)| {
-                let (user, backend) = match &self.graph[node] {
+            .into_iter()
+            .filter_map(|node| {
+                let (user, backend, reference) = match &self.graph[node] {
                     Node::BackendModel(model) => {
                         let hop = hop_of(model);
-                        (User::of_model(hop), Some(hop))
+                        (User::of_model(hop), Some(hop), model.vpc?)
                     }
-                    other => (user_of(other)?, None),
+                    other => (user_of(other)?, None, vpc_of(other)?),
                 };
                 Some(NearMatch {
                     grant,
@@ -1086,6 +1090,20 @@ fn hop_of<'a>(model: &BackendModelNode<'a>) -> BackendHop<'a> {
     }
 }
 
+/// The VPC config an API node routes by directly.
+fn vpc_of<'a>(node: &Node<'a>) -> Option<&'a VpcRef> {
+    let route = match *node {
+        Node::Deployment(d) => &d.route,
+        Node::Draft(d) => &d.route,
+        Node::History(h) => &h.route,
+        Node::Grant(_) | Node::BackendModel(_) | Node::Dangling(_) => return None,
+    };
+    match route {
+        Route::Vpc { vpc } => Some(vpc.as_ref()),
+        _ => None,
+    }
+}
+
 fn user_of<'a>(node: &Node<'a>) -> Option<User<'a>> {
     match *node {
         Node::Deployment(d) => Some(User::of_api(UserKind::Deployment, &d.api, Some(d.stage))),
@@ -1157,6 +1175,15 @@ mod tests {
             [Some("orders-vpc".to_owned()), Some("ORDERS-VPC".to_owned())]
         );
         assert!(graph.dangling_references().is_empty());
+        // The graph shows the possible route, and a selection of the grant keeps its holder.
+        let selector = crate::selection::Selector::Id("apv-2".into());
+        let selection = crate::selection::Selection::resolve(Some(&selector), graph.grants());
+        let dot = render::render(&graph, render::GraphFormat::Dot, Some(&selection));
+        assert!(
+            dot.contains("[label=\"may route through (name differs in case or whitespace)\"]"),
+            "{dot}"
+        );
+        assert!(dot.contains("orders/draft-api-d (POST /orders) [draft]"), "{dot}");
     }
 
     #[test]

@@ -124,14 +124,9 @@ pub fn shared_tuple<'g>(
                 grant.key,
                 if others.len() == 1 { "it" } else { "them" },
             );
-            let mut path = vec![Step::Grant(grant)];
-            path.extend(named.into_iter().map(Step::Text));
-            Some(Hit {
-                grant: Some(grant),
-                user: None,
-                path,
-                message,
-            })
+            // The other grants are named in the message, not on the path: they do not depend
+            // on this one, they are addressed with it.
+            Some(Hit::grant(grant, message))
         })
         .collect()
 }
@@ -302,10 +297,7 @@ mod tests {
             "grant orders-vpc-old (apv-2) also holds the tuple vpc-1/i-1:80; RemoveVpcAccess addresses grants by this tuple, so removing this grant could remove it as well"
         );
         assert!(hits[1].message.starts_with("grant orders-vpc (apv-1) also holds"));
-        assert_eq!(
-            path_of(&hits[1]),
-            ["grant orders-vpc-old (apv-2)", "grant orders-vpc (apv-1)"]
-        );
+        assert_eq!(path_of(&hits[1]), ["grant orders-vpc-old (apv-2)"]);
         // Selected alone, a grant still hears of the grant it cannot be told apart from.
         let one = Selection::resolve(Some(&Selector::Id("apv-2".into())), graph.grants());
         assert_eq!(shared_tuple(&graph, &one, &freshness()).len(), 1);
