@@ -137,9 +137,8 @@ fn match_reference(reference: &VpcRef, grant: &Grant) -> Option<Match> {
 /// A grant name as a case- and whitespace-insensitive matcher would see it: trimmed and
 /// lowercased. Names already in that form (the usual case) are borrowed, not copied.
 pub fn fold_name(name: &str) -> Cow<'_, str> {
-    let folded = name.is_ascii()
-        && !name.bytes().any(|b| b.is_ascii_uppercase())
-        && name.trim() == name;
+    let folded =
+        name.is_ascii() && !name.bytes().any(|b| b.is_ascii_uppercase()) && name.trim() == name;
     if folded {
         Cow::Borrowed(name)
     } else {
@@ -652,8 +651,7 @@ impl<'a> Builder<'a> {
         for &position in &near {
             let grant = self.grants[&self.grant_list[position].id];
             let dormant = !reference.enabled;
-            self.graph
-                .add_edge(from, grant, Edge::NearName { dormant });
+            self.graph.add_edge(from, grant, Edge::NearName { dormant });
         }
         // A reference that nearly spells a grant's name is not dangling: the service may
         // resolve it to that grant (GG306 reports it; GG304 would only say "nothing").
@@ -1146,7 +1144,10 @@ mod tests {
 
     #[test]
     fn names_fold_case_and_outer_whitespace_and_plain_ones_are_borrowed() {
-        assert!(matches!(fold_name("orders-vpc"), Cow::Borrowed("orders-vpc")));
+        assert!(matches!(
+            fold_name("orders-vpc"),
+            Cow::Borrowed("orders-vpc")
+        ));
         assert_eq!(fold_name(" Orders-VPC\t"), "orders-vpc");
         assert_eq!(fold_name("ÖRDERS"), "örders");
         assert_eq!(fold_name("orders vpc"), "orders vpc", "inner space stays");
@@ -1183,7 +1184,10 @@ mod tests {
             dot.contains("[label=\"may route through (name differs in case or whitespace)\"]"),
             "{dot}"
         );
-        assert!(dot.contains("orders/draft-api-d (POST /orders) [draft]"), "{dot}");
+        assert!(
+            dot.contains("orders/draft-api-d (POST /orders) [draft]"),
+            "{dot}"
+        );
     }
 
     #[test]

@@ -290,13 +290,18 @@ mod tests {
         let graph = crate::graph::build(&inventory);
         let selection = Selection::all(graph.grants());
         let hits = shared_tuple(&graph, &selection, &freshness());
-        let on: Vec<_> = hits.iter().map(|h| h.grant.map(|g| g.id.as_str())).collect();
+        let on: Vec<_> = hits
+            .iter()
+            .map(|h| h.grant.map(|g| g.id.as_str()))
+            .collect();
         assert_eq!(on, [Some("apv-1"), Some("apv-2")]);
         assert_eq!(
             hits[0].message,
             "grant orders-vpc-old (apv-2) also holds the tuple vpc-1/i-1:80; RemoveVpcAccess addresses grants by this tuple, so removing this grant could remove it as well"
         );
-        assert!(hits[1].message.starts_with("grant orders-vpc (apv-1) also holds"));
+        assert!(hits[1]
+            .message
+            .starts_with("grant orders-vpc (apv-1) also holds"));
         assert_eq!(path_of(&hits[1]), ["grant orders-vpc-old (apv-2)"]);
         // Selected alone, a grant still hears of the grant it cannot be told apart from.
         let one = Selection::resolve(Some(&Selector::Id("apv-2".into())), graph.grants());

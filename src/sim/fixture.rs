@@ -817,7 +817,10 @@ mod tests {
   {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80},
   {"name": "g2", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80}]}"#;
         let fixture = Fixture::from_json(same_tuple).expect("a shared tuple loads");
-        assert_ne!(fixture.grants[0].vpc_access_id, fixture.grants[1].vpc_access_id);
+        assert_ne!(
+            fixture.grants[0].vpc_access_id,
+            fixture.grants[1].vpc_access_id
+        );
         let same_id = r#"{"grants": [
   {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80, "vpc_access_id": "va-1"},
   {"name": "g2", "vpc_id": "vpc-1", "instance_id": "i-2", "port": 80, "vpc_access_id": "va-1"}]}"#;

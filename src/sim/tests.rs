@@ -579,7 +579,11 @@ async fn remove_vpc_access_of_a_shared_tuple_removes_every_grant_holding_it() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let apis = r.body["Apis"]["Api"].as_array().unwrap();
-    assert_eq!(apis.len(), 1, "createOrder once, not once per grant: {apis:?}");
+    assert_eq!(
+        apis.len(),
+        1,
+        "createOrder once, not once per grant: {apis:?}"
+    );
     assert_eq!(apis[0]["ApiId"], CREATE_ORDER);
     let state = sim.state();
     assert!(!state.has_grant_named("orders-internal-9000"));
