@@ -173,7 +173,7 @@ fn gg305_names_the_other_grant_of_the_tuple_on_each_side() {
 }
 
 #[test]
-fn gg305_refuses_the_removal_and_leaves_both_grants() {
+fn gg305_refuses_the_removal_even_forced_and_leaves_both_grants() {
     let sim = start("rules-account.json");
     let home = Home::new();
     let out = grantguard(&sim, &home)
@@ -182,6 +182,20 @@ fn gg305_refuses_the_removal_and_leaves_both_grants() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains("GG305"), "{}", stdout(&out));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 0);
+    // Even forced, the re-check before the call sees two grants on the tuple and aborts: the
+    // emulator would take both (docs/fixture-format.md), and so might the service.
+    let forced = grantguard(&sim, &home)
+        .args(["remove", "--name", "gg305-fires", "--yes", "--force"])
+        .args(["--reason", "the twin is the one in use"])
+        .output()
+        .unwrap();
+    assert_eq!(forced.status.code(), Some(1), "{}", stderr(&forced));
+    let said = format!("{}{}", stdout(&forced), stderr(&forced));
+    assert!(
+        said.contains("the tuple vpc-rules/i-305:80 matches several grants"),
+        "{said}"
+    );
     assert_eq!(sim.calls("RemoveVpcAccess"), 0);
     let state = sim.state();
     assert!(state.has_grant_named("gg305-fires"));
