@@ -861,10 +861,10 @@ fn set_vpc_access(acc: &mut Account, p: &Params, ctx: &Ctx) -> Result<Value, Api
 /// Removes the grants addressed by (VpcId, InstanceId, Port) and returns the deployments that
 /// still routed through any of them.
 ///
-/// The request names a tuple, not a grant (reference §3.14), and nothing documents what the
-/// service does when two grants hold the tuple. The emulator does not pick one for the caller:
-/// every grant holding the tuple goes, so a client that sent an ambiguous removal sees the
-/// worst case in its tests instead of a lucky guess.
+/// The request names a tuple, not a name or VpcAccessId, and nothing documents what the
+/// service does when two grants hold the tuple. The emulator does not pick one for the
+/// caller: every grant holding the tuple goes, so a client that sent an ambiguous removal
+/// sees the worst case in its tests instead of a lucky guess.
 fn take_grant(acc: &mut Account, p: &Params) -> Result<Vec<StageRef>, ApiError> {
     let vpc_id = p.req("VpcId")?;
     let instance_id = p.req("InstanceId")?;
