@@ -1,8 +1,8 @@
 //! `grantguard.json`: severity changes, suppressions with a justification, and the maximum
 //! inventory age. In: the file's text and the rule catalog (to know the ids). Out: a
 //! [`Config`], or a [`ConfigError`] that points at the line and column of the mistake.
-//! It never lets a coverage rule (GG106, GG201) go below deny or be suppressed: an unread
-//! account is never safe.
+//! It never lets a coverage rule (GG106, GG201, GG306) go below deny or be suppressed: an
+//! unread account, or a name that may or may not resolve to the grant, is never safe.
 //!
 //! ```json
 //! { "severity": {"GG103": "deny"},
@@ -168,11 +168,11 @@ pub enum ConfigError {
         #[label("not a rule id")]
         at: SourceSpan,
     },
-    /// A suppression of GG106 or GG201.
+    /// A suppression of a coverage rule (GG106, GG201, GG306).
     #[error("coverage rule {rule} cannot be suppressed")]
     #[diagnostic(
         code(grantguard::config::coverage_suppressed),
-        help("an unread account is never safe; fix the permission or retry the scan instead")
+        help("a coverage finding means nobody can tell; fix the permission, retry the scan or correct the reference's spelling instead")
     )]
     CoverageSuppressed {
         /// The rule id.
@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn suppressing_a_coverage_rule_is_an_error() {
-        for rule in ["GG201", "GG106"] {
+        for rule in ["GG201", "GG106", "GG306"] {
             let text = format!(
                 r#"{{"suppress": [{{"rule": "{rule}", "grant": "g", "justification": "x"}}]}}"#
             );
@@ -598,10 +598,12 @@ mod tests {
 
     #[test]
     fn coverage_rules_keep_the_deny_floor() {
-        let config = parse(r#"{"severity": {"GG201": "info", "GG101": "warn"}}"#).expect("valid");
+        let config = parse(r#"{"severity": {"GG201": "info", "GG306": "warn", "GG101": "warn"}}"#)
+            .expect("valid");
         let catalog = Catalog::builtin();
         let of = |id| config.severity_of(catalog.get(id).expect("known"));
         assert_eq!(of("GG201"), Severity::Deny);
+        assert_eq!(of("GG306"), Severity::Deny);
         assert_eq!(of("GG101"), Severity::Warn);
         assert_eq!(of("GG104"), Severity::Warn);
     }

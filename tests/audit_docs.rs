@@ -38,7 +38,7 @@ fn the_tour_shows_the_demo_output_as_it_is() {
     let doc = include_str!("../README.md");
     let snapshot = include_str!("snapshots/demo_human.snap");
     for line in [
-        "10 grants audited: 5 safe, 3 blocked, 2 unknown",
+        "12 grants audited: 5 safe, 5 blocked, 2 unknown",
         "    GG301 no-such-grant (deny): no grant in cn-hangzhou matches --name orders-slb-8O",
     ] {
         assert!(doc.contains(line), "docs lack {line:?}");

@@ -87,6 +87,24 @@ fn every_usage_rule_fires_on_its_case_and_not_on_its_near_miss() {
             "gg303-near",
             "all the reference's keys agree",
         ),
+        (
+            "GG305",
+            "gg305-fires",
+            "gg305-near",
+            "same VPC and instance, another port",
+        ),
+        (
+            "GG305",
+            "gg305-fires-twin",
+            "gg305-near",
+            "same VPC and instance, another port",
+        ),
+        (
+            "GG306",
+            "gg306-fires",
+            "gg306-near",
+            "the draft spells the name exactly",
+        ),
     ];
     for (rule, fires, near, why) in cases {
         assert!(has(&report, fires, rule), "{rule} must fire on {fires}");
@@ -103,6 +121,118 @@ fn every_usage_rule_fires_on_its_case_and_not_on_its_near_miss() {
     assert_eq!(v["gg201-fires"], "unknown");
     assert_eq!(v["gg201-near"], "safe", "the gap is narrowed to one grant");
     assert_eq!(v["gg104-near"], "safe");
+    assert_eq!(v["gg305-fires"], "blocked", "GG305 is deny, not coverage");
+    assert_eq!(v["gg305-fires-twin"], "blocked");
+    assert_eq!(v["gg305-near"], "safe");
+    assert_eq!(v["gg306-fires"], "unknown", "GG306 is a coverage rule");
+    assert_eq!(v["gg306-near"], "safe", "its draft is a GG103 warning");
+}
+
+fn message_of(report: &Value, grant: &str, rule: &str) -> String {
+    report["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["name"] == grant)
+        .flat_map(|g| g["findings"].as_array().unwrap().iter())
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("{rule} on {grant}"))["message"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn gg305_names_the_other_grant_of_the_tuple_on_each_side() {
+    let (_sim, report) = live_audit();
+    let id_of = |name: &str| -> String {
+        report["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .expect("audited")["vpc_access_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for (grant, other) in [
+        ("gg305-fires", "gg305-fires-twin"),
+        ("gg305-fires-twin", "gg305-fires"),
+    ] {
+        let message = message_of(&report, grant, "GG305");
+        assert!(
+            message.starts_with(&format!(
+                "grant {other} ({}) also holds the tuple vpc-rules/i-305:80;",
+                id_of(other)
+            )),
+            "{message}"
+        );
+        assert_eq!(rules_of(&report, grant), ["GG305"], "nothing else holds it");
+    }
+}
+
+#[test]
+fn gg305_refuses_the_removal_even_forced_and_leaves_both_grants() {
+    let sim = start("rules-account.json");
+    let home = Home::new();
+    let out = grantguard(&sim, &home)
+        .args(["remove", "--name", "gg305-fires", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("GG305"), "{}", stdout(&out));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 0);
+    // Even forced, the re-check before the call sees two grants on the tuple and aborts: the
+    // emulator would take both (docs/fixture-format.md), and so might the service.
+    let forced = grantguard(&sim, &home)
+        .args(["remove", "--name", "gg305-fires", "--yes", "--force"])
+        .args(["--reason", "the twin is the one in use"])
+        .output()
+        .unwrap();
+    assert_eq!(forced.status.code(), Some(1), "{}", stderr(&forced));
+    let said = format!("{}{}", stdout(&forced), stderr(&forced));
+    assert!(
+        said.contains("the tuple vpc-rules/i-305:80 matches 2 grants"),
+        "{said}"
+    );
+    assert_eq!(sim.calls("RemoveVpcAccess"), 0);
+    let state = sim.state();
+    assert!(state.has_grant_named("gg305-fires"));
+    assert!(state.has_grant_named("gg305-fires-twin"));
+}
+
+#[test]
+fn gg306_shows_both_spellings_and_the_reference_is_not_dangling() {
+    let (_sim, report) = live_audit();
+    let message = message_of(&report, "gg306-fires", "GG306");
+    assert_eq!(
+        message,
+        "cases/a306 (GET /a306) @ RELEASE names grant \" GG306-Fires\", which equals \"gg306-fires\" only after case or whitespace folding; the service's name matching is not documented, so it may route through this grant"
+    );
+    // The API's definition holds the same VPC config as its deployment: a reference of its own.
+    assert_eq!(rules_of(&report, "gg306-fires"), ["GG306", "GG306"]);
+    let users: Vec<&str> = report["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["name"] == "gg306-fires")
+        .flat_map(|g| g["findings"].as_array().unwrap().iter())
+        .map(|f| f["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        users,
+        [
+            "cases/a306 (GET /a306) @ RELEASE",
+            "cases/a306 (GET /a306) [draft]"
+        ]
+    );
+    assert!(
+        !global_users(&report, "GG304")
+            .iter()
+            .any(|u| u.contains("a306")),
+        "a near match is not also dangling"
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Builds the dependency graph from an [`Inventory`]. Nodes are grants, draft definitions,
 //! deployments (API × stage), backend stage models, offline historical versions and
 //! "dangling" targets (references that match no grant). Edges record which user routes
-//! through which grant, and by which key it matched (name, tuple or id).
+//! through which grant, and by which key it matched (name, tuple or id), and which reference
+//! only nearly names a grant (equal after case or whitespace folding). Beside the edges it
+//! keeps the grants that share one (VpcId, InstanceId, Port).
 //!
 //! In: a borrowed `Inventory` (nodes point into it; nothing of it is copied, so a large
 //! account is held once). Out: a [`Graph`] that rules question by grant
@@ -23,6 +25,7 @@ use petgraph::Direction;
 // Keys are the account's own ids: a fast non-keyed hash is safe and a large audit hashes
 // millions of them.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 use time::OffsetDateTime;
@@ -67,6 +70,12 @@ pub enum Edge {
     RoutesThrough(Match),
     /// The source (an API) uses the target backend model.
     UsesBackend,
+    /// The source's reference names the target grant only after case or whitespace folding
+    /// and matches it by no other key: it may route through it (GG306).
+    NearName {
+        /// The VPC config is present but not enabled.
+        dormant: bool,
+    },
 }
 
 /// Which keys of a reference matched a grant.
@@ -123,6 +132,18 @@ fn match_reference(reference: &VpcRef, grant: &Grant) -> Option<Match> {
         mismatch: keys.contains(&Some(false)),
         dormant: !reference.enabled,
     })
+}
+
+/// A grant name as a case- and whitespace-insensitive matcher would see it: trimmed and
+/// lowercased. Names already in that form (the usual case) are borrowed, not copied.
+pub fn fold_name(name: &str) -> Cow<'_, str> {
+    let folded =
+        name.is_ascii() && !name.bytes().any(|b| b.is_ascii_uppercase()) && name.trim() == name;
+    if folded {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(name.trim().to_lowercase())
+    }
 }
 
 fn has_keys(reference: &VpcRef) -> bool {
@@ -381,6 +402,20 @@ pub struct DanglingUse<'a> {
     pub target: &'a VpcRef,
 }
 
+/// A reference whose name equals a grant's name only after case or whitespace folding, and
+/// that matches that grant by no other key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearMatch<'a> {
+    /// The grant whose name it nearly spells.
+    pub grant: &'a Grant,
+    /// Who holds the reference.
+    pub user: User<'a>,
+    /// The backend model, when the reference is a backend's stage model.
+    pub backend: Option<BackendHop<'a>>,
+    /// The reference, as written.
+    pub reference: &'a VpcRef,
+}
+
 /// The dependency graph of one inventory, plus every gap that limits what it can tell.
 #[derive(Debug, Clone)]
 pub struct Graph<'a> {
@@ -400,6 +435,8 @@ pub struct Graph<'a> {
     usages: Vec<OnceLock<Vec<Usage<'a>>>>,
     /// Per grant node: the backend models routing through it, likewise shared.
     models: Vec<OnceLock<Vec<ModelUse<'a>>>>,
+    /// Grant positions per (VpcId, InstanceId, Port) held by more than one grant.
+    shared_tuples: HashMap<Tuple<'a>, Vec<usize>>,
 }
 
 /// Builds the graph of `inventory`, borrowing from it.
@@ -413,6 +450,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         backends: HashMap::default(),
         gaps: inventory.gaps.clone(),
         by_name: HashMap::default(),
+        by_folded_name: HashMap::default(),
         by_tuple: HashMap::default(),
         by_id: HashMap::default(),
     };
@@ -422,6 +460,11 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         builder
             .by_name
             .entry(&grant.name)
+            .or_default()
+            .push(position);
+        builder
+            .by_folded_name
+            .entry(fold_name(&grant.name))
             .or_default()
             .push(position);
         builder
@@ -470,6 +513,8 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         index_by_grant.entry(&entry.grant).or_default().push(i);
     }
     let grant_count = inventory.grants.len();
+    let mut shared_tuples = builder.by_tuple;
+    shared_tuples.retain(|_, positions| positions.len() > 1);
     Graph {
         graph: builder.graph,
         grants: builder.grants,
@@ -482,6 +527,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         index_by_grant,
         usages: (0..grant_count).map(|_| OnceLock::new()).collect(),
         models: (0..grant_count).map(|_| OnceLock::new()).collect(),
+        shared_tuples,
     }
 }
 
@@ -502,6 +548,7 @@ struct Builder<'a> {
     /// Grant positions by each key, so a reference finds its candidates without a scan of
     /// every grant.
     by_name: HashMap<&'a String, Vec<usize>>,
+    by_folded_name: HashMap<Cow<'a, str>, Vec<usize>>,
     by_tuple: HashMap<Tuple<'a>, Vec<usize>>,
     by_id: HashMap<&'a VpcAccessId, Vec<usize>>,
 }
@@ -558,6 +605,22 @@ impl<'a> Builder<'a> {
         found
     }
 
+    /// The positions of the grants whose name `reference` spells only after case or
+    /// whitespace folding, leaving out those it already matched by any key.
+    fn near_candidates(&self, reference: &VpcRef, matched: &[usize]) -> Vec<usize> {
+        let Some(name) = &reference.name else {
+            return Vec::new();
+        };
+        let Some(positions) = self.by_folded_name.get(fold_name(name).as_ref()) else {
+            return Vec::new();
+        };
+        positions
+            .iter()
+            .copied()
+            .filter(|&p| self.grant_list[p].name != *name && !matched.contains(&p))
+            .collect()
+    }
+
     fn link_reference(
         &mut self,
         from: NodeIndex,
@@ -575,16 +638,24 @@ impl<'a> Builder<'a> {
             });
             return;
         }
-        let mut matched_any = false;
+        let mut matched = Vec::new();
         for position in self.candidates(reference) {
             let grant = &self.grant_list[position];
-            if let Some(matched) = match_reference(reference, grant) {
-                matched_any = true;
+            if let Some(keys) = match_reference(reference, grant) {
+                matched.push(position);
                 self.graph
-                    .add_edge(from, self.grants[&grant.id], Edge::RoutesThrough(matched));
+                    .add_edge(from, self.grants[&grant.id], Edge::RoutesThrough(keys));
             }
         }
-        if !matched_any {
+        let near = self.near_candidates(reference, &matched);
+        for &position in &near {
+            let grant = self.grants[&self.grant_list[position].id];
+            let dormant = !reference.enabled;
+            self.graph.add_edge(from, grant, Edge::NearName { dormant });
+        }
+        // A reference that nearly spells a grant's name is not dangling: the service may
+        // resolve it to that grant (GG306 reports it; GG304 would only say "nothing").
+        if matched.is_empty() && near.is_empty() {
             let target = VpcRef {
                 enabled: true,
                 ..reference.clone()
@@ -843,6 +914,55 @@ impl<'a> Graph<'a> {
             .collect()
     }
 
+    /// References whose name equals `grant`'s only after case or whitespace folding and that
+    /// match it by no other key, in the order the inventory holds them.
+    pub fn near_matches(&self, grant: &Grant) -> Vec<NearMatch<'a>> {
+        let Some(&target) = self.grants.get(&grant.id) else {
+            return Vec::new();
+        };
+        let Node::Grant(grant) = self.graph[target] else {
+            return Vec::new();
+        };
+        let mut holders: Vec<NodeIndex> = self
+            .graph
+            .edges_directed(target, Direction::Incoming)
+            .filter(|e| matches!(e.weight(), Edge::NearName { .. }))
+            .map(|e| e.source())
+            .collect();
+        // Nodes are added in inventory order; petgraph lists edges newest first.
+        holders.sort_unstable();
+        holders
+            .into_iter()
+            .filter_map(|node| {
+                let (user, backend, reference) = match &self.graph[node] {
+                    Node::BackendModel(model) => {
+                        let hop = hop_of(model);
+                        (User::of_model(hop), Some(hop), model.vpc?)
+                    }
+                    other => (user_of(other)?, None, vpc_of(other)?),
+                };
+                Some(NearMatch {
+                    grant,
+                    user,
+                    backend,
+                    reference,
+                })
+            })
+            .collect()
+    }
+
+    /// The other grants with `grant`'s (VpcId, InstanceId, Port), in inventory order.
+    pub fn grants_sharing_tuple(&self, grant: &Grant) -> Vec<&'a Grant> {
+        let key = (&grant.key.vpc_id, &grant.key.instance_id, grant.key.port);
+        self.shared_tuples
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|&p| &self.grant_list[p])
+            .filter(|other| other.id != grant.id)
+            .collect()
+    }
+
     /// References to grants that do not exist, across the whole inventory.
     pub fn dangling_references(&self) -> Vec<DanglingUse<'_>> {
         let mut out = Vec::new();
@@ -968,6 +1088,20 @@ fn hop_of<'a>(model: &BackendModelNode<'a>) -> BackendHop<'a> {
     }
 }
 
+/// The VPC config an API node routes by directly.
+fn vpc_of<'a>(node: &Node<'a>) -> Option<&'a VpcRef> {
+    let route = match *node {
+        Node::Deployment(d) => &d.route,
+        Node::Draft(d) => &d.route,
+        Node::History(h) => &h.route,
+        Node::Grant(_) | Node::BackendModel(_) | Node::Dangling(_) => return None,
+    };
+    match route {
+        Route::Vpc { vpc } => Some(vpc.as_ref()),
+        _ => None,
+    }
+}
+
 fn user_of<'a>(node: &Node<'a>) -> Option<User<'a>> {
     match *node {
         Node::Deployment(d) => Some(User::of_api(UserKind::Deployment, &d.api, Some(d.stage))),
@@ -1006,6 +1140,54 @@ mod tests {
             assert_eq!(through.len(), 1, "{}", grant.name);
             assert!(through[0].matched.mismatch);
         }
+    }
+
+    #[test]
+    fn names_fold_case_and_outer_whitespace_and_plain_ones_are_borrowed() {
+        assert!(matches!(
+            fold_name("orders-vpc"),
+            Cow::Borrowed("orders-vpc")
+        ));
+        assert_eq!(fold_name(" Orders-VPC\t"), "orders-vpc");
+        assert_eq!(fold_name("ÖRDERS"), "örders");
+        assert_eq!(fold_name("orders vpc"), "orders vpc", "inner space stays");
+    }
+
+    #[test]
+    fn a_reference_near_two_grants_is_near_both_and_dangling_for_neither() {
+        let mut inventory = account();
+        inventory.grants.push(grant("apv-2", "Orders-VPC", 8080));
+        inventory
+            .drafts
+            .push(draft("api-d", vpc_by_name("ORDERS-VPC")));
+        let graph = build(&inventory);
+        let near = |position: usize| -> Vec<Option<String>> {
+            graph
+                .near_matches(&graph.grants()[position])
+                .iter()
+                .map(|n| n.reference.name.clone())
+                .collect()
+        };
+        assert_eq!(near(0), [Some("ORDERS-VPC".to_owned())]);
+        // The deployment's exact "orders-vpc" uses apv-1, and a service that folds case could
+        // just as well resolve it to "Orders-VPC".
+        assert_eq!(
+            near(1),
+            [Some("orders-vpc".to_owned()), Some("ORDERS-VPC".to_owned())]
+        );
+        assert!(graph.dangling_references().is_empty());
+        // The graph shows the possible route, and a selection of the grant keeps its holder.
+        let selector = crate::selection::Selector::Id("apv-2".into());
+        let selection = crate::selection::Selection::resolve(Some(&selector), graph.grants());
+        let dot = render::render(&graph, render::GraphFormat::Dot, Some(&selection));
+        assert!(
+            dot.contains("[label=\"may route through (name differs in case or whitespace)\"]"),
+            "{dot}"
+        );
+        assert!(
+            dot.contains("orders/draft-api-d (POST /orders) [draft]"),
+            "{dot}"
+        );
     }
 
     #[test]

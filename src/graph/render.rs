@@ -178,6 +178,13 @@ fn describe(node: &Node) -> (String, String, &'static str) {
 fn edge_label(edge: &Edge) -> String {
     match edge {
         Edge::UsesBackend => "uses backend".to_owned(),
+        Edge::NearName { dormant } => {
+            let mut label = "may route through (name differs in case or whitespace)".to_owned();
+            if *dormant {
+                label.push_str(", dormant");
+            }
+            label
+        }
         Edge::RoutesThrough(m) => {
             let mut label = if m.keys().is_empty() {
                 "routes through (no grant)".to_owned()

@@ -794,7 +794,7 @@ pub fn compare(
         .count();
     if sharing > 1 && found.grant_problem.is_none() {
         found.grant_problem = Some(format!(
-            "the tuple {} now matches {sharing} grants",
+            "the tuple {} matches {sharing} grants (GG305): RemoveVpcAccess addresses a grant by its tuple, so it could take another one",
             grant.key
         ));
     }

@@ -436,6 +436,48 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_tuple_blocks_both_grants() {
+        let mut inventory = account();
+        inventory.grants.push(grant("apv-2", "orders-vpc-old", 80));
+        inventory.grants.push(grant("apv-3", "spare", 81));
+        let report = audit(&inventory, &Config::default());
+        assert_eq!(verdict_of(&report, "orders-vpc-old"), Verdict::Blocked);
+        let rules: Vec<_> = report.grants[1]
+            .findings
+            .iter()
+            .map(|f| f.rule.as_str())
+            .collect();
+        assert_eq!(rules, ["GG305"], "nothing else holds orders-vpc-old");
+        assert_eq!(verdict_of(&report, "spare"), Verdict::Safe);
+    }
+
+    #[test]
+    fn a_near_match_alone_makes_a_grant_unknown_at_any_configured_severity() {
+        let mut inventory = account();
+        inventory.deployments.clear();
+        inventory
+            .drafts
+            .push(draft("api-d", vpc_by_name("Orders-VPC")));
+        let catalog = Catalog::builtin();
+        let lowered = Config::parse(
+            r#"{"severity": {"GG306": "info"}}"#,
+            "grantguard.json",
+            &catalog,
+        )
+        .expect("valid config");
+        for config in [Config::default(), lowered] {
+            let report = audit(&inventory, &config);
+            assert_eq!(verdict_of(&report, "orders-vpc"), Verdict::Unknown);
+            let finding = &report.grants[0].findings[0];
+            assert_eq!(
+                (finding.rule.as_str(), finding.severity),
+                ("GG306", Severity::Deny)
+            );
+            assert!(report.findings.is_empty(), "not also a dangling GG304");
+        }
+    }
+
+    #[test]
     fn a_suppressed_finding_stays_but_does_not_count() {
         let mut config = Config::default();
         config.suppress.push(Suppression {

@@ -548,19 +548,9 @@ impl Fixture {
                 ));
             }
         }
-        let mut tuples = std::collections::HashSet::new();
-        for grant in &self.grants {
-            if !tuples.insert((&grant.vpc_id, &grant.instance_id, grant.port)) {
-                return Err((
-                    grant.instance_id.clone(),
-                    1,
-                    format!(
-                        "two grants share (VpcId, InstanceId, Port) = ({}, {}, {}); RemoveVpcAccess addresses grants by this tuple",
-                        grant.vpc_id, grant.instance_id, grant.port
-                    ),
-                ));
-            }
-        }
+        // Two grants may share (VpcId, InstanceId, Port) as long as their ids differ: the real
+        // service can hold such accounts (grants made before a uniqueness check, or under
+        // different names), and GG305 needs them. SetVpcAccess still refuses a new one.
 
         for group in &mut self.groups {
             if group.id.is_empty() {
@@ -812,7 +802,7 @@ mod tests {
     }
 
     #[test]
-    fn two_grants_with_one_id_are_refused_even_when_it_is_derived() {
+    fn two_grants_with_one_id_are_refused_even_when_it_is_derived_but_may_share_a_tuple() {
         // Same name and port on two instances: the derived ids would collide.
         let same_name = r#"{"grants": [
   {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80},
@@ -822,6 +812,15 @@ mod tests {
         // Same name on another port: ids differ, and an ambiguous name is allowed.
         let other_port = same_name.replacen("\"port\": 80}]", "\"port\": 81}]", 1);
         assert!(Fixture::from_json(&other_port).is_ok());
+        // One tuple, two ids: allowed (GG305 shared-tuple needs such accounts).
+        let same_tuple = r#"{"grants": [
+  {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80},
+  {"name": "g2", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80}]}"#;
+        let fixture = Fixture::from_json(same_tuple).expect("a shared tuple loads");
+        assert_ne!(
+            fixture.grants[0].vpc_access_id,
+            fixture.grants[1].vpc_access_id
+        );
         let same_id = r#"{"grants": [
   {"name": "g1", "vpc_id": "vpc-1", "instance_id": "i-1", "port": 80, "vpc_access_id": "va-1"},
   {"name": "g2", "vpc_id": "vpc-1", "instance_id": "i-2", "port": 80, "vpc_access_id": "va-1"}]}"#;

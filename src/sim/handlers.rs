@@ -832,7 +832,7 @@ fn set_vpc_access(acc: &mut Account, p: &Params, ctx: &Ctx) -> Result<Value, Api
             format!("A VPC access authorization named {name} already exists"),
         ));
     }
-    if acc.grant_by_tuple(&vpc_id, &instance_id, port).is_some() {
+    if !acc.grants_by_tuple(&vpc_id, &instance_id, port).is_empty() {
         return Err(ApiError::with_status(
             400,
             "RepeatedCommit",
@@ -858,23 +858,35 @@ fn set_vpc_access(acc: &mut Account, p: &Params, ctx: &Ctx) -> Result<Value, Api
     })
 }
 
-/// Removes the grant addressed by (VpcId, InstanceId, Port) and returns the deployments that
-/// still routed through it.
+/// Removes the grants addressed by (VpcId, InstanceId, Port) and returns the deployments that
+/// still routed through any of them.
+///
+/// The request names a tuple, not a name or VpcAccessId, and nothing documents what the
+/// service does when two grants hold the tuple. The emulator does not pick one for the
+/// caller: every grant holding the tuple goes, so a client that sent an ambiguous removal
+/// sees the worst case in its tests instead of a lucky guess.
 fn take_grant(acc: &mut Account, p: &Params) -> Result<Vec<StageRef>, ApiError> {
     let vpc_id = p.req("VpcId")?;
     let instance_id = p.req("InstanceId")?;
     let port = p.port("Port")?;
-    let grant =
-        acc.grant_by_tuple(vpc_id, instance_id, port)
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::new(
+    let grants: Vec<super::fixture::Grant> = acc
+        .grants_by_tuple(vpc_id, instance_id, port)
+        .into_iter()
+        .cloned()
+        .collect();
+    if grants.is_empty() {
+        return Err(ApiError::new(
             "NotFoundVpc",
             format!("Cannot find the VPC access authorization ({vpc_id}, {instance_id}, {port})"),
-        )
-            })?;
-    let affected = acc.deployments_using(&grant);
-    acc.grants.retain(|g| g != &grant);
+        ));
+    }
+    let mut affected: Vec<StageRef> = grants
+        .iter()
+        .flat_map(|grant| acc.deployments_using(grant))
+        .collect();
+    affected.sort();
+    affected.dedup();
+    acc.grants.retain(|g| !grants.contains(g));
     Ok(affected)
 }
 

@@ -134,11 +134,13 @@ impl Account {
         self.grants.iter().find(|g| g.name == name)
     }
 
-    /// The grant with this (VpcId, InstanceId, Port).
-    pub fn grant_by_tuple(&self, vpc_id: &str, instance_id: &str, port: u16) -> Option<&Grant> {
+    /// Every grant with this (VpcId, InstanceId, Port), in fixture order: usually one, but an
+    /// account may hold several (see GG305 shared-tuple).
+    pub fn grants_by_tuple(&self, vpc_id: &str, instance_id: &str, port: u16) -> Vec<&Grant> {
         self.grants
             .iter()
-            .find(|g| g.vpc_id == vpc_id && g.instance_id == instance_id && g.port == port)
+            .filter(|g| g.vpc_id == vpc_id && g.instance_id == instance_id && g.port == port)
+            .collect()
     }
 
     /// A group by id.

@@ -548,6 +548,50 @@ async fn remove_vpc_access_reports_the_apis_it_breaks_and_unpublishes_nothing() 
 }
 
 #[tokio::test]
+async fn remove_vpc_access_of_a_shared_tuple_removes_every_grant_holding_it() {
+    // The request names a tuple, not a grant; the emulator does not guess which one was meant.
+    let mut fixture = fixture();
+    let original = fixture
+        .grants
+        .iter()
+        .find(|g| g.name == "orders-internal-9000")
+        .unwrap()
+        .clone();
+    fixture.grants.push(fixture::Grant {
+        vpc_access_id: "0123456789abcdef0123456789abcdef".into(),
+        name: "orders-internal-copy".into(),
+        ..original.clone()
+    });
+    let options = SimOptions {
+        env_credentials: false,
+        ..SimOptions::default()
+    };
+    let sim = Sim::start(fixture, options).expect("a shared tuple with distinct ids loads");
+    let before = sim.state().grants.len();
+    let r = call(
+        &sim,
+        "RemoveVpcAccess",
+        &removal_of(&sim, "orders-internal-9000")
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let apis = r.body["Apis"]["Api"].as_array().unwrap();
+    assert_eq!(
+        apis.len(),
+        1,
+        "createOrder once, not once per grant: {apis:?}"
+    );
+    assert_eq!(apis[0]["ApiId"], CREATE_ORDER);
+    let state = sim.state();
+    assert!(!state.has_grant_named("orders-internal-9000"));
+    assert!(!state.has_grant_named("orders-internal-copy"));
+    assert_eq!(state.grants.len(), before - 2, "no other grant goes");
+}
+
+#[tokio::test]
 async fn abolish_unpublishes_and_reports_progress() {
     let sim = start(Faults::default());
     let grant = sim.state().grant_named("orders-slb-80").unwrap().clone();
