@@ -3,7 +3,9 @@
 //! the missing RAM action named); paging boundaries and a 30%-throttled run change nothing;
 //! a saved snapshot audits like the live account; a snapshot from a newer schema is refused;
 //! a deployment routed through a backend service is found although DescribeDeployedApi hides
-//! the backend (reference trap 8).
+//! the backend (reference trap 8); a backend stage model that says VPC but whose grant cannot
+//! be read (no `VpcConfig`, an empty one, or an answer of the wrong type) is a gap, never "no
+//! VPC".
 
 mod common;
 use common::*;
@@ -435,4 +437,122 @@ fn listings_that_disagree_about_a_deployment_are_a_gap() {
         "api:3b81fd160f5645e097cc8855d75a1cf6/stage:RELEASE"
     );
     assert!(verdicts(&report).values().all(|v| v != "safe"));
+}
+
+/// The gaps of `report` with `code`.
+fn gaps_with_code<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
+    report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["code"] == code)
+        .collect()
+}
+
+/// The reproduction of the false `safe`: a backend service whose RELEASE model has
+/// `Type: VPC` and no `VpcConfig`, with an API live on it in RELEASE, was read as "no VPC" and
+/// every grant came out `safe` with `complete: true`, exit 0. The grant it routes through
+/// cannot be read, so it could be any of them: every verdict is `unknown`.
+#[test]
+fn a_vpc_backend_model_without_a_vpc_config_makes_every_grant_unknown() {
+    let sim = start("backend-vpc-model-without-config.json");
+    let (code, report, err) = audit_json(&sim, &Home::new(), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_honest(&report, code);
+    assert_eq!(report["complete"], false);
+    let gaps = gaps_with_code(&report, "ReferenceWithoutKey");
+    assert_eq!(gaps.len(), 1, "{}", report["gaps"]);
+    assert!(
+        gaps[0]["scope"].as_str().unwrap().starts_with("backend:"),
+        "{}",
+        gaps[0]
+    );
+    assert!(gaps[0]["grant"].is_null(), "not narrowed to one grant");
+    let v = verdicts(&report);
+    assert_eq!(v.len(), 2);
+    assert!(v.values().all(|v| v == "unknown"), "{v:?}");
+    for name in v.keys() {
+        assert!(
+            rules_of(&report, name).contains(&"GG201".to_owned()),
+            "{name}"
+        );
+    }
+    assert_eq!(report["summary"]["unknown"], 2);
+    assert_eq!(report["summary"]["safe"], 0);
+    // The emulator served the shape: a VPC model with no VpcConfig.
+    let backend_id = sim.mutate(|account| account.backends[0].id.clone());
+    let served = sim.mutate(|account| {
+        let model = &account.backends[0].models[0];
+        (model.model_type.clone(), model.vpc.is_none())
+    });
+    assert_eq!(served, (Some("VPC".to_owned()), true));
+    assert!(sim
+        .log()
+        .iter()
+        .any(|r| r.action == "DescribeBackendInfo" && r.error_code.is_none()));
+    assert_eq!(gaps[0]["scope"], format!("backend:{backend_id}"));
+}
+
+/// The same model with a `VpcConfig` whose keys are all missing (only `VpcScheme`), in the basic
+/// account: the grants that were safe become `unknown`, none becomes safe.
+#[test]
+fn a_vpc_backend_model_with_an_empty_vpc_config_makes_safe_grants_unknown() {
+    let clean = clean_basic();
+    let sim = start("basic-account.json");
+    sim.mutate(|account| {
+        let model = account.backends[0]
+            .models
+            .iter_mut()
+            .find(|m| m.stage == "RELEASE")
+            .unwrap();
+        let vpc = model.vpc.as_mut().unwrap();
+        vpc.vpc_access_id = None;
+        vpc.name = None;
+        vpc.vpc_id = None;
+        vpc.instance_id = None;
+        vpc.port = None;
+    });
+    let (code, report, _) = audit_json(&sim, &Home::new(), &[]);
+    assert_eq!(code, Some(1));
+    assert_honest(&report, code);
+    let gaps = gaps_with_code(&report, "ReferenceWithoutKey");
+    assert_eq!(gaps.len(), 1, "{}", report["gaps"]);
+    let v = verdicts(&report);
+    assert!(v.values().all(|v| v != "safe"), "{v:?}");
+    assert_eq!(v["legacy-unused-443"], "unknown", "was safe");
+    // What live APIs use directly still blocks.
+    assert_eq!(v["orders-slb-80"], "blocked");
+    // The grant the model used to name is no longer known to be used by it: unknown, not safe.
+    assert_eq!(v["orders-internal-9000"], "unknown");
+    assert_eq!(verdicts(&clean)["orders-internal-9000"], "blocked");
+}
+
+/// A DescribeBackendInfo answer of the wrong type is refused whole: a `MalformedResponse` gap
+/// for the backend, and no grant is safe.
+#[test]
+fn a_mistyped_backend_answer_is_a_gap_and_no_grant_is_safe() {
+    let clean = clean_basic();
+    let faults = Faults {
+        corrupt: vec!["DescribeBackendInfo=wrong-type"
+            .parse()
+            .expect("corrupt rule")],
+        ..Faults::default()
+    };
+    let sim = start_with(
+        common::fixture("basic-account.json"),
+        SimOptions {
+            faults,
+            ..SimOptions::default()
+        },
+    );
+    let (code, report, _) = audit_json(&sim, &Home::new(), &[]);
+    assert_eq!(code, Some(1));
+    assert_honest(&report, code);
+    assert_more_cautious(&clean, &report);
+    let gap = gap_of(&report, "DescribeBackendInfo");
+    assert_eq!(gap["code"], "MalformedResponse");
+    assert!(gap["grant"].is_null());
+    let v = verdicts(&report);
+    assert!(v.values().all(|v| v != "safe"), "{v:?}");
+    assert_eq!(v["legacy-unused-443"], "unknown", "was safe");
 }

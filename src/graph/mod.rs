@@ -146,14 +146,6 @@ pub fn fold_name(name: &str) -> Cow<'_, str> {
     }
 }
 
-fn has_keys(reference: &VpcRef) -> bool {
-    reference.name.is_some()
-        || reference.vpc_id.is_some()
-        || reference.instance_id.is_some()
-        || reference.port.is_some()
-        || reference.vpc_access_id.is_some()
-}
-
 /// A reference in words, the way the config wrote it.
 pub fn describe_reference(reference: &VpcRef) -> String {
     let mut parts = Vec::new();
@@ -627,13 +619,21 @@ impl<'a> Builder<'a> {
         reference: &'a VpcRef,
         scope: impl FnOnce() -> String,
     ) {
-        if !has_keys(reference) {
-            // A VPC config with no key could point anywhere: fail closed.
+        if !reference.has_key() {
+            // A VPC config with no key could point anywhere: fail closed, for every grant.
+            let partial = describe_reference(reference);
+            let partial = if partial.is_empty() {
+                String::new()
+            } else {
+                format!("; it carries only {partial}")
+            };
             self.gaps.push(Gap {
                 scope: scope(),
                 action: "VpcConfig".to_owned(),
                 code: "ReferenceWithoutKey".to_owned(),
-                message: "a VPC config names no grant (no name, tuple or id)".to_owned(),
+                message: format!(
+                    "a VPC config names no grant (no name, id or full VpcId/InstanceId/Port tuple){partial}"
+                ),
                 grant: None,
             });
             return;
@@ -1209,7 +1209,10 @@ mod tests {
         };
         let graph = build(&inventory);
         assert!(graph.deployments_through(&graph.grants()[0]).is_empty());
-        assert_eq!(graph.dangling_references().len(), 1);
+        // Part of a tuple names no grant, not even a missing one: it is a gap, not a dangling
+        // reference (which would leave the grant it may mean `safe`).
+        assert!(graph.dangling_references().is_empty());
+        assert_eq!(graph.gaps()[0].code, "ReferenceWithoutKey");
     }
 
     #[test]
@@ -1268,6 +1271,51 @@ mod tests {
         let graph = build(&inventory);
         assert!(!graph.is_complete());
         assert_eq!(graph.gaps_affecting(&graph.grants()[0]).len(), 2);
+    }
+
+    #[test]
+    fn a_vpc_model_or_route_without_a_full_key_is_a_gap_for_every_grant() {
+        let mut inventory = account();
+        let mut keyless = backend("be-keyless", &[(Stage::Release, "")]);
+        keyless.models[0].vpc = Some(VpcRef {
+            enabled: true,
+            ..VpcRef::default()
+        });
+        inventory.backends.push(keyless);
+        // Only part of the tuple: no grant can be found by it, so it is no key.
+        inventory.drafts.push(draft(
+            "api-partial",
+            Route::Vpc {
+                vpc: Box::new(VpcRef {
+                    vpc_id: Some(crate::inventory::VpcId::from("vpc-1")),
+                    port: Some(80),
+                    enabled: true,
+                    ..VpcRef::default()
+                }),
+            },
+        ));
+        let graph = build(&inventory);
+        let gaps: Vec<&Gap> = graph
+            .gaps()
+            .iter()
+            .filter(|g| g.code == "ReferenceWithoutKey")
+            .collect();
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert!(
+            gaps.iter().any(|g| g.scope == "backend:be-keyless"),
+            "{gaps:?}"
+        );
+        assert!(
+            gaps.iter().any(|g| g.message.contains("tuple vpc-1/?:80")),
+            "{gaps:?}"
+        );
+        for grant in graph.grants() {
+            assert_eq!(graph.gaps_affecting(grant).len(), 2, "{}", grant.name);
+        }
+        assert!(
+            graph.dangling_references().is_empty(),
+            "a partial tuple is not a dangling reference to some other grant"
+        );
     }
 
     #[test]

@@ -214,9 +214,20 @@ pub struct VpcRef {
     /// `VpcConfig.VpcAccessId` (backend models only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_access_id: Option<VpcAccessId>,
-    /// False when `ServiceVpcEnable` is not `TRUE` although a `VpcConfig` is present: a
-    /// dormant reference, still reported because the next edit can revive it.
+    /// False when `ServiceVpcEnable` is off although a `VpcConfig` is present: a dormant
+    /// reference, still reported because the next edit can revive it.
     pub enabled: bool,
+}
+
+impl VpcRef {
+    /// Whether the reference carries a key a grant can be found by: a name, a VpcAccessId or
+    /// the whole (VpcId, InstanceId, Port) tuple. A part of the tuple alone matches no grant,
+    /// so a reference with nothing more says "some grant" without saying which: a gap.
+    pub fn has_key(&self) -> bool {
+        self.name.is_some()
+            || self.vpc_access_id.is_some()
+            || (self.vpc_id.is_some() && self.instance_id.is_some() && self.port.is_some())
+    }
 }
 
 /// Where an API definition sends traffic.

@@ -7,7 +7,10 @@
 use super::model::*;
 use crate::client::{CallError, Client, FailureClass};
 use crate::wire::actions::{self, Action, PagedAction};
-use crate::wire::models::{ApiDefinition, ApiHisItem, ApiSummary, DeployedApiItem, VpcConfig};
+use crate::wire::models::{
+    ApiBackendConfig, ApiDefinition, ApiHisItem, ApiSummary, BackendModelConfig, DeployedApiItem,
+    VpcConfig,
+};
 use futures::future::join_all;
 use indicatif::ProgressBar;
 use std::collections::HashMap;
@@ -708,13 +711,18 @@ impl Walker<'_> {
             effective_version: None,
             route: deployed_route_of(&definition),
         };
-        if deployment.route == Route::Unresolved {
+        if !names_its_target(&deployment.route) {
             if let Some(online) = online {
                 let version = online.history_version.clone().unwrap_or_default();
                 let action = history_of(group, &item.api_id, stage, &version);
                 if let Some(definition) = self.read(&action).await {
-                    deployment.route = route_of(&definition);
-                    deployment.effective_version = Some(version);
+                    let route = route_of(&definition);
+                    // A deployed definition that says VPC without naming the grant takes only
+                    // an online route that names a target: one saying "no VPC" contradicts it.
+                    if deployment.route == Route::Unresolved || names_its_target(&route) {
+                        deployment.route = route;
+                        deployment.effective_version = Some(version);
+                    }
                 }
             }
         }
@@ -804,11 +812,9 @@ impl Walker<'_> {
                     );
                     continue;
                 };
-                let vpc = model
-                    .backend_config
-                    .vpc_config
-                    .as_ref()
-                    .map(|c| vpc_ref(c, true));
+                let backend_is_vpc =
+                    is_vpc_type(&info.backend_type) || is_vpc_type(&summary.backend_type);
+                let vpc = model_reference(&model.backend_config, backend_is_vpc);
                 models.push(BackendModel { stage, vpc });
             }
             let users = self.backend_users(&info.backend_id, &models).await;
@@ -921,80 +927,116 @@ fn identity_of(group: &Group, definition: &ApiDefinition, method: &str, path: &s
     })
 }
 
+/// A key as the service wrote it, or `None` when it is absent, empty or only blanks: no grant
+/// has a blank name or id, so a blank key names nothing.
+fn key(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|s| !s.trim().is_empty())
+}
+
 fn vpc_ref(config: &VpcConfig, enabled: bool) -> VpcRef {
     VpcRef {
-        name: config.name.clone().filter(|s| !s.is_empty()),
-        vpc_id: config
-            .vpc_id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .map(VpcId::from),
-        instance_id: config
-            .instance_id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .map(InstanceId::from),
-        port: config.port,
-        vpc_access_id: config
-            .vpc_access_id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .map(VpcAccessId::from),
+        name: key(&config.name),
+        vpc_id: key(&config.vpc_id).map(VpcId::from),
+        instance_id: key(&config.instance_id).map(InstanceId::from),
+        // Port 0 is no port a grant can have; it is what an unset number looks like.
+        port: config.port.filter(|&p| p != 0),
+        vpc_access_id: key(&config.vpc_access_id).map(VpcAccessId::from),
         enabled,
     }
 }
 
-fn has_any_key(r: &VpcRef) -> bool {
-    r.name.is_some() || r.vpc_id.is_some() || r.instance_id.is_some() || r.vpc_access_id.is_some()
+/// Whether a backend type (`BackendType`, or a model's `BackendConfig.Type`) says VPC, in any
+/// case and with stray blanks.
+fn is_vpc_type(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("VPC")
 }
 
-/// Where a draft or historical definition sends traffic. These shapes carry `BackendEnable`.
-pub fn route_of(definition: &ApiDefinition) -> Route {
-    if definition.backend_enable == Some(true) {
-        return match &definition.backend_config {
-            Some(config) if !config.backend_id.is_empty() => Route::Backend {
-                backend_id: BackendId::from(config.backend_id.as_str()),
-            },
-            _ => Route::Unresolved,
-        };
+/// The grant a backend's stage model routes through. A model is of type VPC when its
+/// `BackendConfig.Type` says so, or, when it leaves `Type` empty, when the backend does. Such a
+/// model always gives a reference: without a `VpcConfig`, or with one whose keys are empty,
+/// the reference has no key and the graph makes it a gap for every grant (it could be any of
+/// them), never "no VPC". A `VpcConfig` with keys under another type is kept too: the service
+/// still holds it.
+fn model_reference(config: &BackendModelConfig, backend_is_vpc: bool) -> Option<VpcRef> {
+    let is_vpc = if config.backend_type.trim().is_empty() {
+        backend_is_vpc
+    } else {
+        is_vpc_type(&config.backend_type)
+    };
+    let reference = match &config.vpc_config {
+        Some(vpc) => vpc_ref(vpc, true),
+        None => VpcRef {
+            enabled: true,
+            ..VpcRef::default()
+        },
+    };
+    (is_vpc || reference.has_key()).then_some(reference)
+}
+
+/// Whether a route says where its traffic goes: a VPC reference with a key, a backend service,
+/// or somewhere that is not a grant. `Unresolved` and a VPC reference without a key do not.
+fn names_its_target(route: &Route) -> bool {
+    match route {
+        Route::Vpc { vpc } => vpc.has_key(),
+        Route::Backend { .. } | Route::Other => true,
+        Route::Unresolved => false,
     }
-    service_route(definition).unwrap_or(Route::Other)
 }
 
-/// Where a deployed definition sends traffic, or `Unresolved` when only the online history
-/// version can tell (DescribeDeployedApi never shows a backend service, reference trap 8).
-pub fn deployed_route_of(definition: &ApiDefinition) -> Route {
-    match service_route(definition) {
-        Some(route @ Route::Vpc { .. }) => route,
+/// The backend service a definition's `BackendConfig` names, or `Unresolved` when it names
+/// none.
+fn backend_route(config: Option<&ApiBackendConfig>) -> Route {
+    match config {
+        Some(config) if !config.backend_id.trim().is_empty() => Route::Backend {
+            backend_id: BackendId::from(config.backend_id.trim()),
+        },
         _ => Route::Unresolved,
     }
 }
 
+/// Where a draft or historical definition sends traffic. These shapes carry `BackendEnable`;
+/// when it is missing, a `BackendConfig` is read as in use (the service sends one only with a
+/// backend), and one beside a VPC route leaves the route unresolved: either could be live.
+pub fn route_of(definition: &ApiDefinition) -> Route {
+    let backend = definition.backend_config.as_ref();
+    match (
+        definition.backend_enable,
+        backend,
+        service_route(definition),
+    ) {
+        (Some(true), _, _) => backend_route(backend),
+        (None, Some(_), None) => backend_route(backend),
+        (None, Some(_), Some(_)) => Route::Unresolved,
+        (_, _, service) => service.unwrap_or(Route::Other),
+    }
+}
+
+/// Where a deployed definition sends traffic: its VPC route (with or without a key), or
+/// `Unresolved` when only the online history version can tell (DescribeDeployedApi never shows
+/// a backend service, reference trap 8).
+pub fn deployed_route_of(definition: &ApiDefinition) -> Route {
+    service_route(definition).unwrap_or(Route::Unresolved)
+}
+
+/// The VPC route of a definition's `ServiceConfig`, or `None` when it routes elsewhere. A
+/// definition says VPC when `ServiceVpcEnable` is on or its `VpcConfig` names a grant; one that
+/// says VPC but names no grant (no `VpcConfig`, a `null` one, or one whose keys are empty or
+/// only part of the tuple) gives a reference without a key, which the graph makes a gap for
+/// every grant. A `VpcConfig` that names a grant while the flag is off is a dormant reference.
 fn service_route(definition: &ApiDefinition) -> Option<Route> {
     let service = definition.service_config.as_ref()?;
     let enabled = service.vpc_enabled();
-    match &service.vpc_config {
-        Some(config) => {
-            let mut vpc = vpc_ref(config, enabled);
-            if vpc.vpc_id.is_none() {
-                vpc.vpc_id = service
-                    .vpc_id
-                    .clone()
-                    .filter(|s| !s.is_empty())
-                    .map(VpcId::from);
-            }
-            if has_any_key(&vpc) {
-                Some(Route::Vpc { vpc: Box::new(vpc) })
-            } else if enabled {
-                // VPC routing switched on with no way to tell which grant: could be any.
-                Some(Route::Unresolved)
-            } else {
-                None
-            }
-        }
-        None if enabled => Some(Route::Unresolved),
-        None => None,
+    let mut vpc = match &service.vpc_config {
+        Some(config) => vpc_ref(config, enabled),
+        None => VpcRef {
+            enabled,
+            ..VpcRef::default()
+        },
+    };
+    if vpc.vpc_id.is_none() {
+        vpc.vpc_id = key(&service.vpc_id).map(VpcId::from);
     }
+    (vpc.has_key() || enabled).then(|| Route::Vpc { vpc: Box::new(vpc) })
 }
 
 impl Inventory {
@@ -1037,5 +1079,398 @@ impl Inventory {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every shape in which a definition, a backend or a stage model says VPC: those that name
+    //! a grant give a keyed reference; those whose keys are missing, `null`, empty or only part
+    //! of the tuple give a reference without a key (a gap for every grant, in the graph); those
+    //! of the wrong type refuse the whole answer (a `MalformedResponse` gap, in the walk).
+
+    use super::*;
+    use crate::wire::models::DescribeBackendInfoResponse;
+    use serde_json::{json, Value};
+
+    /// An API definition: `fields` over the keys every shape has.
+    fn definition(fields: Value) -> Result<ApiDefinition, serde_json::Error> {
+        let mut body = json!({ "RequestId": "r", "GroupId": "g-1", "ApiId": "api-1" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        serde_json::from_value(body)
+    }
+
+    /// The definition of `service` (a `ServiceConfig`) in each shape that carries one: the
+    /// draft (DescribeApi), the historical version (DescribeApiHistory) and the deployed one
+    /// (DescribeDeployedApi), with the route the walk reads from each.
+    fn routes(service: Value) -> Vec<(&'static str, Route)> {
+        let draft = definition(json!({ "BackendEnable": false, "ServiceConfig": service }));
+        let history = definition(json!({
+            "StageName": "RELEASE", "HistoryVersion": "20240402101500123", "Status": "OFFLINE",
+            "BackendEnable": false, "ServiceConfig": service,
+        }));
+        let deployed = definition(json!({
+            "StageName": "RELEASE", "DeployedTime": "2024-04-02T10:15:00Z", "ServiceConfig": service,
+        }));
+        vec![
+            ("draft", route_of(&draft.expect("draft decodes"))),
+            ("history", route_of(&history.expect("history decodes"))),
+            (
+                "deployed",
+                deployed_route_of(&deployed.expect("deployed decodes")),
+            ),
+        ]
+    }
+
+    fn keyless(route: &Route) -> bool {
+        matches!(route, Route::Vpc { vpc } if !vpc.has_key() && vpc.enabled)
+    }
+
+    fn assert_keyless(service: Value) {
+        for (shape, route) in routes(service.clone()) {
+            assert!(
+                keyless(&route),
+                "{shape} of {service}: a VPC route without a key, not {route:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_vpc_flag_without_a_vpc_config_is_a_reference_without_a_key() {
+        assert_keyless(json!({ "ServiceProtocol": "HTTP", "ServiceVpcEnable": "TRUE" }));
+        assert_keyless(json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": null }));
+        // The sibling VpcId of deployed and historical shapes is only part of the tuple.
+        assert_keyless(json!({ "ServiceVpcEnable": "TRUE", "VpcId": "vpc-1" }));
+    }
+
+    #[test]
+    fn a_vpc_config_whose_keys_are_empty_null_or_partial_is_a_reference_without_a_key() {
+        for config in [
+            json!({}),
+            json!({ "VpcScheme": "HTTP" }),
+            json!({ "Name": "", "VpcId": "", "InstanceId": "", "Port": "" }),
+            json!({ "Name": null, "VpcId": null, "InstanceId": null, "Port": null }),
+            json!({ "Name": "  ", "VpcId": " ", "InstanceId": "\t", "Port": 0 }),
+            json!({ "VpcId": "vpc-1", "Port": 80 }),
+            json!({ "VpcId": "vpc-1", "InstanceId": "i-1" }),
+            json!({ "InstanceId": "i-1", "Port": 80 }),
+        ] {
+            assert_keyless(json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": config }));
+        }
+    }
+
+    #[test]
+    fn a_flag_outside_true_and_false_counts_as_on() {
+        for flag in ["TRUE", "true", " True ", "1", "yes"] {
+            assert_keyless(json!({ "ServiceVpcEnable": flag }));
+        }
+        // Off, empty or absent: no VPC, and nothing to name.
+        for service in [
+            json!({ "ServiceVpcEnable": "FALSE" }),
+            json!({ "ServiceVpcEnable": "false", "VpcConfig": {} }),
+            json!({ "ServiceVpcEnable": "" }),
+            json!({ "ServiceVpcEnable": null, "VpcConfig": null }),
+            json!({ "ServiceProtocol": "HTTP", "ServiceAddress": "http://x" }),
+        ] {
+            let [(_, draft), (_, history), (_, deployed)] =
+                <[_; 3]>::try_from(routes(service.clone())).unwrap();
+            assert_eq!(draft, Route::Other, "{service}");
+            assert_eq!(history, Route::Other, "{service}");
+            assert_eq!(
+                deployed,
+                Route::Unresolved,
+                "{service}: only the online version can tell"
+            );
+        }
+    }
+
+    #[test]
+    fn a_vpc_config_with_a_key_names_its_grant() {
+        fn tuple(vpc: &VpcRef) -> (Option<&str>, Option<&str>, Option<u16>) {
+            (
+                vpc.vpc_id.as_ref().map(VpcId::as_str),
+                vpc.instance_id.as_ref().map(InstanceId::as_str),
+                vpc.port,
+            )
+        }
+        for (service, name, expected_tuple, enabled) in [
+            (
+                json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "orders-slb-80" } }),
+                Some("orders-slb-80"),
+                (None, None, None),
+                true,
+            ),
+            (
+                // The port as a numeric string is the same port (documentation examples).
+                json!({ "ServiceVpcEnable": "TRUE", "VpcId": "vpc-1",
+                        "VpcConfig": { "Name": "", "InstanceId": "i-1", "Port": "80" } }),
+                None,
+                (Some("vpc-1"), Some("i-1"), Some(80)),
+                true,
+            ),
+            (
+                // A dormant reference is kept (the next edit can revive it).
+                json!({ "ServiceVpcEnable": "FALSE", "VpcConfig": { "Name": "old-grant" } }),
+                Some("old-grant"),
+                (None, None, None),
+                false,
+            ),
+        ] {
+            for (shape, route) in routes(service.clone()) {
+                let Route::Vpc { vpc } = &route else {
+                    panic!("{shape} of {service}: {route:?}");
+                };
+                assert!(vpc.has_key(), "{shape} of {service}");
+                assert_eq!(vpc.name.as_deref(), name, "{shape} of {service}");
+                assert_eq!(tuple(vpc), expected_tuple, "{shape} of {service}");
+                assert_eq!(vpc.enabled, enabled, "{shape} of {service}");
+            }
+        }
+    }
+
+    #[test]
+    fn grant_keys_of_the_wrong_type_refuse_the_whole_definition() {
+        for service in [
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": "x" }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": 5 }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": true }),
+            // serde would fill a struct from an array by position: refused instead.
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": ["va-1", "orders-slb-80"] }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": [] }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": 5 } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": ["orders-slb-80"] } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "VpcId": 12 } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "InstanceId": false } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "VpcAccessId": {} } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g", "Port": "abc" } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g", "Port": -1 } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g", "Port": 70000 } }),
+            json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g", "Port": [] } }),
+            // A JSON boolean where the service sends the string "TRUE" (reference trap 6).
+            json!({ "ServiceVpcEnable": true, "VpcConfig": {} }),
+            json!({ "ServiceVpcEnable": ["TRUE"] }),
+        ] {
+            for shape in [
+                json!({ "BackendEnable": false, "ServiceConfig": service }),
+                json!({ "StageName": "RELEASE", "HistoryVersion": "1", "ServiceConfig": service }),
+                json!({ "StageName": "RELEASE", "DeployedTime": "t", "ServiceConfig": service }),
+            ] {
+                assert!(
+                    definition(shape.clone()).is_err(),
+                    "{shape} must not decode: a reference read from it could not be trusted"
+                );
+            }
+        }
+        for wrong in [json!("x"), json!(["a"]), json!(7)] {
+            assert!(
+                definition(json!({ "ServiceConfig": wrong })).is_err(),
+                "{wrong}"
+            );
+            assert!(
+                definition(json!({ "BackendEnable": true, "BackendConfig": wrong })).is_err(),
+                "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_backend_config_without_a_backend_id_or_beside_an_unread_flag_is_unresolved() {
+        let backend = json!({ "BackendId": "be-1", "BackendName": "orders", "BackendType": "VPC" });
+        let vpc = json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g" } });
+        let plain = json!({ "ServiceVpcEnable": "FALSE" });
+        let cases = [
+            (
+                json!({ "BackendEnable": true, "BackendConfig": backend, "ServiceConfig": plain }),
+                Route::Backend {
+                    backend_id: BackendId::from("be-1"),
+                },
+            ),
+            // BackendEnable missing: a BackendConfig is only sent with a backend in use.
+            (
+                json!({ "BackendConfig": backend, "ServiceConfig": plain }),
+                Route::Backend {
+                    backend_id: BackendId::from("be-1"),
+                },
+            ),
+            (
+                json!({ "BackendEnable": null, "BackendConfig": backend }),
+                Route::Backend {
+                    backend_id: BackendId::from("be-1"),
+                },
+            ),
+            // ... and beside a VPC route, either could be live.
+            (
+                json!({ "BackendConfig": backend, "ServiceConfig": vpc }),
+                Route::Unresolved,
+            ),
+            (json!({ "BackendEnable": true }), Route::Unresolved),
+            (
+                json!({ "BackendEnable": true, "BackendConfig": null }),
+                Route::Unresolved,
+            ),
+            (
+                json!({ "BackendEnable": true, "BackendConfig": { "BackendId": "", "BackendType": "VPC" } }),
+                Route::Unresolved,
+            ),
+            (
+                json!({ "BackendEnable": true, "BackendConfig": { "BackendId": "  " } }),
+                Route::Unresolved,
+            ),
+            // BackendEnable false: the VPC route decides.
+            (
+                json!({ "BackendEnable": false, "BackendConfig": backend, "ServiceConfig": plain }),
+                Route::Other,
+            ),
+        ];
+        for (fields, expected) in cases {
+            let definition = definition(fields.clone()).expect("decodes");
+            assert_eq!(route_of(&definition), expected, "{fields}");
+        }
+        // A BackendConfig without its BackendId key, or of the wrong type, is refused.
+        assert!(definition(json!({ "BackendEnable": true, "BackendConfig": {} })).is_err());
+        assert!(definition(json!({ "BackendEnable": "maybe" })).is_err());
+    }
+
+    /// The references DescribeBackendInfo's models give, by stage, for a backend of
+    /// `backend_type` whose models have `configs` (each a `BackendConfig`).
+    fn model_references(
+        backend_type: Value,
+        configs: &[Value],
+    ) -> Result<Vec<Option<VpcRef>>, serde_json::Error> {
+        let models: Vec<Value> = configs
+            .iter()
+            .map(|config| json!({ "StageName": "RELEASE", "BackendConfig": config }))
+            .collect();
+        let body = json!({
+            "RequestId": "r",
+            "BackendInfo": { "BackendId": "be-1", "BackendName": "orders-vpc",
+                             "BackendType": backend_type, "BackendModels": models },
+        });
+        let info = serde_json::from_value::<DescribeBackendInfoResponse>(body)?.backend_info;
+        Ok(info
+            .backend_models
+            .iter()
+            .map(|m| model_reference(&m.backend_config, is_vpc_type(&info.backend_type)))
+            .collect())
+    }
+
+    #[test]
+    fn a_vpc_model_without_a_vpc_config_is_a_reference_without_a_key() {
+        let configs = [
+            json!({ "Type": "VPC" }),
+            json!({ "Type": "VPC", "VpcConfig": null }),
+            json!({ "Type": "VPC", "VpcConfig": {} }),
+            json!({ "Type": "VPC", "ServiceTimeout": 10000, "VpcConfig": { "VpcScheme": "HTTP", "VpcTargetHostName": "" } }),
+            json!({ "Type": "VPC", "VpcConfig": { "VpcAccessId": "", "Name": "", "VpcId": "", "InstanceId": "", "Port": 0 } }),
+            json!({ "Type": "VPC", "VpcConfig": { "VpcAccessId": null, "Name": null, "Port": null } }),
+            json!({ "Type": "VPC", "VpcConfig": { "VpcId": "vpc-1", "Port": 80 } }),
+            json!({ "Type": "vpc" }),
+            json!({ "Type": " Vpc " }),
+            // No type of its own: the backend's (VPC) applies.
+            json!({}),
+            json!({ "Type": "" }),
+        ];
+        for backend_type in [json!("VPC"), json!("vpc")] {
+            let references = model_references(backend_type.clone(), &configs).expect("decodes");
+            for (config, reference) in configs.iter().zip(&references) {
+                assert!(
+                    matches!(reference, Some(r) if !r.has_key() && r.enabled),
+                    "{config} under a {backend_type} backend: {reference:?}"
+                );
+            }
+        }
+        // Without a type saying VPC, nothing is referenced; a key under another type still is.
+        let references = model_references(
+            json!("HTTP"),
+            &[
+                json!({}),
+                json!({ "Type": "HTTP", "ServiceAddress": "http://x" }),
+                json!({ "Type": "HTTP", "VpcConfig": {} }),
+                json!({ "Type": "HTTP", "VpcConfig": { "Name": "orders-slb-80" } }),
+            ],
+        )
+        .expect("decodes");
+        assert_eq!(references[..3], [None, None, None]);
+        assert_eq!(
+            references[3].as_ref().and_then(|r| r.name.as_deref()),
+            Some("orders-slb-80")
+        );
+        // The reference's own example: a VPC backend whose TEST model is HTTP.
+        let references = model_references(
+            json!("VPC"),
+            &[json!({ "Type": "HTTP", "ServiceAddress": "http://orders-test.example.com:8080" })],
+        )
+        .expect("decodes");
+        assert_eq!(references, [None]);
+    }
+
+    #[test]
+    fn a_vpc_model_with_a_key_names_its_grant() {
+        let references = model_references(
+            json!("VPC"),
+            &[
+                json!({ "Type": "VPC", "VpcConfig": { "VpcAccessId": "va-1" } }),
+                json!({ "Type": "VPC", "VpcConfig": { "VpcId": "vpc-1", "InstanceId": "i-1", "Port": "80" } }),
+            ],
+        )
+        .expect("decodes");
+        let first = references[0].as_ref().expect("a reference");
+        assert_eq!(first.vpc_access_id, Some(VpcAccessId::from("va-1")));
+        let second = references[1].as_ref().expect("a reference");
+        assert!(second.has_key());
+        assert_eq!(second.port, Some(80));
+    }
+
+    #[test]
+    fn a_backend_answer_with_grant_keys_of_the_wrong_type_is_refused() {
+        for config in [
+            json!({ "Type": "VPC", "VpcConfig": "x" }),
+            json!({ "Type": "VPC", "VpcConfig": ["va-1", "orders-slb-80"] }),
+            json!({ "Type": "VPC", "VpcConfig": { "Name": 5 } }),
+            json!({ "Type": "VPC", "VpcConfig": { "VpcAccessId": 42 } }),
+            json!({ "Type": "VPC", "VpcConfig": { "Name": "g", "Port": "abc" } }),
+            json!({ "Type": 5 }),
+            json!({ "Type": null, "VpcConfig": { "Name": "g" } }),
+            Value::Null,
+            json!("VPC"),
+        ] {
+            assert!(
+                model_references(json!("VPC"), std::slice::from_ref(&config)).is_err(),
+                "{config} must not decode"
+            );
+        }
+        for backend_type in [Value::Null, json!(5), json!(["VPC"])] {
+            assert!(
+                model_references(backend_type.clone(), &[json!({ "Type": "VPC" })]).is_err(),
+                "BackendType {backend_type} must not decode"
+            );
+        }
+    }
+
+    #[test]
+    fn names_its_target_tells_a_keyless_vpc_route_from_a_settled_one() {
+        let keyless = Route::Vpc {
+            vpc: Box::new(VpcRef {
+                enabled: true,
+                port: Some(80),
+                ..VpcRef::default()
+            }),
+        };
+        let named = Route::Vpc {
+            vpc: Box::new(VpcRef {
+                name: Some("g".into()),
+                enabled: true,
+                ..VpcRef::default()
+            }),
+        };
+        assert!(!names_its_target(&keyless));
+        assert!(!names_its_target(&Route::Unresolved));
+        assert!(names_its_target(&named));
+        assert!(names_its_target(&Route::Other));
+        assert!(names_its_target(&Route::Backend {
+            backend_id: BackendId::from("be-1")
+        }));
     }
 }

@@ -322,6 +322,10 @@ pub struct BackendModelDef {
     /// The grant, for VPC models.
     #[serde(default)]
     pub vpc: Option<BackendVpc>,
+    /// `BackendConfig.Type`; `VPC` when `vpc` is given, else `HTTP`. `VPC` without `vpc`
+    /// serves a VPC model with no `VpcConfig`, a model whose grant cannot be read.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub model_type: Option<String>,
     /// Address, for HTTP models.
     #[serde(default)]
     pub address: Option<String>,

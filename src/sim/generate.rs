@@ -132,6 +132,7 @@ pub fn fixture(options: &GenerateOptions) -> Fixture {
                             vpc_scheme: "HTTP".into(),
                             vpc_target_host_name: String::new(),
                         }),
+                        model_type: None,
                         address: grant
                             .is_none()
                             .then(|| format!("http://backend-{j}.test.example.com")),

@@ -1015,7 +1015,10 @@ fn describe_backend_info(acc: &Account, p: &Params) -> Result<Value, ApiError> {
             gmt_create: m.created_time.clone(),
             gmt_modified: m.modified_time.clone(),
             backend_config: BackendModelConfig {
-                backend_type: if m.vpc.is_some() { "VPC" } else { "HTTP" }.into(),
+                backend_type: m
+                    .model_type
+                    .clone()
+                    .unwrap_or_else(|| if m.vpc.is_some() { "VPC" } else { "HTTP" }.into()),
                 service_address: m.address.clone().unwrap_or_default(),
                 service_timeout: Some(10000),
                 vpc_config: m.vpc.as_ref().map(|v| VpcConfig {

@@ -158,6 +158,70 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     d.deserialize_any(StringVisitor)
 }
 
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An optional key that names a grant (`VpcConfig.Name`, `VpcId`, `InstanceId`,
+/// `VpcAccessId`): a string, `null` or absent. Unlike [`opt_string`] a number is refused: the
+/// service sends these as strings, and a number in their place is no name or id we could match,
+/// so the answer is refused (a gap) rather than read as a reference to a grant named `"5"`.
+pub fn opt_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(KeyVisitor)
+}
+
+struct ObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An optional object: a JSON object, `null` or absent. serde's derived structs also accept an
+/// array, filling fields by position; for the objects that carry a grant's keys that would
+/// read `["a", "b"]` as a reference, so anything but an object or `null` is refused.
+pub fn opt_object<'de, D: Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    d.deserialize_any(ObjectVisitor(PhantomData))
+}
+
 /// A list that may be `null` (the service's way of saying "empty").
 pub fn list<'de, D: Deserializer<'de>, T: serde::Deserialize<'de>>(
     d: D,
@@ -187,6 +251,56 @@ mod tests {
         assert_eq!((p.port, p.total, p.flag), (80, Some(20), Some(true)));
         let p: Probe = serde_json::from_str(r#"{"port":8080}"#).unwrap();
         assert_eq!((p.port, p.total, p.flag), (8080, None, None));
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Inner {
+        #[serde(default, deserialize_with = "opt_key")]
+        name: Option<String>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Outer {
+        #[serde(default, deserialize_with = "opt_object")]
+        inner: Option<Inner>,
+    }
+
+    fn outer(text: &str) -> Result<Outer, String> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| format!("{} at {}", e, e.path()))
+    }
+
+    #[test]
+    fn an_object_holding_a_key_is_an_object_or_null_and_the_key_a_string() {
+        let name = |n: &str| Outer {
+            inner: Some(Inner {
+                name: Some(n.into()),
+            }),
+        };
+        assert_eq!(outer(r#"{"inner":{"name":"g"}}"#), Ok(name("g")));
+        assert_eq!(outer(r#"{"inner":null}"#), Ok(Outer { inner: None }));
+        assert_eq!(outer("{}"), Ok(Outer { inner: None }));
+        assert_eq!(
+            outer(r#"{"inner":{"name":null}}"#),
+            Ok(Outer {
+                inner: Some(Inner { name: None })
+            })
+        );
+        for wrong in [r#""x""#, "[]", r#"["g"]"#, "5", "true"] {
+            let e = outer(&format!(r#"{{"inner":{wrong}}}"#)).unwrap_err();
+            assert!(
+                e.contains("expected an object") && e.ends_with("at inner"),
+                "{e}"
+            );
+        }
+        // The path of a mistyped key inside the object survives (the walk's gap names it).
+        for wrong in ["5", "true", "[]", "{}"] {
+            let e = outer(&format!(r#"{{"inner":{{"name":{wrong}}}}}"#)).unwrap_err();
+            assert!(
+                e.contains("expected a string") && e.ends_with("at inner.name"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

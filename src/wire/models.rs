@@ -1,7 +1,10 @@
 //! Response bodies of the CloudAPI 2016-07-14 actions grantguard uses, with the wire key
 //! names of the official SDK's models (reference §3). Decoding is tolerant: unknown keys are
 //! ignored, numbers may arrive as strings, a missing or `null` list is empty. Required keys
-//! have no default, so a body without them fails with the key's path. The emulator serializes
+//! have no default, so a body without them fails with the key's path. The keys that name a
+//! grant are strict: a `VpcConfig` (and the objects holding one) that is not an object, or a
+//! name or id that is not a string, refuses the whole answer, which the walk records as a gap,
+//! because a reference read leniently from such a value could not be trusted. The emulator serializes
 //! these same types, so optional keys are skipped when absent rather than sent as `null`.
 
 use super::de;
@@ -355,28 +358,28 @@ pub struct VpcConfig {
     /// Grant id; only backend models carry it.
     #[serde(
         default,
-        deserialize_with = "de::opt_string",
+        deserialize_with = "de::opt_key",
         skip_serializing_if = "is_none"
     )]
     pub vpc_access_id: Option<String>,
     /// Grant name.
     #[serde(
         default,
-        deserialize_with = "de::opt_string",
+        deserialize_with = "de::opt_key",
         skip_serializing_if = "is_none"
     )]
     pub name: Option<String>,
     /// VPC id.
     #[serde(
         default,
-        deserialize_with = "de::opt_string",
+        deserialize_with = "de::opt_key",
         skip_serializing_if = "is_none"
     )]
     pub vpc_id: Option<String>,
     /// ECS/SLB instance id (or address).
     #[serde(
         default,
-        deserialize_with = "de::opt_string",
+        deserialize_with = "de::opt_key",
         skip_serializing_if = "is_none"
     )]
     pub instance_id: Option<String>,
@@ -445,16 +448,24 @@ pub struct ServiceConfig {
     )]
     pub vpc_id: Option<String>,
     /// The grant the API routes through.
-    #[serde(default, skip_serializing_if = "is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_object",
+        skip_serializing_if = "is_none"
+    )]
     pub vpc_config: Option<VpcConfig>,
 }
 
 impl ServiceConfig {
-    /// Whether `ServiceVpcEnable` says `TRUE` (in any case).
+    /// Whether `ServiceVpcEnable` may switch VPC routing on: any value but `FALSE` (in any
+    /// case), an empty string or none. The service sends `"TRUE"` or `"FALSE"`; a value outside
+    /// that vocabulary (`"1"`, `"yes"`) cannot be read as off, so it counts as on and the
+    /// definition must then name its grant, or it is a gap (fail closed).
     pub fn vpc_enabled(&self) -> bool {
         self.service_vpc_enable
             .as_deref()
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            .map(str::trim)
+            .is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("false"))
     }
 }
 
@@ -575,13 +586,21 @@ pub struct ApiDefinition {
     )]
     pub backend_enable: Option<bool>,
     /// The backend service, when `BackendEnable`.
-    #[serde(default, skip_serializing_if = "is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_object",
+        skip_serializing_if = "is_none"
+    )]
     pub backend_config: Option<ApiBackendConfig>,
     /// Front-end request settings.
     #[serde(default, skip_serializing_if = "is_none")]
     pub request_config: Option<RequestConfig>,
     /// Backend settings, including the VPC grant.
-    #[serde(default, skip_serializing_if = "is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_object",
+        skip_serializing_if = "is_none"
+    )]
     pub service_config: Option<ServiceConfig>,
     /// Deployment state per stage (drafts).
     #[serde(default, skip_serializing_if = "is_none")]
@@ -989,7 +1008,11 @@ pub struct BackendModelConfig {
     )]
     pub service_timeout: Option<u32>,
     /// The grant, for VPC backends.
-    #[serde(default, skip_serializing_if = "is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_object",
+        skip_serializing_if = "is_none"
+    )]
     pub vpc_config: Option<VpcConfig>,
 }
 
