@@ -46,6 +46,14 @@ calc() { python3 -c "print($1)"; }
 # 1. The account and the emulator.
 "$BIN" sim generate --groups 40 --apis-per-group 50 --stages 3 --grants 50 \
     --vpc-share 0.3 --seed 1 --output "$WORK/account.json"
+# Every generated grant has users; one unused grant gives step 3b something to remove.
+python3 - "$WORK/account.json" <<'EOF'
+import json, sys
+account = json.load(open(sys.argv[1]))
+account["grants"].append({"name": "bench-unused-443", "vpc_id": "vpc-benchunused0000001",
+                          "instance_id": "i-benchunused00000001", "port": 443})
+json.dump(account, open(sys.argv[1], "w"))
+EOF
 LOG=$WORK/calls.jsonl
 "$BIN" sim serve --fixture "$WORK/account.json" --latency-ms $SIM_LATENCY_MS \
     --qps $SIM_QPS --log "$LOG" > "$WORK/sim.out" &
@@ -97,8 +105,8 @@ EOF
 env -i PATH="$PATH" HOME="$WORK" \
     ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI5tGeneratedBenchKey \
     ALIBABA_CLOUD_ACCESS_KEY_SECRET=GeneratedBenchSecret0123456789ab \
-    "$BIN" --quiet --endpoint "$URL" --region cn-hangzhou remove --all-safe --max 1 --yes \
-    --accept-warnings --journal "$WORK/journal.jsonl" --format json --output "$WORK/removal.json" \
+    "$BIN" --quiet --endpoint "$URL" --region cn-hangzhou remove --name bench-unused-443 --yes \
+    --journal "$WORK/journal.jsonl" --format json --output "$WORK/removal.json" \
     --qps "$CLIENT_QPS" --concurrency "$CONCURRENCY" || [[ $? -eq 1 ]]
 read -r recheck_calls recheck_reused recheck_ms recheck_window_ms < <(python3 - "$WORK/removal.json" <<'EOF'
 import json, sys
