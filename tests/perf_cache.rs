@@ -58,7 +58,7 @@ fn a_cached_audit_is_cheap_identical_and_picks_up_every_kind_of_change() {
     let cache = home.path().join("cache");
 
     let (cold, cold_calls) = audit(&sim, &home, Some(&cache));
-    assert!(cache.join("cn-hangzhou.inventory.json").exists());
+    assert!(grantguard::inventory::cache::path_for(&cache, &"cn-hangzhou".into()).exists());
     let (warm, warm_calls) = audit(&sim, &home, Some(&cache));
     assert_eq!(warm, cold, "an unchanged account gives the same report");
     assert!(
@@ -151,7 +151,7 @@ fn a_damaged_cache_is_ignored_with_a_warning() {
     let home = Home::new();
     let cache = home.path().join("cache");
     let (cold, cold_calls) = audit(&sim, &home, Some(&cache));
-    let file = cache.join("cn-hangzhou.inventory.json");
+    let file = grantguard::inventory::cache::path_for(&cache, &"cn-hangzhou".into());
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, &text[..text.len() / 3]).unwrap();
 

@@ -12,6 +12,13 @@ use super::model::{Inventory, RegionId};
 use super::snapshot::{self, SnapshotError};
 use std::path::{Path, PathBuf};
 
+/// Which rules turned the vendor's shapes into routes when a cache was written. A cached
+/// draft, deployment or version is reused whole, route included, so a cache written before
+/// the walk learned to read a shape differently (a VPC flag, a key of the wrong type) could
+/// carry a route that is wrong today: bump this with every such change, and older caches are
+/// not found (a full walk follows). 2: keyless VPC shapes became gaps.
+pub const DERIVATION: u32 = 2;
+
 /// The cache file of `region` in `dir`; characters a file name should not carry become `_`.
 pub fn path_for(dir: &Path, region: &RegionId) -> PathBuf {
     let safe: String = region
@@ -25,7 +32,7 @@ pub fn path_for(dir: &Path, region: &RegionId) -> PathBuf {
             }
         })
         .collect();
-    dir.join(format!("{safe}.inventory.json"))
+    dir.join(format!("{safe}.d{DERIVATION}.inventory.json"))
 }
 
 /// Why a cache was not used.
@@ -108,7 +115,7 @@ mod tests {
         ));
         let inventory = Inventory::new(region());
         let path = store(&dir.path().join("nested"), &inventory).unwrap();
-        assert!(path.ends_with("cn-hangzhou.inventory.json"));
+        assert!(path.ends_with(format!("cn-hangzhou.d{DERIVATION}.inventory.json")));
         assert_eq!(
             load(&dir.path().join("nested"), &region()).unwrap(),
             inventory
@@ -139,8 +146,24 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_written_before_the_current_derivation_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let older = dir.path().join("cn-hangzhou.inventory.json");
+        let inventory = Inventory::new(region());
+        store(dir.path(), &inventory).unwrap();
+        std::fs::rename(path_for(dir.path(), &region()), &older).unwrap();
+        assert!(matches!(
+            load(dir.path(), &region()),
+            Err(CacheMiss::Absent(_))
+        ));
+    }
+
+    #[test]
     fn a_region_cannot_escape_the_directory() {
         let path = path_for(Path::new("/c"), &RegionId::from("../../etc/x"));
-        assert_eq!(path, Path::new("/c/______etc_x.inventory.json"));
+        assert_eq!(
+            path,
+            Path::new(&format!("/c/______etc_x.d{DERIVATION}.inventory.json"))
+        );
     }
 }
