@@ -13,7 +13,8 @@ use crate::inventory::{snapshot, Inventory, RegionId};
 use crate::report::{self, RenderOptions, Report};
 use crate::rules::Catalog;
 use crate::selection::Selector;
-use crate::{audit, client_config, emit, format_of, sim, use_color, walk_live, Error, Outcome};
+use crate::{audit, client_config, emit, format_of, use_color, walk_live, Error, Outcome};
+use grantguard_sim as sim;
 use std::io::{self, Write};
 use std::path::Path;
 

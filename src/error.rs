@@ -34,11 +34,11 @@ pub enum Error {
     /// The emulator fixture is invalid.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Fixture(#[from] crate::sim::FixtureError),
+    Fixture(#[from] grantguard_sim::FixtureError),
     /// The emulator could not start.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Sim(#[from] crate::sim::SimError),
+    Sim(#[from] grantguard_sim::SimError),
     /// No region from the flag, the environment or the profile.
     #[error("no region given")]
     #[diagnostic(

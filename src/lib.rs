@@ -28,8 +28,6 @@ pub mod report;
 pub mod rules;
 pub mod selection;
 pub mod shell;
-pub mod sim;
-pub mod wire;
 
 use cli::{
     AccountArgs, Cli, ColorChoice, Command, OutputArgs, ReportFormat, SelectorArgs, WalkArgs,
@@ -242,7 +240,7 @@ async fn connect_regions(
         regions::Wanted::Several(list) => list,
         regions::Wanted::All => {
             let answer = client
-                .read(&wire::actions::DescribeRegions)
+                .read(&grantguard_wire::actions::DescribeRegions)
                 .await
                 .map_err(Box::new)?;
             let mut ids: Vec<RegionId> = Vec::new();

@@ -4,7 +4,7 @@
 //! a test compares [`AUDIT_ACTIONS`] with the emulator's call log of a full audit, so the list
 //! cannot drift from `inventory::walk`.
 
-use crate::wire::actions::{self, Action};
+use grantguard_wire::actions::{self, Action};
 use serde_json::{json, Value};
 
 /// Every action `inventory::walk` may call for one region (read-only).

@@ -16,7 +16,7 @@ use grantguard::inventory::walk::{self, WalkOptions};
 use grantguard::inventory::RegionId;
 use grantguard::report::{self, Format, RenderOptions};
 use grantguard::rules::Catalog;
-use grantguard::sim::{Faults, Fixture, SimOptions};
+use grantguard_sim::{Faults, Fixture, SimOptions};
 use serde_json::{json as j, Value};
 use std::time::Duration;
 

@@ -213,8 +213,8 @@ fn command_paths(command: &clap::Command, prefix: &[String]) -> Vec<Vec<String>>
 }
 
 /// An account where every grant is safe.
-fn all_safe() -> grantguard::sim::Fixture {
-    grantguard::sim::Fixture::from_json(
+fn all_safe() -> grantguard_sim::Fixture {
+    grantguard_sim::Fixture::from_json(
         &serde_json::json!({
             "credentials": [{ "access_key_id": "LTAI5tSafeAccessKeyId", "access_key_secret": "SafeSecretKeyValue0123456789abcd" }],
             "grants": [

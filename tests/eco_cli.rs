@@ -113,8 +113,8 @@ fn the_audit_policy_equals_what_a_full_audit_calls() {
 #[test]
 fn a_permission_gap_points_to_the_policy_command() {
     let fixture = fixture("basic-account.json");
-    let options = grantguard::sim::SimOptions {
-        faults: grantguard::sim::Faults {
+    let options = grantguard_sim::SimOptions {
+        faults: grantguard_sim::Faults {
             fail: vec!["DescribeApis=Forbidden.RAM".parse().unwrap()],
             ..Default::default()
         },

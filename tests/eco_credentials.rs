@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use grantguard::client::{Client, ClientConfig, Endpoint};
 use grantguard::credentials::{self, CredentialsError, Provider, Source};
-use grantguard::wire::actions;
+use grantguard_wire::actions;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 

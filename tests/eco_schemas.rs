@@ -25,8 +25,8 @@ fn assert_valid(validator: &jsonschema::Validator, document: &Value) {
 fn reports_match_the_report_schema() {
     let report_schema = schema("report.v1.schema.json");
     let fixture = fixture("demo-account.json");
-    let options = grantguard::sim::SimOptions {
-        faults: grantguard::sim::Faults {
+    let options = grantguard_sim::SimOptions {
+        faults: grantguard_sim::Faults {
             fail: vec!["DescribeApis=Forbidden.RAM".parse().unwrap()],
             ..Default::default()
         },

@@ -11,7 +11,7 @@ mod common;
 
 use common::*;
 use grantguard::failpoints::names;
-use grantguard::sim::Faults;
+use grantguard_sim::Faults;
 use serde_json::Value;
 use std::io::BufRead;
 use std::os::unix::process::ExitStatusExt;

@@ -13,7 +13,7 @@ use grantguard::inventory::walk::{self, WalkOptions};
 use grantguard::inventory::RegionId;
 use grantguard::report::{self, Format, RenderOptions};
 use grantguard::rules::Catalog;
-use grantguard::sim::{Faults, SimOptions};
+use grantguard_sim::{Faults, SimOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use grantguard::sim::Faults;
+use grantguard_sim::Faults;
 
 const SAFE: &str = "legacy-unused-443";
 fn run(sim: &TestSim, home: &Home, args: &[&str]) -> std::process::Output {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use grantguard::sim::{Account, HookCall};
+use grantguard_sim::{Account, HookCall};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;

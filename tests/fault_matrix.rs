@@ -12,8 +12,8 @@ use grantguard::inventory::walk::{self, WalkError, WalkOptions};
 use grantguard::inventory::RegionId;
 use grantguard::report::{self, Format, RenderOptions};
 use grantguard::rules::Catalog;
-use grantguard::sim::{Faults, Fixture, SimOptions};
-use grantguard::wire::actions;
+use grantguard_sim::{Faults, Fixture, SimOptions};
+use grantguard_wire::actions;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -326,7 +326,7 @@ fn a6_a_closed_loopback_port_exits_2_quickly_saying_the_endpoint_cannot_be_reach
 fn a7_an_sts_token_expiring_mid_scan_stops_the_run() {
     let mut fixture = fixture("demo-account.json");
     // Sign with an STS credential (key + token).
-    let sts = grantguard::sim::FixtureCredential {
+    let sts = grantguard_sim::FixtureCredential {
         access_key_id: "STS.NExpiringKeyId".into(),
         access_key_secret: "ExpiringStsSecret0123456789".into(),
         security_token: Some("CAIS.expiring.token".into()),

@@ -8,8 +8,8 @@ use grantguard::client::{Client, ClientConfig, Endpoint};
 use grantguard::credentials::Credentials;
 use grantguard::inventory::walk::{walk, WalkOptions};
 use grantguard::inventory::RegionId;
-use grantguard::sim::generate::{self, GenerateOptions};
-use grantguard::sim::{CallRecord, Faults, Fixture, Sim, SimOptions};
+use grantguard_sim::generate::{self, GenerateOptions};
+use grantguard_sim::{CallRecord, Faults, Fixture, Sim, SimOptions};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 

@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use grantguard::sim::{Faults, FixtureCredential, SimOptions};
+use grantguard_sim::{Faults, FixtureCredential, SimOptions};
 use std::path::Path;
 
 /// Canary credentials with a per-run random suffix, so a match can only be a leak.

@@ -2,13 +2,13 @@
 //! timeout set on the command line (`--attempt-timeout 2s`, as the row's test config says) and
 //! two attempts per call, against one API only (an `ACTION:ID` scope), so the whole file runs
 //! in about ten seconds. The emulator times every held answer from the request's arrival to
-//! the moment the client gave the connection up ([`grantguard::sim::Sim::stalls`]). Also: the
+//! the moment the client gave the connection up ([`grantguard_sim::Sim::stalls`]). Also: the
 //! config file's timeouts, and `sim serve` refusing a malformed raw-fault rule.
 
 mod common;
 
 use common::*;
-use grantguard::sim::{Faults, Stall};
+use grantguard_sim::{Faults, Stall};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

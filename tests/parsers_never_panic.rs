@@ -7,8 +7,8 @@
 
 use grantguard::client::transport::decode;
 use grantguard::removal::journal;
-use grantguard::sim::Fixture;
-use grantguard::wire::models::*;
+use grantguard_sim::Fixture;
+use grantguard_wire::models::*;
 use proptest::prelude::*;
 use serde_json::Value;
 

@@ -5,9 +5,9 @@
 
 mod common;
 use common::*;
-use grantguard::sim::fixture::{Route, VpcRoute};
-use grantguard::sim::generate::{self, GenerateOptions};
-use grantguard::sim::{Fixture, SimOptions};
+use grantguard_sim::fixture::{Route, VpcRoute};
+use grantguard_sim::generate::{self, GenerateOptions};
+use grantguard_sim::{Fixture, SimOptions};
 use serde_json::Value;
 use std::path::Path;
 
@@ -75,7 +75,7 @@ fn a_cached_audit_is_cheap_identical_and_picks_up_every_kind_of_change() {
         port: Some(grant.port),
         enabled: true,
     });
-    let http_api = |acc: &grantguard::sim::Account| {
+    let http_api = |acc: &grantguard_sim::Account| {
         acc.apis
             .iter()
             .find(|a| matches!(a.route, Route::Http(_)))

@@ -6,8 +6,8 @@ use grantguard::client::{Client, ClientConfig, Endpoint};
 use grantguard::credentials::Credentials;
 use grantguard::inventory::walk::{walk, WalkOptions};
 use grantguard::inventory::RegionId;
-use grantguard::sim::generate::{self, GenerateOptions};
-use grantguard::sim::{Faults, Fixture, Sim, SimOptions};
+use grantguard_sim::generate::{self, GenerateOptions};
+use grantguard_sim::{Faults, Fixture, Sim, SimOptions};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use grantguard::sim::{Faults, Fixture, SimOptions};
+use grantguard_sim::{Faults, Fixture, SimOptions};
 use serde_json::Value;
 
 /// The basic account in `region`; in cn-shanghai without its unused grant, so the two

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use grantguard::sim::fixture::{Route, VpcRoute};
-use grantguard::sim::{Account, Fixture, SimOptions};
+use grantguard_sim::fixture::{Route, VpcRoute};
+use grantguard_sim::{Account, Fixture, SimOptions};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::mpsc;
@@ -74,7 +74,7 @@ fn pause_at(
     let (arrived_tx, arrived_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let mut seen = 0;
-    let hook = move |call: &grantguard::sim::HookCall, _: &mut Account| {
+    let hook = move |call: &grantguard_sim::HookCall, _: &mut Account| {
         let about_it = call.param("VpcName") == Some(name)
             || call.param("Port") == Some("443") && call.action.starts_with("Remove");
         if !about_it {
@@ -656,10 +656,10 @@ fn the_default_journal_lives_under_the_xdg_state_directory() {
 }
 
 fn with_faults(fail: &[&str], corrupt: &[&str]) -> TestSim {
-    let faults = grantguard::sim::Faults {
+    let faults = grantguard_sim::Faults {
         fail: fail.iter().map(|r| r.parse().unwrap()).collect(),
         corrupt: corrupt.iter().map(|r| r.parse().unwrap()).collect(),
-        ..grantguard::sim::Faults::default()
+        ..grantguard_sim::Faults::default()
     };
     start_with(
         fixture("basic-account.json"),

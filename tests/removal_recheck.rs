@@ -7,9 +7,9 @@
 mod common;
 
 use common::*;
-use grantguard::sim::faults::{FailRule, Faults};
-use grantguard::sim::fixture::{BackendRoute, BackendVpc, Deployment, Route, VpcRoute};
-use grantguard::sim::Account;
+use grantguard_sim::faults::{FailRule, Faults};
+use grantguard_sim::fixture::{BackendRoute, BackendVpc, Deployment, Route, VpcRoute};
+use grantguard_sim::Account;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -208,15 +208,13 @@ fn redeploy_an_old_version(account: &mut Account) {
         .position(|d| d.api == api && d.stage == "RELEASE")
         .unwrap();
     let retired = account.deployments.remove(live);
-    account
-        .history
-        .push(grantguard::sim::fixture::HistoryEntry {
-            api: retired.api,
-            stage: retired.stage,
-            version: retired.version,
-            deployed_time: retired.deployed_time,
-            route: retired.route,
-        });
+    account.history.push(grantguard_sim::fixture::HistoryEntry {
+        api: retired.api,
+        stage: retired.stage,
+        version: retired.version,
+        deployed_time: retired.deployed_time,
+        route: retired.route,
+    });
     account.history.retain(|h| h.version != old.version);
     account.deployments.push(Deployment {
         api,

@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use grantguard::sim::{CorruptRule, Faults};
+use grantguard_sim::{CorruptRule, Faults};
 use serde_json::Value;
 
 /// The basic account's `getOrder` API, whose draft is read with DescribeApi.

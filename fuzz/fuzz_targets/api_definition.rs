@@ -7,7 +7,7 @@
 
 use grantguard::client::retry::Failure;
 use grantguard::client::transport::decode;
-use grantguard::wire::models::ApiDefinition;
+use grantguard_wire::models::ApiDefinition;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 //! serialisation again gives the same fixture.
 #![no_main]
 
-use grantguard::sim::Fixture;
+use grantguard_sim::Fixture;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,7 @@
 
 use grantguard::client::retry::{classify, Failure};
 use grantguard::client::transport::api_failure;
-use grantguard::wire::models::ErrorBody;
+use grantguard_wire::models::ErrorBody;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 

@@ -15,7 +15,7 @@ pub mod sign;
 pub mod transport;
 
 use crate::credentials::{Credentials, Provider};
-use crate::wire::actions::{Action, PagedAction};
+use grantguard_wire::actions::{Action, PagedAction};
 use retry::{Counters, Exhausted, Policy, Retry, RetryBudget};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;

@@ -5,7 +5,7 @@
 //! because an insert plus a delete between pages cannot be seen by counts alone. At most
 //! [`MAX_WALKS`] walks. [`WalkRecord`] and [`judge`] are pure; [`collect`] drives them.
 
-use crate::wire::models::PageInfo;
+use grantguard_wire::models::PageInfo;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;

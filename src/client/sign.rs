@@ -96,7 +96,7 @@ pub fn sign(
     let mut params: Vec<(String, String)> = vec![
         ("Action".into(), action.into()),
         ("Format".into(), "json".into()),
-        ("Version".into(), crate::wire::VERSION.into()),
+        ("Version".into(), grantguard_wire::VERSION.into()),
         ("Timestamp".into(), format_timestamp(timestamp)),
         ("SignatureNonce".into(), nonce.into()),
         ("SignatureMethod".into(), SIGNATURE_METHOD.into()),

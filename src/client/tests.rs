@@ -69,7 +69,7 @@ fn other_endpoint_mistakes() {
 
 // ------------------------------------------------------------------ loopback wire tests
 
-use crate::wire::actions::{DescribeApiGroups, DescribeRegions, RemoveVpcAccess};
+use grantguard_wire::actions::{DescribeApiGroups, DescribeRegions, RemoveVpcAccess};
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -92,7 +92,7 @@ impl Transport {
             .http
             .post(url)
             .header("x-acs-action", action)
-            .header("x-acs-version", crate::wire::VERSION)
+            .header("x-acs-version", grantguard_wire::VERSION)
             .header(CONTENT_LENGTH, "0")
             .body(Vec::<u8>::new())
             .send()
@@ -232,7 +232,7 @@ pub fn api_failure(
     header_request_id: Option<String>,
     string_to_sign: &str,
 ) -> Failure {
-    let envelope = serde_json::from_slice::<crate::wire::models::ErrorBody>(body)
+    let envelope = serde_json::from_slice::<grantguard_wire::models::ErrorBody>(body)
         .ok()
         .filter(|e| !e.code.is_empty());
     let retry_after = header_str(headers, "x-acs-retry-after")
@@ -383,7 +383,7 @@ pub fn decode<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::models::PageInfo;
+    use grantguard_wire::models::PageInfo;
 
     #[test]
     fn decode_names_action_path_and_position() {

@@ -7,4 +7,5 @@ pub(crate) mod removal;
 pub(crate) mod rules;
 pub(crate) mod scan;
 pub(crate) mod sim;
+pub(crate) mod sim_snapshot;
 pub(crate) mod whoami;

@@ -1,6 +1,7 @@
 //! `grantguard sim serve` and `sim generate`: the emulator from the command line.
 
 use crate::*;
+use grantguard_sim as sim;
 
 pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
     let args = match args.command {
@@ -73,7 +74,7 @@ pub(crate) fn sim_generate_command(args: cli::SimGenerateArgs) -> Result<Outcome
         seed: args.seed,
     };
     if args.snapshot {
-        let inventory = sim::generate::inventory(&options);
+        let inventory = super::sim_snapshot::inventory(&options);
         return match &args.output {
             Some(path) => {
                 inventory::snapshot::save(&inventory, path)?;

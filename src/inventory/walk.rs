@@ -6,12 +6,12 @@
 
 use super::model::*;
 use crate::client::{CallError, Client, FailureClass};
-use crate::wire::actions::{self, Action, PagedAction};
-use crate::wire::models::{
+use futures::future::join_all;
+use grantguard_wire::actions::{self, Action, PagedAction};
+use grantguard_wire::models::{
     ApiBackendConfig, ApiDefinition, ApiHisItem, ApiSummary, BackendModelConfig, DeployedApiItem,
     VpcConfig,
 };
-use futures::future::join_all;
 use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -893,7 +893,7 @@ impl Walker<'_> {
     }
 }
 
-fn grant_of(v: crate::wire::models::VpcAccessAttribute) -> Grant {
+fn grant_of(v: grantguard_wire::models::VpcAccessAttribute) -> Grant {
     Grant {
         id: VpcAccessId::from(v.vpc_access_id),
         name: v.name,
@@ -1090,7 +1090,7 @@ mod tests {
     //! of the wrong type refuse the whole answer (a `MalformedResponse` gap, in the walk).
 
     use super::*;
-    use crate::wire::models::DescribeBackendInfoResponse;
+    use grantguard_wire::models::DescribeBackendInfoResponse;
     use serde_json::{json, Value};
 
     /// An API definition: `fields` over the keys every shape has.

@@ -8,9 +8,9 @@ use super::journal::{self, Detail, Entry, GrantRecord, Journal, Record, State};
 use super::steps::reconcile_removal;
 use super::{say, RemovalError};
 use crate::client::Client;
-use crate::wire::actions::{DescribeVpcAccesses, SetVpcAccess};
-use crate::wire::models::VpcAccessAttribute;
 use crate::Outcome;
+use grantguard_wire::actions::{DescribeVpcAccesses, SetVpcAccess};
+use grantguard_wire::models::VpcAccessAttribute;
 use std::path::Path;
 
 /// Live grants with the entry's name or tuple.

@@ -17,10 +17,10 @@ use crate::client::{CallError, Client};
 use crate::inventory::{Grant, GrantKey, Inventory, Stage};
 use crate::report::{GrantReport, Report, Verdict};
 use crate::selection::Selector;
-use crate::wire::actions::{
+use grantguard_wire::actions::{
     DescribeAbolishApiTask, DescribeVpcAccesses, RemoveVpcAccess, RemoveVpcAccessAndAbolishApis,
 };
-use crate::wire::models::VpcAccessAttribute;
+use grantguard_wire::models::VpcAccessAttribute;
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -466,9 +466,9 @@ pub struct Call {
 /// The mutating call `action` makes for grant `g`, with its exact wire parameters.
 fn mutating_call(action: Action, g: &Grant) -> Call {
     let params = match action {
-        Action::RemoveVpcAccess => crate::wire::actions::Action::params(&remove_call(g).0),
+        Action::RemoveVpcAccess => grantguard_wire::actions::Action::params(&remove_call(g).0),
         Action::RemoveVpcAccessAndAbolishApis => {
-            crate::wire::actions::Action::params(&abolish_call(g).0)
+            grantguard_wire::actions::Action::params(&abolish_call(g).0)
         }
     };
     Call {
@@ -484,7 +484,7 @@ fn remove_call(g: &Grant) -> (RemoveVpcAccess, String) {
         instance_id: g.key.instance_id.to_string(),
         port: g.key.port,
     };
-    let params = params_text(&crate::wire::actions::Action::params(&call));
+    let params = params_text(&grantguard_wire::actions::Action::params(&call));
     (call, params)
 }
 
@@ -494,7 +494,7 @@ fn abolish_call(g: &Grant) -> (RemoveVpcAccessAndAbolishApis, String) {
         instance_id: g.key.instance_id.to_string(),
         port: g.key.port,
     };
-    let params = params_text(&crate::wire::actions::Action::params(&call));
+    let params = params_text(&grantguard_wire::actions::Action::params(&call));
     (call, params)
 }
 

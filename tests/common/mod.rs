@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
-use grantguard::sim::fixture::{Route, VpcRoute};
-use grantguard::sim::{Account, Faults, Fixture, FixtureCredential, Sim, SimOptions};
+use grantguard_sim::fixture::{Route, VpcRoute};
+use grantguard_sim::{Account, Faults, Fixture, FixtureCredential, Sim, SimOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -15,7 +15,8 @@ const CREATE_ORDER: &str = "9a3f1a5279434f2ba74ccd91c295af9f";
 const BACKEND: &str = "a0305308908c4740aba9cbfd63ba99b7";
 
 fn fixture() -> Fixture {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic-account.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/basic-account.json");
     Fixture::from_path(&path).expect("the bundled fixture is valid")
 }
 

@@ -5,12 +5,12 @@
 //! its own code, answers the actions grantguard uses with the vendor's shapes, paging and error
 //! codes, applies mutations to its in-memory account, and logs every call.
 //!
-//! It shares nothing with the client but `crate::wire`, so a client bug cannot hide behind it.
+//! It shares nothing with the client but `grantguard_wire`, so a client bug cannot hide behind it.
 //! It must never listen beyond what it is told (default `127.0.0.1:0`), and never print or log
 //! a secret or STS token (it does log `Signature` values, which leak tests use as canaries).
 //!
 //! ```no_run
-//! use grantguard::sim::{Fixture, Sim, SimOptions};
+//! use grantguard_sim::{Fixture, Sim, SimOptions};
 //! let fixture = Fixture::from_path("tests/fixtures/basic-account.json".as_ref()).unwrap();
 //! let sim = Sim::start(fixture, SimOptions::default()).unwrap();
 //! println!("{}", sim.url());
@@ -551,7 +551,7 @@ impl Answer {
 
 impl Answer {
     fn error(shared: &Shared, rid: &str, e: &ApiError) -> Answer {
-        let body = crate::wire::models::ErrorBody {
+        let body = grantguard_wire::models::ErrorBody {
             request_id: rid.to_owned(),
             host_id: shared.host_id.clone(),
             code: e.code.clone(),
@@ -1059,7 +1059,7 @@ fn serve_action(
         return Answer::error(shared, rid, &ApiError::missing("Action"));
     }
     if let Some(v) = version {
-        if v != crate::wire::VERSION {
+        if v != grantguard_wire::VERSION {
             return Answer::error(
                 shared,
                 rid,

@@ -7,7 +7,7 @@
 
 use super::handlers::{ApiError, Params};
 use super::{lock, Sim};
-use crate::sim::fixture::FixtureCredential;
+use crate::fixture::FixtureCredential;
 use std::sync::Mutex;
 use time::OffsetDateTime;
 
@@ -78,9 +78,14 @@ impl Identity {
     }
 }
 
-/// `Expiration` format: `YYYY-MM-DDTHH:MM:SSZ`.
+/// `Expiration` format: `YYYY-MM-DDTHH:MM:SSZ`, UTC, whole seconds. Written here rather than
+/// borrowed from the client, so the emulator shares no code with what it tests.
 pub(crate) fn expiration(at: OffsetDateTime) -> String {
-    crate::client::sign::format_timestamp(at)
+    const FORMAT: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .expect("a UTC time formats")
 }
 
 /// Serves an authenticated `AssumeRole`.

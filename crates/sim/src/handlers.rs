@@ -6,7 +6,7 @@
 use super::faults::status_for_code;
 use super::fixture::{derived_id, Route, STAGE_NAMES};
 use super::state::{Account, Operation, StageRef, Version};
-use crate::wire::models::*;
+use grantguard_wire::models::*;
 use serde::Serialize;
 use serde_json::Value;
 
