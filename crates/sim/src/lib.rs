@@ -443,7 +443,7 @@ fn metadata_entry(
     let (status, content_type, body) =
         metadata::serve(&shared.identity, method.as_str(), path, now);
     let mut record = CallRecord {
-        time: iso(OffsetDateTime::now_utc()),
+        time: log_time(OffsetDateTime::now_utc()),
         action: "ecs-metadata".into(),
         method: method.to_string(),
         group_id: None,
@@ -497,6 +497,17 @@ fn http_date(t: OffsetDateTime) -> String {
 
 fn iso(t: OffsetDateTime) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// A call-log time: RFC 3339 with microseconds, so the order of calls and the gaps between
+/// them (a removal's re-check window is milliseconds long) can be read from the log.
+fn log_time(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
     t.to_offset(time::UtcOffset::UTC)
         .format(&fmt)
         .unwrap_or_default()
@@ -618,7 +629,7 @@ async fn entry(
         .unwrap_or_default();
 
     let mut record = CallRecord {
-        time: iso(OffsetDateTime::now_utc()),
+        time: log_time(OffsetDateTime::now_utc()),
         action: action.clone(),
         method: method.to_string(),
         group_id: params.get("GroupId").map(str::to_owned),

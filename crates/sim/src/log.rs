@@ -22,7 +22,7 @@ pub enum SignatureVersion {
 /// One request as the emulator saw and answered it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
-    /// Arrival time (RFC 3339, real clock).
+    /// Arrival time (RFC 3339 with microseconds, real clock).
     pub time: String,
     /// `Action`, empty when the request named none.
     pub action: String,

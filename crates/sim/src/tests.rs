@@ -843,6 +843,13 @@ fn starts_and_stops_outside_any_runtime_and_writes_the_log_file() {
         ("DescribeRegions", 200)
     );
     assert!(!text.contains(SECRET));
+    // Microseconds: gaps between calls of a few milliseconds must be readable from the log.
+    let parsed =
+        OffsetDateTime::parse(&record.time, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let fraction = record.time.split('.').nth(1).unwrap_or_default();
+    assert_eq!(fraction.len(), "123456Z".len(), "{}", record.time);
+    assert!((OffsetDateTime::now_utc() - parsed).whole_seconds() < 60);
 }
 
 /// Sends `request` (signed) on a fresh blocking connection with `Connection: close` and reads
