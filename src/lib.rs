@@ -17,6 +17,7 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod error;
+pub mod excerpt;
 pub mod failpoints;
 pub mod graph;
 pub mod interrupt;

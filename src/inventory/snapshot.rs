@@ -7,7 +7,7 @@ use super::model::{
     ApiDraft, ApiIdentity, ApiRef, Backend, Deployment, Gap, Grant, Group, HistoricalVersion,
     IndexedUse, Inventory, RegionId, SCHEMA,
 };
-use miette::{NamedSource, SourceOffset, SourceSpan};
+use miette::SourceSpan;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -43,7 +43,7 @@ pub enum SnapshotError {
         found: String,
     },
     /// The file is not valid JSON or does not have the inventory's shape.
-    #[error("{path} is not a valid inventory: {message}")]
+    #[error("{path} is not a valid inventory at {position}: {message}")]
     #[diagnostic(
         code(grantguard::snapshot::malformed),
         help("the snapshot is damaged or was edited; take a new one with `grantguard scan --output FILE`")
@@ -53,9 +53,11 @@ pub enum SnapshotError {
         path: PathBuf,
         /// What is wrong, with the field path.
         message: String,
-        /// The file's text.
+        /// Where, in words (line, column, byte).
+        position: String,
+        /// A short window of the file around the error (never the file).
         #[source_code]
-        source_code: NamedSource<String>,
+        source_code: crate::excerpt::Window,
         /// Where.
         #[label("here")]
         at: SourceSpan,
@@ -415,14 +417,20 @@ impl<'de> Deserialize<'de> for Inventory {
 
 /// Parses snapshot text; `path` only names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
-    let malformed = |message: String, line: usize, column: usize| SnapshotError::Malformed {
-        path: path.to_owned(),
-        message,
-        source_code: NamedSource::new(path.display().to_string(), text.to_owned()),
-        at: SourceSpan::new(
-            SourceOffset::from_location(text, line.max(1), column.max(1)),
-            1,
-        ),
+    let malformed = |message: String, line: usize, column: usize| {
+        let excerpt = crate::excerpt::Excerpt::at_line_column(
+            &path.display().to_string(),
+            text,
+            line,
+            column,
+        );
+        SnapshotError::Malformed {
+            path: path.to_owned(),
+            message: crate::excerpt::printable(&message, 300),
+            position: excerpt.position,
+            source_code: excerpt.source,
+            at: excerpt.span,
+        }
     };
     // The schema tag is checked first, so a newer snapshot is refused for what it is rather
     // than for the first field this version does not know. Only the tag is kept from this
@@ -638,7 +646,7 @@ mod tests {
         std::fs::write(&path, &text[..text.len() / 2]).unwrap();
         let err = load(&path).unwrap_err();
         assert!(
-            matches!(&err, SnapshotError::Malformed { at, .. } if at.offset() > 0),
+            matches!(&err, SnapshotError::Malformed { position, .. } if position.contains("byte") && !position.contains("(byte 0)")),
             "{err:?}"
         );
         let missing = load(&dir.path().join("nope.json")).unwrap_err();

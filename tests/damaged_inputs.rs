@@ -1,0 +1,64 @@
+//! Damaged local files (docs/fault-model.md, row L1) through the binary: one short error that
+//! names the file and the position, exit 2, never a panic and never the file's content
+//! flooding the terminal.
+
+mod common;
+
+use common::*;
+
+/// A compact (one-line) snapshot of a generated account, as `scan` writes them.
+fn snapshot(home: &Home) -> String {
+    let out = bare(home)
+        .args(["sim", "generate", "--groups", "5", "--apis-per-group", "40"])
+        .args(["--grants", "10", "--seed", "1", "--snapshot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    // One line, like a snapshot written by `scan`.
+    serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&text).unwrap()).unwrap()
+}
+
+fn audit_file(home: &Home, bytes: &[u8]) -> std::process::Output {
+    let path = home.path().join("snap.json");
+    std::fs::write(&path, bytes).unwrap();
+    bare(home)
+        .args(["audit", "--inventory"])
+        .arg(&path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_damaged_snapshot_gives_one_short_error_with_the_position() {
+    let home = Home::new();
+    let text = snapshot(&home);
+    assert!(
+        text.len() > 80_000,
+        "the snapshot is large enough to cut: {}",
+        text.len()
+    );
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated at 70 KB", text.as_bytes()[..70_000].to_vec()),
+        ("truncated at 60 KB", text.as_bytes()[..60_000].to_vec()),
+        (
+            "a field of the wrong type",
+            text.replacen("\"port\":", "\"port\":\"x\",\"_\":", 1)
+                .into_bytes(),
+        ),
+        ("binary junk", (0..=255u8).cycle().take(50_000).collect()),
+        ("one huge line of junk", vec![b'{'; 70_000]),
+    ];
+    for (what, bytes) in cases {
+        let out = audit_file(&home, &bytes);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.len() < 4096, "{what}: {} bytes of stderr", err.len());
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(err.contains("snap.json"), "{what}: {err}");
+        assert!(stdout(&out).is_empty(), "{what}: no report");
+        if what.starts_with("truncated") {
+            assert!(err.contains("line 1, column"), "{what}: {err}");
+        }
+    }
+}
