@@ -1,12 +1,14 @@
 //! `grantguard.json`: severity changes, suppressions with a justification, and the maximum
-//! inventory age. In: the file's text and the rule catalog (to know the ids). Out: a
-//! [`Config`], or a [`ConfigError`] that points at the line and column of the mistake.
-//! It never lets a coverage rule (GG106, GG201, GG306) go below deny or be suppressed: an
-//! unread account, or a name that may or may not resolve to the grant, is never safe.
+//! inventory age. In: the file's text and the rule documents (to know the ids and names).
+//! Out: a [`Config`] that names rules by [`RuleId`], or a [`ConfigError`] that points at the
+//! line and column of the mistake. A rule may be written as its id (`GG104`, any case) or its
+//! name (`history-uses-grant`) in both `severity` and `suppress`. It refuses to let a coverage
+//! rule (GG106, GG201, GG306) go below deny or be suppressed: an unread account, or a name
+//! that may or may not resolve to the grant, is never safe.
 //!
 //! ```json
-//! { "severity": {"GG103": "deny"},
-//!   "suppress": [{"rule": "GG104", "grant": "orders-vpc", "api": "3b81…",
+//! { "severity": {"GG103": "deny", "dangling-reference": "warn"},
+//!   "suppress": [{"rule": "history-uses-grant", "grant": "orders-vpc", "api": "3b81…",
 //!                 "justification": "old versions are never rolled back to"}],
 //!   "max_inventory_age": "24h",
 //!   "region": "cn-hangzhou", "profile": "audit", "qps": 5, "min_severity": "warn",
@@ -17,7 +19,7 @@
 //! its environment variable) wins.
 
 use crate::inventory::{ApiId, Grant};
-use crate::rules::{is_coverage, Catalog, RuleDoc, Severity};
+use crate::verdict::{RuleDoc, RuleId, Severity};
 use miette::{NamedSource, SourceOffset, SourceSpan};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -29,15 +31,13 @@ use std::time::Duration;
 pub const DEFAULT_MAX_INVENTORY_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// A finding the operator accepted, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suppression {
-    /// Rule id.
-    pub rule: String,
+    /// The rule, however the file named it.
+    pub rule: RuleId,
     /// Grant name or VpcAccessId.
     pub grant: String,
     /// Only findings on this API, when given.
-    #[serde(default)]
     pub api: Option<ApiId>,
     /// Why; required and non-empty, it is shown in the report.
     pub justification: String,
@@ -45,8 +45,8 @@ pub struct Suppression {
 
 impl Suppression {
     /// True when this suppression covers a finding of `rule` on `grant` and `api`.
-    pub fn covers(&self, rule: &str, grant: &Grant, api: Option<&ApiId>) -> bool {
-        self.rule.eq_ignore_ascii_case(rule)
+    pub fn covers(&self, rule: RuleId, grant: &Grant, api: Option<&ApiId>) -> bool {
+        self.rule == rule
             && (self.grant == grant.name || self.grant == grant.id.as_str())
             && self.api.as_ref().is_none_or(|wanted| Some(wanted) == api)
     }
@@ -55,8 +55,8 @@ impl Suppression {
 /// The user's settings for an audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Severity per rule id, replacing the default.
-    pub severity: BTreeMap<String, Severity>,
+    /// Severity per rule, replacing the default.
+    pub severity: BTreeMap<RuleId, Severity>,
     /// Accepted findings.
     pub suppress: Vec<Suppression>,
     /// The oldest inventory accepted without GG202.
@@ -104,7 +104,7 @@ struct File {
     #[serde(default)]
     severity: BTreeMap<String, Severity>,
     #[serde(default)]
-    suppress: Vec<Suppression>,
+    suppress: Vec<FileSuppression>,
     #[serde(default)]
     max_inventory_age: Option<String>,
     #[serde(default)]
@@ -121,6 +121,17 @@ struct File {
     idle_timeout: Option<String>,
     #[serde(default)]
     attempt_timeout: Option<String>,
+}
+
+/// A suppression as written: the rule is an id or a name until [`Config::parse`] resolves it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSuppression {
+    rule: String,
+    grant: String,
+    #[serde(default)]
+    api: Option<ApiId>,
+    justification: String,
 }
 
 /// A config file that cannot be used.
@@ -152,31 +163,65 @@ pub enum ConfigError {
         #[label("here")]
         at: SourceSpan,
     },
-    /// A rule id the catalog does not know.
+    /// A rule id or name the catalog does not know.
     #[error("config names unknown rule {rule}")]
     #[diagnostic(
         code(grantguard::config::unknown_rule),
-        help("`grantguard rules` lists the rule ids")
+        help("`grantguard rules` lists the rule ids and names; either one names a rule")
     )]
     UnknownRule {
-        /// The id as written.
+        /// The id or name as written.
         rule: String,
         /// The file.
         #[source_code]
         src: Arc<NamedSource<String>>,
         /// Where.
-        #[label("not a rule id")]
+        #[label("not a rule id or name")]
+        at: SourceSpan,
+    },
+    /// Two keys of `severity` (say an id and a name) for the same rule.
+    #[error("config sets the severity of {rule} twice")]
+    #[diagnostic(
+        code(grantguard::config::rule_twice),
+        help("an id and a name of one rule are the same key; keep one of them")
+    )]
+    RuleTwice {
+        /// The rule.
+        rule: RuleId,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("{rule} again")]
+        at: SourceSpan,
+    },
+    /// A severity below deny for a coverage rule (GG106, GG201, GG306).
+    #[error("coverage rule {rule} cannot be lowered to {level}")]
+    #[diagnostic(
+        code(grantguard::config::coverage_lowered),
+        help("an unread account is never safe: a coverage finding means nobody can tell whether the grant is used, so it stays at deny; fix the permission, retry the scan or correct the reference's spelling instead")
+    )]
+    CoverageLowered {
+        /// The rule.
+        rule: RuleId,
+        /// The severity asked for.
+        level: Severity,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// Where.
+        #[label("coverage rule, never below deny")]
         at: SourceSpan,
     },
     /// A suppression of a coverage rule (GG106, GG201, GG306).
     #[error("coverage rule {rule} cannot be suppressed")]
     #[diagnostic(
         code(grantguard::config::coverage_suppressed),
-        help("a coverage finding means nobody can tell; fix the permission, retry the scan or correct the reference's spelling instead")
+        help("an unread account is never safe: a coverage finding means nobody can tell; fix the permission, retry the scan or correct the reference's spelling instead")
     )]
     CoverageSuppressed {
-        /// The rule id.
-        rule: String,
+        /// The rule.
+        rule: RuleId,
         /// The file.
         #[source_code]
         src: Arc<NamedSource<String>>,
@@ -191,8 +236,8 @@ pub enum ConfigError {
         help("say why the finding is accepted; the report shows it")
     )]
     MissingJustification {
-        /// The rule id.
-        rule: String,
+        /// The rule.
+        rule: RuleId,
         /// The grant.
         grant: String,
         /// The file.
@@ -263,17 +308,28 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and checks the config file at `path`.
-    pub fn load(path: &Path, catalog: &Catalog) -> Result<Config, ConfigError> {
+    /// Reads and checks the config file at `path`; `rules` are the documents of the rules it
+    /// may name (`Catalog::docs`).
+    pub fn load<'r>(
+        path: &Path,
+        rules: impl IntoIterator<Item = &'r RuleDoc>,
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse(&text, &path.display().to_string(), catalog)
+        Config::parse(&text, &path.display().to_string(), rules)
     }
 
-    /// Parses and checks config `text`; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str, catalog: &Catalog) -> Result<Config, ConfigError> {
+    /// Parses and checks config `text`; `origin` names it in errors, and `rules` are the
+    /// documents of the rules it may name, by id or by name.
+    pub fn parse<'r>(
+        text: &str,
+        origin: &str,
+        rules: impl IntoIterator<Item = &'r RuleDoc>,
+    ) -> Result<Config, ConfigError> {
+        let rules: Vec<&RuleDoc> = rules.into_iter().collect();
+        let find = |key: &str| rules.iter().copied().find(|doc| doc.answers_to(key));
         // One shared copy of the text for whichever error needs it (keeps the error small).
         let source = Arc::new(NamedSource::new(origin, text.to_owned()));
         let src = || Arc::clone(&source);
@@ -284,37 +340,62 @@ impl Config {
         })?;
         let mut severity = BTreeMap::new();
         for (rule, level) in file.severity {
-            let doc = catalog.get(&rule).ok_or_else(|| ConfigError::UnknownRule {
-                at: locate(text, "severity", &rule),
-                rule: rule.clone(),
-                src: src(),
-            })?;
-            severity.insert(doc.id.clone(), level);
-        }
-        for suppression in &file.suppress {
-            let at = locate(text, "suppress", &suppression.rule);
-            let Some(doc) = catalog.get(&suppression.rule) else {
+            let at = locate(text, "severity", &rule);
+            let Some(doc) = find(&rule) else {
                 return Err(ConfigError::UnknownRule {
-                    rule: suppression.rule.clone(),
+                    rule,
                     src: src(),
                     at,
                 });
             };
-            if is_coverage(&doc.id) {
+            // The same floor as suppressions: refused, not silently raised back to deny.
+            if doc.id.is_coverage() && level < Severity::Deny {
+                return Err(ConfigError::CoverageLowered {
+                    rule: doc.id,
+                    level,
+                    src: src(),
+                    at,
+                });
+            }
+            if severity.insert(doc.id, level).is_some() {
+                return Err(ConfigError::RuleTwice {
+                    rule: doc.id,
+                    src: src(),
+                    at,
+                });
+            }
+        }
+        let mut suppress = Vec::with_capacity(file.suppress.len());
+        for suppression in file.suppress {
+            let at = locate(text, "suppress", &suppression.rule);
+            let Some(doc) = find(&suppression.rule) else {
+                return Err(ConfigError::UnknownRule {
+                    rule: suppression.rule,
+                    src: src(),
+                    at,
+                });
+            };
+            if doc.id.is_coverage() {
                 return Err(ConfigError::CoverageSuppressed {
-                    rule: doc.id.clone(),
+                    rule: doc.id,
                     src: src(),
                     at,
                 });
             }
             if suppression.justification.trim().is_empty() {
                 return Err(ConfigError::MissingJustification {
-                    rule: doc.id.clone(),
-                    grant: suppression.grant.clone(),
+                    rule: doc.id,
+                    grant: suppression.grant,
                     src: src(),
                     at,
                 });
             }
+            suppress.push(Suppression {
+                rule: doc.id,
+                grant: suppression.grant,
+                api: suppression.api,
+                justification: suppression.justification,
+            });
         }
         let max_inventory_age = match file.max_inventory_age {
             None => DEFAULT_MAX_INVENTORY_AGE,
@@ -359,7 +440,7 @@ impl Config {
         };
         Ok(Config {
             severity,
-            suppress: file.suppress,
+            suppress,
             max_inventory_age,
             defaults: Defaults {
                 region: file.region,
@@ -373,14 +454,15 @@ impl Config {
         })
     }
 
-    /// The severity of `rule` under this config; coverage rules never below deny.
+    /// The severity of `rule` under this config; coverage rules never below deny (a config
+    /// built in code is held to the floor that [`Config::parse`] enforces with an error).
     pub fn severity_of(&self, rule: &RuleDoc) -> Severity {
         let configured = self
             .severity
             .get(&rule.id)
             .copied()
             .unwrap_or(rule.default_severity);
-        if is_coverage(&rule.id) {
+        if rule.id.is_coverage() {
             configured.max(Severity::Deny)
         } else {
             configured
@@ -391,11 +473,11 @@ impl Config {
     /// rules are never suppressed, even by a config built in code.
     pub fn suppression(
         &self,
-        rule: &str,
+        rule: RuleId,
         grant: &Grant,
         api: Option<&ApiId>,
     ) -> Option<&Suppression> {
-        if is_coverage(rule) {
+        if rule.is_coverage() {
             return None;
         }
         self.suppress.iter().find(|s| s.covers(rule, grant, api))
@@ -440,15 +522,18 @@ fn locate(text: &str, key: &str, value: &str) -> SourceSpan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Catalog;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, "grantguard.json", &Catalog::builtin())
+        Config::parse(text, "grantguard.json", Catalog::builtin().docs())
     }
 
     fn offset(error: &ConfigError) -> usize {
         match error {
             ConfigError::Invalid { at, .. }
             | ConfigError::UnknownRule { at, .. }
+            | ConfigError::RuleTwice { at, .. }
+            | ConfigError::CoverageLowered { at, .. }
             | ConfigError::CoverageSuppressed { at, .. }
             | ConfigError::MissingJustification { at, .. }
             | ConfigError::BadAge { at, .. }
@@ -472,8 +557,9 @@ mod tests {
                 "max_inventory_age": "90m"}"#,
         )
         .expect("valid");
-        assert_eq!(config.severity.get("GG103"), Some(&Severity::Deny));
-        assert_eq!(config.severity.get("GG304"), Some(&Severity::Warn));
+        assert_eq!(config.severity.get(&RuleId::GG103), Some(&Severity::Deny));
+        assert_eq!(config.severity.get(&RuleId::GG304), Some(&Severity::Warn));
+        assert_eq!(config.suppress[0].rule, RuleId::GG104);
         assert_eq!(config.max_inventory_age, Duration::from_secs(90 * 60));
         assert_eq!(
             config.suppress[0].api.as_ref().map(|a| a.as_str()),
@@ -501,7 +587,13 @@ mod tests {
 
     #[test]
     fn suppressing_a_coverage_rule_is_an_error() {
-        for rule in ["GG201", "GG106", "GG306"] {
+        for rule in [
+            "GG201",
+            "GG106",
+            "GG306",
+            "incomplete-scan",
+            "near-match-reference",
+        ] {
             let text = format!(
                 r#"{{"suppress": [{{"rule": "{rule}", "grant": "g", "justification": "x"}}]}}"#
             );
@@ -597,9 +689,10 @@ mod tests {
     }
 
     #[test]
-    fn coverage_rules_keep_the_deny_floor() {
-        let config = parse(r#"{"severity": {"GG201": "info", "GG306": "warn", "GG101": "warn"}}"#)
-            .expect("valid");
+    fn coverage_rules_keep_the_deny_floor_in_a_config_built_in_code() {
+        let mut config = parse(r#"{"severity": {"GG101": "warn"}}"#).expect("valid");
+        config.severity.insert(RuleId::GG201, Severity::Info);
+        config.severity.insert(RuleId::GG306, Severity::Warn);
         let catalog = Catalog::builtin();
         let of = |id| config.severity_of(catalog.get(id).expect("known"));
         assert_eq!(of("GG201"), Severity::Deny);
@@ -608,23 +701,108 @@ mod tests {
         assert_eq!(of("GG104"), Severity::Warn);
     }
 
+    /// The line (1-based) and column (1-based) the error's first label points at.
+    fn line_and_column(text: &str, error: &ConfigError) -> (usize, usize) {
+        use miette::Diagnostic;
+        let label = error
+            .labels()
+            .and_then(|mut labels| labels.next())
+            .expect("the error points into the file");
+        let before = &text[..label.offset()];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+        (line, column)
+    }
+
+    // Regression: a suppression naming its rule by name passed validation but never applied.
+    #[test]
+    fn a_suppression_by_rule_name_applies_like_one_by_id() {
+        let grant = crate::inventory::testing::grant("apv-1", "orders-vpc", 80);
+        for rule in ["GG104", "gg104", "history-uses-grant"] {
+            let text = format!(
+                r#"{{"suppress": [{{"rule": "{rule}", "grant": "orders-vpc",
+                                   "justification": "old versions are never rolled back to"}}]}}"#
+            );
+            let config = parse(&text).expect("valid");
+            assert!(
+                config.suppression(RuleId::GG104, &grant, None).is_some(),
+                "{rule} suppresses GG104"
+            );
+            assert!(
+                config.suppression(RuleId::GG103, &grant, None).is_none(),
+                "{rule} suppresses nothing else"
+            );
+        }
+    }
+
+    #[test]
+    fn a_severity_by_rule_name_applies_like_one_by_id() {
+        let catalog = Catalog::builtin();
+        let doc = catalog.get("GG103").expect("known");
+        for rule in ["GG103", "gg103", "draft-api-uses-grant"] {
+            let config = parse(&format!(r#"{{"severity": {{"{rule}": "deny"}}}}"#)).expect("valid");
+            assert_eq!(config.severity_of(doc), Severity::Deny, "{rule}");
+        }
+    }
+
+    // Regression: `"severity": {"GG201": "warn"}` was silently ignored while suppressing GG201
+    // was refused. Lowering a coverage rule is refused the same way, at the rule's position.
+    #[test]
+    fn lowering_a_coverage_rule_by_id_or_name_is_refused_where_it_is_written() {
+        use miette::Diagnostic;
+        for (rule, level) in [
+            ("GG201", "warn"),
+            ("GG106", "info"),
+            ("GG306", "warn"),
+            ("gg201", "info"),
+            ("incomplete-scan", "info"),
+            ("index-disagrees", "warn"),
+            ("near-match-reference", "info"),
+        ] {
+            let text = format!(
+                "{{\n  \"severity\": {{\n    \"GG103\": \"deny\",\n    \"{rule}\": \"{level}\"\n  }}\n}}"
+            );
+            let error = parse(&text).expect_err("a coverage rule lowered");
+            assert!(
+                error.to_string().contains("cannot be lowered"),
+                "{rule}: {error}"
+            );
+            assert_eq!(line_and_column(&text, &error), (4, 5), "{rule}: {error}");
+            let help = error.help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(
+                help.contains("an unread account is never safe"),
+                "{rule}: {help}"
+            );
+        }
+    }
+
+    #[test]
+    fn raising_or_keeping_a_coverage_rule_is_accepted() {
+        for rule in ["GG201", "GG106", "GG306", "incomplete-scan"] {
+            parse(&format!(r#"{{"severity": {{"{rule}": "deny"}}}}"#))
+                .unwrap_or_else(|e| panic!("{rule} kept at deny: {e}"));
+        }
+        parse(r#"{"severity": {"GG304": "deny", "dangling-reference": "warn"}}"#)
+            .expect_err("one rule given two severities is refused");
+    }
+
     #[test]
     fn a_suppression_matches_by_name_or_id_and_optional_api() {
-        let grant = crate::rules::testing::grant("apv-1", "orders-vpc", 80);
+        let grant = crate::inventory::testing::grant("apv-1", "orders-vpc", 80);
         let mut config = Config::default();
         config.suppress.push(Suppression {
-            rule: "GG104".into(),
+            rule: RuleId::GG104,
             grant: "apv-1".into(),
             api: None,
             justification: "ok".into(),
         });
         assert!(config
-            .suppression("GG104", &grant, Some(&"api-1".into()))
+            .suppression(RuleId::GG104, &grant, Some(&"api-1".into()))
             .is_some());
-        assert!(config.suppression("GG103", &grant, None).is_none());
-        config.suppress[0].rule = "GG201".into();
+        assert!(config.suppression(RuleId::GG103, &grant, None).is_none());
+        config.suppress[0].rule = RuleId::GG201;
         assert!(
-            config.suppression("GG201", &grant, None).is_none(),
+            config.suppression(RuleId::GG201, &grant, None).is_none(),
             "coverage is never suppressed"
         );
     }

@@ -10,9 +10,10 @@ use crate::cli::{self, OutputArgs, ReportFormat, WalkArgs};
 use crate::client::{Client, Endpoint};
 use crate::config::Config;
 use crate::inventory::{snapshot, Inventory, RegionId};
-use crate::report::{self, RenderOptions, Report};
+use crate::report::{self, RenderOptions};
 use crate::rules::Catalog;
 use crate::selection::Selector;
+use crate::verdict::{Report, RuleId};
 use crate::{audit, client_config, emit, format_of, use_color, walk_live, Error, Outcome};
 use grantguard_sim as sim;
 use std::io::{self, Write};
@@ -45,7 +46,7 @@ What to try next:
 #[derive(Debug, Clone)]
 pub struct ExtraCheck {
     /// The rule the check is there to show.
-    pub rule: &'static str,
+    pub rule: RuleId,
     /// What the check shows, for people.
     pub title: &'static str,
     /// The command line that runs the same audit against the served account.
@@ -67,23 +68,23 @@ pub fn more_checks(inventory: &Inventory, catalog: &Catalog) -> Result<Vec<Extra
     let text =
         serde_json::to_string_pretty(inventory).map_err(|e| Error::output(None, e.into()))?;
     let saved = snapshot::parse(&text, snapshot_name)?;
-    let config = Config::parse(STALE_CONFIG, "demo-grantguard.json", catalog)?;
+    let config = Config::parse(STALE_CONFIG, "demo-grantguard.json", catalog.docs())?;
 
     Ok(vec![
         ExtraCheck {
-            rule: "GG301",
+            rule: RuleId::GG301,
             title: "a selector that matches no grant",
             command: format!("grantguard audit {missing}"),
             report: audit(inventory, Some(&missing), &defaults, catalog),
         },
         ExtraCheck {
-            rule: "GG302",
+            rule: RuleId::GG302,
             title: "a name two grants share",
             command: format!("grantguard audit {shared}"),
             report: audit(inventory, Some(&shared), &defaults, catalog),
         },
         ExtraCheck {
-            rule: "GG202",
+            rule: RuleId::GG202,
             title: "a snapshot older than the configured max_inventory_age",
             command: format!(
                 "grantguard scan --output demo-scan.json, then grantguard --config {} audit --inventory demo-scan.json {stale}",
@@ -214,7 +215,8 @@ mod tests {
         assert_eq!(named(MISSING_NAME), 0, "GG301 needs a name nobody has");
         assert_eq!(named(SHARED_NAME), 2, "GG302 needs a shared name");
         assert_eq!(named(STALE_GRANT), 1);
-        let config = Config::parse(STALE_CONFIG, "demo", &Catalog::builtin()).expect("parses");
+        let config =
+            Config::parse(STALE_CONFIG, "demo", Catalog::builtin().docs()).expect("parses");
         assert_eq!(config.max_inventory_age, std::time::Duration::ZERO);
     }
 }

@@ -29,6 +29,7 @@ pub mod report;
 pub mod rules;
 pub mod selection;
 pub mod shell;
+pub mod verdict;
 
 use cli::{
     AccountArgs, Cli, ColorChoice, Command, OutputArgs, ReportFormat, SelectorArgs, WalkArgs,
@@ -39,13 +40,14 @@ pub use error::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use inventory::walk::{self, WalkOptions};
 use inventory::{GrantKey, Inventory, RegionId, VpcAccessId};
-use report::{Format, RenderOptions, Report};
+use report::{Format, RenderOptions};
 use rules::{AuditContext, Catalog};
 use selection::{Selection, Selector};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::OffsetDateTime;
+use verdict::Report;
 
 /// How a command ended, when it could do its job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,11 +386,11 @@ fn selector_of(args: &SelectorArgs) -> Option<Selector> {
 /// `--config FILE`, else `./grantguard.json` when present, else the defaults.
 fn load_config(path: Option<&PathBuf>, catalog: &Catalog) -> Result<Config, Error> {
     match path {
-        Some(path) => Ok(Config::load(path, catalog)?),
+        Some(path) => Ok(Config::load(path, catalog.docs())?),
         None => {
             let default = Path::new("grantguard.json");
             if default.exists() {
-                Ok(Config::load(default, catalog)?)
+                Ok(Config::load(default, catalog.docs())?)
             } else {
                 Ok(Config::default())
             }
@@ -437,11 +439,11 @@ fn outcome_of(report: &Report) -> Outcome {
 /// always hold, whatever the level: an unread account is never a pass.
 pub fn gate(report: &Report, min_severity: cli::MinSeverity) -> Outcome {
     let floor = match min_severity {
-        cli::MinSeverity::Deny => rules::Severity::Deny,
-        cli::MinSeverity::Warn => rules::Severity::Warn,
-        cli::MinSeverity::Info => rules::Severity::Info,
+        cli::MinSeverity::Deny => verdict::Severity::Deny,
+        cli::MinSeverity::Warn => verdict::Severity::Warn,
+        cli::MinSeverity::Info => verdict::Severity::Info,
     };
-    let reaches = |f: &report::Finding| f.suppressed.is_none() && f.severity >= floor;
+    let reaches = |f: &verdict::Finding| f.suppressed.is_none() && f.severity >= floor;
     let any = report.findings.iter().any(reaches)
         || report.grants.iter().any(|g| g.findings.iter().any(reaches));
     match outcome_of(report) {

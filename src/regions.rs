@@ -10,9 +10,9 @@ use crate::client::Endpoint;
 use crate::config::Config;
 use crate::inventory::walk::WalkError;
 use crate::inventory::{Gap, Inventory, RegionId};
-use crate::report::Report;
 use crate::rules::Catalog;
 use crate::selection::Selector;
+use crate::verdict::{Report, RuleId};
 use crate::{cli, Outcome};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -234,7 +234,7 @@ pub fn audit(
         .collect();
     if selector.is_some() && reports.iter().any(|r| !r.report.grants.is_empty()) {
         for region in reports.iter_mut().filter(|r| r.report.grants.is_empty()) {
-            region.report.findings.retain(|f| f.rule != "GG301");
+            region.report.findings.retain(|f| f.rule != RuleId::GG301);
         }
     }
     reports
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_failed_region_is_an_incomplete_held_report_and_the_others_stand() {
-        let mut read = crate::rules::testing::account();
+        let mut read = crate::inventory::testing::account();
         read.region = "cn-hangzhou".into();
         let settled = settle(vec![
             Ok(read),
@@ -392,7 +392,7 @@ mod tests {
             matches!(all_failed, Err(WalkError::NothingListed { region, .. }) if region.as_str() == "cn-hangzhou")
         );
         let stopped = settle(vec![
-            Ok(crate::rules::testing::account()),
+            Ok(crate::inventory::testing::account()),
             Err(nothing_listed(
                 "cn-shanghai",
                 "InvalidAccessKeyId",
@@ -404,7 +404,7 @@ mod tests {
 
     #[test]
     fn gg301_stays_only_where_no_region_holds_the_selected_grant() {
-        let mut first = crate::rules::testing::account();
+        let mut first = crate::inventory::testing::account();
         first.region = "cn-hangzhou".into();
         let mut second = Inventory::new("cn-shanghai".into());
         second.taken_at = first.taken_at;
@@ -426,7 +426,11 @@ mod tests {
             &Catalog::builtin(),
         );
         assert_eq!(found[0].report.grants.len(), 1);
-        assert!(found[1].report.findings.iter().all(|f| f.rule != "GG301"));
+        assert!(found[1]
+            .report
+            .findings
+            .iter()
+            .all(|f| f.rule != RuleId::GG301));
         let missing = audit(
             &regions,
             Some(&Selector::Name("nope".into())),
@@ -435,6 +439,6 @@ mod tests {
         );
         assert!(missing
             .iter()
-            .all(|r| r.report.findings.iter().any(|f| f.rule == "GG301")));
+            .all(|r| r.report.findings.iter().any(|f| f.rule == RuleId::GG301)));
     }
 }

@@ -22,7 +22,7 @@ fn the_readme_rule_table_equals_the_catalog() {
         .docs()
         .map(|d| {
             vec![
-                d.id.clone(),
+                d.id.to_string(),
                 d.name.clone(),
                 d.default_severity.as_str().to_owned(),
                 d.summary.clone(),

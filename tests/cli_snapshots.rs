@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use grantguard::verdict::RuleId;
 use serde_json::Value;
 
 /// Run-dependent parts of the output: times, digests, ports, the age of the demo's snapshot.
@@ -61,21 +62,27 @@ fn demo_sarif_report() {
 fn demo_fires_every_rule_and_keeps_a_safe_grant() {
     let report = json(&demo("json"));
     let human = stdout(&demo("human"));
-    let mut fired: Vec<String> = report["grants"]
+    let mut fired: Vec<RuleId> = report["grants"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|g| g["findings"].as_array().unwrap().iter())
         .chain(report["findings"].as_array().unwrap().iter())
-        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .map(|f| {
+            f["rule"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .expect("a known rule id")
+        })
         .collect();
     let more = human
         .split("More checks")
         .nth(1)
         .expect("More checks section");
-    for rule in ["GG202", "GG301", "GG302"] {
+    for rule in [RuleId::GG202, RuleId::GG301, RuleId::GG302] {
         if more.contains(&format!("    {rule} ")) {
-            fired.push(rule.to_owned());
+            fired.push(rule);
         }
     }
     for doc in grantguard::rules::Catalog::builtin().docs() {

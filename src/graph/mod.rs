@@ -337,6 +337,18 @@ impl fmt::Display for BackendHop<'_> {
     }
 }
 
+/// One step of a dependency path as a rule's hit records it; the grant and the user stay
+/// references until the finding is made, so a rule with 100,000 hits formats no path text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A grant: `grant NAME (ID)`.
+    Grant(&'a Grant),
+    /// The hit's user.
+    User,
+    /// Anything else, as text.
+    Text(String),
+}
+
 /// One dependency of a user on a grant: grant ← (backend model@stage ←) user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Usage<'a> {
@@ -352,8 +364,7 @@ pub struct Usage<'a> {
 
 impl<'a> Usage<'a> {
     /// The dependency path, grant first: `grant ← backend model@stage ← API@stage`.
-    pub fn path(&self) -> Vec<crate::rules::Step<'a>> {
-        use crate::rules::Step;
+    pub fn path(&self) -> Vec<Step<'a>> {
         let mut path = vec![Step::Grant(self.grant)];
         if let Some(hop) = &self.backend {
             path.push(Step::Text(hop.to_string()));
@@ -1117,7 +1128,7 @@ fn user_of<'a>(node: &Node<'a>) -> Option<User<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn a_reference_matching_two_grants_on_different_keys_links_both() {

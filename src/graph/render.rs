@@ -209,7 +209,9 @@ mod tests {
 
     /// The report tests' account, leaked so the graph that borrows it can be returned.
     fn graph() -> Graph<'static> {
-        crate::graph::build(Box::leak(Box::new(crate::report::tests::inventory())))
+        crate::graph::build(Box::leak(Box::new(
+            crate::inventory::testing::rich_account(),
+        )))
     }
 
     #[test]
@@ -237,7 +239,7 @@ mod tests {
 
     #[test]
     fn the_order_does_not_depend_on_the_inventory_order() {
-        let mut inventory = crate::report::tests::inventory();
+        let mut inventory = crate::inventory::testing::rich_account();
         let first = render(&crate::graph::build(&inventory), GraphFormat::Mermaid, None);
         inventory.grants.reverse();
         inventory.drafts.reverse();

@@ -6,3 +6,6 @@ pub mod snapshot;
 pub mod walk;
 
 pub use model::*;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -11,7 +11,7 @@ use super::journal::{
 use super::steps::{Call, DryRun, Finished, Refusal};
 use crate::inventory::Grant;
 use crate::report::json::FindingJson;
-use crate::report::{Finding, GrantReport};
+use crate::verdict::{Finding, GrantReport, RuleId};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -149,7 +149,7 @@ struct AuditView {
 struct RefusalView {
     kind: &'static str,
     message: String,
-    rules: Vec<String>,
+    rules: Vec<RuleId>,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,12 +227,16 @@ fn findings(list: &[Finding]) -> Vec<serde_json::Value> {
 }
 
 /// The rule ids of the findings that hold (unsuppressed deny, or what makes a verdict), once each.
-fn holding_rules<'a>(list: impl IntoIterator<Item = &'a Finding>) -> Vec<String> {
-    let mut rules: Vec<String> = Vec::new();
-    for f in list.into_iter().filter(|f| f.holds()) {
-        let id = f.rule.to_string();
-        if !rules.contains(&id) {
-            rules.push(id);
+fn holding_rules<'a>(list: impl IntoIterator<Item = &'a Finding>) -> Vec<RuleId> {
+    rules_once(list.into_iter().filter(|f| f.holds()))
+}
+
+/// The rule ids of `list`, once each, in the order they first appear.
+fn rules_once<'a>(list: impl IntoIterator<Item = &'a Finding>) -> Vec<RuleId> {
+    let mut rules: Vec<RuleId> = Vec::new();
+    for f in list {
+        if !rules.contains(&f.rule) {
+            rules.push(f.rule);
         }
     }
     rules
@@ -368,16 +372,7 @@ impl Handled {
                     .iter()
                     .chain(report.grants.iter().flat_map(|g| g.findings.iter())),
             ),
-            Refusal::Warnings(_) => {
-                let mut rules: Vec<String> = Vec::new();
-                for f in report.grants.iter().flat_map(|g| g.warnings()) {
-                    let id = f.rule.to_string();
-                    if !rules.contains(&id) {
-                        rules.push(id);
-                    }
-                }
-                rules
-            }
+            Refusal::Warnings(_) => rules_once(report.grants.iter().flat_map(|g| g.warnings())),
             _ => holding_rules(report.grants.iter().flat_map(|g| g.findings.iter())),
         };
         handled.refusal = Some(RefusalView {
@@ -410,13 +405,7 @@ impl Handled {
     /// `--all-safe`: a safe grant kept because its report is not clean (no `--accept-warnings`).
     pub fn warnings(g: &GrantReport) -> Handled {
         let mut handled = Handled::of_report("refused", g);
-        let mut rules: Vec<String> = Vec::new();
-        for f in g.warnings() {
-            let id = f.rule.to_string();
-            if !rules.contains(&id) {
-                rules.push(id);
-            }
-        }
+        let rules = rules_once(g.warnings());
         let count = g.warnings().count();
         handled.refusal = Some(RefusalView {
             kind: "warnings",
@@ -461,7 +450,7 @@ mod tests {
     }
 
     fn finished(state: State, unexpected: Vec<ApiStage>) -> Finished {
-        let grant = crate::rules::testing::grant("apv-1", "legacy", 443);
+        let grant = crate::inventory::testing::grant("apv-1", "legacy", 443);
         Finished {
             id: "20250101T000000Z-abcdef".into(),
             grant: GrantRecord {

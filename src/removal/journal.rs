@@ -10,6 +10,7 @@
 //! keeps two writers apart and names its holder.
 
 use super::RemovalError;
+use crate::verdict::RuleId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
@@ -105,7 +106,7 @@ impl std::fmt::Display for ApiStage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverriddenFinding {
     /// Rule id.
-    pub rule: String,
+    pub rule: RuleId,
     /// Severity.
     pub severity: String,
     /// Message.

@@ -15,8 +15,8 @@ use super::journal::{
 use super::{Context, RemovalError};
 use crate::client::{CallError, Client};
 use crate::inventory::{Grant, GrantKey, Inventory, Stage};
-use crate::report::{GrantReport, Report, Verdict};
 use crate::selection::Selector;
+use crate::verdict::{Finding, GrantReport, Report, RuleId, Verdict};
 use grantguard_wire::actions::{
     DescribeAbolishApiTask, DescribeVpcAccesses, RemoveVpcAccess, RemoveVpcAccessAndAbolishApis,
 };
@@ -290,9 +290,9 @@ pub struct Overrides<'a> {
     pub accept_warnings: bool,
 }
 
-fn journaled(finding: &crate::report::Finding) -> OverriddenFinding {
+fn journaled(finding: &Finding) -> OverriddenFinding {
     OverriddenFinding {
-        rule: finding.rule.to_string(),
+        rule: finding.rule,
         severity: finding.severity.as_str().to_owned(),
         message: finding.message.clone(),
     }
@@ -351,7 +351,7 @@ impl Cleared {
             .grant_report
             .findings
             .iter()
-            .filter(|f| f.rule == "GG101" || f.rule == "GG102")
+            .filter(|f| matches!(f.rule, RuleId::GG101 | RuleId::GG102))
             .filter_map(|f| {
                 let api_id = f.api_id()?;
                 let stage = f.stage()?;
@@ -445,7 +445,7 @@ pub struct DryRun {
     /// The fresh audit's digest for the grant.
     pub digest: String,
     /// The fresh audit's findings for the grant.
-    pub findings: Vec<crate::report::Finding>,
+    pub findings: Vec<Finding>,
     /// The (API, stage) pairs the service is expected to name.
     pub predicted: Vec<ApiStage>,
     /// The re-check reads, then the mutating call, in order.
@@ -725,8 +725,11 @@ impl Found {
         if let Some(problem) = &self.grant_problem {
             parts.push(problem.clone());
         }
-        let users: Vec<&OverriddenFinding> =
-            self.findings.iter().filter(|f| f.rule != "GG201").collect();
+        let users: Vec<&OverriddenFinding> = self
+            .findings
+            .iter()
+            .filter(|f| f.rule != RuleId::GG201)
+            .collect();
         if !users.is_empty() {
             let list: Vec<String> = users
                 .iter()
@@ -798,15 +801,15 @@ pub fn compare(
             grant.key
         ));
     }
-    let known: BTreeSet<(&str, &str)> = audited
+    let known: BTreeSet<(RuleId, &str)> = audited
         .findings
         .iter()
-        .map(|f| (f.rule.as_str(), f.message.as_str()))
+        .map(|f| (f.rule, f.message.as_str()))
         .collect();
     for finding in &fresh.findings {
         // Unread parts are compared as gaps below; a gap's message may differ between reads.
-        if finding.rule == "GG201"
-            || known.contains(&(finding.rule.as_str(), finding.message.as_str()))
+        if finding.rule == RuleId::GG201
+            || known.contains(&(finding.rule, finding.message.as_str()))
         {
             continue;
         }
@@ -844,7 +847,7 @@ pub fn compare(
             .unread
             .push(format!("{} on {} ({})", gap.action, gap.scope, gap.code));
         found.findings.push(OverriddenFinding {
-            rule: "GG201".to_owned(),
+            rule: RuleId::GG201,
             severity: "deny".to_owned(),
             message: format!(
                 "{} on {} was not read ({}: {})",
@@ -1213,7 +1216,7 @@ pub struct Finished {
     /// The fresh audit's digest for the grant.
     pub digest: String,
     /// The fresh audit's findings for the grant.
-    pub findings: Vec<crate::report::Finding>,
+    pub findings: Vec<Finding>,
     /// The (API, stage) pairs the audit predicted.
     pub predicted: Vec<ApiStage>,
     /// `--force --reason`, when given.
@@ -1260,8 +1263,10 @@ pub fn finish(journal: &mut Journal, removed: Removed) -> Result<Finished, Remov
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::inventory::testing::{
+        self, api, backend, deployment, draft, gap, grant, vpc_by_name,
+    };
     use crate::inventory::Route;
-    use crate::rules::testing::{self, api, backend, deployment, draft, gap, grant, vpc_by_name};
     use crate::rules::Catalog;
 
     /// The audit of grant `apv-9` (`spare`) in `inventory`.
@@ -1311,7 +1316,7 @@ mod tests {
         ));
         let found = found(&before, &after);
         assert!(
-            found.findings.iter().any(|f| f.rule == "GG102"),
+            found.findings.iter().any(|f| f.rule == RuleId::GG102),
             "{found:?}"
         );
         assert_eq!(found.apis.len(), 1, "{found:?}");
@@ -1330,7 +1335,7 @@ mod tests {
         after.drafts.push(draft("api-3", vpc_by_name("spare")));
         let found = found(&before, &after);
         assert_eq!(found.findings.len(), 1, "{found:?}");
-        assert_eq!(found.findings[0].rule, "GG103");
+        assert_eq!(found.findings[0].rule, RuleId::GG103);
         assert!(found.apis.is_empty(), "a draft has no stage");
     }
 

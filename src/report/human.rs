@@ -3,8 +3,8 @@
 //! and [`RenderOptions`]. Colour only when the caller asks for it; tests render without
 //! colour at a fixed width.
 
-use super::{Finding, RenderOptions, Report, Verdict};
-use crate::rules::Severity;
+use super::RenderOptions;
+use crate::verdict::{Finding, GrantReport, Report, Severity, Summary, Verdict};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use std::fmt;
 use std::io;
@@ -80,7 +80,7 @@ fn write_finding(
 ) -> io::Result<()> {
     let diagnostic = FindingDiagnostic {
         finding,
-        help: report.rule(&finding.rule).map(|r| r.help().to_owned()),
+        help: report.rule(finding.rule).map(|r| r.help().to_owned()),
     };
     let mut text = String::new();
     handler
@@ -91,7 +91,7 @@ fn write_finding(
 
 /// The headline of a grant: "nothing depends on it" only for a clean grant, never above a
 /// list of warnings (a draft, a rollback target or a backend model still refers to it).
-fn verdict_word(grant: &crate::report::GrantReport) -> String {
+fn verdict_word(grant: &GrantReport) -> String {
     match grant.verdict {
         Verdict::Safe => match grant.warnings().count() {
             0 => "SAFE     nothing depends on it".to_owned(),
@@ -195,7 +195,7 @@ pub fn render_regions(
         }
         render(report, out, options)?;
     }
-    let s = super::Summary::total(reports.iter().map(|r| &r.summary));
+    let s = Summary::total(reports.iter().map(|r| &r.summary));
     let incomplete = reports.iter().filter(|r| !r.complete).count();
     writeln!(out)?;
     writeln!(
@@ -243,12 +243,12 @@ mod tests {
 
     #[test]
     fn a_suppressed_finding_shows_its_justification_and_the_verdict_ignores_it() {
-        let inventory = crate::rules::testing::account();
+        let inventory = crate::inventory::testing::account();
         let graph = crate::graph::build(&inventory);
         let selection = crate::selection::Selection::all(graph.grants());
         let mut config = crate::config::Config::default();
         config.suppress.push(crate::config::Suppression {
-            rule: "GG101".into(),
+            rule: crate::verdict::RuleId::GG101,
             grant: "orders-vpc".into(),
             api: None,
             justification: "the API is retired in change 42".into(),

@@ -2,7 +2,7 @@
 //! read, exactly as the contract spells them, plus extras (generated_at, taken_at, digest,
 //! path, user, suppressed, top-level findings). In: a report. Out: one pretty JSON document.
 
-use super::{Finding, Report};
+use crate::verdict::{Finding, Report, RuleId, Severity, Summary, Verdict};
 use serde::Serialize;
 use std::io::{self, Write};
 use time::format_description::well_known::Rfc3339;
@@ -20,7 +20,7 @@ struct Document<'a> {
     gaps: Vec<GapView<'a>>,
     grants: Vec<GrantView<'a>>,
     findings: Findings<'a>,
-    summary: super::Summary,
+    summary: Summary,
 }
 
 #[derive(Serialize)]
@@ -40,7 +40,7 @@ struct GrantView<'a> {
     vpc_id: &'a str,
     instance_id: &'a str,
     port: u16,
-    verdict: super::Verdict,
+    verdict: Verdict,
     digest: &'a str,
     findings: Findings<'a>,
 }
@@ -66,9 +66,9 @@ impl Serialize for PathView<'_> {
 
 #[derive(Serialize)]
 struct FindingView<'a> {
-    rule: &'a str,
+    rule: RuleId,
     name: &'a str,
-    severity: crate::rules::Severity,
+    severity: Severity,
     message: &'a str,
     group_id: Option<&'a str>,
     api_id: Option<&'a str>,
@@ -102,7 +102,7 @@ impl Serialize for FindingJson<'_> {
 
 fn finding(f: &Finding) -> FindingView<'_> {
     FindingView {
-        rule: &f.rule,
+        rule: f.rule,
         name: &f.rule_name,
         severity: f.severity,
         message: &f.message,
@@ -131,7 +131,7 @@ pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
 struct RegionsDocument<'a> {
     schema: &'static str,
     regions: Vec<Document<'a>>,
-    summary: super::Summary,
+    summary: Summary,
     complete: bool,
 }
 
@@ -142,7 +142,7 @@ pub fn render_regions(reports: &[Report], out: &mut dyn io::Write) -> io::Result
     let document = RegionsDocument {
         schema: SCHEMA,
         regions: reports.iter().map(document).collect(),
-        summary: super::Summary::total(reports.iter().map(|r| &r.summary)),
+        summary: Summary::total(reports.iter().map(|r| &r.summary)),
         complete: reports.iter().all(|r| r.complete),
     };
     write_pretty(out, &document)
@@ -245,7 +245,7 @@ mod tests {
         unknown: usize,
     }
 
-    fn rendered(report: &super::Report) -> String {
+    fn rendered(report: &crate::verdict::Report) -> String {
         let mut out = Vec::new();
         super::render(report, &mut out).expect("render to memory");
         String::from_utf8(out).expect("utf-8")
@@ -287,8 +287,8 @@ mod tests {
 
     #[test]
     fn gaps_appear_with_the_contract_fields() {
-        let mut inventory = super::super::tests::inventory();
-        inventory.gaps.push(crate::rules::testing::gap(None));
+        let mut inventory = crate::inventory::testing::rich_account();
+        inventory.gaps.push(crate::inventory::testing::gap(None));
         let graph = crate::graph::build(&inventory);
         let selection = crate::selection::Selection::all(graph.grants());
         let report = crate::rules::evaluate(

@@ -2,9 +2,8 @@
 //! help text, one result per finding with its level, logical locations (grant, group, API,
 //! stage) and a partial fingerprint that is stable across runs. In: a report. Out: JSON.
 
-use super::{Finding, Report};
 use crate::inventory::Grant;
-use crate::rules::Severity;
+use crate::verdict::{Finding, Report, Severity};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io;
@@ -79,10 +78,7 @@ fn result(
     if let Some(stage) = finding.stage() {
         locations.push(json!({"name": stage.as_str(), "fullyQualifiedName": format!("stage/{stage}"), "kind": "module"}));
     }
-    let index = report
-        .rules
-        .iter()
-        .position(|r| finding.rule == r.id.as_str());
+    let index = report.rules.iter().position(|r| r.id == finding.rule);
     let mut text = finding.message.clone();
     if !finding.path.is_empty() {
         text.push_str(&format!(" [path: {}]", finding.path_joined(" <- ")));

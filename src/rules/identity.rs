@@ -3,8 +3,8 @@
 //! references to grants that do not exist, grants RemoveVpcAccess cannot tell apart, and
 //! names that match a grant only after folding. In: the graph and the selection. Out: hits.
 
-use super::{dormant_note, Freshness, Hit, Step};
-use crate::graph::{describe_reference, Graph};
+use super::{dormant_note, Freshness, Hit};
+use crate::graph::{describe_reference, Graph, Step};
 use crate::selection::{Selection, Unresolved};
 
 /// GG301 no-such-grant
@@ -165,9 +165,10 @@ pub fn near_match_reference<'g>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
     use super::*;
+    use crate::inventory::testing::*;
     use crate::inventory::{Route, Stage, VpcRef};
+    use crate::rules::path_of;
     use crate::selection::Selector;
     use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! the graph, the selection and the audit time. Out: hits. The time is passed in; nothing
 //! here reads the clock.
 
-use super::{Freshness, Hit, Step};
-use crate::graph::Graph;
+use super::{Freshness, Hit};
+use crate::graph::{Graph, Step};
 use crate::selection::Selection;
 
 /// GG201 incomplete-scan
@@ -62,8 +62,8 @@ pub fn stale_inventory<'g>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
     use super::*;
+    use crate::inventory::testing::*;
     use std::time::Duration;
 
     fn freshness(hours_later: i64, max_hours: u64) -> Freshness {

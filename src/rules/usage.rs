@@ -164,9 +164,10 @@ pub fn index_disagrees<'g>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
     use super::*;
+    use crate::inventory::testing::*;
     use crate::inventory::{BackendUser, IndexedUse, Inventory, Route, Stage};
+    use crate::rules::path_of;
     use time::macros::datetime;
 
     /// Runs `check`; the inventory, graph and selection are leaked so the hits, which borrow

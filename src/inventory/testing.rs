@@ -1,4 +1,4 @@
-//! Small inventories for the rule, graph and report tests: one account with one grant and one
+//! Small inventories for the rule, graph, report, config and removal tests: one account with one grant and one
 //! deployed API, and builders to add the near misses each test needs.
 
 use crate::inventory::*;
@@ -146,14 +146,46 @@ pub fn account() -> Inventory {
     inventory
 }
 
-/// A hit's dependency path as text, the way its finding renders it.
-pub fn path_of(hit: &super::Hit) -> Vec<String> {
-    hit.path
-        .iter()
-        .map(|step| match step {
-            super::Step::Grant(g) => format!("grant {} ({})", g.name, g.id),
-            super::Step::User => hit.user.as_ref().map(|u| u.to_string()).unwrap_or_default(),
-            super::Step::Text(text) => text.clone(),
-        })
-        .collect()
+/// One small account that fires most rules: a deployment, a backend with an idle stage,
+/// a draft, an old version, a dangling reference, a spare grant and a gap-free scan.
+pub fn rich_account() -> Inventory {
+    let mut inventory = account();
+    inventory.grants.push(grant("apv-2", "payments-vpc", 8080));
+    inventory.grants.push(grant("apv-3", "spare-vpc", 9000));
+    inventory.deployments.push(deployment(
+        api("api-2", "pay", "POST", "/pay"),
+        Stage::Release,
+        Route::Backend {
+            backend_id: "be-1".into(),
+        },
+    ));
+    inventory.backends.push(backend(
+        "be-1",
+        &[
+            (Stage::Release, "payments-vpc"),
+            (Stage::Pre, "payments-vpc"),
+        ],
+    ));
+    inventory
+        .drafts
+        .push(draft("api-3", vpc_by_name("orders-vpc")));
+    inventory
+        .drafts
+        .push(draft("api-4", vpc_by_name("orders-old")));
+    inventory.history.push(version(
+        api("api-1", "getOrder", "GET", "/orders/[id]"),
+        Stage::Release,
+        "20250101000000000",
+        false,
+        vpc_by_tuple("vpc-1", "i-1", 80),
+    ));
+    inventory.index.push(IndexedUse {
+        grant: "apv-1".into(),
+        group_id: "grp-1".into(),
+        group_name: "orders".into(),
+        api_id: "api-1".into(),
+        api_name: "getOrder".into(),
+        stage: Stage::Release,
+    });
+    inventory
 }

@@ -1,0 +1,329 @@
+//! The audit's results, in one home: [`Verdict`], [`Finding`], [`GrantReport`] and [`Report`],
+//! with the rule's [`RuleId`], [`Severity`] and [`RuleDoc`] they name. In: what `rules`
+//! produces. Out: the values `report` renders, `config` adjusts and `removal` acts on. It
+//! depends on no stage after `graph` (a finding's [`Subject`] is the graph's owned user) and
+//! renders nothing: no text format, no clock, no I/O but the digest's hashing.
+
+mod rule;
+
+pub use rule::{RuleDoc, RuleId, Severity, UnknownRuleId};
+
+use crate::graph::Subject;
+use crate::inventory::{ApiId, Gap, Grant, GroupId, RegionId, Stage};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// The judgement on one grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No deny finding and nothing missing: it can go.
+    Safe,
+    /// A deny finding other than coverage: something depends on it.
+    Blocked,
+    /// Only coverage findings (or gaps): nobody can tell.
+    Unknown,
+}
+
+impl Verdict {
+    /// Judges a grant from its findings and whether a gap affects it. Suppressed findings do
+    /// not count; a gap always prevents `safe` (DESIGN.md "Verdicts and fail-closed rule").
+    pub fn judge(findings: &[Finding], gap_affects: bool) -> Verdict {
+        let denies = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Deny && f.suppressed.is_none());
+        let mut coverage = false;
+        for finding in denies {
+            if !finding.rule.is_coverage() {
+                return Verdict::Blocked;
+            }
+            coverage = true;
+        }
+        if coverage || gap_affects {
+            Verdict::Unknown
+        } else {
+            Verdict::Safe
+        }
+    }
+
+    /// `safe`, `blocked` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Safe => "safe",
+            Verdict::Blocked => "blocked",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// One step of a finding's dependency path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathStep {
+    /// Text, shared where it repeats (a grant's step is the same in all its findings).
+    Text(Arc<str>),
+    /// The finding's user, written the way [`Finding::user`] is.
+    User,
+}
+
+/// One rule match, with its severity after the config and who it is about. What repeats
+/// across findings (rule, API identity, the grant's path step) is shared, not copied: a large
+/// account's report has hundreds of thousands of findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id (the enum is `Copy`, so findings share it for free).
+    pub rule: RuleId,
+    /// Rule name.
+    pub rule_name: Arc<str>,
+    /// Severity after the config.
+    pub severity: Severity,
+    /// What was found.
+    pub message: String,
+    /// Who: an API in a stage (or a draft, or a version), or a backend model.
+    pub subject: Option<Subject>,
+    /// Dependency path, grant first.
+    pub path: Vec<PathStep>,
+    /// The justification, when the config suppressed the finding.
+    pub suppressed: Option<String>,
+}
+
+impl Finding {
+    /// Who: `GroupName/ApiName (METHOD /path) @ STAGE`, or the backend (a `Display`).
+    pub fn user(&self) -> Option<&Subject> {
+        self.subject.as_ref()
+    }
+
+    /// Group id of the user.
+    pub fn group_id(&self) -> Option<&GroupId> {
+        Some(&self.subject.as_ref()?.api.as_ref()?.group_id)
+    }
+
+    /// API id of the user.
+    pub fn api_id(&self) -> Option<&ApiId> {
+        Some(&self.subject.as_ref()?.api.as_ref()?.api_id)
+    }
+
+    /// Stage of the user.
+    pub fn stage(&self) -> Option<Stage> {
+        self.subject.as_ref()?.stage
+    }
+
+    /// Version id, when the user is a historical version.
+    pub fn version(&self) -> Option<&str> {
+        self.subject.as_ref()?.version.as_deref()
+    }
+
+    /// The dependency path's steps as text.
+    pub fn path_steps(&self) -> impl Iterator<Item = StepText<'_>> {
+        self.path.iter().map(move |step| StepText {
+            step,
+            subject: self.subject.as_ref(),
+        })
+    }
+
+    /// The dependency path joined with `separator`.
+    pub fn path_joined(&self, separator: &str) -> String {
+        let steps: Vec<String> = self.path_steps().map(|s| s.to_string()).collect();
+        steps.join(separator)
+    }
+
+    /// True when the finding counts toward the verdict at deny level.
+    pub fn holds(&self) -> bool {
+        self.severity == Severity::Deny && self.suppressed.is_none()
+    }
+}
+
+/// One path step as text (a `Display`, so a renderer writes it without building a string).
+#[derive(Debug, Clone, Copy)]
+pub struct StepText<'a> {
+    step: &'a PathStep,
+    subject: Option<&'a Subject>,
+}
+
+impl std::fmt::Display for StepText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.step, self.subject) {
+            (PathStep::Text(text), _) => f.write_str(text),
+            (PathStep::User, Some(subject)) => subject.fmt(f),
+            (PathStep::User, None) => f.write_str("unknown user"),
+        }
+    }
+}
+
+impl Serialize for StepText<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One audited grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantReport {
+    /// The grant.
+    pub grant: Grant,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Its findings, in rule order.
+    pub findings: Vec<Finding>,
+    /// sha256 hex of the grant's key and canonical findings; a removal plan cites it.
+    pub digest: String,
+}
+
+impl GrantReport {
+    /// The findings that keep a `safe` grant from being clean: unsuppressed, at `warn` or
+    /// above after the config (DESIGN.md: removal needs a clean report).
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warn && f.suppressed.is_none())
+    }
+
+    /// `safe` with no finding at `warn` or above: the only grant removed without an override.
+    pub fn is_clean(&self) -> bool {
+        self.verdict == Verdict::Safe && self.warnings().next().is_none()
+    }
+
+    /// The digest of the grant's identity, verdict and findings; stable across runs over the
+    /// same account (no times in it). The canonical form is compact JSON with sorted keys,
+    /// `{"findings":[[rule,severity,message,group_id,api_id,stage,suppressed],…],
+    /// "instance_id",…,"vpc_id"}`, streamed straight into the hash rather than built as a
+    /// tree first (a large account has hundreds of thousands of findings).
+    pub fn compute_digest(&self) -> String {
+        /// Field order is the sorted key order the canonical form has always used.
+        #[derive(Serialize)]
+        struct Canonical<'r> {
+            findings: Vec<CanonicalFinding<'r>>,
+            instance_id: &'r crate::inventory::InstanceId,
+            name: &'r str,
+            port: u16,
+            verdict: &'static str,
+            vpc_access_id: &'r crate::inventory::VpcAccessId,
+            vpc_id: &'r crate::inventory::VpcId,
+        }
+        type CanonicalFinding<'r> = (
+            &'r str,
+            &'static str,
+            &'r str,
+            Option<&'r GroupId>,
+            Option<&'r ApiId>,
+            Option<Stage>,
+            &'r Option<String>,
+        );
+        /// Feeds what is written into the hash.
+        struct Hasher(Sha256);
+        impl io::Write for Hasher {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let canonical = Canonical {
+            findings: self
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.rule.as_str(),
+                        f.severity.as_str(),
+                        f.message.as_str(),
+                        f.group_id(),
+                        f.api_id(),
+                        f.stage(),
+                        &f.suppressed,
+                    )
+                })
+                .collect(),
+            instance_id: &self.grant.key.instance_id,
+            name: &self.grant.name,
+            port: self.grant.key.port,
+            verdict: self.verdict.as_str(),
+            vpc_access_id: &self.grant.id,
+            vpc_id: &self.grant.key.vpc_id,
+        };
+        let mut hasher = io::BufWriter::with_capacity(64 * 1024, Hasher(Sha256::new()));
+        serde_json::to_writer(&mut hasher, &canonical).expect("hashing cannot fail");
+        let Ok(Hasher(sha)) = hasher.into_inner() else {
+            unreachable!("flushing into a hash cannot fail")
+        };
+        hex::encode(sha.finalize())
+    }
+}
+
+/// How many grants got which verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Summary {
+    /// Audited grants.
+    pub grants: usize,
+    /// Safe ones.
+    pub safe: usize,
+    /// Blocked ones.
+    pub blocked: usize,
+    /// Unknown ones.
+    pub unknown: usize,
+}
+
+impl Summary {
+    /// Counts the verdicts of `grants`.
+    pub fn count(grants: &[GrantReport]) -> Summary {
+        let of = |v| grants.iter().filter(|g| g.verdict == v).count();
+        Summary {
+            grants: grants.len(),
+            safe: of(Verdict::Safe),
+            blocked: of(Verdict::Blocked),
+            unknown: of(Verdict::Unknown),
+        }
+    }
+
+    /// The sum of several summaries (the totals of a multi-region run).
+    pub fn total<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> Summary {
+        summaries
+            .into_iter()
+            .fold(Summary::default(), |sum, s| Summary {
+                grants: sum.grants + s.grants,
+                safe: sum.safe + s.safe,
+                blocked: sum.blocked + s.blocked,
+                unknown: sum.unknown + s.unknown,
+            })
+    }
+}
+
+/// The result of one audit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The region audited.
+    pub region: RegionId,
+    /// True when the inventory had no gap.
+    pub complete: bool,
+    /// Everything that could not be read or resolved.
+    pub gaps: Vec<Gap>,
+    /// One entry per selected grant.
+    pub grants: Vec<GrantReport>,
+    /// Findings about no single grant (GG301, GG302, GG304).
+    pub findings: Vec<Finding>,
+    /// Verdict counts.
+    pub summary: Summary,
+    /// When the audit ran.
+    pub generated_at: OffsetDateTime,
+    /// When the inventory was taken.
+    pub taken_at: OffsetDateTime,
+    /// The catalog's documents, for help text and SARIF rules.
+    pub rules: Vec<RuleDoc>,
+}
+
+impl Report {
+    /// True when every audited grant is safe and no finding outside a grant holds (exit 0).
+    pub fn all_safe(&self) -> bool {
+        self.grants.iter().all(|g| g.verdict == Verdict::Safe)
+            && !self.findings.iter().any(Finding::holds)
+    }
+
+    /// The document of rule `id`.
+    pub fn rule(&self, id: RuleId) -> Option<&RuleDoc> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
