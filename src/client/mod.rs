@@ -3,7 +3,8 @@
 //! never ran; `pages` walks a list action to the end and detects drift. Every attempt,
 //! retries included, passes the client's concurrency cap and adaptive rate limiter. This
 //! module never logs a secret, a signature or a full URL, and never connects to a
-//! non-loopback host over plain HTTP.
+//! non-loopback host over plain HTTP, except the unsigned path to the fixed ECS metadata
+//! address ([`unsigned`], reference §6.5), which carries no signature.
 //!
 //! Depends on [`crate::auth`] (credentials, the pure signer) and nothing above it: the provider
 //! chain in `credentials` implements [`CredentialSource`] and calls STS through a `Client`.
