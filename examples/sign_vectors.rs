@@ -7,7 +7,7 @@
 //! naming its line number (exit 1); the secret is never echoed. Test secrets only: this is a
 //! test tool, and it prints signatures.
 
-use grantguard::client::sign;
+use grantguard::auth::sign;
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 

@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod account;
+pub mod auth;
 pub mod cli;
 pub mod client;
 mod commands;

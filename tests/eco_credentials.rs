@@ -252,3 +252,74 @@ fn whoami_with_a_role_profile_shows_the_role_and_expiry_but_no_secret() {
         stderr(&out)
     );
 }
+
+/// The provider chain's AssumeRole goes through the client: a dropped connection is retried,
+/// signed afresh (a new nonce), and the chain still succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sts_assume_role_is_retried_and_re_signed_by_the_client() {
+    let faults = grantguard_sim::Faults {
+        drop_before_apply: vec!["AssumeRole=1".parse().unwrap()],
+        ..Default::default()
+    };
+    let sim = faulted("basic-account.json", faults);
+    let home = home_with_profiles(&sim);
+    let resolved = chain(Some("role"), &env_for(&sim, &[]), &home)
+        .await
+        .unwrap();
+    assert!(resolved.credentials.access_key_id.starts_with("STS."));
+    let assumed: Vec<_> = sim
+        .log()
+        .into_iter()
+        .filter(|r| r.action == "AssumeRole")
+        .collect();
+    assert_eq!(assumed.len(), 2, "one dropped, one served");
+    assert_eq!(assumed[0].status, 0, "the first got no answer");
+    assert_eq!(assumed[1].status, 200);
+    assert!(assumed.iter().all(|r| r.method == "GET"));
+    assert_ne!(
+        assumed[0].nonce, assumed[1].nonce,
+        "each attempt is signed afresh"
+    );
+    assert_eq!(sim.issued_count(), 1);
+}
+
+/// A 5xx from STS is retried up to the exchange's limit, then named with its attempts; a
+/// refusal (NoPermission) is not retried. Neither message holds the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sts_failures_are_classified_by_the_client() {
+    for (code, attempts) in [("ServiceUnavailable", 3), ("NoPermission", 1)] {
+        let faults = grantguard_sim::Faults {
+            fail: vec![format!("AssumeRole={code}").parse().unwrap()],
+            ..Default::default()
+        };
+        let sim = faulted("basic-account.json", faults);
+        let home = home_with_profiles(&sim);
+        let err = chain(Some("role"), &env_for(&sim, &[]), &home)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                CredentialsError::Exchange {
+                    service: "STS AssumeRole",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(text.contains(code), "{text}");
+        let suffix = if attempts == 1 { "" } else { "s" };
+        assert!(
+            text.contains(&format!("after {attempts} attempt{suffix}")),
+            "{text}"
+        );
+        let sent = sim
+            .log()
+            .into_iter()
+            .filter(|r| r.action == "AssumeRole")
+            .count();
+        assert_eq!(sent, attempts, "{code}");
+        assert_no_secret(&sim, &[&text, &format!("{err:?}")]);
+    }
+}

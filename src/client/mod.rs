@@ -1,28 +1,58 @@
-//! Credentials → a signed CloudAPI client. `read` retries what the policy in FAULTS.md allows,
+//! Credentials → a signed RPC client (CloudAPI, and STS for the provider chain). `read` retries what the policy in FAULTS.md allows,
 //! re-signing every attempt; `write` sends a mutation again only when the failure proves it
 //! never ran; `pages` walks a list action to the end and detects drift. Every attempt,
 //! retries included, passes the client's concurrency cap and adaptive rate limiter. This
 //! module never logs a secret, a signature or a full URL, and never connects to a
-//! non-loopback host over plain HTTP.
+//! non-loopback host over plain HTTP, except the unsigned path to the fixed ECS metadata
+//! address ([`unsigned`], reference §6.5), which carries no signature.
 //!
-//! Layout: [`sign`] (pure signature), [`retry`] (classification, backoff, budget, loop),
-//! [`transport`] (one HTTP attempt), [`rate`] (AIMD limiter), [`pages`] (drift detection).
+//! Depends on [`crate::auth`] (credentials, the pure signer) and nothing above it: the provider
+//! chain in `credentials` implements [`CredentialSource`] and calls STS through a `Client`.
+//!
+//! Layout: [`retry`] (classification, backoff, budget, loop), [`transport`] (one HTTP
+//! attempt), [`rate`] (AIMD limiter), [`pages`] (drift detection), [`unsigned`] (plain GETs
+//! and PUTs for the ECS metadata service, same transport and retry policy, no credentials).
 
 pub mod pages;
 pub mod rate;
 pub mod retry;
-pub mod sign;
 pub mod transport;
+pub mod unsigned;
 
-use crate::credentials::{Credentials, Provider};
+use crate::auth::sign::{self, RpcApi};
+use crate::auth::Credentials;
+use futures::future::BoxFuture;
 use grantguard_wire::actions::{Action, PagedAction};
 use retry::{Counters, Exhausted, Policy, Retry, RetryBudget};
+use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
+
+pub use unsigned::{UnsignedClient, ECS_METADATA_URL};
+
+/// What a client asks for the credentials of every attempt, so temporary credentials can
+/// renew themselves between attempts. The provider chain (`credentials::Provider`) implements
+/// it; fixed [`Credentials`] are their own source.
+pub trait CredentialSource: Send + Sync {
+    /// The credentials to sign the next attempt with.
+    fn current(&self) -> BoxFuture<'_, Credentials>;
+    /// The AccessKeyId masked to its last 4 characters, for `Debug` output.
+    fn masked_key_id(&self) -> String;
+}
+
+impl CredentialSource for Credentials {
+    fn current(&self) -> BoxFuture<'_, Credentials> {
+        Box::pin(std::future::ready(self.clone()))
+    }
+
+    fn masked_key_id(&self) -> String {
+        Credentials::masked_key_id(self)
+    }
+}
 
 /// Where requests go: `https://apigateway.<region>.aliyuncs.com`, or a validated override.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,7 +254,7 @@ struct Inner {
     transport: transport::Transport,
     /// Kept so [`Client::for_endpoint`] can build a transport for another endpoint.
     config: ClientConfig,
-    credentials: Provider,
+    credentials: Arc<dyn CredentialSource>,
     policy: Policy,
     // Shared (Arc) with every client made by `for_endpoint`: regions walked together stay
     // within one rate limit, one concurrency cap and one retry budget.
@@ -361,23 +391,24 @@ impl Client {
     // `new` the odd one out.
     #[allow(clippy::result_large_err)]
     pub fn new(config: ClientConfig, credentials: Credentials) -> Result<Client, CallError> {
-        Client::with_provider(config, Provider::Static(credentials))
+        Client::with_provider(config, credentials)
     }
 
-    /// Builds a client signing with whatever `provider` hands out before each attempt
+    /// Builds a client signing with whatever `source` hands out before each attempt
     /// (temporary credentials refresh themselves before they expire).
     #[allow(clippy::result_large_err)]
-    pub fn with_provider(config: ClientConfig, credentials: Provider) -> Result<Client, CallError> {
-        let setup_error = |code: &str, message: String| CallError {
-            action: "Client::new",
-            scope: "endpoint".into(),
-            code: code.into(),
-            message,
-            request_id: None,
-            status: None,
-            attempts: 0,
-            class: FailureClass::Rejected,
-        };
+    pub fn with_provider(
+        config: ClientConfig,
+        source: impl CredentialSource + 'static,
+    ) -> Result<Client, CallError> {
+        Client::with_source(config, Arc::new(source))
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn with_source(
+        config: ClientConfig,
+        credentials: Arc<dyn CredentialSource>,
+    ) -> Result<Client, CallError> {
         Endpoint::parse(config.endpoint.url.as_str())
             .map_err(|e| setup_error("InvalidEndpoint", e.to_string()))?;
         let transport = transport::Transport::new(&config)
@@ -387,13 +418,7 @@ impl Client {
                 transport,
                 config: config.clone(),
                 credentials,
-                policy: Policy {
-                    max_attempts: config.max_attempts.max(1),
-                    max_throttled_attempts: config.max_throttled_attempts.max(1),
-                    max_write_sends: 3,
-                    base: config.backoff_base,
-                    cap: config.backoff_cap,
-                },
+                policy: policy_of(&config),
                 budget: Arc::new(RetryBudget::new(config.retry_budget)),
                 counters: Arc::new(Counters::default()),
                 rate: rate::RateLimiter::new(config.qps).map(Arc::new),
@@ -415,7 +440,7 @@ impl Client {
             endpoint,
             ..inner.config.clone()
         };
-        let sibling = Client::with_provider(config, inner.credentials.clone())?;
+        let sibling = Client::with_source(config, Arc::clone(&inner.credentials))?;
         let built = Arc::into_inner(sibling.inner).expect("a new client is not shared yet");
         Ok(Client {
             inner: Arc::new(Inner {
@@ -437,6 +462,19 @@ impl Client {
     /// Sends a mutating action; resent only when the request provably never ran.
     pub async fn write<A: Action>(&self, action: &A) -> Result<A::Response, CallError> {
         self.call(action, true).await
+    }
+
+    /// Sends a v1-signed call to another RPC API than CloudAPI (STS `AssumeRole` for the
+    /// provider chain), with the same timeouts, size cap, retries and per-attempt signing as
+    /// [`Client::read`]. Only for calls that are harmless to resend.
+    pub async fn read_rpc<T: DeserializeOwned>(
+        &self,
+        api: &RpcApi,
+        action: &'static str,
+        params: &[(&'static str, String)],
+        scope: &str,
+    ) -> Result<T, CallError> {
+        self.call_rpc(api, action, params, scope, false).await
     }
 
     /// Every item of a paged list, or a `PagingDrift` error when pages disagree.
@@ -496,57 +534,44 @@ impl Client {
     }
 
     async fn call<A: Action>(&self, action: &A, mutating: bool) -> Result<A::Response, CallError> {
-        let inner = &*self.inner;
         let params = action.params();
         let scope = action.scope();
+        self.call_rpc(&sign::CLOUDAPI, A::NAME, &params, &scope, mutating)
+            .await
+    }
+
+    async fn call_rpc<T: DeserializeOwned>(
+        &self,
+        api: &RpcApi,
+        action: &'static str,
+        params: &[(&'static str, String)],
+        scope: &str,
+        mutating: bool,
+    ) -> Result<T, CallError> {
+        let inner = &*self.inner;
         let result = retry::run(
             &inner.policy,
             &inner.budget,
             &inner.counters,
             mutating,
-            |attempt| self.attempt::<A>(&params, &scope, attempt, mutating),
+            |attempt| self.attempt::<T>(api, action, params, scope, attempt, mutating),
         )
         .await;
-        result.map(|(response, _)| response).map_err(|exhausted| {
-            let Exhausted {
-                failure,
-                decision,
-                attempts,
-                budget_empty,
-            } = exhausted;
-            let (code, message) = if budget_empty {
-                (
-                    "RetryBudgetExhausted".to_owned(),
-                    format!(
-                        "the run's retry budget is spent; last failure {}: {}",
-                        failure.code(),
-                        failure.message()
-                    ),
-                )
-            } else {
-                (failure.code(), failure.message())
-            };
-            CallError {
-                action: A::NAME,
-                scope: scope.clone(),
-                code,
-                message,
-                request_id: failure.request_id(),
-                status: failure.status(),
-                attempts,
-                class: decision.class,
-            }
-        })
+        result
+            .map(|(response, _)| response)
+            .map_err(|exhausted| call_error(action, scope, exhausted))
     }
 
     /// One attempt: wait for a slot and the rate limiter, sign afresh, send, decode.
-    async fn attempt<A: Action>(
+    async fn attempt<T: DeserializeOwned>(
         &self,
+        api: &RpcApi,
+        action: &'static str,
         params: &[(&'static str, String)],
         scope: &str,
         attempt: u32,
         mutating: bool,
-    ) -> Result<A::Response, retry::Failure> {
+    ) -> Result<T, retry::Failure> {
         let inner = &*self.inner;
         let _slot = match &inner.slots {
             Some(slots) => Some(
@@ -566,10 +591,10 @@ impl Client {
             return Err(failure);
         }
         let credentials = inner.credentials.current().await;
-        let signed = sign::sign(
+        let signed = sign::sign_for(
+            api,
             &credentials,
-            sign::METHOD,
-            A::NAME,
+            action,
             params,
             OffsetDateTime::now_utc(),
             &sign::new_nonce(),
@@ -577,20 +602,22 @@ impl Client {
         let query = sign::query_string(&signed);
         // Kept only to tell a wrong secret from a canonicalisation difference if the server
         // answers SignatureDoesNotMatch; never logged or returned.
-        let string_to_sign = sign::string_to_sign(sign::METHOD, &signed[..signed.len() - 1]);
+        let string_to_sign = sign::string_to_sign(api.method, &signed[..signed.len() - 1]);
         drop(signed);
         inner.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let outcome = inner.transport.send(A::NAME, &query, &string_to_sign).await;
+        let outcome = inner
+            .transport
+            .send(api, action, &query, &string_to_sign)
+            .await;
         drop(query);
-        let decoded = outcome.and_then(|answer| {
-            transport::decode::<A::Response>(A::NAME, &answer.body, answer.request_id)
-        });
+        let decoded = outcome
+            .and_then(|answer| transport::decode::<T>(action, &answer.body, answer.request_id));
         match &decoded {
             Ok(_) => {
                 if let Some(rate) = &inner.rate {
                     rate.on_success();
                 }
-                tracing::debug!(action = A::NAME, scope, attempt, "ok");
+                tracing::debug!(action, scope, attempt, "ok");
             }
             Err(failure) => {
                 let class = retry::classify(failure, mutating).class;
@@ -607,7 +634,7 @@ impl Client {
                     }
                 }
                 tracing::debug!(
-                    action = A::NAME,
+                    action,
                     scope,
                     attempt,
                     status = failure.status(),
@@ -618,6 +645,63 @@ impl Client {
             }
         }
         decoded
+    }
+}
+
+/// The retry limits a config asks for.
+fn policy_of(config: &ClientConfig) -> Policy {
+    Policy {
+        max_attempts: config.max_attempts.max(1),
+        max_throttled_attempts: config.max_throttled_attempts.max(1),
+        max_write_sends: 3,
+        base: config.backoff_base,
+        cap: config.backoff_cap,
+    }
+}
+
+/// A client that could not be built (bad endpoint, connector failure).
+fn setup_error(code: &str, message: String) -> CallError {
+    CallError {
+        action: "Client::new",
+        scope: "endpoint".into(),
+        code: code.into(),
+        message,
+        request_id: None,
+        status: None,
+        attempts: 0,
+        class: FailureClass::Rejected,
+    }
+}
+
+/// The error of a call whose retries ran out (or were never allowed).
+fn call_error(action: &'static str, scope: &str, exhausted: Exhausted) -> CallError {
+    let Exhausted {
+        failure,
+        decision,
+        attempts,
+        budget_empty,
+    } = exhausted;
+    let (code, message) = if budget_empty {
+        (
+            "RetryBudgetExhausted".to_owned(),
+            format!(
+                "the run's retry budget is spent; last failure {}: {}",
+                failure.code(),
+                failure.message()
+            ),
+        )
+    } else {
+        (failure.code(), failure.message())
+    };
+    CallError {
+        action,
+        scope: scope.to_owned(),
+        code,
+        message,
+        request_id: failure.request_id(),
+        status: failure.status(),
+        attempts,
+        class: decision.class,
     }
 }
 

@@ -763,3 +763,62 @@ async fn a_client_for_another_endpoint_shares_the_limits_and_counters() {
         "InvalidEndpoint"
     );
 }
+
+/// The unsigned path (ECS metadata) shares the signed client's policy: a 5xx and a hung
+/// attempt are retried (the per-attempt timeout ends the hang), text bodies are accepted, a
+/// 404 is not retried, and the size cap holds.
+#[tokio::test]
+async fn unsigned_requests_share_timeouts_retries_and_the_size_cap() {
+    let server = Server::start(vec![
+        response(
+            "503 Service Unavailable",
+            &["Content-Type: text/plain"],
+            "busy",
+        ),
+        Reply::Hang,
+        response("200 OK", &["Content-Type: text/plain"], "EcsAuditRole"),
+    ])
+    .await;
+    let config = |url: &str| {
+        let mut config = ClientConfig::new(Endpoint::parse(url).unwrap());
+        config.attempt_timeout = Duration::from_millis(300);
+        config.backoff_base = Duration::from_millis(1);
+        config.backoff_cap = Duration::from_millis(5);
+        config.max_response_bytes = 1024;
+        config
+    };
+    let client = UnsignedClient::new(config(&server.url)).unwrap();
+    let body = client
+        .get(
+            "metadata",
+            "latest/meta-data/ram/security-credentials/",
+            &[("X-aliyun-ecs-metadata-token", "t")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"EcsAuditRole");
+    assert_eq!(client.stats().requests, 3);
+    assert_eq!(client.stats().retries, 2);
+    let lines = server.request_lines();
+    assert!(lines
+        .iter()
+        .all(|l| l == "GET /latest/meta-data/ram/security-credentials/ HTTP/1.1"));
+    let heads = server.requests.lock().unwrap().clone();
+    assert!(heads[0]
+        .to_ascii_lowercase()
+        .contains("x-aliyun-ecs-metadata-token: t"));
+
+    let missing = Server::start(vec![response("404 Not Found", &[], "Not Found")]).await;
+    let client = UnsignedClient::new(config(&missing.url)).unwrap();
+    let err = client
+        .put("metadata", "latest/api/token", &[])
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.attempts), (Some(404), 1));
+    assert_eq!(missing.request_lines(), ["PUT /latest/api/token HTTP/1.1"]);
+
+    let endless = Server::start(vec![Reply::EndlessChunks]).await;
+    let client = UnsignedClient::new(config(&endless.url)).unwrap();
+    let err = client.get("metadata", "x", &[]).await.unwrap_err();
+    assert_eq!(err.code, "ResponseTooLarge");
+}

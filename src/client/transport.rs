@@ -1,4 +1,5 @@
-//! One HTTP attempt. In: a signed query string. Out: the body of a 200 JSON answer, or a
+//! One HTTP attempt. In: a signed query string (or, for the metadata service, a path and
+//! headers). Out: the body of a 200 JSON answer (any 2xx body when unsigned), or a
 //! [`Failure`] saying exactly what went wrong on the wire. Enforces the per-attempt timeout
 //! and the response size cap (on `Content-Length` before reading, and while reading a chunked
 //! body), never follows a redirect, and decodes bodies with field paths. Never logs or
@@ -7,6 +8,7 @@
 
 use super::retry::Failure;
 use super::ClientConfig;
+use crate::auth::sign::RpcApi;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, DATE, LOCATION};
 use serde::de::DeserializeOwned;
@@ -21,6 +23,7 @@ const EXCERPT_BYTES: usize = 200;
 pub struct Transport {
     http: reqwest::Client,
     base: String,
+    base_url: url::Url,
     attempt_timeout: Duration,
     max_response_bytes: u64,
 }
@@ -50,6 +53,7 @@ impl Transport {
         Ok(Self {
             http,
             base: base.to_string(),
+            base_url: base,
             attempt_timeout: config.attempt_timeout,
             max_response_bytes: config.max_response_bytes,
         })
@@ -60,16 +64,44 @@ impl Transport {
         &self.base
     }
 
-    /// Sends one POST with `query` as the whole query string and an empty body.
-    /// `string_to_sign` is what we signed: if the server answers `SignatureDoesNotMatch` with
-    /// its own, the two are compared to say whether the secret or the canonical form is wrong.
+    /// Sends one request with `query` as the whole query string, with `api`'s method (POST
+    /// with an empty body for CloudAPI, GET for STS). `string_to_sign` is what we signed: if
+    /// the server answers `SignatureDoesNotMatch` with its own, the two are compared to say
+    /// whether the secret or the canonical form is wrong.
     pub async fn send(
         &self,
+        api: &RpcApi,
         action: &'static str,
         query: &str,
         string_to_sign: &str,
     ) -> Result<Answer, Failure> {
-        let attempt = self.attempt(action, query, string_to_sign);
+        self.within_limit(self.attempt(api, action, query, string_to_sign))
+            .await
+    }
+
+    /// `path` resolved against the base URL.
+    pub fn join(&self, path: &str) -> Result<url::Url, url::ParseError> {
+        self.base_url.join(path)
+    }
+
+    /// Sends one unsigned `method` (GET or PUT, empty body) to `url` (from [`Self::join`]),
+    /// with `headers`, under the same timeouts, size cap and redirect refusal as [`Self::send`].
+    /// Any 2xx answer is accepted whatever its content type (the ECS metadata service answers
+    /// text); anything else is a [`Failure`].
+    pub async fn send_unsigned(
+        &self,
+        method: reqwest::Method,
+        url: url::Url,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Answer, Failure> {
+        self.within_limit(self.attempt_unsigned(method, url, headers))
+            .await
+    }
+
+    async fn within_limit(
+        &self,
+        attempt: impl std::future::Future<Output = Result<Answer, Failure>>,
+    ) -> Result<Answer, Failure> {
         match tokio::time::timeout(self.attempt_timeout, attempt).await {
             Ok(result) => result,
             Err(_) => Err(Failure::Timeout {
@@ -83,44 +115,24 @@ impl Transport {
 
     async fn attempt(
         &self,
+        api: &RpcApi,
         action: &'static str,
         query: &str,
         string_to_sign: &str,
     ) -> Result<Answer, Failure> {
         let url = format!("{}?{query}", self.base);
-        let mut response = self
-            .http
-            .post(url)
+        let request = if api.method.eq_ignore_ascii_case("GET") {
+            self.http.get(url)
+        } else {
+            self.http
+                .post(url)
+                .header(CONTENT_LENGTH, "0")
+                .body(Vec::<u8>::new())
+        };
+        let request = request
             .header("x-acs-action", action)
-            .header("x-acs-version", grantguard_wire::VERSION)
-            .header(CONTENT_LENGTH, "0")
-            .body(Vec::<u8>::new())
-            .send()
-            .await
-            .map_err(request_failure)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        if response.status().is_redirection() {
-            return Err(Failure::Redirect {
-                status,
-                location: headers
-                    .get(LOCATION)
-                    .map(|v| excerpt(v.as_bytes()))
-                    .unwrap_or_default(),
-            });
-        }
-        if let Some(length) = response.content_length() {
-            if length > self.max_response_bytes {
-                return Err(Failure::TooLarge {
-                    status,
-                    message: format!(
-                        "Content-Length {length} exceeds the limit of {} bytes; the body was not read",
-                        self.max_response_bytes
-                    ),
-                });
-            }
-        }
-        let body = read_capped(&mut response, self.max_response_bytes).await?;
+            .header("x-acs-version", api.version);
+        let (status, headers, body) = self.exchange(request).await?;
         // Printed in the help line of any failure: quoted like a body (printable, bounded).
         let header_request_id =
             header_str(&headers, "x-acs-request-id").map(|id| excerpt(id.as_bytes()));
@@ -149,6 +161,64 @@ impl Transport {
             body,
             request_id: header_request_id,
         })
+    }
+
+    async fn attempt_unsigned(
+        &self,
+        method: reqwest::Method,
+        url: url::Url,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Answer, Failure> {
+        let mut request = self.http.request(method.clone(), url);
+        if method != reqwest::Method::GET {
+            request = request.header(CONTENT_LENGTH, "0").body(Vec::<u8>::new());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (status, headers, body) = self.exchange(request).await?;
+        let header_request_id =
+            header_str(&headers, "x-acs-request-id").map(|id| excerpt(id.as_bytes()));
+        if status >= 300 {
+            return Err(api_failure(status, &headers, &body, header_request_id, ""));
+        }
+        Ok(Answer {
+            body,
+            request_id: header_request_id,
+        })
+    }
+
+    /// Sends `request` and reads the answer: redirects refused, the size cap enforced on
+    /// `Content-Length` and while reading.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, HeaderMap, Bytes), Failure> {
+        let mut response = request.send().await.map_err(request_failure)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if response.status().is_redirection() {
+            return Err(Failure::Redirect {
+                status,
+                location: headers
+                    .get(LOCATION)
+                    .map(|v| excerpt(v.as_bytes()))
+                    .unwrap_or_default(),
+            });
+        }
+        if let Some(length) = response.content_length() {
+            if length > self.max_response_bytes {
+                return Err(Failure::TooLarge {
+                    status,
+                    message: format!(
+                        "Content-Length {length} exceeds the limit of {} bytes; the body was not read",
+                        self.max_response_bytes
+                    ),
+                });
+            }
+        }
+        let body = read_capped(&mut response, self.max_response_bytes).await?;
+        Ok((status, headers, body))
     }
 }
 

@@ -1,25 +1,36 @@
 //! Temporary credentials: STS AssumeRole (profile modes RamRoleArn and ChainableRamRoleArn)
 //! and the ECS instance metadata service (EcsRamRole), with refresh before expiry. In: a
 //! [`Plan`] made from a profile or the chain. Out: credentials with their expiry, and a
-//! [`Provider`] the client asks before every attempt. It never logs or returns a secret or a
-//! token, never follows redirects, and talks plain HTTP only to loopback or to the fixed ECS
-//! metadata address.
+//! [`Provider`], the client's [`CredentialSource`], asked before every attempt. Both exchanges
+//! go through the client: AssumeRole through a [`Client`] signing with the source
+//! credentials, the metadata reads through an [`UnsignedClient`]; so they get its timeouts,
+//! size cap, retry classification and per-attempt signing. It never logs or returns a secret
+//! or a token, never follows redirects, and talks plain HTTP only to loopback or to the fixed
+//! ECS metadata address.
 
 use super::{Credentials, CredentialsError};
-use crate::client::{sign, Endpoint};
+use crate::auth::sign::RpcApi;
+use crate::client::{CallError, Client, ClientConfig, CredentialSource, Endpoint, UnsignedClient};
+use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
 /// The ECS metadata service (reference §6.5); plain HTTP by design, link-local.
-pub const ECS_METADATA_URL: &str = "http://100.100.100.200/";
+pub const ECS_METADATA_URL: &str = crate::client::ECS_METADATA_URL;
 /// Overrides the metadata endpoint (tests, the emulator): loopback `http://` only.
 pub const ECS_METADATA_ENDPOINT_VAR: &str = "GRANTGUARD_ECS_METADATA_ENDPOINT";
 /// Overrides the STS endpoint (tests, the emulator): `https://`, or `http://` to loopback.
 pub const STS_ENDPOINT_VAR: &str = "GRANTGUARD_STS_ENDPOINT";
 /// The STS API version (reference §6.4).
 pub const STS_VERSION: &str = "2015-04-01";
+/// STS as the signer sees it: its version, `Format=JSON` and GET, as CRED sends it (§6.4).
+pub const STS: RpcApi = RpcApi {
+    version: STS_VERSION,
+    format: "JSON",
+    method: "GET",
+};
 /// Refresh this long before expiry (CRED's 15 minutes), or at half the lifetime if shorter.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
 
@@ -98,16 +109,43 @@ pub fn ecs_endpoint(env: &dyn Fn(&str) -> Option<String>) -> Result<url::Url, Cr
     }
 }
 
-fn http() -> Result<reqwest::Client, CredentialsError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| CredentialsError::Exchange {
-            service: "http",
-            message: e.to_string(),
-        })
+/// The client settings of one STS or metadata exchange: CRED's 1 s connect timeout and the
+/// 5 s per attempt these exchanges always had; 3 attempts with a short backoff (credentials
+/// are fetched before the walk and at refresh, when every call waits for them); answers up to
+/// 64 KiB (a few hundred bytes are expected); one request at a time, so no rate limit.
+pub fn exchange_config(endpoint: Endpoint) -> ClientConfig {
+    let mut config = ClientConfig::new(endpoint);
+    config.connect_timeout = Duration::from_secs(1);
+    config.read_timeout = Duration::from_secs(5);
+    config.attempt_timeout = Duration::from_secs(5);
+    config.max_response_bytes = 64 * 1024;
+    config.max_attempts = 3;
+    config.max_throttled_attempts = 3;
+    config.retry_budget = 50;
+    config.qps = 0.0;
+    config.concurrency = 0;
+    config.max_pages = 1;
+    config.backoff_base = Duration::from_millis(200);
+    config.backoff_cap = Duration::from_secs(2);
+    config
+}
+
+/// A failed exchange, said the way an operator searches for it: status, code, message,
+/// RequestId and attempts (never a URL, a signature or a token).
+fn exchange_error(service: &'static str, error: &CallError) -> CredentialsError {
+    let mut message = match error.status {
+        Some(status) => format!("HTTP {status}: {}: {}", error.code, error.message),
+        None => format!("{}: {}", error.code, error.message),
+    };
+    if let Some(id) = &error.request_id {
+        message.push_str(&format!(" (RequestId {id})"));
+    }
+    message.push_str(&format!(
+        " after {} attempt{}",
+        error.attempts,
+        if error.attempts == 1 { "" } else { "s" }
+    ));
+    CredentialsError::Exchange { service, message }
 }
 
 /// Runs the plan once.
@@ -119,9 +157,18 @@ pub async fn fetch(plan: &Plan) -> Result<Issued, CredentialsError> {
         }),
         Plan::AssumeRole(role) => {
             let source = Box::pin(fetch(&role.source)).await?;
-            assume_role(role, &source.credentials).await
+            let client = Client::new(exchange_config(role.endpoint.clone()), source.credentials)
+                .map_err(|e| exchange_error("STS AssumeRole", &e))?;
+            assume_role(&client, role).await
         }
-        Plan::Ecs { role, endpoint } => ecs(role.as_deref(), endpoint).await,
+        Plan::Ecs { role, endpoint } => {
+            let config = exchange_config(Endpoint {
+                url: endpoint.clone(),
+            });
+            let client =
+                UnsignedClient::new(config).map_err(|e| exchange_error("ECS metadata", &e))?;
+            ecs(&client, role.as_deref()).await
+        }
     }
 }
 
@@ -164,124 +211,99 @@ impl TemporaryKey {
     }
 }
 
-/// One v1-signed GET AssumeRole (reference §6.4).
-async fn assume_role(role: &AssumeRole, source: &Credentials) -> Result<Issued, CredentialsError> {
-    let mut params: Vec<(String, String)> = vec![
-        ("Action".into(), "AssumeRole".into()),
-        ("Version".into(), STS_VERSION.into()),
-        ("Format".into(), "JSON".into()),
-        (
-            "Timestamp".into(),
-            sign::format_timestamp(OffsetDateTime::now_utc()),
-        ),
-        ("SignatureNonce".into(), sign::new_nonce()),
-        ("SignatureMethod".into(), "HMAC-SHA1".into()),
-        ("SignatureVersion".into(), "1.0".into()),
-        ("AccessKeyId".into(), source.access_key_id.clone()),
-        ("RoleArn".into(), role.role_arn.clone()),
-        ("RoleSessionName".into(), role.session_name.clone()),
-        ("DurationSeconds".into(), role.duration_secs.to_string()),
+/// One AssumeRole (reference §6.4) through `client`, which signs it (v1, GET) with the source
+/// credentials, afresh for every attempt.
+async fn assume_role(client: &Client, role: &AssumeRole) -> Result<Issued, CredentialsError> {
+    let mut params: Vec<(&'static str, String)> = vec![
+        ("RoleArn", role.role_arn.clone()),
+        ("RoleSessionName", role.session_name.clone()),
+        ("DurationSeconds", role.duration_secs.to_string()),
     ];
-    if let Some(token) = source.security_token() {
-        params.push(("SecurityToken".into(), token.to_owned()));
-    }
     if let Some(id) = &role.external_id {
-        params.push(("ExternalId".into(), id.clone()));
+        params.push(("ExternalId", id.clone()));
     }
-    params.sort();
-    let signature = sign::signature(source.secret(), &sign::string_to_sign("GET", &params));
-    params.push(("Signature".into(), signature));
-    let mut url = role.endpoint.url.clone();
-    url.set_query(Some(&sign::query_string(&params)));
-    drop(params);
-    let unreachable = |e: reqwest::Error| CredentialsError::Exchange {
-        service: "STS AssumeRole",
-        // Without the URL: its query holds the signature and the token.
-        message: e.without_url().to_string(),
-    };
-    let answer = http()?.get(url).send().await.map_err(unreachable)?;
-    let status = answer.status();
-    let body = answer.bytes().await.map_err(unreachable)?;
-    let parsed: Result<StsAnswer, _> = serde_json::from_slice(&body);
-    match parsed {
-        Ok(StsAnswer {
+    let answer: StsAnswer = client
+        .read_rpc(&STS, "AssumeRole", &params, &role.role_arn)
+        .await
+        .map_err(|e| exchange_error("STS AssumeRole", &e))?;
+    match answer {
+        StsAnswer {
             credentials: Some(key),
             ..
-        }) if status.is_success() => key.issued("STS AssumeRole"),
-        Ok(answer) => Err(CredentialsError::Exchange {
+        } => key.issued("STS AssumeRole"),
+        StsAnswer { code, .. } => Err(CredentialsError::Exchange {
             service: "STS AssumeRole",
             message: format!(
-                "HTTP {}: {}",
-                status.as_u16(),
-                answer
-                    .code
-                    .unwrap_or_else(|| "no credentials in the answer".into())
+                "HTTP 200: {}",
+                code.unwrap_or_else(|| "no credentials in the answer".into())
             ),
-        }),
-        Err(e) => Err(CredentialsError::Exchange {
-            service: "STS AssumeRole",
-            message: format!("HTTP {}: the answer is not JSON ({e})", status.as_u16()),
         }),
     }
 }
 
-/// IMDSv2 token (best effort, v1 fallback like CRED), role name, then the role's credentials.
-async fn ecs(role: Option<&str>, endpoint: &url::Url) -> Result<Issued, CredentialsError> {
-    let client = http()?;
+/// IMDSv2 token (best effort, v1 fallback like CRED), role name, then the role's credentials,
+/// each through `client` (timeouts, size cap, retries of transient failures).
+async fn ecs(client: &UnsignedClient, role: Option<&str>) -> Result<Issued, CredentialsError> {
+    const SERVICE: &str = "ECS metadata";
     let failed = |message: String| CredentialsError::Exchange {
-        service: "ECS metadata",
+        service: SERVICE,
         message,
     };
-    let join = |path: &str| {
-        endpoint
-            .join(path)
-            .map_err(|e| failed(format!("bad path {path}: {e}")))
-    };
     let token = match client
-        .put(join("latest/api/token")?)
-        .header("X-aliyun-ecs-metadata-token-ttl-seconds", "21600")
-        .send()
+        .put(
+            "ECS metadata token",
+            "latest/api/token",
+            &[("X-aliyun-ecs-metadata-token-ttl-seconds", "21600")],
+        )
         .await
     {
-        Ok(r) if r.status().is_success() => r.text().await.ok(),
-        _ => None,
-    };
-    let get = |url: url::Url| {
-        let mut request = client.get(url);
-        if let Some(token) = &token {
-            request = request.header("X-aliyun-ecs-metadata-token", token);
+        Ok(body) => String::from_utf8(body.to_vec()).ok(),
+        // Nothing answered at all (off ECS, the address does not): the GETs of the v1
+        // fallback would wait for the same silence, so stop here.
+        Err(e) if e.status.is_none() && e.class == crate::client::FailureClass::Transient => {
+            return Err(exchange_error(SERVICE, &e))
         }
-        request.send()
+        Err(_) => None,
     };
+    let headers: Vec<(&'static str, &str)> = token
+        .as_deref()
+        .map(|t| ("X-aliyun-ecs-metadata-token", t))
+        .into_iter()
+        .collect();
     let role = match role {
         Some(role) => role.to_owned(),
         None => {
-            let r = get(join("latest/meta-data/ram/security-credentials/")?)
+            let body = client
+                .get(
+                    "ECS metadata role",
+                    "latest/meta-data/ram/security-credentials/",
+                    &headers,
+                )
                 .await
-                .map_err(|e| failed(e.without_url().to_string()))?;
-            if !r.status().is_success() {
-                return Err(failed(format!(
-                    "HTTP {} listing the instance's RAM role: is a role attached to this instance?",
-                    r.status().as_u16()
-                )));
-            }
-            let text = r.text().await.map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| match e.status {
+                    Some(status) => failed(format!(
+                        "HTTP {status} listing the instance's RAM role: is a role attached to this instance?"
+                    )),
+                    None => exchange_error(SERVICE, &e),
+                })?;
+            let text = String::from_utf8_lossy(&body);
             text.lines().next().unwrap_or("").trim().to_owned()
         }
     };
     if role.is_empty() || role.contains('/') {
         return Err(failed(format!("no usable role name ({role:?})")));
     }
-    let r = get(join(&format!(
-        "latest/meta-data/ram/security-credentials/{role}"
-    ))?)
-    .await
-    .map_err(|e| failed(e.without_url().to_string()))?;
-    let status = r.status();
-    let body = r.bytes().await.map_err(|e| failed(e.to_string()))?;
-    if !status.is_success() {
-        return Err(failed(format!("HTTP {} for role {role}", status.as_u16())));
-    }
+    let body = client
+        .get(
+            "ECS metadata credentials",
+            &format!("latest/meta-data/ram/security-credentials/{role}"),
+            &headers,
+        )
+        .await
+        .map_err(|e| match e.status {
+            Some(status) => failed(format!("HTTP {status} for role {role}")),
+            None => exchange_error(SERVICE, &e),
+        })?;
     let key: TemporaryKey = serde_json::from_slice(&body).map_err(|e| {
         failed(format!(
             "the answer for role {role} is not the expected JSON ({e})"
@@ -293,7 +315,7 @@ async fn ecs(role: Option<&str>, endpoint: &url::Url) -> Result<Issued, Credenti
             key.code.as_deref().unwrap_or("")
         )));
     }
-    key.issued("ECS metadata")
+    key.issued(SERVICE)
 }
 
 /// When `issued` should be replaced: [`REFRESH_MARGIN`] before expiry, or at half its
@@ -394,6 +416,16 @@ impl Provider {
     }
 }
 
+impl CredentialSource for Provider {
+    fn current(&self) -> BoxFuture<'_, Credentials> {
+        Box::pin(Provider::current(self))
+    }
+
+    fn masked_key_id(&self) -> String {
+        Provider::masked_key_id(self)
+    }
+}
+
 impl From<Credentials> for Provider {
     fn from(c: Credentials) -> Provider {
         Provider::Static(c)
@@ -411,6 +443,57 @@ mod tests {
         assert_eq!(refresh_at(t0, hour), t0 + time::Duration::minutes(45));
         let short = t0 + time::Duration::minutes(10);
         assert_eq!(refresh_at(t0, short), t0 + time::Duration::minutes(5));
+    }
+
+    /// AssumeRole goes through the client: an attempt that gets no answer ends at the
+    /// per-attempt timeout and is sent again, signed afresh.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_assume_role_times_out_and_is_retried() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/basic-account.json"
+        );
+        let fixture = grantguard_sim::Fixture::from_path(std::path::Path::new(path)).unwrap();
+        let key = fixture.credentials[0].clone();
+        let options = grantguard_sim::SimOptions {
+            env_credentials: false,
+            faults: grantguard_sim::Faults {
+                hang: vec!["AssumeRole=1".parse().unwrap()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let sim = grantguard_sim::Sim::start(fixture, options).unwrap();
+        let endpoint = Endpoint::parse(&sim.url()).unwrap();
+        let mut config = exchange_config(endpoint.clone());
+        config.attempt_timeout = Duration::from_millis(300);
+        let source = Credentials::new(key.access_key_id, key.access_key_secret, key.security_token);
+        let client = Client::new(config, source.clone()).unwrap();
+        let role = AssumeRole {
+            source: Plan::Static(source),
+            role_arn: "acs:ram::1234567890:role/audit".into(),
+            session_name: "s".into(),
+            duration_secs: 900,
+            external_id: None,
+            endpoint,
+        };
+        let started = std::time::Instant::now();
+        let issued = assume_role(&client, &role).await.unwrap();
+        assert!(issued.credentials.access_key_id.starts_with("STS."));
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!((client.stats().requests, client.stats().retries), (2, 1));
+        let nonces: Vec<_> = sim
+            .log()
+            .into_iter()
+            .filter(|r| r.action == "AssumeRole")
+            .map(|r| r.nonce)
+            .collect();
+        assert_eq!(nonces.len(), 2);
+        assert_ne!(nonces[0], nonces[1]);
     }
 
     #[test]

@@ -433,6 +433,28 @@ pub async fn serve(
     .map_err(SimError::Runtime)
 }
 
+/// The faults a fixture may aim at STS: `fail`, `hang` and `drop_before_apply` rules for
+/// `AssumeRole` (no scope), so tests can watch the client retry and time out the provider
+/// chain's exchange. Random faults (rates, QPS) stay on the CloudAPI side.
+fn sts_fault(shared: &Shared, rid: &str) -> Option<Answer> {
+    const ACTION: &str = "AssumeRole";
+    let (forced, hang, drop) = {
+        let mut faults = lock(&shared.faults);
+        let forced = faults.forced_error(ACTION, &[]).map(|rule| {
+            ApiError::with_status(rule.status(), &rule.code, format!("Injected fault {rule}"))
+        });
+        let hang = forced.is_none() && faults.hit(Counted::Hang, ACTION, &[]);
+        let drop = forced.is_none() && !hang && faults.hit(Counted::DropBeforeApply, ACTION, &[]);
+        (forced, hang, drop)
+    };
+    match (forced, hang, drop) {
+        (Some(e), _, _) => Some(Answer::error(shared, rid, &e)),
+        (None, true, _) => Some(Answer::raw(Raw::Hang)),
+        (None, false, true) => Some(Answer::raw(Raw::Drop)),
+        (None, false, false) => None,
+    }
+}
+
 /// Answers an ECS metadata request and logs it as action `ecs-metadata`.
 fn metadata_entry(
     shared: &Shared,
@@ -667,7 +689,12 @@ async fn entry(
                 .get("Version")
                 .map(str::to_owned)
                 .or_else(|| header("x-acs-version"));
-            if action == "AssumeRole" {
+            if let Some(answer) = (action == "AssumeRole")
+                .then(|| sts_fault(&shared, &rid))
+                .flatten()
+            {
+                answer
+            } else if action == "AssumeRole" {
                 match sts::assume_role(&shared.identity, &params, &rid, now) {
                     Ok(body) => Answer {
                         status: 200,

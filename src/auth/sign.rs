@@ -1,10 +1,11 @@
-//! RPC signature v1 (HMAC-SHA1, `SignatureVersion=1.0`, reference §2.1). In: credentials, the
-//! HTTP method, the action's name and parameters, a timestamp and a nonce. Out: every query
-//! parameter of the request, `Signature` last. Pure: no clock, no randomness, no I/O; callers
-//! pass a fresh nonce and the current time for every attempt. This is the only code that
-//! reads the AccessKeySecret, and it never logs or returns it.
+//! RPC signature v1 (HMAC-SHA1, `SignatureVersion=1.0`, reference §2.1), for CloudAPI and for
+//! STS (§6.4). In: credentials, the API ([`RpcApi`]: version, format, method), the action's
+//! name and parameters, a timestamp and a nonce. Out: every query parameter of the request,
+//! `Signature` last. Pure: no clock, no randomness but [`new_nonce`], no I/O; callers pass a
+//! fresh nonce and the current time for every attempt. This is the only code that reads the
+//! AccessKeySecret, and it never logs or returns it.
 
-use crate::credentials::Credentials;
+use super::Credentials;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -15,8 +16,27 @@ use time::OffsetDateTime;
 pub const SIGNATURE_METHOD: &str = "HMAC-SHA1";
 /// The `SignatureVersion` value.
 pub const SIGNATURE_VERSION: &str = "1.0";
-/// The method every request is sent (and therefore signed) with (reference §1.2).
+/// The method every CloudAPI request is sent (and therefore signed) with (reference §1.2).
 pub const METHOD: &str = "POST";
+
+/// The RPC API a request is for: the `Version` and `Format` it carries and the HTTP method it
+/// is sent (and so signed) with. CloudAPI and STS share the v1 algorithm, not these values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcApi {
+    /// The `Version` parameter, e.g. `2016-07-14`.
+    pub version: &'static str,
+    /// The `Format` parameter.
+    pub format: &'static str,
+    /// `POST` or `GET`.
+    pub method: &'static str,
+}
+
+/// CloudAPI 2016-07-14, sent as POST with the parameters in the query (reference §1.2, §1.3).
+pub const CLOUDAPI: RpcApi = RpcApi {
+    version: grantguard_wire::VERSION,
+    format: "json",
+    method: METHOD,
+};
 
 /// Everything but the RFC 3986 unreserved set `A-Z a-z 0-9 - _ . ~` is encoded. Neither
 /// `form_urlencoded` (space → `+`, `~` → `%7E`) nor `NON_ALPHANUMERIC` (encodes `-_.~`)
@@ -82,12 +102,26 @@ pub fn new_nonce() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// The complete, signed parameter list of one attempt: the common parameters (reference
-/// §1.3), the action's own parameters, and `Signature` last. Values are raw (not encoded);
-/// [`query_string`] encodes them for the URL.
+/// The complete, signed parameter list of one CloudAPI attempt sent with `method`: the common
+/// parameters (reference §1.3), the action's own parameters, and `Signature` last. Values are
+/// raw (not encoded); [`query_string`] encodes them for the URL.
 pub fn sign(
     credentials: &Credentials,
-    method: &str,
+    method: &'static str,
+    action: &str,
+    action_params: &[(&'static str, String)],
+    timestamp: OffsetDateTime,
+    nonce: &str,
+) -> Vec<(String, String)> {
+    let api = RpcApi { method, ..CLOUDAPI };
+    sign_for(&api, credentials, action, action_params, timestamp, nonce)
+}
+
+/// [`sign`] for any v1-signed RPC API (CloudAPI, STS): `api` gives `Version`, `Format` and
+/// the method signed.
+pub fn sign_for(
+    api: &RpcApi,
+    credentials: &Credentials,
     action: &str,
     action_params: &[(&'static str, String)],
     timestamp: OffsetDateTime,
@@ -95,8 +129,8 @@ pub fn sign(
 ) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> = vec![
         ("Action".into(), action.into()),
-        ("Format".into(), "json".into()),
-        ("Version".into(), grantguard_wire::VERSION.into()),
+        ("Format".into(), api.format.into()),
+        ("Version".into(), api.version.into()),
         ("Timestamp".into(), format_timestamp(timestamp)),
         ("SignatureNonce".into(), nonce.into()),
         ("SignatureMethod".into(), SIGNATURE_METHOD.into()),
@@ -112,7 +146,7 @@ pub fn sign(
             .map(|(name, value)| ((*name).to_owned(), value.clone())),
     );
     params.sort();
-    let to_sign = string_to_sign(method, &params);
+    let to_sign = string_to_sign(api.method, &params);
     let value = signature(credentials.secret(), &to_sign);
     params.push(("Signature".into(), value));
     params
@@ -262,6 +296,50 @@ mod tests {
             "AccessKeyId=LTAI5tTestAccessKeyId&Action=DescribeApis&ApiName=%E6%9F%A5%E8%AF%A2%20%E8%AE%A2%E5%8D%95&Format=json&GroupId=523e8dc7bbe04613b5b1d726c2a7889d&PageNumber=2&PageSize=100&SignatureMethod=HMAC-SHA1&SignatureNonce=11111111222222223333333344444444&SignatureVersion=1.0&StageName=RELEASE&Tag.1.Key=env&Tag.1.Value=prod&Timestamp=2024-05-01T08%3A32%3A00Z&Version=2016-07-14"
         );
         assert_eq!(get(&params, "Signature"), "KL8/qky3WBhrQ1wRVB7CvS+TOR4=");
+    }
+
+    /// STS AssumeRole (reference §6.4) signs the same common parameters with its own
+    /// `Version`, `Format=JSON` and GET, as the provider chain's hand-built request did.
+    #[test]
+    fn sts_assume_role_signs_with_its_own_version_format_and_method() {
+        let sts = RpcApi {
+            version: "2015-04-01",
+            format: "JSON",
+            method: "GET",
+        };
+        let params = sign_for(
+            &sts,
+            &test_credentials(Some("STS.token")),
+            "AssumeRole",
+            &[
+                ("RoleArn", "acs:ram::1:role/audit".into()),
+                ("RoleSessionName", "s".into()),
+                ("DurationSeconds", "900".into()),
+            ],
+            datetime!(2024-05-01 08:30:00 UTC),
+            "8f14e45fceea167a5a36dedd4bea2543",
+        );
+        let mut by_hand = owned(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2015-04-01"),
+            ("Format", "JSON"),
+            ("Timestamp", "2024-05-01T08:30:00Z"),
+            ("SignatureNonce", "8f14e45fceea167a5a36dedd4bea2543"),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureVersion", "1.0"),
+            ("AccessKeyId", "LTAI5tTestAccessKeyId"),
+            ("RoleArn", "acs:ram::1:role/audit"),
+            ("RoleSessionName", "s"),
+            ("DurationSeconds", "900"),
+            ("SecurityToken", "STS.token"),
+        ]);
+        by_hand.sort();
+        assert_eq!(&params[..params.len() - 1], &by_hand[..]);
+        let expected = signature(
+            "TestSecretKeyValue0123456789abc",
+            &string_to_sign("GET", &by_hand),
+        );
+        assert_eq!(get(&params, "Signature"), expected);
     }
 
     #[test]
