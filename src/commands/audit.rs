@@ -1,7 +1,17 @@
 //! `grantguard audit` and `grantguard graph`: inventory (live, cached or a snapshot) →
 //! graph → rules → a rendered report, and the exit the report deserves.
 
-use crate::*;
+use super::selector_of;
+use crate::cli::{self, AccountArgs, OutputArgs, WalkArgs};
+use crate::config::Config;
+use crate::inventory::{self, Inventory};
+use crate::output::{emit, format_of, use_color};
+use crate::report::{self, RenderOptions, Report};
+use crate::rules::Catalog;
+use crate::selection::Selection;
+use crate::session::{audit, connect, connect_regions, gate, load_config, walk_live, walk_regions};
+use crate::{graph, regions, Error, Outcome};
+use std::path::{Path, PathBuf};
 
 pub(crate) async fn inventory_for(
     account: &AccountArgs,

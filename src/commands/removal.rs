@@ -1,6 +1,12 @@
 //! `grantguard remove`, `restore` and `journal`: the command-line side of `crate::removal`.
 
-use crate::*;
+use super::selector_of;
+use crate::cli::{self, AccountArgs, OutputArgs};
+use crate::inventory::walk::WalkOptions;
+use crate::output::use_color;
+use crate::rules::Catalog;
+use crate::session::{connect, load_config};
+use crate::{interrupt, removal, Error, Outcome};
 
 pub(crate) async fn remove_command(
     account: &AccountArgs,

@@ -1,6 +1,10 @@
 //! `grantguard scan`: a live walk written as one snapshot per region, atomically.
 
-use crate::*;
+use crate::cli::{self, AccountArgs, OutputArgs};
+use crate::inventory::{self, Inventory};
+use crate::session::{connect, connect_regions, walk_live, walk_regions};
+use crate::{interrupt, regions, Error, Outcome};
+use std::path::Path;
 
 pub(crate) async fn scan_command(
     account: &AccountArgs,

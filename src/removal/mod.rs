@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use steps::{Confirm, DryRun, Finished, Recheck, Refusal, Stop};
 
-/// Everything a removal needs from the plumbing in `lib.rs`.
+/// Everything a removal needs from the plumbing in `session`.
 #[derive(Debug)]
 pub struct Context {
     /// The signed client.
@@ -686,7 +686,7 @@ async fn all_safe(
         max,
     } = batch;
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
-    let overview = crate::audit(&inventory, None, &ctx.config, &ctx.catalog);
+    let overview = crate::session::audit(&inventory, None, &ctx.config, &ctx.catalog);
     // Each grant is audited from the newest live inventory: this walk for the first, then
     // the previous grant's re-check (itself an incremental re-walk), never a full walk again.
     let mut latest = Some(inventory);
