@@ -4,6 +4,8 @@ use super::selector_of;
 use crate::cli::{self, AccountArgs, OutputArgs};
 use crate::inventory::walk::WalkOptions;
 use crate::output::use_color;
+use crate::removal::journal::Action;
+use crate::removal::{Plan, RemovalRequest, ResultFormat, Targets};
 use crate::rules::Catalog;
 use crate::session::{connect, load_config};
 use crate::{interrupt, removal, Error, Outcome};
@@ -29,8 +31,37 @@ pub(crate) async fn remove_command(
         },
         color: args.output.is_none() && use_color(output.color),
     };
-    let selector = selector_of(&args.selector);
-    Ok(removal::remove_command(&context, &args, selector).await?)
+    Ok(removal::remove_command(&context, request_of(&args)).await?)
+}
+
+/// The removal `args` ask for. Without a selector the request is `--all-safe` (clap requires
+/// one of the two).
+fn request_of(args: &cli::RemoveArgs) -> RemovalRequest {
+    let targets = match selector_of(&args.selector) {
+        Some(selector) if !args.all_safe => Targets::One(selector),
+        _ => Targets::AllSafe { max: args.max },
+    };
+    RemovalRequest {
+        targets,
+        plan: Plan {
+            dry_run: args.dry_run,
+            yes: args.yes,
+            reason: args.force.then(|| args.reason.clone()).flatten(),
+            accept_warnings: args.accept_warnings,
+            plan: args.plan.clone(),
+            action: if args.abolish_apis {
+                Action::RemoveVpcAccessAndAbolishApis
+            } else {
+                Action::RemoveVpcAccess
+            },
+        },
+        journal: args.journal.clone(),
+        format: match args.format {
+            cli::RemovalFormat::Human => ResultFormat::Human,
+            cli::RemovalFormat::Json => ResultFormat::Json,
+        },
+        output: args.output.clone(),
+    }
 }
 
 pub(crate) async fn restore_command(

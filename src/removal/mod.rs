@@ -1,6 +1,6 @@
 //! Guarded removal: `remove`, `remove --all-safe`, `restore` and `journal`.
 //!
-//! In: a connected [`Context`] and the parsed arguments. Out: an [`Outcome`] (done → `Clear`,
+//! In: a connected [`Context`] and a [`RemovalRequest`]. Out: an [`Outcome`] (done → `Clear`,
 //! refused or unexpected → `Held`) or a [`RemovalError`] (exit 2), with what happened printed
 //! on stdout and written to the journal. It must never call a mutating action without a
 //! fresh live audit, a confirmation, a fsync'd `pending` record and a re-check first, and
@@ -12,7 +12,6 @@ pub mod journal;
 pub mod restore;
 pub mod steps;
 
-use crate::cli::{RemovalFormat, RemoveArgs};
 use crate::client::{CallError, Client};
 use crate::config::Config;
 use crate::inventory::walk::WalkOptions;
@@ -266,39 +265,58 @@ fn write_result(
     })
 }
 
-/// What to do with one grant, from the command line.
+/// What `remove` was asked to do: which grants, how each is handled, and where the journal
+/// and the result go. The command line builds one; this module never sees the flags.
 #[derive(Debug, Clone)]
-pub struct Plan {
-    /// `--dry-run`.
-    pub dry_run: bool,
-    /// `--yes`.
-    pub yes: bool,
-    /// `--reason` (only with `--force`).
-    pub reason: Option<String>,
-    /// `--accept-warnings`.
-    pub accept_warnings: bool,
-    /// `--plan REPORT.json`.
-    pub plan: Option<PathBuf>,
-    /// The action.
-    pub action: Action,
+pub struct RemovalRequest {
+    /// One grant, or every safe one.
+    pub targets: Targets,
+    /// How each grant is handled.
+    pub plan: Plan,
+    /// The journal file; `None` is the default under the state directory.
+    pub journal: Option<PathBuf>,
+    /// The result's format.
+    pub format: ResultFormat,
+    /// Where the result goes; `None` is standard output.
+    pub output: Option<PathBuf>,
 }
 
-impl Plan {
-    /// The plan `args` describe.
-    pub fn from_args(args: &RemoveArgs) -> Plan {
-        Plan {
-            dry_run: args.dry_run,
-            yes: args.yes,
-            reason: args.force.then(|| args.reason.clone()).flatten(),
-            accept_warnings: args.accept_warnings,
-            plan: args.plan.clone(),
-            action: if args.abolish_apis {
-                Action::RemoveVpcAccessAndAbolishApis
-            } else {
-                Action::RemoveVpcAccess
-            },
-        }
-    }
+/// Which grants a removal is about.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    /// The one grant the selector names.
+    One(Selector),
+    /// Every grant whose verdict is safe, at most `max` of them, one at a time.
+    AllSafe {
+        /// The most grants removed in one run.
+        max: usize,
+    },
+}
+
+/// The format of a removal's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultFormat {
+    /// For people: the plan, the refusal or the outcome, and the undo command.
+    Human,
+    /// The grantguard.removal/v1 document.
+    Json,
+}
+
+/// What to do with each grant.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Run every check and print the call(s) a run would make; change nothing.
+    pub dry_run: bool,
+    /// Confirmed in advance, without typing the grant's name.
+    pub yes: bool,
+    /// Why a verdict that is not safe is overridden; `Some` only when the override was asked for.
+    pub reason: Option<String>,
+    /// Remove a safe grant that still has warnings.
+    pub accept_warnings: bool,
+    /// A saved report whose digest the fresh audit must equal.
+    pub plan: Option<PathBuf>,
+    /// The mutating call.
+    pub action: Action,
 }
 
 /// How one grant's removal ended, for the batch table.
@@ -312,26 +330,32 @@ enum Ended {
 /// `grantguard remove SELECTOR` or `grantguard remove --all-safe`.
 pub async fn remove_command(
     ctx: &Context,
-    args: &RemoveArgs,
-    selector: Option<Selector>,
+    request: RemovalRequest,
 ) -> Result<Outcome, RemovalError> {
-    let path = journal::resolve_path(args.journal.as_deref())?;
+    let RemovalRequest {
+        targets,
+        plan,
+        journal,
+        format,
+        output,
+    } = request;
+    let path = journal::resolve_path(journal.as_deref())?;
     // The journal is a precondition: a run that cannot record what it does never starts,
     // and the lock is taken before any network call so a second run stops at once.
-    let mut journal = if args.dry_run {
+    let mut journal = if plan.dry_run {
         None
     } else {
         Some(Journal::open(&path)?)
     };
-    let plan = Plan::from_args(args);
-    let mut sink = match (args.format, &args.output) {
-        (RemovalFormat::Json, _) => Sink::Silent,
-        (RemovalFormat::Human, Some(_)) => Sink::Buffer(String::new()),
-        (RemovalFormat::Human, None) => Sink::Stdout,
+    let all_safe_batch = matches!(targets, Targets::AllSafe { .. });
+    let mut sink = match (format, &output) {
+        (ResultFormat::Json, _) => Sink::Silent,
+        (ResultFormat::Human, Some(_)) => Sink::Buffer(String::new()),
+        (ResultFormat::Human, None) => Sink::Stdout,
     };
     let mut handled = Vec::new();
-    let result = match selector {
-        Some(selector) if !args.all_safe => {
+    let result = match targets {
+        Targets::One(selector) => {
             match remove_one(ctx, journal.as_mut(), &path, &selector, &plan, Base::Walk)
                 .await
                 .0
@@ -353,12 +377,12 @@ pub async fn remove_command(
                 Err(error) => Err(error),
             }
         }
-        _ => {
+        Targets::AllSafe { max } => {
             let batch = Batch {
                 journal: journal.as_mut(),
                 path: &path,
                 plan: &plan,
-                max: args.max,
+                max,
             };
             all_safe(ctx, batch, &mut sink, &mut handled).await
         }
@@ -369,23 +393,23 @@ pub async fn remove_command(
     if result.is_err() && handled.is_empty() {
         return result;
     }
-    let output = args.output.as_deref();
-    let written = match (args.format, sink) {
-        (RemovalFormat::Json, _) => {
+    let output = output.as_deref();
+    let written = match (format, sink) {
+        (ResultFormat::Json, _) => {
             let document = Document::new(
                 ctx.region.as_str(),
                 plan.action.as_str(),
-                args.dry_run,
-                args.all_safe,
+                plan.dry_run,
+                all_safe_batch,
                 &path,
                 handled,
             );
             write_result(output, |out| document.write(out))
         }
-        (RemovalFormat::Human, Sink::Buffer(text)) => {
+        (ResultFormat::Human, Sink::Buffer(text)) => {
             write_result(output, |out| out.write_all(text.as_bytes()))
         }
-        (RemovalFormat::Human, _) => Ok(()),
+        (ResultFormat::Human, _) => Ok(()),
     };
     let outcome = result?;
     written?;
