@@ -14,14 +14,13 @@
 //! ```
 //!
 //! `region`, `profile`, `qps`, `min_severity` and the three timeouts are defaults: a flag (or
-//! its environment variable) wins.
+//! its environment variable) wins. `settings` reads the file, once per run, and decides.
 
 use crate::inventory::{ApiId, Grant};
 use crate::rules::{is_coverage, Catalog, RuleDoc, Severity};
 use miette::{NamedSource, SourceOffset, SourceSpan};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -263,15 +262,6 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and checks the config file at `path`.
-    pub fn load(path: &Path, catalog: &Catalog) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Config::parse(&text, &path.display().to_string(), catalog)
-    }
-
     /// Parses and checks config `text`; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str, catalog: &Catalog) -> Result<Config, ConfigError> {
         // One shared copy of the text for whichever error needs it (keeps the error small).

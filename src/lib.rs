@@ -29,6 +29,7 @@ pub mod report;
 pub mod rules;
 pub mod selection;
 pub mod session;
+pub mod settings;
 pub mod shell;
 
 pub use commands::run;

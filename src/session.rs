@@ -1,9 +1,9 @@
 //! The plumbing the commands share: the runtime, connecting to the account (credentials,
 //! region, endpoint → a [`Client`]), the live walk with its progress spinner, the audit of an
-//! inventory and the exit gate. In: the parsed flags and the config file. Out: clients,
+//! inventory and the exit gate. In: [`Settings`] and the output flags. Out: clients,
 //! inventories, reports and an [`Outcome`]. It never prints a result; `output` does.
 
-use crate::cli::{self, AccountArgs, OutputArgs, WalkArgs};
+use crate::cli::{self, OutputArgs};
 use crate::client::{Client, ClientConfig, Endpoint};
 use crate::config::Config;
 use crate::inventory::walk::{self, WalkOptions};
@@ -12,8 +12,9 @@ use crate::output::progress;
 use crate::report::{self, Report};
 use crate::rules::{self, AuditContext, Catalog};
 use crate::selection::{Selection, Selector};
+use crate::settings::{Setting, Settings, Source};
 use crate::{account, graph, regions, Error, Outcome};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use time::OffsetDateTime;
 
 /// The tokio runtime the network commands run on.
@@ -29,14 +30,10 @@ pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Credentials, region and endpoint → a client for the live account. The config file's
-/// defaults (region, profile, qps) apply where no flag or variable was given.
-pub(crate) async fn connect(
-    account: &AccountArgs,
-    walk: &WalkArgs,
-) -> Result<(Client, RegionId), Error> {
-    let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
-    let target = target_of(account, &config).await?;
+/// Credentials, region and endpoint → a client for the live account, configured by
+/// `settings` (resolved once, config file included, before this is called).
+pub(crate) async fn connect(settings: &Settings) -> Result<(Client, RegionId), Error> {
+    let target = target_of(settings).await?;
     for warning in &target.resolved.warnings {
         eprintln!("warning: {warning}");
     }
@@ -45,35 +42,11 @@ pub(crate) async fn connect(
         access_key = %target.resolved.credentials.masked_key_id(),
         region = %target.region,
         endpoint = %target.endpoint.url,
+        qps = settings.qps.value,
+        qps_from = %settings.qps.source,
         "connecting"
     );
-    let mut client_config = client_config(target.endpoint, walk);
-    if let (false, Some(qps)) = (account.qps_given, config.defaults.qps) {
-        client_config.qps = qps;
-    }
-    // The config file's timeouts, where no flag gave one.
-    let defaults = &config.defaults;
-    for (flag, default, field) in [
-        (
-            walk.connect_timeout,
-            defaults.connect_timeout,
-            &mut client_config.connect_timeout,
-        ),
-        (
-            walk.idle_timeout,
-            defaults.idle_timeout,
-            &mut client_config.read_timeout,
-        ),
-        (
-            walk.attempt_timeout,
-            defaults.attempt_timeout,
-            &mut client_config.attempt_timeout,
-        ),
-    ] {
-        if let (None, Some(value)) = (flag, default) {
-            *field = value;
-        }
-    }
+    let client_config = client_config(target.endpoint, settings);
     let client =
         Client::with_provider(client_config, target.resolved.provider()).map_err(Box::new)?;
     Ok((client, RegionId::from(target.region)))
@@ -84,21 +57,32 @@ pub(crate) async fn connect(
 /// DescribeRegions through the default region's endpoint ([`regions::FALLBACK_REGION`] when
 /// none is configured).
 pub(crate) async fn connect_regions(
-    account: &AccountArgs,
-    walk: &WalkArgs,
+    settings: &Settings,
     wanted: regions::Wanted,
 ) -> Result<Vec<(Client, RegionId)>, Error> {
-    let mut first = account.clone();
-    first.region = match &wanted {
-        regions::Wanted::Several(list) => list.first().map(ToString::to_string),
-        regions::Wanted::All => None,
-    };
-    let (client, _) = match connect(&first, walk).await {
-        Err(Error::MissingRegion) if wanted == regions::Wanted::All => {
-            first.region = Some(regions::FALLBACK_REGION.to_owned());
-            connect(&first, walk).await?
+    let (client, _) = match &wanted {
+        regions::Wanted::Several(list) => {
+            let first = list.first().map(|id| id.to_string());
+            let first = first.map(|id| Setting {
+                value: id,
+                source: Source::Flag("--region"),
+            });
+            connect(&Settings {
+                region: first.or_else(|| settings.region.clone()),
+                ..settings.clone()
+            })
+            .await?
         }
-        connected => connected?,
+        regions::Wanted::All => match connect(settings).await {
+            Err(Error::MissingRegion) => {
+                let fallback = Setting {
+                    value: regions::FALLBACK_REGION.to_owned(),
+                    source: Source::Default,
+                };
+                connect(&settings.for_region(fallback)).await?
+            }
+            connected => connected?,
+        },
     };
     let ids = match wanted {
         regions::Wanted::Several(list) => list,
@@ -124,7 +108,8 @@ pub(crate) async fn connect_regions(
     let env = |name: &str| env_var(name);
     ids.into_iter()
         .map(|id| {
-            let endpoint = regions::endpoint_for(id.as_str(), account.endpoint.as_deref(), &env)?;
+            let flag = settings.endpoint.as_ref().map(|e| e.value.as_str());
+            let endpoint = regions::endpoint_for(id.as_str(), flag, &env)?;
             Ok((client.for_endpoint(endpoint).map_err(Box::new)?, id))
         })
         .collect()
@@ -136,12 +121,12 @@ pub(crate) async fn connect_regions(
 pub(crate) async fn walk_regions(
     clients: &[(Client, RegionId)],
     output: &OutputArgs,
-    walk_args: &WalkArgs,
+    history_depth: usize,
     cache_dir: Option<&Path>,
 ) -> Result<Vec<regions::RegionInventory>, Error> {
     let options = walk_options(
         output,
-        walk_args,
+        history_depth,
         &format!("reading {} regions", clients.len()),
     );
     let walks = clients.iter().map(|(client, region)| {
@@ -167,27 +152,23 @@ pub(crate) async fn walk_regions(
     Ok(settled)
 }
 
-/// Credentials, region and endpoint from the flags, the environment, the config file's
-/// defaults and the user's home, in that order of precedence.
-pub(crate) async fn target_of(
-    account: &AccountArgs,
-    config: &Config,
-) -> Result<account::Target, Error> {
+/// Credentials, region and endpoint from the settings, the environment and the user's home.
+pub(crate) async fn target_of(settings: &Settings) -> Result<account::Target, Error> {
     let home = dirs::home_dir();
-    account::target(account, &config.defaults, &env_var, home.as_deref()).await
+    account::target(settings, &env_var, home.as_deref()).await
 }
 
-/// The client's configuration from the walk flags.
-pub(crate) fn client_config(endpoint: Endpoint, walk: &WalkArgs) -> ClientConfig {
+/// The client's configuration from the settings.
+pub(crate) fn client_config(endpoint: Endpoint, settings: &Settings) -> ClientConfig {
     let mut config = ClientConfig::new(endpoint);
-    config.qps = walk.qps;
-    config.concurrency = walk.concurrency;
-    config.max_attempts = walk.max_attempts;
-    config.max_throttled_attempts = walk.max_throttled_attempts;
-    config.max_response_bytes = walk.max_response_bytes;
-    config.connect_timeout = walk.connect_timeout.unwrap_or(config.connect_timeout);
-    config.read_timeout = walk.idle_timeout.unwrap_or(config.read_timeout);
-    config.attempt_timeout = walk.attempt_timeout.unwrap_or(config.attempt_timeout);
+    config.qps = settings.qps.value;
+    config.concurrency = settings.concurrency.value;
+    config.max_attempts = settings.max_attempts;
+    config.max_throttled_attempts = settings.max_throttled_attempts;
+    config.max_response_bytes = settings.max_response_bytes;
+    config.connect_timeout = settings.connect_timeout.value;
+    config.read_timeout = settings.idle_timeout.value;
+    config.attempt_timeout = settings.attempt_timeout.value;
     config
 }
 
@@ -197,10 +178,10 @@ pub(crate) async fn walk_live(
     client: &Client,
     region: &RegionId,
     output: &OutputArgs,
-    walk_args: &WalkArgs,
+    history_depth: usize,
     cache: Option<&Inventory>,
 ) -> Result<Inventory, Error> {
-    let options = walk_options(output, walk_args, &format!("reading {region}"));
+    let options = walk_options(output, history_depth, &format!("reading {region}"));
     let result = walk::walk_with_cache(client, region, &options, cache).await;
     walk_finished(&options, client);
     let inventory = result?;
@@ -209,9 +190,9 @@ pub(crate) async fn walk_live(
 }
 
 /// The walk's options, with a progress spinner when someone is watching.
-pub(crate) fn walk_options(output: &OutputArgs, walk_args: &WalkArgs, what: &str) -> WalkOptions {
+pub(crate) fn walk_options(output: &OutputArgs, history_depth: usize, what: &str) -> WalkOptions {
     WalkOptions {
-        history_depth: walk_args.history_depth,
+        history_depth,
         progress: progress(output, what),
     }
 }
@@ -228,21 +209,6 @@ pub(crate) fn walk_finished(options: &WalkOptions, client: &Client) {
         retries = stats.retries,
         "walk finished"
     );
-}
-
-/// `--config FILE`, else `./grantguard.json` when present, else the defaults.
-pub(crate) fn load_config(path: Option<&PathBuf>, catalog: &Catalog) -> Result<Config, Error> {
-    match path {
-        Some(path) => Ok(Config::load(path, catalog)?),
-        None => {
-            let default = Path::new("grantguard.json");
-            if default.exists() {
-                Ok(Config::load(default, catalog)?)
-            } else {
-                Ok(Config::default())
-            }
-        }
-    }
 }
 
 /// Inventory → report, with the config and selector the user gave.

@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         account,
         output,
         command,
+        given,
     } = cli;
     // Only audit and scan read several regions; a grant lives in one.
     let single = match &command {
@@ -40,21 +41,31 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     match command {
         Command::Rules(args) => rules::rules_command(args, &mut std::io::stdout().lock()),
         Command::Sim(args) => runtime()?.block_on(sim::sim_command(args)),
-        Command::Scan(args) => runtime()?.block_on(scan::scan_command(&account, &output, args)),
-        Command::Audit(args) => runtime()?.block_on(audit::audit_command(&account, &output, args)),
-        Command::Graph(args) => runtime()?.block_on(audit::graph_command(&account, &output, args)),
+        Command::Scan(args) => {
+            runtime()?.block_on(scan::scan_command(&account, &given, &output, args))
+        }
+        Command::Audit(args) => {
+            runtime()?.block_on(audit::audit_command(&account, &given, &output, args))
+        }
+        Command::Graph(args) => {
+            runtime()?.block_on(audit::graph_command(&account, &given, &output, args))
+        }
         Command::Demo(args) => runtime()?.block_on(demo::demo_command(&output, args)),
         Command::Remove(args) => {
-            runtime()?.block_on(removal::remove_command(&account, &output, args))
+            runtime()?.block_on(removal::remove_command(&account, &given, &output, args))
         }
-        Command::Restore(args) => runtime()?.block_on(removal::restore_command(&account, args)),
-        Command::Journal(args) => runtime()?.block_on(removal::journal_command(&account, args)),
+        Command::Restore(args) => {
+            runtime()?.block_on(removal::restore_command(&account, &given, args))
+        }
+        Command::Journal(args) => {
+            runtime()?.block_on(removal::journal_command(&account, &given, args))
+        }
         Command::Policy(args) => {
             let text = policy::render(args.with_removal);
             emit(None, |out| out.write_all(text.as_bytes()))?;
             Ok(Outcome::Clear)
         }
-        Command::Whoami => runtime()?.block_on(whoami::whoami_command(&account)),
+        Command::Whoami => runtime()?.block_on(whoami::whoami_command(&account, &given)),
         Command::Completions(args) => {
             emit(None, |out| shell::completions(args.shell, out))?;
             Ok(Outcome::Clear)

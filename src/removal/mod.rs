@@ -187,6 +187,14 @@ pub enum RemovalError {
         /// What was looked for.
         message: String,
     },
+    /// The live account could not be reached, so pending entries cannot be reconciled (the
+    /// connection's own error says why).
+    #[error("cannot reconcile pending entries without a connection")]
+    #[diagnostic(
+        code(grantguard::removal::not_connected),
+        help("`grantguard whoami` shows which credentials, region and endpoint would be used")
+    )]
+    NotConnected,
     /// SetVpcAccess did not bring the grant back.
     #[error("restore of {grant} failed: {message}")]
     #[diagnostic(
