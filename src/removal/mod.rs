@@ -16,7 +16,7 @@ use crate::client::{CallError, Client};
 use crate::config::Config;
 use crate::inventory::walk::WalkOptions;
 use crate::inventory::RegionId;
-use crate::report::{self, Format, RenderOptions, Report, Verdict};
+use crate::report::{self, Format, GrantReport, RenderOptions, Report, Verdict};
 use crate::rules::Catalog;
 use crate::selection::Selector;
 use crate::Outcome;
@@ -722,7 +722,7 @@ async fn all_safe(
     // Each grant is audited from the newest live inventory: this walk for the first, then
     // the previous grant's re-check (itself an incremental re-walk), never a full walk again.
     let mut latest = Some(inventory);
-    let mut rows: Vec<(String, String, &'static str, String)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut attempted = 0;
     let mut stopped: Option<String> = None;
     let mut failure: Option<RemovalError> = None;
@@ -730,48 +730,9 @@ async fn all_safe(
     grants.sort_by(|a, b| a.grant.name.cmp(&b.grant.name));
     for g in &grants {
         let (name, id) = (g.grant.name.clone(), g.grant.id.to_string());
-        if g.verdict != Verdict::Safe {
-            let mut rules: Vec<&str> = Vec::new();
-            for f in g.findings.iter().filter(|f| f.holds()) {
-                if !rules.contains(&f.rule.as_str()) {
-                    rules.push(f.rule.as_str());
-                }
-            }
-            rows.push((
-                name,
-                id,
-                "kept",
-                format!("{} ({})", g.verdict.as_str(), rules.join(", ")),
-            ));
-            handled.push(Handled::not_safe(g));
-            continue;
-        }
-        if !g.is_clean() && !plan.accept_warnings && plan.reason.is_none() {
-            let rules: std::collections::BTreeSet<String> =
-                g.warnings().map(|f| f.rule.to_string()).collect();
-            let count = g.warnings().count();
-            rows.push((
-                name,
-                id,
-                "kept",
-                format!(
-                    "safe, {count} warning{} ({}); pass --accept-warnings to remove",
-                    if count == 1 { "" } else { "s" },
-                    rules.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-            handled.push(Handled::warnings(g));
-            continue;
-        }
-        if let Some(why) = &stopped {
-            rows.push((name, id, "kept", format!("not attempted: {why}")));
-            handled.push(Handled::skipped(g, why));
-            continue;
-        }
-        if attempted >= max {
-            let why = format!("--max {max} reached");
-            rows.push((name, id, "kept", format!("not attempted: {why}")));
-            handled.push(Handled::skipped(g, &why));
+        if let Some((why, entry)) = kept_unattempted(g, plan, stopped.as_deref(), attempted, max) {
+            rows.push((name, id, "kept", why));
+            handled.push(entry);
             continue;
         }
         attempted += 1;
@@ -781,19 +742,7 @@ async fn all_safe(
             plan: None,
             ..plan.clone()
         };
-        let base = match latest.as_ref() {
-            // A dry run changes nothing, so the same inventory serves every grant.
-            Some(inventory) if plan.dry_run => Some(inventory.clone()),
-            Some(_) => latest.take(),
-            None => None,
-        };
-        let base = match base {
-            Some(inventory) => match steps::resolve_in(&inventory, &g.grant.id) {
-                Some(resolved) => Base::Batch(resolved, Box::new(inventory)),
-                None => Base::Walk,
-            },
-            None => Base::Walk,
-        };
+        let base = base_for(&mut latest, plan.dry_run, &g.grant.id);
         let (ended, fresh) =
             remove_one(ctx, journal.as_deref_mut(), path, &selector, &single, base).await;
         if let Some(mut fresh) = fresh {
@@ -804,78 +753,174 @@ async fn all_safe(
             }
             latest = Some(fresh);
         }
-        match ended {
-            Ok(Ended::DryRun(dry)) => {
-                sink.say(&dry.text);
-                rows.push((name, id, "kept", "dry run: would be removed".into()));
-                handled.push(Handled::dry_run(&dry));
-            }
-            Ok(Ended::Finished(f)) if f.state == State::Done => {
-                rows.push((
-                    name,
-                    id,
-                    "removed",
-                    format!("done (journal entry {})", f.id),
-                ));
-                handled.push(Handled::finished(&f));
-            }
-            Ok(Ended::Finished(f)) => {
-                let why = match f.state {
-                    State::DoneUnexpected => {
-                        let apis: Vec<String> = f
-                            .detail
-                            .unexpected_apis
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect();
-                        format!(
-                            "REMOVED, UNEXPECTED: still used by {}; undo: {}",
-                            apis.join(", "),
-                            restore_command_line(&f.id)
-                        )
-                    }
-                    state => format!(
-                        "{}: {}",
-                        state.as_str(),
-                        f.detail.reason.clone().unwrap_or_default()
-                    ),
-                };
-                let removed = matches!(f.state, State::DoneUnexpected);
-                rows.push((name, id, if removed { "removed" } else { "kept" }, why));
-                handled.push(Handled::finished(&f));
-                stopped = Some("the batch stopped at the first unexpected outcome".into());
-            }
-            Ok(Ended::Refused(refusal)) => {
-                let why = match &refusal {
-                    Refusal::Unresolved(_) => "gone or ambiguous at removal time".to_owned(),
-                    Refusal::NotSafe(_) => "no longer safe in the fresh audit".to_owned(),
-                    Refusal::Warnings(_) => "warnings in the fresh audit".to_owned(),
-                    other => other.why(),
-                };
-                rows.push((name, id, "kept", why));
-                handled.push(Handled::refused(&refusal));
-                stopped = Some("the batch stopped at the first unexpected outcome".into());
-            }
-            Err(error) => {
-                rows.push((name, id, "kept", format!("error: {error}")));
-                handled.push(Handled::error(g, &error.to_string()));
-                stopped = Some("the batch stopped at an error".into());
-                failure = Some(error);
-            }
+        let settled = settle(g, ended, sink);
+        rows.push((name, id, settled.result, settled.why));
+        handled.push(settled.handled);
+        if let Some(why) = settled.stop {
+            stopped = Some(why.into());
+        }
+        if let Some(error) = settled.failure {
+            failure = Some(error);
         }
     }
-    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
-    let mut table = format!(
-        "{:<width$}  {:<32}  {:<7}  WHY\n",
-        "GRANT", "VPC ACCESS ID", "RESULT"
-    );
-    for (name, id, result, why) in &rows {
-        table.push_str(&format!("{name:<width$}  {id:<32}  {result:<7}  {why}\n"));
-    }
-    sink.say(&table);
+    sink.say(&table(&rows));
     match (failure, stopped) {
         (Some(error), _) => Err(error),
         (None, Some(_)) => Ok(Outcome::Held),
         (None, None) => Ok(Outcome::Clear),
     }
+}
+
+/// One line of the batch table: grant name, VpcAccessId, `removed` or `kept`, and why.
+type Row = (String, String, &'static str, String);
+
+/// Why `--all-safe` keeps `g` without attempting it: not safe; safe with warnings and no
+/// override; the batch has stopped; or `--max` grants were attempted already. `None` when it
+/// is attempted.
+fn kept_unattempted(
+    g: &GrantReport,
+    plan: &Plan,
+    stopped: Option<&str>,
+    attempted: usize,
+    max: usize,
+) -> Option<(String, Handled)> {
+    if g.verdict != Verdict::Safe {
+        let mut rules: Vec<&str> = Vec::new();
+        for f in g.findings.iter().filter(|f| f.holds()) {
+            if !rules.contains(&f.rule.as_str()) {
+                rules.push(f.rule.as_str());
+            }
+        }
+        let why = format!("{} ({})", g.verdict.as_str(), rules.join(", "));
+        return Some((why, Handled::not_safe(g)));
+    }
+    if !g.is_clean() && !plan.accept_warnings && plan.reason.is_none() {
+        let rules: std::collections::BTreeSet<String> =
+            g.warnings().map(|f| f.rule.to_string()).collect();
+        let count = g.warnings().count();
+        let why = format!(
+            "safe, {count} warning{} ({}); pass --accept-warnings to remove",
+            if count == 1 { "" } else { "s" },
+            rules.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        return Some((why, Handled::warnings(g)));
+    }
+    if let Some(why) = stopped {
+        return Some((format!("not attempted: {why}"), Handled::skipped(g, why)));
+    }
+    if attempted >= max {
+        let why = format!("--max {max} reached");
+        let handled = Handled::skipped(g, &why);
+        return Some((format!("not attempted: {why}"), handled));
+    }
+    None
+}
+
+/// Where step 2's audit of grant `id` comes from: the batch's latest live inventory when it
+/// still holds the grant (a dry run changes nothing, so it keeps the inventory for the next
+/// grant; a real removal hands it over), else a fresh walk.
+fn base_for(
+    latest: &mut Option<crate::inventory::Inventory>,
+    dry_run: bool,
+    id: &crate::inventory::VpcAccessId,
+) -> Base {
+    let base = match latest.as_ref() {
+        Some(inventory) if dry_run => Some(inventory.clone()),
+        Some(_) => latest.take(),
+        None => None,
+    };
+    match base {
+        Some(inventory) => match steps::resolve_in(&inventory, id) {
+            Some(resolved) => Base::Batch(resolved, Box::new(inventory)),
+            None => Base::Walk,
+        },
+        None => Base::Walk,
+    }
+}
+
+/// How one attempted grant of the batch ended, for its row and the document.
+struct Settled {
+    result: &'static str,
+    why: String,
+    handled: Handled,
+    /// Why the batch stops here, when it does.
+    stop: Option<&'static str>,
+    failure: Option<RemovalError>,
+}
+
+/// The row, document entry and batch consequence of `ended`; a dry run's plan is said now.
+fn settle(g: &GrantReport, ended: Result<Ended, RemovalError>, sink: &mut Sink) -> Settled {
+    const UNEXPECTED: &str = "the batch stopped at the first unexpected outcome";
+    let settled = |result, why, handled, stop| Settled {
+        result,
+        why,
+        handled,
+        stop,
+        failure: None,
+    };
+    match ended {
+        Ok(Ended::DryRun(dry)) => {
+            sink.say(&dry.text);
+            let why = "dry run: would be removed".into();
+            settled("kept", why, Handled::dry_run(&dry), None)
+        }
+        Ok(Ended::Finished(f)) if f.state == State::Done => {
+            let why = format!("done (journal entry {})", f.id);
+            settled("removed", why, Handled::finished(&f), None)
+        }
+        Ok(Ended::Finished(f)) => {
+            let why = match f.state {
+                State::DoneUnexpected => {
+                    let apis: Vec<String> = f
+                        .detail
+                        .unexpected_apis
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    format!(
+                        "REMOVED, UNEXPECTED: still used by {}; undo: {}",
+                        apis.join(", "),
+                        restore_command_line(&f.id)
+                    )
+                }
+                state => format!(
+                    "{}: {}",
+                    state.as_str(),
+                    f.detail.reason.clone().unwrap_or_default()
+                ),
+            };
+            let removed = matches!(f.state, State::DoneUnexpected);
+            let result = if removed { "removed" } else { "kept" };
+            settled(result, why, Handled::finished(&f), Some(UNEXPECTED))
+        }
+        Ok(Ended::Refused(refusal)) => {
+            let why = match &refusal {
+                Refusal::Unresolved(_) => "gone or ambiguous at removal time".to_owned(),
+                Refusal::NotSafe(_) => "no longer safe in the fresh audit".to_owned(),
+                Refusal::Warnings(_) => "warnings in the fresh audit".to_owned(),
+                other => other.why(),
+            };
+            settled("kept", why, Handled::refused(&refusal), Some(UNEXPECTED))
+        }
+        Err(error) => Settled {
+            result: "kept",
+            why: format!("error: {error}"),
+            handled: Handled::error(g, &error.to_string()),
+            stop: Some("the batch stopped at an error"),
+            failure: Some(error),
+        },
+    }
+}
+
+/// The batch table, names padded to the longest.
+fn table(rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
+    let mut table = format!(
+        "{:<width$}  {:<32}  {:<7}  WHY\n",
+        "GRANT", "VPC ACCESS ID", "RESULT"
+    );
+    for (name, id, result, why) in rows {
+        table.push_str(&format!("{name:<width$}  {id:<32}  {result:<7}  {why}\n"));
+    }
+    table
 }
