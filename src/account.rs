@@ -1,22 +1,15 @@
 //! Which account, region and endpoint a command talks to, and `grantguard whoami`. In: the
-//! account flags, the config file's defaults, an environment lookup and the home directory.
+//! resolved [`Settings`], an environment lookup (for the credential chain and the per-region
+//! endpoint variables) and the home directory.
 //! Out: a [`Target`] (credentials, where they came from, region and its origin, endpoint).
 //! It never prints, logs or returns the secret or the STS token: [`describe`] shows the
 //! AccessKeyId masked to its last 4 characters.
 
-use crate::cli::AccountArgs;
 use crate::client::Endpoint;
-use crate::config::Defaults;
 use crate::credentials::{self, Resolved, Source};
+use crate::settings::Settings;
 use crate::Error;
 use std::path::Path;
-
-/// The region variables the aliyun CLI reads, first non-empty wins (reference §6.1).
-pub const REGION_VARS: [&str; 3] = [
-    "ALIBABA_CLOUD_REGION_ID",
-    "ALIBABACLOUD_REGION_ID",
-    "ALICLOUD_REGION_ID",
-];
 
 /// Everything needed to build a client, plus where each part came from.
 #[derive(Debug)]
@@ -31,29 +24,17 @@ pub struct Target {
     pub endpoint: Endpoint,
 }
 
-/// Resolves credentials, region and endpoint. Precedence: flag, then environment, then the
-/// config file's default, then the profile's `region_id`. `config_defaults` fills in
-/// `--profile` when the flag is absent.
+/// Resolves credentials, region and endpoint. The region is the one `settings` decided (flag,
+/// environment or config file), else the credentials' profile's `region_id`.
 pub async fn target(
-    account: &AccountArgs,
-    config_defaults: &Defaults,
+    settings: &Settings,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     home: Option<&Path>,
 ) -> Result<Target, Error> {
-    let profile = account
-        .profile
-        .as_deref()
-        .or(config_defaults.profile.as_deref());
+    let profile = settings.profile.as_ref().map(|p| p.value.as_str());
     let resolved = credentials::resolve_chain(profile, env, home).await?;
-    let (region, region_origin) = if let Some(region) = &account.region {
-        (region.clone(), "--region".to_owned())
-    } else if let Some((var, region)) = REGION_VARS
-        .iter()
-        .find_map(|v| env(v).filter(|r| !r.trim().is_empty()).map(|r| (*v, r)))
-    {
-        (region, var.to_owned())
-    } else if let Some(region) = &config_defaults.region {
-        (region.clone(), "config file".to_owned())
+    let (region, region_origin) = if let Some(region) = &settings.region {
+        (region.value.clone(), region.source.to_string())
     } else if let Some(region) = &resolved.region {
         let origin = match &resolved.source {
             Source::Profile { name, .. } | Source::ProfileRole { name, .. } => {
@@ -69,10 +50,10 @@ pub async fn target(
     // emulators serve several regions, one endpoint each.
     let endpoint = match (
         env(&crate::regions::endpoint_var(&region)),
-        &account.endpoint,
+        &settings.endpoint,
     ) {
         (Some(url), _) => Endpoint::parse(&url)?,
-        (None, Some(url)) => Endpoint::parse(url)?,
+        (None, Some(url)) => Endpoint::parse(&url.value)?,
         (None, None) => Endpoint::for_region(&region)?,
     };
     Ok(Target {

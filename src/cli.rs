@@ -19,11 +19,15 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Which flags the user gave (set by [`Cli::try_parse_checked`]; empty when the `Cli` is
+    /// built another way).
+    #[arg(skip)]
+    pub given: Given,
 }
 
 impl Cli {
-    /// Parses `std::env::args_os()` like `Cli::try_parse`, and also records which defaults the
-    /// user overrode (clap's value source), for the config file's defaults to yield to them.
+    /// Parses `std::env::args_os()` like `Cli::try_parse`, and also records which flags the
+    /// user gave and how (clap's value source), for `settings` to name each value's source.
     pub fn try_parse_checked() -> Result<Cli, clap::Error> {
         Self::try_parse_checked_from(std::env::args_os())
     }
@@ -36,19 +40,50 @@ impl Cli {
     {
         use clap::{CommandFactory, FromArgMatches};
         let mut matches = Cli::command().try_get_matches_from(args)?;
-        let qps_given = matches.subcommand().is_some_and(|(_, sub)| {
-            sub.ids().any(|id| id.as_str() == "qps")
-                && matches!(
-                    sub.value_source("qps"),
-                    Some(
-                        clap::parser::ValueSource::CommandLine
-                            | clap::parser::ValueSource::EnvVariable
-                    )
-                )
-        });
+        let mut given = Given::default();
+        let mut level = Some(&matches);
+        while let Some(current) = level {
+            for id in current.ids() {
+                match current.value_source(id.as_str()) {
+                    Some(clap::parser::ValueSource::CommandLine) => {
+                        given.record(id.as_str(), GivenBy::CommandLine)
+                    }
+                    Some(clap::parser::ValueSource::EnvVariable) => {
+                        given.record(id.as_str(), GivenBy::Env)
+                    }
+                    _ => {}
+                }
+            }
+            level = current.subcommand().map(|(_, sub)| sub);
+        }
         let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
-        cli.account.qps_given = qps_given;
+        cli.given = given;
         Ok(cli)
+    }
+}
+
+/// How a flag's value reached clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GivenBy {
+    /// Typed on the command line.
+    CommandLine,
+    /// Read from the flag's environment variable (`env = "…"`).
+    Env,
+}
+
+/// The flags the user gave, by clap argument id, and how; a flag left at its default is absent.
+#[derive(Debug, Clone, Default)]
+pub struct Given(std::collections::BTreeMap<String, GivenBy>);
+
+impl Given {
+    /// How the flag with clap id `id` was given, if it was.
+    pub fn of(&self, id: &str) -> Option<GivenBy> {
+        self.0.get(id).copied()
+    }
+
+    /// Records that the flag with clap id `id` was given `by`.
+    pub fn record(&mut self, id: &str, by: GivenBy) {
+        self.0.insert(id.to_owned(), by);
     }
 }
 
@@ -68,10 +103,6 @@ pub struct AccountArgs {
     /// Configuration file [default: ./grantguard.json when present]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Whether `--qps` or `GRANTGUARD_QPS` was given, so the config file's `qps` yields to it
-    /// (set by [`Cli::try_parse_checked`]; false when the `Cli` is built another way).
-    #[arg(skip)]
-    pub qps_given: bool,
 }
 
 /// How much to print, and how.
@@ -586,13 +617,20 @@ mod tests {
     }
 
     #[test]
-    fn an_explicit_qps_is_recorded() {
+    fn the_flags_given_are_recorded_and_defaults_are_not() {
         let given = Cli::try_parse_checked_from(["grantguard", "scan", "-o", "x", "--qps", "10"]);
-        assert!(given.unwrap().account.qps_given);
+        let given = given.unwrap().given;
+        assert_eq!(given.of("qps"), Some(GivenBy::CommandLine));
+        assert_eq!(given.of("output"), Some(GivenBy::CommandLine));
         let default = Cli::try_parse_checked_from(["grantguard", "scan", "-o", "x"]);
-        assert!(!default.unwrap().account.qps_given);
+        assert_eq!(default.unwrap().given.of("qps"), None);
+        let global = Cli::try_parse_checked_from(["grantguard", "--region", "r", "policy"]);
+        assert_eq!(
+            global.unwrap().given.of("region"),
+            Some(GivenBy::CommandLine)
+        );
         let other = Cli::try_parse_checked_from(["grantguard", "policy"]).unwrap();
-        assert!(!other.account.qps_given);
+        assert_eq!(other.given.of("qps"), None);
     }
 
     #[test]

@@ -16,14 +16,13 @@
 //! ```
 //!
 //! `region`, `profile`, `qps`, `min_severity` and the three timeouts are defaults: a flag (or
-//! its environment variable) wins.
+//! its environment variable) wins. `settings` reads the file, once per run, and decides.
 
 use crate::inventory::{ApiId, Grant};
 use crate::verdict::{RuleDoc, RuleId, Severity};
 use miette::{NamedSource, SourceOffset, SourceSpan};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -308,19 +307,6 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and checks the config file at `path`; `rules` are the documents of the rules it
-    /// may name (`Catalog::docs`).
-    pub fn load<'r>(
-        path: &Path,
-        rules: impl IntoIterator<Item = &'r RuleDoc>,
-    ) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Config::parse(&text, &path.display().to_string(), rules)
-    }
-
     /// Parses and checks config `text`; `origin` names it in errors, and `rules` are the
     /// documents of the rules it may name, by id or by name.
     pub fn parse<'r>(

@@ -6,15 +6,18 @@
 //! beyond the loopback emulator it started, and every finding it prints comes from a real run
 //! of the rules over what the walk read: nothing is written by hand.
 
-use crate::cli::{self, OutputArgs, ReportFormat, WalkArgs};
-use crate::client::{Client, Endpoint};
+use crate::cli::{self, OutputArgs, ReportFormat};
+use crate::client::{Client, ClientConfig, Endpoint};
 use crate::config::Config;
 use crate::inventory::{snapshot, Inventory, RegionId};
+use crate::output::{emit, format_of, use_color};
 use crate::report::{self, RenderOptions};
 use crate::rules::Catalog;
 use crate::selection::Selector;
+use crate::session::{audit, walk_live};
+use crate::settings::DEFAULT_HISTORY_DEPTH;
 use crate::verdict::{Report, RuleId};
-use crate::{audit, client_config, emit, format_of, use_color, walk_live, Error, Outcome};
+use crate::{Error, Outcome};
 use grantguard_sim as sim;
 use std::io::{self, Write};
 use std::path::Path;
@@ -157,25 +160,19 @@ pub(crate) async fn demo_command(
             sim.url()
         );
     }
-    let walk_args = WalkArgs {
-        qps: 0.0,
-        concurrency: 8,
-        max_attempts: 5,
-        max_throttled_attempts: 8,
-        max_response_bytes: 16 << 20,
-        history_depth: 3,
-        connect_timeout: None,
-        idle_timeout: None,
-        attempt_timeout: None,
-    };
     let endpoint = Endpoint::parse(&sim.url())?;
     let credentials = crate::credentials::Credentials::new(
         credential.access_key_id.clone(),
         credential.access_key_secret.clone(),
         credential.security_token.clone(),
     );
-    let client = Client::new(client_config(endpoint, &walk_args), credentials).map_err(Box::new)?;
-    let inventory = walk_live(&client, &region, output, &walk_args, None).await?;
+    // Loopback and nobody else's quota: no rate limit, and more calls in flight than the
+    // defaults allow a real account.
+    let mut client_config = ClientConfig::new(endpoint);
+    client_config.qps = 0.0;
+    client_config.concurrency = 8;
+    let client = Client::new(client_config, credentials).map_err(Box::new)?;
+    let inventory = walk_live(&client, &region, output, DEFAULT_HISTORY_DEPTH, None).await?;
     drop(sim);
 
     let catalog = Catalog::builtin();

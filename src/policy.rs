@@ -2,37 +2,50 @@
 //! policy document (JSON, `Version "1"`) listing exactly the `apigateway:` actions the audit
 //! walk calls, plus the removal and restore actions when asked. It never widens to wildcards:
 //! a test compares [`AUDIT_ACTIONS`] with the emulator's call log of a full audit, so the list
-//! cannot drift from `inventory::walk`.
+//! cannot drift from `inventory::walk`. Every entry of the lists is written `read::<A>()` or
+//! `write::<A>()`, so an action's `MUTATING` flag is checked against its list at compile time.
 
 use grantguard_wire::actions::{self, Action};
 use serde_json::{json, Value};
 
+/// `A`'s name, for a list of read-only actions: naming a mutating action here fails to compile.
+const fn read<A: Action>() -> &'static str {
+    assert!(!A::MUTATING, "a mutating action in a read-only list");
+    A::NAME
+}
+
+/// `A`'s name, for a list of mutating actions: naming a read-only action here fails to compile.
+const fn write<A: Action>() -> &'static str {
+    assert!(A::MUTATING, "a read-only action named as a mutation");
+    A::NAME
+}
+
 /// Every action `inventory::walk` may call for one region (read-only).
 pub const AUDIT_ACTIONS: [&str; 13] = [
-    actions::DescribeVpcAccesses::NAME,
-    actions::DescribeApiGroups::NAME,
-    actions::DescribeApiGroup::NAME,
-    actions::DescribeApis::NAME,
-    actions::DescribeApi::NAME,
-    actions::DescribeDeployedApis::NAME,
-    actions::DescribeDeployedApi::NAME,
-    actions::DescribeHistoryApis::NAME,
-    actions::DescribeApiHistory::NAME,
-    actions::DescribeBackendList::NAME,
-    actions::DescribeBackendInfo::NAME,
-    actions::DescribeApisByBackend::NAME,
-    actions::DescribeApisByVpcAccess::NAME,
+    read::<actions::DescribeVpcAccesses>(),
+    read::<actions::DescribeApiGroups>(),
+    read::<actions::DescribeApiGroup>(),
+    read::<actions::DescribeApis>(),
+    read::<actions::DescribeApi>(),
+    read::<actions::DescribeDeployedApis>(),
+    read::<actions::DescribeDeployedApi>(),
+    read::<actions::DescribeHistoryApis>(),
+    read::<actions::DescribeApiHistory>(),
+    read::<actions::DescribeBackendList>(),
+    read::<actions::DescribeBackendInfo>(),
+    read::<actions::DescribeApisByBackend>(),
+    read::<actions::DescribeApisByVpcAccess>(),
 ];
 
 /// What `--region all` adds: listing the regions (one call, read-only).
-pub const REGION_ACTIONS: [&str; 1] = [actions::DescribeRegions::NAME];
+pub const REGION_ACTIONS: [&str; 1] = [read::<actions::DescribeRegions>()];
 
 /// The removal (`RemoveVpcAccess*`, its task poll) and restore (`SetVpcAccess`) actions.
 pub const REMOVAL_ACTIONS: [&str; 4] = [
-    actions::RemoveVpcAccess::NAME,
-    actions::SetVpcAccess::NAME,
-    actions::DescribeAbolishApiTask::NAME,
-    actions::RemoveVpcAccessAndAbolishApis::NAME,
+    write::<actions::RemoveVpcAccess>(),
+    write::<actions::SetVpcAccess>(),
+    read::<actions::DescribeAbolishApiTask>(),
+    write::<actions::RemoveVpcAccessAndAbolishApis>(),
 ];
 
 /// The RAM service prefix of API Gateway actions.
@@ -118,12 +131,6 @@ mod tests {
         );
         assert!(render(true).ends_with("}\n"));
     }
-
-    // The read-only lists hold only non-mutating actions, checked at compile time.
-    const _: () = assert!(
-        !actions::DescribeVpcAccesses::MUTATING && !actions::DescribeApisByBackend::MUTATING
-    );
-    const _: () = assert!(actions::RemoveVpcAccess::MUTATING && actions::SetVpcAccess::MUTATING);
 
     #[test]
     fn only_read_actions_count_as_audit_actions() {

@@ -223,7 +223,7 @@ pub fn audit(
         .iter()
         .map(|region| RegionReport {
             // A failed region has no grant to select; its gap is the whole story.
-            report: crate::audit(
+            report: crate::session::audit(
                 &region.inventory,
                 selector.filter(|_| !region.failed),
                 config,
@@ -240,11 +240,11 @@ pub fn audit(
     reports
 }
 
-/// Held when any region holds by [`crate::gate`], or any region failed.
+/// Held when any region holds by [`crate::session::gate`], or any region failed.
 pub fn gate(reports: &[RegionReport], min_severity: cli::MinSeverity) -> Outcome {
     let held = reports
         .iter()
-        .any(|r| r.failed || crate::gate(&r.report, min_severity) == Outcome::Held);
+        .any(|r| r.failed || crate::session::gate(&r.report, min_severity) == Outcome::Held);
     if held {
         Outcome::Held
     } else {

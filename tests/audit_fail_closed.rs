@@ -225,7 +225,8 @@ fn audit_in_process(sim: &TestSim) -> (Value, grantguard::client::Stats) {
         )
         .await
         .unwrap();
-        let report = grantguard::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+        let report =
+            grantguard::session::audit(&inventory, None, &Config::default(), &Catalog::builtin());
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         (serde_json::from_slice(&out).unwrap(), client.stats())

@@ -302,3 +302,65 @@ fn the_pre_merge_example_fails_on_a_blocked_grant() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stdout(&out).contains("refused: orders-slb-80"));
 }
+
+/// The config file is read once per run, however many settings come from it and however many
+/// steps (settings, connecting, the audit) use them. The file is a FIFO served by a thread
+/// that counts the readers it serves: a second read would be served and counted too, so the
+/// count is exact and the test never waits on a timeout.
+#[cfg(unix)]
+#[test]
+fn a_live_audit_reads_the_config_file_once() {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let fifo = home.path().join("grantguard.json");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+
+    let reads = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let has_reader = |fifo: &std::path::Path| {
+        // A non-blocking open for writing fails (ENXIO) exactly when no reader has it open.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+            .is_ok()
+    };
+    let server = {
+        let (fifo, reads, stop) = (fifo.clone(), Arc::clone(&reads), Arc::clone(&stop));
+        std::thread::spawn(move || loop {
+            // Opening a FIFO for writing waits for a reader.
+            let mut file = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            reads.fetch_add(1, Ordering::SeqCst);
+            file.write_all(br#"{ "qps": 50, "min_severity": "deny", "idle_timeout": "10s" }"#)
+                .unwrap();
+            drop(file);
+            // The next reader is served only after this one closed the file.
+            while !stop.load(Ordering::SeqCst) && has_reader(&fifo) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        })
+    };
+
+    let out = grantguard(&sim, &home).arg("audit").output().unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // Release the server: a non-blocking reader lets its pending open return.
+    stop.store(true, Ordering::SeqCst);
+    let _release = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(reads.load(Ordering::SeqCst), 1, "grantguard.json read once");
+}

@@ -93,7 +93,8 @@ async fn audit(sim: &TestSim) -> (Option<Value>, u64) {
     )
     .await;
     let report = walked.ok().map(|inventory| {
-        let report = grantguard::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+        let report =
+            grantguard::session::audit(&inventory, None, &Config::default(), &Catalog::builtin());
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         serde_json::from_slice(&out).unwrap()

@@ -101,7 +101,8 @@ fn audit_in_process(client: &Client) -> Result<Value, WalkError> {
             &WalkOptions::default(),
         )
         .await?;
-        let report = grantguard::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+        let report =
+            grantguard::session::audit(&inventory, None, &Config::default(), &Catalog::builtin());
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         Ok(serde_json::from_slice(&out).unwrap())

@@ -213,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn v2_documented_example_post() {
+    fn v1_documented_example_post() {
         let sts = string_to_sign("POST", &v1_params());
         assert_eq!(sts, format!("POST&%2F&{V1_TAIL}"));
         assert_eq!(
@@ -223,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn v3_sts_token_and_awkward_characters() {
+    fn v1_sts_token_and_awkward_characters() {
         let params = sign(
             &test_credentials(Some("STS.NTestToken/+=")),
             "POST",
@@ -251,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn v4_remove_vpc_access() {
+    fn v1_remove_vpc_access() {
         let params = sign(
             &test_credentials(None),
             "POST",
@@ -274,7 +274,7 @@ mod tests {
     }
 
     #[test]
-    fn v5_utf8_and_tag_list() {
+    fn v1_utf8_and_tag_list() {
         let params = sign(
             &test_credentials(None),
             "POST",

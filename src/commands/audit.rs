@@ -1,34 +1,45 @@
 //! `grantguard audit` and `grantguard graph`: inventory (live, cached or a snapshot) →
 //! graph → rules → a rendered report, and the exit the report deserves.
 
-use crate::*;
+use super::selector_of;
+use crate::cli::{self, AccountArgs, Given, OutputArgs};
+use crate::inventory::{self, Inventory};
+use crate::output::{emit, format_of, use_color};
+use crate::report::{self, RenderOptions};
+use crate::rules::Catalog;
+use crate::selection::Selection;
+use crate::session::{audit, connect, connect_regions, gate, walk_live, walk_regions};
+use crate::settings::{Flags, Settings};
+use crate::verdict::Report;
+use crate::{graph, regions, Error, Outcome};
+use std::path::Path;
 
-pub(crate) async fn inventory_for(
-    account: &AccountArgs,
+/// A live walk of the one region `settings` name.
+pub(crate) async fn walk_once(
+    settings: &Settings,
     output: &OutputArgs,
-    snapshot: Option<&PathBuf>,
-    walk_args: &WalkArgs,
 ) -> Result<Inventory, Error> {
-    match snapshot {
-        Some(path) => Ok(inventory::snapshot::load(path)?),
-        None => {
-            let (client, region) = connect(account, walk_args).await?;
-            walk_live(&client, &region, output, walk_args, None).await
-        }
-    }
+    let (client, region) = connect(settings).await?;
+    walk_live(&client, &region, output, settings.history_depth, None).await
 }
 
 /// A live walk that reuses what the cache in `dir` proves unchanged, then replaces the cache.
 /// A cache that cannot be written costs the next run time, not this run's answer: a warning.
 pub(crate) async fn audit_walk_cached(
-    account: &AccountArgs,
+    settings: &Settings,
     output: &OutputArgs,
-    walk_args: &WalkArgs,
     dir: &Path,
 ) -> Result<Inventory, Error> {
-    let (client, region) = connect(account, walk_args).await?;
+    let (client, region) = connect(settings).await?;
     let cache = inventory::cache::load_or_warn(dir, &region);
-    let inventory = walk_live(&client, &region, output, walk_args, cache.as_ref()).await?;
+    let inventory = walk_live(
+        &client,
+        &region,
+        output,
+        settings.history_depth,
+        cache.as_ref(),
+    )
+    .await?;
     drop(cache);
     if let Err(error) = inventory::cache::store(dir, &inventory) {
         tracing::warn!("the cache was not updated: {error}");
@@ -38,25 +49,34 @@ pub(crate) async fn audit_walk_cached(
 
 pub(crate) async fn audit_command(
     account: &AccountArgs,
+    given: &Given,
     output: &OutputArgs,
     args: cli::AuditArgs,
 ) -> Result<Outcome, Error> {
     let catalog = Catalog::builtin();
-    // The config is read before the walk so a typo in it costs no API calls.
-    let config = load_config(account.config.as_ref(), &catalog)?;
+    // The settings (config file included) are read before the walk so a typo in them costs
+    // no API calls.
+    let flags = Flags {
+        account,
+        walk: Some(&args.walk),
+        min_severity: args.min_severity,
+        given,
+    };
+    let settings = Settings::load(&flags, &catalog)?;
     if args.inventory.is_none() {
         if let Some(wanted) = regions::wanted(account.region.as_deref())? {
-            return audit_regions(account, output, args, wanted, &config, &catalog).await;
+            return audit_regions(&settings, output, args, wanted, &catalog).await;
         }
     }
-    let inventory = match &args.cache {
-        Some(dir) => audit_walk_cached(account, output, &args.walk, dir).await?,
-        None => inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?,
+    let inventory = match (&args.cache, &args.inventory) {
+        (_, Some(path)) => inventory::snapshot::load(path)?,
+        (Some(dir), None) => audit_walk_cached(&settings, output, dir).await?,
+        (None, None) => walk_once(&settings, output).await?,
     };
     let report = audit(
         &inventory,
         selector_of(&args.selector).as_ref(),
-        &config,
+        &settings.config,
         &catalog,
     );
     let options = RenderOptions {
@@ -66,11 +86,7 @@ pub(crate) async fn audit_command(
     emit(args.output.as_ref(), |out| {
         report::render(&report, format_of(args.format), out, options)
     })?;
-    let min_severity = args
-        .min_severity
-        .or(config.defaults.min_severity)
-        .unwrap_or(cli::MinSeverity::Deny);
-    let outcome = gate(&report, min_severity);
+    let outcome = gate(&report, settings.min_severity.value);
     // The process ends with this command: handing a large account's hundreds of thousands
     // of records back to the allocator one by one would cost a tenth of the audit for nothing.
     std::mem::forget(report);
@@ -81,19 +97,24 @@ pub(crate) async fn audit_command(
 /// `audit` of several regions, walked in parallel: one report per region, rendered together
 /// ([`report::render_regions`]); held when any region holds or failed.
 pub(crate) async fn audit_regions(
-    account: &AccountArgs,
+    settings: &Settings,
     output: &OutputArgs,
     args: cli::AuditArgs,
     wanted: regions::Wanted,
-    config: &Config,
     catalog: &Catalog,
 ) -> Result<Outcome, Error> {
-    let clients = connect_regions(account, &args.walk, wanted).await?;
-    let settled = walk_regions(&clients, output, &args.walk, args.cache.as_deref()).await?;
+    let clients = connect_regions(settings, wanted).await?;
+    let settled = walk_regions(
+        &clients,
+        output,
+        settings.history_depth,
+        args.cache.as_deref(),
+    )
+    .await?;
     let audited = regions::audit(
         &settled,
         selector_of(&args.selector).as_ref(),
-        config,
+        &settings.config,
         catalog,
     );
     let reports: Vec<Report> = audited.iter().map(|r| r.report.clone()).collect();
@@ -104,19 +125,28 @@ pub(crate) async fn audit_regions(
     emit(args.output.as_ref(), |out| {
         report::render_regions(&reports, format_of(args.format), out, options)
     })?;
-    let min_severity = args
-        .min_severity
-        .or(config.defaults.min_severity)
-        .unwrap_or(cli::MinSeverity::Deny);
-    Ok(regions::gate(&audited, min_severity))
+    Ok(regions::gate(&audited, settings.min_severity.value))
 }
 
 pub(crate) async fn graph_command(
     account: &AccountArgs,
+    given: &Given,
     output: &OutputArgs,
     args: cli::GraphArgs,
 ) -> Result<Outcome, Error> {
-    let inventory = inventory_for(account, output, args.inventory.as_ref(), &args.walk).await?;
+    // A saved snapshot needs no settings; a live walk reads them (and the config file) here.
+    let inventory = match &args.inventory {
+        Some(path) => inventory::snapshot::load(path)?,
+        None => {
+            let flags = Flags {
+                account,
+                walk: Some(&args.walk),
+                min_severity: None,
+                given,
+            };
+            walk_once(&Settings::load(&flags, &Catalog::builtin())?, output).await?
+        }
+    };
     let graph = graph::build(&inventory);
     let selector = selector_of(&args.selector);
     let selection = selector

@@ -1,55 +1,111 @@
 //! `grantguard remove`, `restore` and `journal`: the command-line side of `crate::removal`.
 
-use crate::*;
+use super::selector_of;
+use crate::cli::{self, AccountArgs, Given, OutputArgs, WalkArgs};
+use crate::inventory::walk::WalkOptions;
+use crate::output::use_color;
+use crate::removal::journal::Action;
+use crate::removal::{Plan, RemovalRequest, ResultFormat, Targets};
+use crate::rules::Catalog;
+use crate::session::connect;
+use crate::settings::{Flags, Settings};
+use crate::{interrupt, removal, Error, Outcome};
 
 pub(crate) async fn remove_command(
     account: &AccountArgs,
+    given: &Given,
     output: &OutputArgs,
     args: cli::RemoveArgs,
 ) -> Result<Outcome, Error> {
     // Ctrl-C exits 130, but never between a removal's pending record and its outcome.
     interrupt::install();
     let catalog = Catalog::builtin();
-    let config = load_config(account.config.as_ref(), &catalog)?;
-    let (client, region) = connect(account, &args.walk).await?;
+    let settings = Settings::load(&flags(account, &args.walk, given), &catalog)?;
+    let (client, region) = connect(&settings).await?;
     let context = removal::Context {
         client,
         region,
-        config,
+        config: settings.config,
         catalog,
         walk: WalkOptions {
-            history_depth: args.walk.history_depth,
+            history_depth: settings.history_depth,
             progress: None,
         },
         color: args.output.is_none() && use_color(output.color),
     };
-    let selector = selector_of(&args.selector);
-    Ok(removal::remove_command(&context, &args, selector).await?)
+    Ok(removal::remove_command(&context, request_of(&args)).await?)
+}
+
+/// The removal `args` ask for. Without a selector the request is `--all-safe` (clap requires
+/// one of the two).
+fn request_of(args: &cli::RemoveArgs) -> RemovalRequest {
+    let targets = match selector_of(&args.selector) {
+        Some(selector) if !args.all_safe => Targets::One(selector),
+        _ => Targets::AllSafe { max: args.max },
+    };
+    RemovalRequest {
+        targets,
+        plan: Plan {
+            dry_run: args.dry_run,
+            yes: args.yes,
+            reason: args.force.then(|| args.reason.clone()).flatten(),
+            accept_warnings: args.accept_warnings,
+            plan: args.plan.clone(),
+            action: if args.abolish_apis {
+                Action::RemoveVpcAccessAndAbolishApis
+            } else {
+                Action::RemoveVpcAccess
+            },
+        },
+        journal: args.journal.clone(),
+        format: match args.format {
+            cli::RemovalFormat::Human => ResultFormat::Human,
+            cli::RemovalFormat::Json => ResultFormat::Json,
+        },
+        output: args.output.clone(),
+    }
+}
+
+/// The flags of a removal command that reads the account; none of them has `--min-severity`.
+fn flags<'a>(account: &'a AccountArgs, walk: &'a WalkArgs, given: &'a Given) -> Flags<'a> {
+    Flags {
+        account,
+        walk: Some(walk),
+        min_severity: None,
+        given,
+    }
 }
 
 pub(crate) async fn restore_command(
     account: &AccountArgs,
+    given: &Given,
     args: cli::RestoreArgs,
 ) -> Result<Outcome, Error> {
     let path = removal::journal::resolve_path(args.journal.as_deref())?;
-    let (client, _) = connect(account, &args.walk).await?;
+    let settings = Settings::load(&flags(account, &args.walk, given), &Catalog::builtin())?;
+    let (client, _) = connect(&settings).await?;
     Ok(removal::restore::restore_command(&client, &path, args.id.as_deref()).await?)
 }
 
 pub(crate) async fn journal_command(
     account: &AccountArgs,
+    given: &Given,
     args: cli::JournalArgs,
 ) -> Result<Outcome, Error> {
     let path = removal::journal::resolve_path(args.journal.as_deref())?;
+    // Listing the journal needs no account; only reconciling a pending entry reads the
+    // settings (and the config file) and connects.
     let mut connected: Option<Error> = None;
     let outcome = removal::restore::journal_command(&path, || async {
-        match connect(account, &args.walk).await {
+        let connecting = async {
+            let settings = Settings::load(&flags(account, &args.walk, given), &Catalog::builtin())?;
+            connect(&settings).await
+        };
+        match connecting.await {
             Ok((client, _)) => Ok(client),
             Err(error) => {
                 connected = Some(error);
-                Err(removal::RemovalError::NoEntry {
-                    message: "cannot reconcile pending entries without a connection".into(),
-                })
+                Err(removal::RemovalError::NotConnected)
             }
         }
     })

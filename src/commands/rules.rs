@@ -1,6 +1,8 @@
 //! `grantguard rules` and `rules explain`: the catalog, from the embedded `rules/` files.
 
-use crate::*;
+use crate::rules::Catalog;
+use crate::{cli, Error, Outcome};
+use std::io::Write;
 
 pub(crate) fn rules_command(args: cli::RulesArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     let catalog = Catalog::builtin();

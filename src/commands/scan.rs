@@ -1,19 +1,34 @@
 //! `grantguard scan`: a live walk written as one snapshot per region, atomically.
 
-use crate::*;
+use crate::cli::{self, AccountArgs, Given, OutputArgs};
+use crate::inventory::{self, Inventory};
+use crate::rules::Catalog;
+use crate::session::{connect, connect_regions, walk_live, walk_regions};
+use crate::settings::{Flags, Settings};
+use crate::{interrupt, regions, Error, Outcome};
+use std::path::Path;
 
 pub(crate) async fn scan_command(
     account: &AccountArgs,
+    given: &Given,
     output: &OutputArgs,
     args: cli::ScanArgs,
 ) -> Result<Outcome, Error> {
     // Ctrl-C exits 130 at once; the snapshot is only ever written whole, at the end.
     interrupt::install();
-    if let Some(wanted) = regions::wanted(account.region.as_deref())? {
-        return scan_regions(account, output, args, wanted).await;
+    let wanted = regions::wanted(account.region.as_deref())?;
+    let flags = Flags {
+        account,
+        walk: Some(&args.walk),
+        min_severity: None,
+        given,
+    };
+    let settings = Settings::load(&flags, &Catalog::builtin())?;
+    if let Some(wanted) = wanted {
+        return scan_regions(&settings, output, args, wanted).await;
     }
-    let (client, region) = connect(account, &args.walk).await?;
-    let inventory = walk_live(&client, &region, output, &args.walk, None).await?;
+    let (client, region) = connect(&settings).await?;
+    let inventory = walk_live(&client, &region, output, settings.history_depth, None).await?;
     inventory::snapshot::save(&inventory, &args.output)?;
     if !output.quiet {
         report_scan(&args.output, &inventory);
@@ -28,13 +43,13 @@ pub(crate) async fn scan_command(
 /// `scan` of several regions: one snapshot per region, named by [`regions::snapshot_path`];
 /// a region where nothing could be listed gets no snapshot and holds the run.
 pub(crate) async fn scan_regions(
-    account: &AccountArgs,
+    settings: &Settings,
     output: &OutputArgs,
     args: cli::ScanArgs,
     wanted: regions::Wanted,
 ) -> Result<Outcome, Error> {
-    let clients = connect_regions(account, &args.walk, wanted).await?;
-    let settled = walk_regions(&clients, output, &args.walk, None).await?;
+    let clients = connect_regions(settings, wanted).await?;
+    let settled = walk_regions(&clients, output, settings.history_depth, None).await?;
     let mut outcome = Outcome::Clear;
     for region in &settled {
         let inventory = &region.inventory;

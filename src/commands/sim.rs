@@ -1,7 +1,9 @@
 //! `grantguard sim serve` and `sim generate`: the emulator from the command line.
 
-use crate::*;
+use crate::output::emit;
+use crate::{cli, inventory, Error, Outcome};
 use grantguard_sim as sim;
+use std::io::Write;
 
 pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
     let args = match args.command {

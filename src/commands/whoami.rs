@@ -1,11 +1,22 @@
 //! `grantguard whoami`: which credentials, region and endpoint a run would use; never the secret.
 
-use crate::*;
+use crate::cli::{AccountArgs, Given};
+use crate::output::emit;
+use crate::rules::Catalog;
+use crate::session::target_of;
+use crate::settings::{Flags, Settings};
+use crate::{account, Error, Outcome};
 
 /// `whoami`: where the credentials come from, masked; never the secret.
-pub(crate) async fn whoami_command(account: &AccountArgs) -> Result<Outcome, Error> {
-    let config = load_config(account.config.as_ref(), &Catalog::builtin())?;
-    let target = target_of(account, &config).await?;
+pub(crate) async fn whoami_command(account: &AccountArgs, given: &Given) -> Result<Outcome, Error> {
+    let flags = Flags {
+        account,
+        walk: None,
+        min_severity: None,
+        given,
+    };
+    let settings = Settings::load(&flags, &Catalog::builtin())?;
+    let target = target_of(&settings).await?;
     let text = account::describe(&target);
     emit(None, |out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Clear)

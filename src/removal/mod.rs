@@ -1,6 +1,6 @@
 //! Guarded removal: `remove`, `remove --all-safe`, `restore` and `journal`.
 //!
-//! In: a connected [`Context`] and the parsed arguments. Out: an [`Outcome`] (done → `Clear`,
+//! In: a connected [`Context`] and a [`RemovalRequest`]. Out: an [`Outcome`] (done → `Clear`,
 //! refused or unexpected → `Held`) or a [`RemovalError`] (exit 2), with what happened printed
 //! on stdout and written to the journal. It must never call a mutating action without a
 //! fresh live audit, a confirmation, a fsync'd `pending` record and a re-check first, and
@@ -12,7 +12,6 @@ pub mod journal;
 pub mod restore;
 pub mod steps;
 
-use crate::cli::{RemovalFormat, RemoveArgs};
 use crate::client::{CallError, Client};
 use crate::config::Config;
 use crate::inventory::walk::WalkOptions;
@@ -20,7 +19,7 @@ use crate::inventory::RegionId;
 use crate::report::{self, Format, RenderOptions};
 use crate::rules::Catalog;
 use crate::selection::Selector;
-use crate::verdict::{Report, Verdict};
+use crate::verdict::{GrantReport, Report, Verdict};
 use crate::Outcome;
 use document::{restore_command_line, Document, Handled};
 use journal::{Action, Journal, State};
@@ -29,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use steps::{Confirm, DryRun, Finished, Recheck, Refusal, Stop};
 
-/// Everything a removal needs from the plumbing in `lib.rs`.
+/// Everything a removal needs from the plumbing in `session`.
 #[derive(Debug)]
 pub struct Context {
     /// The signed client.
@@ -189,6 +188,14 @@ pub enum RemovalError {
         /// What was looked for.
         message: String,
     },
+    /// The live account could not be reached, so pending entries cannot be reconciled (the
+    /// connection's own error says why).
+    #[error("cannot reconcile pending entries without a connection")]
+    #[diagnostic(
+        code(grantguard::removal::not_connected),
+        help("`grantguard whoami` shows which credentials, region and endpoint would be used")
+    )]
+    NotConnected,
     /// SetVpcAccess did not bring the grant back.
     #[error("restore of {grant} failed: {message}")]
     #[diagnostic(
@@ -267,39 +274,58 @@ fn write_result(
     })
 }
 
-/// What to do with one grant, from the command line.
+/// What `remove` was asked to do: which grants, how each is handled, and where the journal
+/// and the result go. The command line builds one; this module never sees the flags.
 #[derive(Debug, Clone)]
-pub struct Plan {
-    /// `--dry-run`.
-    pub dry_run: bool,
-    /// `--yes`.
-    pub yes: bool,
-    /// `--reason` (only with `--force`).
-    pub reason: Option<String>,
-    /// `--accept-warnings`.
-    pub accept_warnings: bool,
-    /// `--plan REPORT.json`.
-    pub plan: Option<PathBuf>,
-    /// The action.
-    pub action: Action,
+pub struct RemovalRequest {
+    /// One grant, or every safe one.
+    pub targets: Targets,
+    /// How each grant is handled.
+    pub plan: Plan,
+    /// The journal file; `None` is the default under the state directory.
+    pub journal: Option<PathBuf>,
+    /// The result's format.
+    pub format: ResultFormat,
+    /// Where the result goes; `None` is standard output.
+    pub output: Option<PathBuf>,
 }
 
-impl Plan {
-    /// The plan `args` describe.
-    pub fn from_args(args: &RemoveArgs) -> Plan {
-        Plan {
-            dry_run: args.dry_run,
-            yes: args.yes,
-            reason: args.force.then(|| args.reason.clone()).flatten(),
-            accept_warnings: args.accept_warnings,
-            plan: args.plan.clone(),
-            action: if args.abolish_apis {
-                Action::RemoveVpcAccessAndAbolishApis
-            } else {
-                Action::RemoveVpcAccess
-            },
-        }
-    }
+/// Which grants a removal is about.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    /// The one grant the selector names.
+    One(Selector),
+    /// Every grant whose verdict is safe, at most `max` of them, one at a time.
+    AllSafe {
+        /// The most grants removed in one run.
+        max: usize,
+    },
+}
+
+/// The format of a removal's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultFormat {
+    /// For people: the plan, the refusal or the outcome, and the undo command.
+    Human,
+    /// The grantguard.removal/v1 document.
+    Json,
+}
+
+/// What to do with each grant.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Run every check and print the call(s) a run would make; change nothing.
+    pub dry_run: bool,
+    /// Confirmed in advance, without typing the grant's name.
+    pub yes: bool,
+    /// Why a verdict that is not safe is overridden; `Some` only when the override was asked for.
+    pub reason: Option<String>,
+    /// Remove a safe grant that still has warnings.
+    pub accept_warnings: bool,
+    /// A saved report whose digest the fresh audit must equal.
+    pub plan: Option<PathBuf>,
+    /// The mutating call.
+    pub action: Action,
 }
 
 /// How one grant's removal ended, for the batch table.
@@ -313,26 +339,32 @@ enum Ended {
 /// `grantguard remove SELECTOR` or `grantguard remove --all-safe`.
 pub async fn remove_command(
     ctx: &Context,
-    args: &RemoveArgs,
-    selector: Option<Selector>,
+    request: RemovalRequest,
 ) -> Result<Outcome, RemovalError> {
-    let path = journal::resolve_path(args.journal.as_deref())?;
+    let RemovalRequest {
+        targets,
+        plan,
+        journal,
+        format,
+        output,
+    } = request;
+    let path = journal::resolve_path(journal.as_deref())?;
     // The journal is a precondition: a run that cannot record what it does never starts,
     // and the lock is taken before any network call so a second run stops at once.
-    let mut journal = if args.dry_run {
+    let mut journal = if plan.dry_run {
         None
     } else {
         Some(Journal::open(&path)?)
     };
-    let plan = Plan::from_args(args);
-    let mut sink = match (args.format, &args.output) {
-        (RemovalFormat::Json, _) => Sink::Silent,
-        (RemovalFormat::Human, Some(_)) => Sink::Buffer(String::new()),
-        (RemovalFormat::Human, None) => Sink::Stdout,
+    let all_safe_batch = matches!(targets, Targets::AllSafe { .. });
+    let mut sink = match (format, &output) {
+        (ResultFormat::Json, _) => Sink::Silent,
+        (ResultFormat::Human, Some(_)) => Sink::Buffer(String::new()),
+        (ResultFormat::Human, None) => Sink::Stdout,
     };
     let mut handled = Vec::new();
-    let result = match selector {
-        Some(selector) if !args.all_safe => {
+    let result = match targets {
+        Targets::One(selector) => {
             match remove_one(ctx, journal.as_mut(), &path, &selector, &plan, Base::Walk)
                 .await
                 .0
@@ -354,12 +386,12 @@ pub async fn remove_command(
                 Err(error) => Err(error),
             }
         }
-        _ => {
+        Targets::AllSafe { max } => {
             let batch = Batch {
                 journal: journal.as_mut(),
                 path: &path,
                 plan: &plan,
-                max: args.max,
+                max,
             };
             all_safe(ctx, batch, &mut sink, &mut handled).await
         }
@@ -370,23 +402,23 @@ pub async fn remove_command(
     if result.is_err() && handled.is_empty() {
         return result;
     }
-    let output = args.output.as_deref();
-    let written = match (args.format, sink) {
-        (RemovalFormat::Json, _) => {
+    let output = output.as_deref();
+    let written = match (format, sink) {
+        (ResultFormat::Json, _) => {
             let document = Document::new(
                 ctx.region.as_str(),
                 plan.action.as_str(),
-                args.dry_run,
-                args.all_safe,
+                plan.dry_run,
+                all_safe_batch,
                 &path,
                 handled,
             );
             write_result(output, |out| document.write(out))
         }
-        (RemovalFormat::Human, Sink::Buffer(text)) => {
+        (ResultFormat::Human, Sink::Buffer(text)) => {
             write_result(output, |out| out.write_all(text.as_bytes()))
         }
-        (RemovalFormat::Human, _) => Ok(()),
+        (ResultFormat::Human, _) => Ok(()),
     };
     let outcome = result?;
     written?;
@@ -687,11 +719,11 @@ async fn all_safe(
         max,
     } = batch;
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
-    let overview = crate::audit(&inventory, None, &ctx.config, &ctx.catalog);
+    let overview = crate::session::audit(&inventory, None, &ctx.config, &ctx.catalog);
     // Each grant is audited from the newest live inventory: this walk for the first, then
     // the previous grant's re-check (itself an incremental re-walk), never a full walk again.
     let mut latest = Some(inventory);
-    let mut rows: Vec<(String, String, &'static str, String)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut attempted = 0;
     let mut stopped: Option<String> = None;
     let mut failure: Option<RemovalError> = None;
@@ -699,48 +731,9 @@ async fn all_safe(
     grants.sort_by(|a, b| a.grant.name.cmp(&b.grant.name));
     for g in &grants {
         let (name, id) = (g.grant.name.clone(), g.grant.id.to_string());
-        if g.verdict != Verdict::Safe {
-            let mut rules: Vec<&str> = Vec::new();
-            for f in g.findings.iter().filter(|f| f.holds()) {
-                if !rules.contains(&f.rule.as_str()) {
-                    rules.push(f.rule.as_str());
-                }
-            }
-            rows.push((
-                name,
-                id,
-                "kept",
-                format!("{} ({})", g.verdict.as_str(), rules.join(", ")),
-            ));
-            handled.push(Handled::not_safe(g));
-            continue;
-        }
-        if !g.is_clean() && !plan.accept_warnings && plan.reason.is_none() {
-            let rules: std::collections::BTreeSet<String> =
-                g.warnings().map(|f| f.rule.to_string()).collect();
-            let count = g.warnings().count();
-            rows.push((
-                name,
-                id,
-                "kept",
-                format!(
-                    "safe, {count} warning{} ({}); pass --accept-warnings to remove",
-                    if count == 1 { "" } else { "s" },
-                    rules.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-            handled.push(Handled::warnings(g));
-            continue;
-        }
-        if let Some(why) = &stopped {
-            rows.push((name, id, "kept", format!("not attempted: {why}")));
-            handled.push(Handled::skipped(g, why));
-            continue;
-        }
-        if attempted >= max {
-            let why = format!("--max {max} reached");
-            rows.push((name, id, "kept", format!("not attempted: {why}")));
-            handled.push(Handled::skipped(g, &why));
+        if let Some((why, entry)) = kept_unattempted(g, plan, stopped.as_deref(), attempted, max) {
+            rows.push((name, id, "kept", why));
+            handled.push(entry);
             continue;
         }
         attempted += 1;
@@ -750,19 +743,7 @@ async fn all_safe(
             plan: None,
             ..plan.clone()
         };
-        let base = match latest.as_ref() {
-            // A dry run changes nothing, so the same inventory serves every grant.
-            Some(inventory) if plan.dry_run => Some(inventory.clone()),
-            Some(_) => latest.take(),
-            None => None,
-        };
-        let base = match base {
-            Some(inventory) => match steps::resolve_in(&inventory, &g.grant.id) {
-                Some(resolved) => Base::Batch(resolved, Box::new(inventory)),
-                None => Base::Walk,
-            },
-            None => Base::Walk,
-        };
+        let base = base_for(&mut latest, plan.dry_run, &g.grant.id);
         let (ended, fresh) =
             remove_one(ctx, journal.as_deref_mut(), path, &selector, &single, base).await;
         if let Some(mut fresh) = fresh {
@@ -773,78 +754,174 @@ async fn all_safe(
             }
             latest = Some(fresh);
         }
-        match ended {
-            Ok(Ended::DryRun(dry)) => {
-                sink.say(&dry.text);
-                rows.push((name, id, "kept", "dry run: would be removed".into()));
-                handled.push(Handled::dry_run(&dry));
-            }
-            Ok(Ended::Finished(f)) if f.state == State::Done => {
-                rows.push((
-                    name,
-                    id,
-                    "removed",
-                    format!("done (journal entry {})", f.id),
-                ));
-                handled.push(Handled::finished(&f));
-            }
-            Ok(Ended::Finished(f)) => {
-                let why = match f.state {
-                    State::DoneUnexpected => {
-                        let apis: Vec<String> = f
-                            .detail
-                            .unexpected_apis
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect();
-                        format!(
-                            "REMOVED, UNEXPECTED: still used by {}; undo: {}",
-                            apis.join(", "),
-                            restore_command_line(&f.id)
-                        )
-                    }
-                    state => format!(
-                        "{}: {}",
-                        state.as_str(),
-                        f.detail.reason.clone().unwrap_or_default()
-                    ),
-                };
-                let removed = matches!(f.state, State::DoneUnexpected);
-                rows.push((name, id, if removed { "removed" } else { "kept" }, why));
-                handled.push(Handled::finished(&f));
-                stopped = Some("the batch stopped at the first unexpected outcome".into());
-            }
-            Ok(Ended::Refused(refusal)) => {
-                let why = match &refusal {
-                    Refusal::Unresolved(_) => "gone or ambiguous at removal time".to_owned(),
-                    Refusal::NotSafe(_) => "no longer safe in the fresh audit".to_owned(),
-                    Refusal::Warnings(_) => "warnings in the fresh audit".to_owned(),
-                    other => other.why(),
-                };
-                rows.push((name, id, "kept", why));
-                handled.push(Handled::refused(&refusal));
-                stopped = Some("the batch stopped at the first unexpected outcome".into());
-            }
-            Err(error) => {
-                rows.push((name, id, "kept", format!("error: {error}")));
-                handled.push(Handled::error(g, &error.to_string()));
-                stopped = Some("the batch stopped at an error".into());
-                failure = Some(error);
-            }
+        let settled = settle(g, ended, sink);
+        rows.push((name, id, settled.result, settled.why));
+        handled.push(settled.handled);
+        if let Some(why) = settled.stop {
+            stopped = Some(why.into());
+        }
+        if let Some(error) = settled.failure {
+            failure = Some(error);
         }
     }
-    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
-    let mut table = format!(
-        "{:<width$}  {:<32}  {:<7}  WHY\n",
-        "GRANT", "VPC ACCESS ID", "RESULT"
-    );
-    for (name, id, result, why) in &rows {
-        table.push_str(&format!("{name:<width$}  {id:<32}  {result:<7}  {why}\n"));
-    }
-    sink.say(&table);
+    sink.say(&table(&rows));
     match (failure, stopped) {
         (Some(error), _) => Err(error),
         (None, Some(_)) => Ok(Outcome::Held),
         (None, None) => Ok(Outcome::Clear),
     }
+}
+
+/// One line of the batch table: grant name, VpcAccessId, `removed` or `kept`, and why.
+type Row = (String, String, &'static str, String);
+
+/// Why `--all-safe` keeps `g` without attempting it: not safe; safe with warnings and no
+/// override; the batch has stopped; or `--max` grants were attempted already. `None` when it
+/// is attempted.
+fn kept_unattempted(
+    g: &GrantReport,
+    plan: &Plan,
+    stopped: Option<&str>,
+    attempted: usize,
+    max: usize,
+) -> Option<(String, Handled)> {
+    if g.verdict != Verdict::Safe {
+        let mut rules: Vec<&str> = Vec::new();
+        for f in g.findings.iter().filter(|f| f.holds()) {
+            if !rules.contains(&f.rule.as_str()) {
+                rules.push(f.rule.as_str());
+            }
+        }
+        let why = format!("{} ({})", g.verdict.as_str(), rules.join(", "));
+        return Some((why, Handled::not_safe(g)));
+    }
+    if !g.is_clean() && !plan.accept_warnings && plan.reason.is_none() {
+        let rules: std::collections::BTreeSet<String> =
+            g.warnings().map(|f| f.rule.to_string()).collect();
+        let count = g.warnings().count();
+        let why = format!(
+            "safe, {count} warning{} ({}); pass --accept-warnings to remove",
+            if count == 1 { "" } else { "s" },
+            rules.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        return Some((why, Handled::warnings(g)));
+    }
+    if let Some(why) = stopped {
+        return Some((format!("not attempted: {why}"), Handled::skipped(g, why)));
+    }
+    if attempted >= max {
+        let why = format!("--max {max} reached");
+        let handled = Handled::skipped(g, &why);
+        return Some((format!("not attempted: {why}"), handled));
+    }
+    None
+}
+
+/// Where step 2's audit of grant `id` comes from: the batch's latest live inventory when it
+/// still holds the grant (a dry run changes nothing, so it keeps the inventory for the next
+/// grant; a real removal hands it over), else a fresh walk.
+fn base_for(
+    latest: &mut Option<crate::inventory::Inventory>,
+    dry_run: bool,
+    id: &crate::inventory::VpcAccessId,
+) -> Base {
+    let base = match latest.as_ref() {
+        Some(inventory) if dry_run => Some(inventory.clone()),
+        Some(_) => latest.take(),
+        None => None,
+    };
+    match base {
+        Some(inventory) => match steps::resolve_in(&inventory, id) {
+            Some(resolved) => Base::Batch(resolved, Box::new(inventory)),
+            None => Base::Walk,
+        },
+        None => Base::Walk,
+    }
+}
+
+/// How one attempted grant of the batch ended, for its row and the document.
+struct Settled {
+    result: &'static str,
+    why: String,
+    handled: Handled,
+    /// Why the batch stops here, when it does.
+    stop: Option<&'static str>,
+    failure: Option<RemovalError>,
+}
+
+/// The row, document entry and batch consequence of `ended`; a dry run's plan is said now.
+fn settle(g: &GrantReport, ended: Result<Ended, RemovalError>, sink: &mut Sink) -> Settled {
+    const UNEXPECTED: &str = "the batch stopped at the first unexpected outcome";
+    let settled = |result, why, handled, stop| Settled {
+        result,
+        why,
+        handled,
+        stop,
+        failure: None,
+    };
+    match ended {
+        Ok(Ended::DryRun(dry)) => {
+            sink.say(&dry.text);
+            let why = "dry run: would be removed".into();
+            settled("kept", why, Handled::dry_run(&dry), None)
+        }
+        Ok(Ended::Finished(f)) if f.state == State::Done => {
+            let why = format!("done (journal entry {})", f.id);
+            settled("removed", why, Handled::finished(&f), None)
+        }
+        Ok(Ended::Finished(f)) => {
+            let why = match f.state {
+                State::DoneUnexpected => {
+                    let apis: Vec<String> = f
+                        .detail
+                        .unexpected_apis
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    format!(
+                        "REMOVED, UNEXPECTED: still used by {}; undo: {}",
+                        apis.join(", "),
+                        restore_command_line(&f.id)
+                    )
+                }
+                state => format!(
+                    "{}: {}",
+                    state.as_str(),
+                    f.detail.reason.clone().unwrap_or_default()
+                ),
+            };
+            let removed = matches!(f.state, State::DoneUnexpected);
+            let result = if removed { "removed" } else { "kept" };
+            settled(result, why, Handled::finished(&f), Some(UNEXPECTED))
+        }
+        Ok(Ended::Refused(refusal)) => {
+            let why = match &refusal {
+                Refusal::Unresolved(_) => "gone or ambiguous at removal time".to_owned(),
+                Refusal::NotSafe(_) => "no longer safe in the fresh audit".to_owned(),
+                Refusal::Warnings(_) => "warnings in the fresh audit".to_owned(),
+                other => other.why(),
+            };
+            settled("kept", why, Handled::refused(&refusal), Some(UNEXPECTED))
+        }
+        Err(error) => Settled {
+            result: "kept",
+            why: format!("error: {error}"),
+            handled: Handled::error(g, &error.to_string()),
+            stop: Some("the batch stopped at an error"),
+            failure: Some(error),
+        },
+    }
+}
+
+/// The batch table, names padded to the longest.
+fn table(rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
+    let mut table = format!(
+        "{:<width$}  {:<32}  {:<7}  WHY\n",
+        "GRANT", "VPC ACCESS ID", "RESULT"
+    );
+    for (name, id, result, why) in rows {
+        table.push_str(&format!("{name:<width$}  {id:<32}  {result:<7}  {why}\n"));
+    }
+    table
 }

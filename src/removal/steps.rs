@@ -164,7 +164,7 @@ pub async fn resolve(ctx: &Context, selector: &Selector) -> Result<Resolved, Sto
     // GG301 and GG302 come from the rule catalog, so the refusal reads like any audit.
     let mut inventory = Inventory::new(ctx.region.clone());
     inventory.grants = grants;
-    let report = crate::audit(&inventory, Some(selector), &ctx.config, &ctx.catalog);
+    let report = crate::session::audit(&inventory, Some(selector), &ctx.config, &ctx.catalog);
     Err(Stop::Refused(Refusal::Unresolved(Box::new(report))))
 }
 
@@ -192,7 +192,7 @@ pub fn audit_from(
     inventory: Inventory,
 ) -> Result<Audited, Stop> {
     let selector = Selector::Id(resolved.grant.id.clone());
-    let report = crate::audit(&inventory, Some(&selector), &ctx.config, &ctx.catalog);
+    let report = crate::session::audit(&inventory, Some(&selector), &ctx.config, &ctx.catalog);
     let found = report
         .grants
         .iter()
@@ -959,7 +959,7 @@ pub async fn recheck(
     };
     let fresh = walked.inventory;
     let grant = audited.grant().clone();
-    let report = crate::audit(
+    let report = crate::session::audit(
         &fresh,
         Some(&Selector::Id(grant.id.clone())),
         &ctx.config,
@@ -1272,7 +1272,7 @@ mod tests {
     /// The audit of grant `apv-9` (`spare`) in `inventory`.
     fn judged(inventory: &Inventory) -> Option<GrantReport> {
         let selector = Selector::Id("apv-9".into());
-        let report = crate::audit(
+        let report = crate::session::audit(
             inventory,
             Some(&selector),
             &Config::default(),

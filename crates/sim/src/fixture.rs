@@ -506,9 +506,17 @@ impl Fixture {
 
     /// Fills defaults and resolves references; an error names the offending value, which
     /// occurrence of it, and what is wrong.
-    fn normalize(&mut self) -> Result<(), (String, usize, String)> {
-        let bad = |value: &str, message: String| Err((value.to_owned(), 0, message));
+    fn normalize(&mut self) -> Result<(), Invalid> {
+        self.check_stages()?;
+        self.normalize_grants()?;
+        self.normalize_groups()?;
+        self.normalize_backends()?;
+        self.normalize_apis()?;
+        self.resolve_publications()
+    }
 
+    /// Every stage named anywhere is RELEASE, PRE or TEST.
+    fn check_stages(&self) -> Result<(), Invalid> {
         for stage in self
             .deployments
             .iter()
@@ -524,13 +532,17 @@ impl Fixture {
             .chain(self.index.missing.iter().map(|e| &e.stage))
         {
             if !STAGE_NAMES.contains(&stage.as_str()) {
-                return bad(
+                return invalid(
                     stage,
                     format!("unknown stage {stage:?}; expected RELEASE, PRE or TEST"),
                 );
             }
         }
+        Ok(())
+    }
 
+    /// Grant ids derived from name and port where not given; no two grants share one.
+    fn normalize_grants(&mut self) -> Result<(), Invalid> {
         for grant in &mut self.grants {
             if grant.vpc_access_id.is_empty() {
                 grant.vpc_access_id =
@@ -555,7 +567,11 @@ impl Fixture {
         // Two grants may share (VpcId, InstanceId, Port) as long as their ids differ: the real
         // service can hold such accounts (grants made before a uniqueness check, or under
         // different names), and GG305 needs them. SetVpcAccess still refuses a new one.
+        Ok(())
+    }
 
+    /// Group ids derived from names where not given, and an id for each of the three stages.
+    fn normalize_groups(&mut self) -> Result<(), Invalid> {
         for group in &mut self.groups {
             if group.id.is_empty() {
                 group.id = derived_id("group", &group.name);
@@ -567,8 +583,12 @@ impl Fixture {
                 }
             }
         }
-        check_unique(self.groups.iter().map(|g| &g.id), "group id")?;
+        check_unique(self.groups.iter().map(|g| &g.id), "group id")
+    }
 
+    /// Backend and model ids derived where not given, and each model's VPC reference
+    /// completed from the grant it names (by id or name).
+    fn normalize_backends(&mut self) -> Result<(), Invalid> {
         for backend in &mut self.backends {
             if backend.id.is_empty() {
                 backend.id = derived_id("backend", &backend.name);
@@ -594,15 +614,18 @@ impl Fixture {
                 }
             }
         }
-        check_unique(self.backends.iter().map(|b| &b.id), "backend id")?;
+        check_unique(self.backends.iter().map(|b| &b.id), "backend id")
+    }
 
+    /// Each API's group resolved to its id, and the API's id and path derived where not given.
+    fn normalize_apis(&mut self) -> Result<(), Invalid> {
         let groups = self.groups.clone();
         for api in &mut self.apis {
             let Some(group) = groups
                 .iter()
                 .find(|g| g.id == api.group || g.name == api.group)
             else {
-                return bad(
+                return invalid(
                     &api.group,
                     format!("no group has id or name {:?}", api.group),
                 );
@@ -615,26 +638,13 @@ impl Fixture {
                 api.path = format!("/{}", api.name);
             }
         }
-        check_unique(self.apis.iter().map(|a| &a.id), "API id")?;
+        check_unique(self.apis.iter().map(|a| &a.id), "API id")
+    }
 
-        let resolve_api = |apis: &[Api], key: &str| -> Result<Api, (String, usize, String)> {
-            let found: Vec<&Api> = apis.iter().filter(|a| a.id == key).collect();
-            let found = if found.is_empty() {
-                apis.iter().filter(|a| a.name == key).collect()
-            } else {
-                found
-            };
-            match found.as_slice() {
-                [one] => Ok((*one).clone()),
-                [] => Err((key.to_owned(), 0, format!("no API has id or name {key:?}"))),
-                _ => Err((
-                    key.to_owned(),
-                    0,
-                    format!("API name {key:?} is ambiguous; use the id"),
-                )),
-            }
-        };
-
+    /// Routes resolved for APIs, deployments and history (a deployment or version without its
+    /// own route takes the API's), the APIs they and the index name resolved to ids, and
+    /// at most one deployment per API and stage.
+    fn resolve_publications(&mut self) -> Result<(), Invalid> {
         for api in &mut self.apis {
             resolve_route(&mut api.route, &self.grants, &self.backends)?;
         }
@@ -655,7 +665,7 @@ impl Fixture {
         let mut live = std::collections::HashSet::new();
         for d in &self.deployments {
             if !live.insert((&d.api, &d.stage)) {
-                return bad(
+                return invalid(
                     &d.api,
                     format!("API {:?} is deployed twice in {}", d.api, d.stage),
                 );
@@ -683,10 +693,33 @@ impl Fixture {
     }
 }
 
-fn check_unique<'a>(
-    ids: impl Iterator<Item = &'a String>,
-    what: &str,
-) -> Result<(), (String, usize, String)> {
+/// What is wrong with a fixture: the offending value, which occurrence of it, and why.
+type Invalid = (String, usize, String);
+
+fn invalid<T>(value: &str, message: String) -> Result<T, Invalid> {
+    Err((value.to_owned(), 0, message))
+}
+
+/// The API `key` names: by id, else by a name only one API has.
+fn resolve_api(apis: &[Api], key: &str) -> Result<Api, Invalid> {
+    let found: Vec<&Api> = apis.iter().filter(|a| a.id == key).collect();
+    let found = if found.is_empty() {
+        apis.iter().filter(|a| a.name == key).collect()
+    } else {
+        found
+    };
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err((key.to_owned(), 0, format!("no API has id or name {key:?}"))),
+        _ => Err((
+            key.to_owned(),
+            0,
+            format!("API name {key:?} is ambiguous; use the id"),
+        )),
+    }
+}
+
+fn check_unique<'a>(ids: impl Iterator<Item = &'a String>, what: &str) -> Result<(), Invalid> {
     let mut seen = std::collections::HashSet::new();
     for id in ids {
         if !seen.insert(id) {
@@ -704,11 +737,7 @@ pub(crate) fn fill_route(route: &mut Route, grants: &[Grant], backends: &[Backen
 
 /// Fills a VPC route's missing keys from the grant it names, and turns a backend name into its
 /// id. A route naming no existing grant stays as written (a dangling reference is data).
-fn resolve_route(
-    route: &mut Route,
-    grants: &[Grant],
-    backends: &[Backend],
-) -> Result<(), (String, usize, String)> {
+fn resolve_route(route: &mut Route, grants: &[Grant], backends: &[Backend]) -> Result<(), Invalid> {
     match route {
         Route::Vpc(vpc) => {
             let grant = grants.iter().find(|g| {

@@ -81,7 +81,70 @@ pub fn fixture(options: &GenerateOptions) -> Fixture {
     let stages = &STAGE_NAMES[..options.stages.clamp(1, 3)];
     let vpc_share = options.vpc_share.clamp(0.0, 1.0);
 
-    let grants: Vec<Grant> = (0..options.grants)
+    let grants = grants(options.grants);
+    let backends = backends(options.grants / 5, &grants);
+    let groups = groups(options.groups);
+    let routes = Routes {
+        grants: &grants,
+        backends: &backends,
+    };
+
+    let mut apis = Vec::with_capacity(options.groups * options.apis_per_group);
+    let mut published = Published::default();
+    for (g, group) in groups.iter().enumerate() {
+        for a in 0..options.apis_per_group {
+            let n = g * options.apis_per_group + a;
+            let shape = ApiShape {
+                group: g,
+                n,
+                stages,
+                vpc_share,
+            };
+            apis.push(api(&mut rng, &routes, group, &shape, &mut published));
+        }
+    }
+    let Published {
+        mut deployments,
+        mut history,
+    } = published;
+    for d in &mut deployments {
+        d.version = fixture::version_from_time(&d.deployed_time);
+    }
+    for h in &mut history {
+        h.version = fixture::version_from_time(&h.deployed_time);
+    }
+
+    Fixture {
+        description: format!(
+            "generated: {} groups x {} APIs, {} stages, {} grants, vpc share {}, seed {}",
+            options.groups,
+            options.apis_per_group,
+            stages.len(),
+            options.grants,
+            vpc_share,
+            options.seed
+        ),
+        region: "cn-hangzhou".into(),
+        regions: Vec::new(),
+        credentials: vec![FixtureCredential {
+            access_key_id: ACCESS_KEY_ID.into(),
+            access_key_secret: ACCESS_KEY_SECRET.into(),
+            security_token: None,
+        }],
+        grants,
+        groups,
+        apis,
+        deployments,
+        history,
+        backends,
+        index: Default::default(),
+        faults: Default::default(),
+    }
+}
+
+/// `count` grants, eight to a VPC.
+fn grants(count: usize) -> Vec<Grant> {
+    (0..count)
         .map(|i| Grant {
             vpc_access_id: id("grant", i),
             name: format!("gen-grant-{i:04}"),
@@ -92,19 +155,13 @@ pub fn fixture(options: &GenerateOptions) -> Fixture {
             vpc_target_host_name: String::new(),
             created_time: time_at(-86_400),
         })
-        .collect();
-    let vpc_route = |grant: &Grant| {
-        Route::Vpc(VpcRoute {
-            name: Some(grant.name.clone()),
-            vpc_id: Some(grant.vpc_id.clone()),
-            instance_id: Some(grant.instance_id.clone()),
-            port: Some(grant.port),
-            enabled: true,
-        })
-    };
+        .collect()
+}
 
-    // One backend per five grants: RELEASE and PRE models route to grants, TEST to HTTP.
-    let backends: Vec<Backend> = (0..options.grants / 5)
+/// `count` VPC backends (one per five grants): RELEASE and PRE models route to grants, TEST
+/// to HTTP.
+fn backends(count: usize, grants: &[Grant]) -> Vec<Backend> {
+    (0..count)
         .map(|j| Backend {
             id: id("backend", j),
             name: format!("gen-backend-{j:03}"),
@@ -140,9 +197,12 @@ pub fn fixture(options: &GenerateOptions) -> Fixture {
                 })
                 .collect(),
         })
-        .collect();
+        .collect()
+}
 
-    let groups: Vec<Group> = (0..options.groups)
+/// `count` API groups, each with its three stages.
+fn groups(count: usize) -> Vec<Group> {
+    (0..count)
         .map(|g| Group {
             id: id("group", g),
             name: format!("gen-group-{g:03}"),
@@ -156,117 +216,120 @@ pub fn fixture(options: &GenerateOptions) -> Fixture {
                 .map(|(s, stage)| ((*stage).to_owned(), id("stage", g * 3 + s)))
                 .collect(),
         })
-        .collect();
+        .collect()
+}
 
-    let pick_route = |rng: &mut StdRng, group: usize, share: f64| -> Route {
-        if grants.is_empty() || rng.random::<f64>() >= share {
+/// What an API can route to.
+struct Routes<'a> {
+    grants: &'a [Grant],
+    backends: &'a [Backend],
+}
+
+impl Routes<'_> {
+    /// A route: with probability `share` through a grant (directly, or through a backend
+    /// [`BACKEND_SHARE`] of the time), else to the group's HTTP service.
+    fn pick(&self, rng: &mut StdRng, group: usize, share: f64) -> Route {
+        if self.grants.is_empty() || rng.random::<f64>() >= share {
             return Route::Http(HttpRoute {
                 address: format!("http://svc-{group}.example.com"),
             });
         }
-        if !backends.is_empty() && rng.random::<f64>() < BACKEND_SHARE {
-            let b = rng.random_range(0..backends.len());
+        if !self.backends.is_empty() && rng.random::<f64>() < BACKEND_SHARE {
+            let b = rng.random_range(0..self.backends.len());
             return Route::Backend(BackendRoute {
-                id: backends[b].id.clone(),
+                id: self.backends[b].id.clone(),
             });
         }
-        vpc_route(&grants[rng.random_range(0..grants.len())])
+        let grant = &self.grants[rng.random_range(0..self.grants.len())];
+        Route::Vpc(VpcRoute {
+            name: Some(grant.name.clone()),
+            vpc_id: Some(grant.vpc_id.clone()),
+            instance_id: Some(grant.instance_id.clone()),
+            port: Some(grant.port),
+            enabled: true,
+        })
+    }
+}
+
+/// Which API to build: its group's index, its number in the account, and the stages and VPC
+/// share of the account.
+struct ApiShape<'a> {
+    group: usize,
+    n: usize,
+    stages: &'a [&'a str],
+    vpc_share: f64,
+}
+
+/// What the generated APIs published: live deployments and older versions.
+#[derive(Default)]
+struct Published {
+    deployments: Vec<Deployment>,
+    history: Vec<HistoryEntry>,
+}
+
+/// API number `shape.n` in `group`: its draft, and per stage (by [`DEPLOY_SHARE`]) its older
+/// versions and its deployment, which [`DRIFT_SHARE`] of the time routes elsewhere than the
+/// draft. The calls on `rng` keep one order, so a seed always gives the same account.
+fn api(
+    rng: &mut StdRng,
+    routes: &Routes<'_>,
+    group: &Group,
+    shape: &ApiShape<'_>,
+    published: &mut Published,
+) -> Api {
+    let (g, n) = (shape.group, shape.n);
+    let api_id = id("api", n);
+    let created = (n as i64) * 60;
+    let draft = routes.pick(rng, g, shape.vpc_share);
+    let mut last_deployed = created;
+    let mut drifted = false;
+    for (s, stage) in shape.stages.iter().enumerate() {
+        if rng.random::<f64>() >= DEPLOY_SHARE[s] {
+            continue;
+        }
+        let old = rng.random_range(0..=MAX_OLD_VERSIONS);
+        let at = |k: u32| created + i64::from(k + 1) * 86_400 + (s as i64) * 3_600;
+        for k in 0..old {
+            let route = (rng.random::<f64>() < HISTORY_VPC_SHARE).then(|| routes.pick(rng, g, 1.0));
+            published.history.push(HistoryEntry {
+                api: api_id.clone(),
+                stage: (*stage).into(),
+                version: String::new(),
+                deployed_time: time_at(at(k)),
+                route,
+            });
+        }
+        let deployed = at(old);
+        last_deployed = last_deployed.max(deployed);
+        let route = (rng.random::<f64>() < DRIFT_SHARE).then(|| {
+            drifted = true;
+            routes.pick(rng, g, shape.vpc_share)
+        });
+        published.deployments.push(Deployment {
+            api: api_id.clone(),
+            stage: (*stage).into(),
+            deployed_time: time_at(deployed),
+            version: String::new(),
+            route,
+        });
+    }
+    // A draft edited after its last deployment is newer than every live version.
+    let modified = if drifted {
+        last_deployed + 600
+    } else {
+        last_deployed
     };
-
-    let mut apis = Vec::with_capacity(options.groups * options.apis_per_group);
-    let mut deployments = Vec::new();
-    let mut history = Vec::new();
-    for (g, group) in groups.iter().enumerate() {
-        for a in 0..options.apis_per_group {
-            let n = g * options.apis_per_group + a;
-            let api_id = id("api", n);
-            let created = (n as i64) * 60;
-            let draft = pick_route(&mut rng, g, vpc_share);
-            let mut last_deployed = created;
-            let mut drifted = false;
-            for (s, stage) in stages.iter().enumerate() {
-                if rng.random::<f64>() >= DEPLOY_SHARE[s] {
-                    continue;
-                }
-                let old = rng.random_range(0..=MAX_OLD_VERSIONS);
-                let at = |k: u32| created + i64::from(k + 1) * 86_400 + (s as i64) * 3_600;
-                for k in 0..old {
-                    let route = (rng.random::<f64>() < HISTORY_VPC_SHARE)
-                        .then(|| pick_route(&mut rng, g, 1.0));
-                    history.push(HistoryEntry {
-                        api: api_id.clone(),
-                        stage: (*stage).into(),
-                        version: String::new(),
-                        deployed_time: time_at(at(k)),
-                        route,
-                    });
-                }
-                let deployed = at(old);
-                last_deployed = last_deployed.max(deployed);
-                let route = (rng.random::<f64>() < DRIFT_SHARE).then(|| {
-                    drifted = true;
-                    pick_route(&mut rng, g, vpc_share)
-                });
-                deployments.push(Deployment {
-                    api: api_id.clone(),
-                    stage: (*stage).into(),
-                    deployed_time: time_at(deployed),
-                    version: String::new(),
-                    route,
-                });
-            }
-            // A draft edited after its last deployment is newer than every live version.
-            let modified = if drifted {
-                last_deployed + 600
-            } else {
-                last_deployed
-            };
-            apis.push(Api {
-                group: group.id.clone(),
-                id: api_id,
-                name: format!("api{n:06}"),
-                method: if n % 3 == 0 { "POST" } else { "GET" }.into(),
-                path: format!("/g{g}/api{n:06}"),
-                description: String::new(),
-                visibility: "PRIVATE".into(),
-                created_time: time_at(created),
-                modified_time: time_at(modified),
-                route: draft,
-            });
-        }
-    }
-    for d in &mut deployments {
-        d.version = fixture::version_from_time(&d.deployed_time);
-    }
-    for h in &mut history {
-        h.version = fixture::version_from_time(&h.deployed_time);
-    }
-
-    Fixture {
-        description: format!(
-            "generated: {} groups x {} APIs, {} stages, {} grants, vpc share {}, seed {}",
-            options.groups,
-            options.apis_per_group,
-            stages.len(),
-            options.grants,
-            vpc_share,
-            options.seed
-        ),
-        region: "cn-hangzhou".into(),
-        regions: Vec::new(),
-        credentials: vec![FixtureCredential {
-            access_key_id: ACCESS_KEY_ID.into(),
-            access_key_secret: ACCESS_KEY_SECRET.into(),
-            security_token: None,
-        }],
-        grants,
-        groups,
-        apis,
-        deployments,
-        history,
-        backends,
-        index: Default::default(),
-        faults: Default::default(),
+    Api {
+        group: group.id.clone(),
+        id: api_id,
+        name: format!("api{n:06}"),
+        method: if n % 3 == 0 { "POST" } else { "GET" }.into(),
+        path: format!("/g{g}/api{n:06}"),
+        description: String::new(),
+        visibility: "PRIVATE".into(),
+        created_time: time_at(created),
+        modified_time: time_at(modified),
+        route: draft,
     }
 }
 

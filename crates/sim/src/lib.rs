@@ -625,94 +625,21 @@ async fn entry(
     if metadata::is_metadata_path(uri.path()) {
         return metadata_entry(&shared, &method, uri.path(), now);
     }
-    let query = decode_pairs(uri.query().unwrap_or("").as_bytes());
-    let mut pairs = query.clone();
-    let is_form = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if is_form {
-        pairs.extend(decode_pairs(&body));
-    }
-    let params = Params { pairs };
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let action = params
-        .get("Action")
-        .map(str::to_owned)
-        .or_else(|| header("x-acs-action"))
-        .unwrap_or_default();
-
-    let mut record = CallRecord {
-        time: log_time(OffsetDateTime::now_utc()),
-        action: action.clone(),
-        method: method.to_string(),
-        group_id: params.get("GroupId").map(str::to_owned),
-        api_id: params.get("ApiId").map(str::to_owned),
-        stage_name: params.get("StageName").map(str::to_owned),
-        backend_id: params.get("BackendId").map(str::to_owned),
-        vpc_name: params
-            .get("VpcName")
-            .or(params.get("Name"))
-            .map(str::to_owned),
-        page_number: params.get("PageNumber").map(str::to_owned),
-        signature_version: None,
-        access_key_id: None,
-        nonce: None,
-        signature: None,
-        status: 0,
-        error_code: None,
-        response_bytes: 0,
-    };
-
+    let request = Request::read(method, &uri, headers, &body);
+    let mut record = request.record();
     let answer = match authenticate(
         &shared,
-        &method,
+        &request.method,
         uri.path(),
-        &params,
-        &query,
-        &headers,
+        &request.params,
+        &request.query,
+        &request.headers,
         &body,
         now,
         &mut record,
     ) {
         Err(e) => Answer::error(&shared, &rid, &e),
-        Ok(()) => {
-            let version = params
-                .get("Version")
-                .map(str::to_owned)
-                .or_else(|| header("x-acs-version"));
-            if let Some(answer) = (action == "AssumeRole")
-                .then(|| sts_fault(&shared, &rid))
-                .flatten()
-            {
-                answer
-            } else if action == "AssumeRole" {
-                match sts::assume_role(&shared.identity, &params, &rid, now) {
-                    Ok(body) => Answer {
-                        status: 200,
-                        content_type: "application/json;charset=utf-8",
-                        body: body.to_string().into_bytes(),
-                        error_code: None,
-                        retry_after: false,
-                        truncate: false,
-                        cut_after: None,
-                        oversize: None,
-                        raw: None,
-                    },
-                    Err(e) => Answer::error(&shared, &rid, &e),
-                }
-            } else {
-                serve_action(&shared, &action, version.as_deref(), &params, &rid, now)
-            }
-        }
+        Ok(()) => request.serve(&shared, &rid, now),
     };
 
     let mut builder = Response::builder()
@@ -724,7 +651,6 @@ async fn entry(
         // FAULTS.md: the hint is 5 (the SDK reads it as milliseconds), so tests never wait long.
         builder = builder.header("x-acs-retry-after", HeaderValue::from_static("5"));
     }
-    let full = answer.body.len();
     record.status = answer.status;
     record.error_code = answer.error_code.clone();
     match answer.raw {
@@ -736,18 +662,146 @@ async fn entry(
         }
         Some(Raw::Hang) => {
             shared.log.push(record);
-            let _held = StallGuard::new(&shared.stalls, &action, "hang", arrived);
+            let _held = StallGuard::new(&shared.stalls, &request.action, "hang", arrived);
             // Until the client gives up: hyper drops this future when the connection closes.
             return std::future::pending::<Response<Body>>().await;
         }
         Some(Raw::Trickle(_)) | None => {}
     }
-    let response = if let Some(Raw::Trickle(interval)) = answer.raw {
+    let response = shaped_response(&shared, &conn, builder, answer, &rid, &mut record, || {
+        StallGuard::new(&shared.stalls, &request.action, "slowloris", arrived)
+    });
+    shared.log.push(record);
+    response.unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// One decoded API request: its query, its parameters (query and form body) and its action.
+struct Request {
+    method: Method,
+    headers: HeaderMap,
+    query: Vec<(String, String)>,
+    params: Params,
+    /// `Action` (v1), else the `x-acs-action` header (v3).
+    action: String,
+}
+
+impl Request {
+    /// Decodes the query and, when the body is a form, its fields after the query's.
+    fn read(method: Method, uri: &Uri, headers: HeaderMap, body: &[u8]) -> Request {
+        let query = decode_pairs(uri.query().unwrap_or("").as_bytes());
+        let mut pairs = query.clone();
+        let is_form = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if is_form {
+            pairs.extend(decode_pairs(body));
+        }
+        let params = Params { pairs };
+        let action = params
+            .get("Action")
+            .map(str::to_owned)
+            .or_else(|| header_of(&headers, "x-acs-action"))
+            .unwrap_or_default();
+        Request {
+            method,
+            headers,
+            query,
+            params,
+            action,
+        }
+    }
+
+    /// The log line of this call, before authentication and the answer fill in the rest.
+    fn record(&self) -> CallRecord {
+        let params = &self.params;
+        CallRecord {
+            time: log_time(OffsetDateTime::now_utc()),
+            action: self.action.clone(),
+            method: self.method.to_string(),
+            group_id: params.get("GroupId").map(str::to_owned),
+            api_id: params.get("ApiId").map(str::to_owned),
+            stage_name: params.get("StageName").map(str::to_owned),
+            backend_id: params.get("BackendId").map(str::to_owned),
+            vpc_name: params
+                .get("VpcName")
+                .or(params.get("Name"))
+                .map(str::to_owned),
+            page_number: params.get("PageNumber").map(str::to_owned),
+            signature_version: None,
+            access_key_id: None,
+            nonce: None,
+            signature: None,
+            status: 0,
+            error_code: None,
+            response_bytes: 0,
+        }
+    }
+
+    /// The answer to an authenticated request: STS's AssumeRole, or a CloudAPI action.
+    fn serve(&self, shared: &Shared, rid: &str, now: OffsetDateTime) -> Answer {
+        let version = (self.params.get("Version").map(str::to_owned))
+            .or_else(|| header_of(&self.headers, "x-acs-version"));
+        if self.action == "AssumeRole" {
+            if let Some(answer) = sts_fault(shared, rid) {
+                return answer;
+            }
+        } else {
+            return serve_action(
+                shared,
+                &self.action,
+                version.as_deref(),
+                &self.params,
+                rid,
+                now,
+            );
+        }
+        match sts::assume_role(&shared.identity, &self.params, rid, now) {
+            Ok(body) => Answer {
+                status: 200,
+                content_type: "application/json;charset=utf-8",
+                body: body.to_string().into_bytes(),
+                error_code: None,
+                retry_after: false,
+                truncate: false,
+                cut_after: None,
+                oversize: None,
+                raw: None,
+            },
+            Err(e) => Answer::error(shared, rid, &e),
+        }
+    }
+}
+
+/// A header's value as text, when present and visible ASCII.
+fn header_of(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The response for an answer the connection carries to its end: trickled (`slowloris`,
+/// holding the guard `stall` makes), oversized, cut by a reset, truncated, or whole. Records
+/// the body bytes that leave in `record`.
+fn shaped_response(
+    shared: &Shared,
+    conn: &Conn,
+    builder: axum::http::response::Builder,
+    answer: Answer,
+    rid: &str,
+    record: &mut CallRecord,
+    stall: impl FnOnce() -> StallGuard,
+) -> Result<Response<Body>, axum::http::Error> {
+    let full = answer.body.len();
+    if let Some(Raw::Trickle(interval)) = answer.raw {
         record.response_bytes = full as u64;
-        let guard = StallGuard::new(&shared.stalls, &action, "slowloris", arrived);
         builder
             .header("content-length", full.to_string())
-            .body(trickled_body(answer.body, interval, guard))
+            .body(trickled_body(answer.body, interval, stall()))
     } else if let Some((size, chunked)) = answer.oversize {
         record.response_bytes = size;
         let builder = if chunked {
@@ -755,7 +809,7 @@ async fn entry(
         } else {
             builder.header("content-length", size.to_string())
         };
-        builder.body(oversized_body(&rid, size, shared.oversize_sent.clone()))
+        builder.body(oversized_body(rid, size, shared.oversize_sent.clone()))
     } else if let Some(cut) = answer.cut_after {
         // R6: the cut is a real TCP RST, on this connection only.
         conn.reset_on_close();
@@ -767,30 +821,32 @@ async fn entry(
     } else if answer.truncate {
         let half = Bytes::from(answer.body[..full / 2].to_vec());
         record.response_bytes = half.len() as u64;
-        // Send the head and half the body, pause so they reach the client, then fail the
-        // stream: hyper closes the connection short of the promised Content-Length.
-        let chunks = futures::stream::unfold(Some(half), |state| async move {
-            match state {
-                Some(half) => Some((Ok(half), None)),
-                None => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let cut = std::io::Error::new(
-                        std::io::ErrorKind::ConnectionReset,
-                        "truncated by fault injection",
-                    );
-                    Some((Err::<Bytes, _>(cut), None))
-                }
-            }
-        });
         builder
             .header("content-length", full.to_string())
-            .body(Body::from_stream(chunks))
+            .body(truncated_body(half))
     } else {
         record.response_bytes = full as u64;
         builder.body(Body::from(answer.body))
-    };
-    shared.log.push(record);
-    response.unwrap_or_else(|_| Response::new(Body::empty()))
+    }
+}
+
+/// The head and `half` the body, a pause so they reach the client, then a failed stream:
+/// hyper closes the connection short of the promised Content-Length.
+fn truncated_body(half: Bytes) -> Body {
+    let chunks = futures::stream::unfold(Some(half), |state| async move {
+        match state {
+            Some(half) => Some((Ok(half), None)),
+            None => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let cut = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "truncated by fault injection",
+                );
+                Some((Err::<Bytes, _>(cut), None))
+            }
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 /// A JSON object padded to exactly `size` bytes, streamed in 64 KiB chunks; every chunk handed
@@ -863,6 +919,21 @@ fn cut_body(head: Bytes) -> Body {
     Body::from_stream(chunks)
 }
 
+/// What a request's signature claims, whichever scheme signed it.
+struct Claim {
+    access_key_id: String,
+    nonce: String,
+    /// `Timestamp` (v1) or `x-acs-date` (v3).
+    timestamp: String,
+    security_token: Option<String>,
+    string_to_sign: String,
+    /// Whether the string to sign is checked with v1's HMAC-SHA1 (else ACS3's HMAC-SHA256).
+    v1: bool,
+    signature: String,
+}
+
+/// Checks a request's signature, credentials, security token, timestamp and nonce, in the
+/// order the service reports them, recording what it learns in `record`.
 #[allow(clippy::too_many_arguments)]
 fn authenticate(
     shared: &Shared,
@@ -875,117 +946,166 @@ fn authenticate(
     now: OffsetDateTime,
     record: &mut CallRecord,
 ) -> Result<(), ApiError> {
+    let v3 = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .filter(|a| a.trim_start().starts_with(verify::V3_ALGORITHM));
+    let claim = match v3 {
+        Some(authorization) => v3_claim(authorization, method, path, query, headers, body, record)?,
+        None => v1_claim(method, params, record)?,
+    };
+    let credential = credential_of(shared, &claim.access_key_id, now)?;
+    check_security_token(shared, &credential, claim.security_token.as_deref())?;
+    check_timestamp(&claim.timestamp, now)?;
+
+    let computed = if claim.v1 {
+        verify::v1_signature(&credential.access_key_secret, &claim.string_to_sign)
+    } else {
+        verify::v3_signature(&credential.access_key_secret, &claim.string_to_sign)
+    };
+    if !verify::same_signature(&computed, &claim.signature) {
+        return Err(ApiError::with_status(
+            400,
+            "SignatureDoesNotMatch",
+            format!("Specified signature is not matched with our calculation. server string to sign is:{}", claim.string_to_sign),
+        ));
+    }
+
+    if !lock(&shared.nonces).insert((claim.access_key_id, claim.nonce)) {
+        return Err(ApiError::with_status(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        ));
+    }
+    Ok(())
+}
+
+/// The claim of an ACS3-HMAC-SHA256 request: the `Authorization` header and the `x-acs-*`
+/// headers, with the body's hash checked against `x-acs-content-sha256` when sent.
+fn v3_claim(
+    authorization: &str,
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: &[u8],
+    record: &mut CallRecord,
+) -> Result<Claim, ApiError> {
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let authorization = header("authorization");
-    let v3 = authorization
-        .as_deref()
-        .filter(|a| a.trim_start().starts_with(verify::V3_ALGORITHM));
-
-    // `v1` tells which HMAC the string to sign is checked with.
-    let (ak, nonce, timestamp, token, string_to_sign, v1, sent) = if let Some(auth) = v3 {
-        record.signature_version = Some(SignatureVersion::V3);
-        let auth = verify::parse_v3_authorization(auth).ok_or_else(|| {
-            ApiError::with_status(
-                400,
-                "IncompleteSignature",
-                "The request signature does not conform to Aliyun standards.",
-            )
-        })?;
-        record.access_key_id = Some(auth.access_key_id.clone());
-        record.signature = Some(auth.signature.clone());
-        let nonce = header("x-acs-signature-nonce")
-            .ok_or_else(|| ApiError::missing("x-acs-signature-nonce"))?;
-        record.nonce = Some(nonce.clone());
-        let date = header("x-acs-date").ok_or_else(|| ApiError::missing("x-acs-date"))?;
-        let hashed = verify::payload_hash(body);
-        if let Some(claimed) = header("x-acs-content-sha256") {
-            if !claimed.eq_ignore_ascii_case(&hashed) {
-                return Err(ApiError::with_status(
-                    400,
-                    "SignatureDoesNotMatch",
-                    "The x-acs-content-sha256 header does not match the request body.",
-                ));
-            }
-        }
-        let value_of = |name: &str| -> Vec<String> {
-            headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                .collect()
-        };
-        let claimed = header("x-acs-content-sha256").unwrap_or(hashed);
-        let sts = verify::v3_string_to_sign(
-            method.as_str(),
-            path,
-            query,
-            &auth.signed_headers,
-            value_of,
-            &claimed,
-        );
-        (
-            auth.access_key_id,
-            nonce,
-            date,
-            header("x-acs-security-token"),
-            sts,
-            false,
-            auth.signature,
+    record.signature_version = Some(SignatureVersion::V3);
+    let auth = verify::parse_v3_authorization(authorization).ok_or_else(|| {
+        ApiError::with_status(
+            400,
+            "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards.",
         )
-    } else {
-        let Some(signature) = params
-            .pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "Signature")
-            .map(|(_, v)| v.clone())
-        else {
+    })?;
+    record.access_key_id = Some(auth.access_key_id.clone());
+    record.signature = Some(auth.signature.clone());
+    let nonce = header("x-acs-signature-nonce")
+        .ok_or_else(|| ApiError::missing("x-acs-signature-nonce"))?;
+    record.nonce = Some(nonce.clone());
+    let date = header("x-acs-date").ok_or_else(|| ApiError::missing("x-acs-date"))?;
+    let hashed = verify::payload_hash(body);
+    if let Some(claimed) = header("x-acs-content-sha256") {
+        if !claimed.eq_ignore_ascii_case(&hashed) {
             return Err(ApiError::with_status(
                 400,
-                "IncompleteSignature",
-                "The request signature does not conform to Aliyun standards. Signature is missing.",
+                "SignatureDoesNotMatch",
+                "The x-acs-content-sha256 header does not match the request body.",
             ));
-        };
-        record.signature_version = Some(SignatureVersion::V1);
-        record.signature = Some(signature.clone());
-        let ak = params
-            .get("AccessKeyId")
-            .ok_or_else(|| ApiError::missing("AccessKeyId"))?
-            .to_owned();
-        record.access_key_id = Some(ak.clone());
-        let nonce = params
-            .get("SignatureNonce")
-            .ok_or_else(|| ApiError::missing("SignatureNonce"))?
-            .to_owned();
-        record.nonce = Some(nonce.clone());
-        let timestamp = params
-            .get("Timestamp")
-            .ok_or_else(|| ApiError::missing("Timestamp"))?
-            .to_owned();
-        if params.get("SignatureMethod") != Some("HMAC-SHA1") {
-            return Err(ApiError::invalid("SignatureMethod", "expected HMAC-SHA1"));
         }
-        if params.get("SignatureVersion") != Some("1.0") {
-            return Err(ApiError::invalid("SignatureVersion", "expected 1.0"));
-        }
-        let sts = verify::v1_string_to_sign(method.as_str(), &params.pairs);
-        (
-            ak,
-            nonce,
-            timestamp,
-            params.get("SecurityToken").map(str::to_owned),
-            sts,
-            true,
-            signature,
-        )
+    }
+    let value_of = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
     };
+    let claimed = header("x-acs-content-sha256").unwrap_or(hashed);
+    let string_to_sign = verify::v3_string_to_sign(
+        method.as_str(),
+        path,
+        query,
+        &auth.signed_headers,
+        value_of,
+        &claimed,
+    );
+    Ok(Claim {
+        access_key_id: auth.access_key_id,
+        nonce,
+        timestamp: date,
+        security_token: header("x-acs-security-token"),
+        string_to_sign,
+        v1: false,
+        signature: auth.signature,
+    })
+}
 
-    let issued = shared.identity.lookup(&ak);
+/// The claim of a signature v1 request: the `Signature*`, `AccessKeyId` and `Timestamp`
+/// parameters.
+fn v1_claim(method: &Method, params: &Params, record: &mut CallRecord) -> Result<Claim, ApiError> {
+    let Some(signature) = params
+        .pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "Signature")
+        .map(|(_, v)| v.clone())
+    else {
+        return Err(ApiError::with_status(
+            400,
+            "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards. Signature is missing.",
+        ));
+    };
+    record.signature_version = Some(SignatureVersion::V1);
+    record.signature = Some(signature.clone());
+    let ak = params
+        .get("AccessKeyId")
+        .ok_or_else(|| ApiError::missing("AccessKeyId"))?
+        .to_owned();
+    record.access_key_id = Some(ak.clone());
+    let nonce = params
+        .get("SignatureNonce")
+        .ok_or_else(|| ApiError::missing("SignatureNonce"))?
+        .to_owned();
+    record.nonce = Some(nonce.clone());
+    let timestamp = params
+        .get("Timestamp")
+        .ok_or_else(|| ApiError::missing("Timestamp"))?
+        .to_owned();
+    if params.get("SignatureMethod") != Some("HMAC-SHA1") {
+        return Err(ApiError::invalid("SignatureMethod", "expected HMAC-SHA1"));
+    }
+    if params.get("SignatureVersion") != Some("1.0") {
+        return Err(ApiError::invalid("SignatureVersion", "expected 1.0"));
+    }
+    Ok(Claim {
+        access_key_id: ak,
+        nonce,
+        timestamp,
+        security_token: params.get("SecurityToken").map(str::to_owned),
+        string_to_sign: verify::v1_string_to_sign(method.as_str(), &params.pairs),
+        v1: true,
+        signature,
+    })
+}
+
+/// The credential `access_key_id` names: the fixture's (or the environment's), or one the
+/// emulator's STS or metadata service issued and that has not expired at `now`.
+fn credential_of(
+    shared: &Shared,
+    access_key_id: &str,
+    now: OffsetDateTime,
+) -> Result<FixtureCredential, ApiError> {
+    let issued = shared.identity.lookup(access_key_id);
     if issued.as_ref().is_some_and(|i| now >= i.expires_at) {
         return Err(ApiError::with_status(
             400,
@@ -993,10 +1113,10 @@ fn authenticate(
             "Specified SecurityToken is expired.",
         ));
     }
-    let credential = shared
+    shared
         .credentials
         .iter()
-        .find(|c| c.access_key_id == ak)
+        .find(|c| c.access_key_id == access_key_id)
         .cloned()
         .or(issued.map(|i| i.credential))
         .ok_or_else(|| {
@@ -1005,9 +1125,17 @@ fn authenticate(
                 "InvalidAccessKeyId.NotFound",
                 "Specified access key is not found.",
             )
-        })?;
+        })
+}
 
-    match (&credential.security_token, &token) {
+/// The security token sent must be the credential's own, and present exactly when it has
+/// one; `--sts-expire-after N` expires every token after N token-bearing calls.
+fn check_security_token(
+    shared: &Shared,
+    credential: &FixtureCredential,
+    token: Option<&str>,
+) -> Result<(), ApiError> {
+    match (&credential.security_token, token) {
         (Some(_), None) => {
             return Err(ApiError::with_status(
                 400,
@@ -1044,8 +1172,13 @@ fn authenticate(
             ));
         }
     }
+    Ok(())
+}
 
-    let at = OffsetDateTime::parse(&timestamp, &time::format_description::well_known::Rfc3339)
+/// The request's timestamp must parse as RFC 3339 and lie within [`TIMESTAMP_WINDOW`] of
+/// `now`.
+fn check_timestamp(timestamp: &str, now: OffsetDateTime) -> Result<(), ApiError> {
+    let at = OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
         .map_err(|_| {
             ApiError::with_status(
                 400,
@@ -1053,33 +1186,11 @@ fn authenticate(
                 "Specified time stamp or date value is not well formatted.",
             )
         })?;
-    let skew = (now - at).abs();
-    if skew > TIMESTAMP_WINDOW {
+    if (now - at).abs() > TIMESTAMP_WINDOW {
         return Err(ApiError::with_status(
             400,
             "InvalidTimeStamp.Expired",
             "Specified time stamp or date value is expired.",
-        ));
-    }
-
-    let computed = if v1 {
-        verify::v1_signature(&credential.access_key_secret, &string_to_sign)
-    } else {
-        verify::v3_signature(&credential.access_key_secret, &string_to_sign)
-    };
-    if !verify::same_signature(&computed, &sent) {
-        return Err(ApiError::with_status(
-            400,
-            "SignatureDoesNotMatch",
-            format!("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"),
-        ));
-    }
-
-    if !lock(&shared.nonces).insert((ak.clone(), nonce.clone())) {
-        return Err(ApiError::with_status(
-            400,
-            "SignatureNonceUsed",
-            "Specified signature nonce was used already.",
         ));
     }
     Ok(())

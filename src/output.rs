@@ -1,0 +1,88 @@
+//! Where a command's text goes and how it looks: the log subscriber on stderr, the progress
+//! spinner, colour, and writing a result to a file or stdout. In: the output flags. Out:
+//! bytes on stdout, stderr or in a file. It never decides what a result says, only where it
+//! lands.
+
+use crate::cli::{ColorChoice, OutputArgs, ReportFormat};
+use crate::report::Format;
+use crate::Error;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Installs the log subscriber on stderr: `-q` errors only, then warn, info, debug, trace per
+/// `-v`; `RUST_LOG` wins when set.
+pub fn init_logging(output: &OutputArgs) {
+    let default = match (output.quiet, output.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("grantguard={default}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
+}
+
+/// A spinner counting calls on stderr, only for people watching a terminal.
+pub fn progress(output: &OutputArgs, what: &str) -> Option<ProgressBar> {
+    if output.quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}: {pos} calls, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+/// Whether stdout gets colour: `auto` means a terminal without NO_COLOR.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+/// The renderer's format for `--format`.
+pub fn format_of(format: ReportFormat) -> Format {
+    match format {
+        ReportFormat::Human => Format::Human,
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Sarif => Format::Sarif,
+    }
+}
+
+/// Writes through `write` to `path` (fsync'd, so a report a pipeline reads next is whole), or
+/// to stdout.
+pub fn emit(
+    path: Option<&PathBuf>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let result = match path {
+        Some(path) => std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            write(&mut out)?;
+            out.flush()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            write(&mut out).and_then(|()| out.flush())
+        }
+    };
+    result.map_err(|source| Error::output(path, source))
+}
