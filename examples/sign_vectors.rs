@@ -1,5 +1,5 @@
 //! Signs test vectors with grantguard's v1 signer, for the differential check against the
-//! official SDK (FAULTS.md P2, `tests/interop/sdk_interop.py`).
+//! official SDK (docs/fault-model.md P2, `tests/interop/sdk_interop.py`).
 //!
 //! In: JSON lines on stdin, `{"method": "POST", "secret": "…", "params": {"Name": "value", …}}`,
 //! every parameter value a string (the signed set, `Signature` excluded). Out: one line per

@@ -9,12 +9,14 @@
 use crate::cli::{self, OutputArgs, ReportFormat};
 use crate::client::{Client, ClientConfig, Endpoint};
 use crate::config::Config;
+use crate::error::EmulatorError;
 use crate::inventory::{snapshot, Inventory, RegionId};
 use crate::output::{emit, format_of, use_color};
 use crate::report::{self, RenderOptions};
+use crate::rules::audit;
 use crate::rules::Catalog;
 use crate::selection::Selector;
-use crate::session::{audit, walk_live};
+use crate::session::walk_live;
 use crate::settings::DEFAULT_HISTORY_DEPTH;
 use crate::verdict::{Report, RuleId};
 use crate::{Error, Outcome};
@@ -143,7 +145,7 @@ pub(crate) async fn demo_command(
     output: &OutputArgs,
     args: cli::DemoArgs,
 ) -> Result<Outcome, Error> {
-    let fixture = sim::Fixture::from_json(DEMO_FIXTURE)?;
+    let fixture = sim::Fixture::from_json(DEMO_FIXTURE).map_err(EmulatorError::new)?;
     let Some(credential) = fixture.credentials.first().cloned() else {
         unreachable!("the bundled demo fixture has credentials (checked by a test)")
     };
@@ -153,7 +155,7 @@ pub(crate) async fn demo_command(
         env_credentials: false,
         ..sim::SimOptions::default()
     };
-    let sim = sim::Sim::start(fixture, options)?;
+    let sim = sim::Sim::start(fixture, options).map_err(EmulatorError::new)?;
     if !output.quiet {
         eprintln!(
             "grantguard demo: emulator on {} serving an example account ({grants} grants, {apis} APIs)\n",

@@ -31,14 +31,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(#[from] crate::config::ConfigError),
-    /// The emulator fixture is invalid.
+    /// The emulator behind `demo` and `sim serve` refused its fixture or could not start.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Fixture(#[from] grantguard_sim::FixtureError),
-    /// The emulator could not start.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Sim(#[from] grantguard_sim::SimError),
+    Emulator(#[from] EmulatorError),
     /// No region from the flag, the environment or the profile.
     #[error("no region given")]
     #[diagnostic(
@@ -98,5 +94,45 @@ impl Error {
     pub fn output(path: Option<&PathBuf>, source: std::io::Error) -> Error {
         let what = path.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
         Error::Output { what, source }
+    }
+}
+
+/// An error of the emulator (`demo`, `sim serve`), kept as its diagnostic: the tool's error
+/// type names no type of the emulator's crate, which stays behind those two commands.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct EmulatorError(Box<dyn miette::Diagnostic + Send + Sync + 'static>);
+
+impl EmulatorError {
+    /// Wraps any of the emulator's diagnostics.
+    pub fn new(error: impl miette::Diagnostic + Send + Sync + 'static) -> EmulatorError {
+        EmulatorError(Box::new(error))
+    }
+}
+
+impl miette::Diagnostic for EmulatorError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+    fn url<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        self.0.related()
+    }
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.0.diagnostic_source()
     }
 }

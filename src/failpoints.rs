@@ -1,4 +1,4 @@
-//! Named crash points for the crash tests (FAULTS.md R8 K1–K5, R12's forced panic). In: the
+//! Named crash points for the crash tests (docs/fault-model.md R8 K1–K5, R12's forced panic). In: the
 //! `FAILPOINTS` environment variable, read once at start-up, e.g.
 //! `FAILPOINTS=remove::before_journal=return`. Out: at a point configured `return`, the process
 //! aborts on the spot, as if killed; `panic`, `sleep(ms)` and `pause` do what the `fail` crate

@@ -1,4 +1,4 @@
-//! Ctrl-C (SIGINT) for `scan` and `remove` (FAULTS.md A14). In: the signal, once [`install`]
+//! Ctrl-C (SIGINT) for `scan` and `remove` (docs/fault-model.md A14). In: the signal, once [`install`]
 //! has run inside the command's runtime. Out: outside a critical section the process exits 130
 //! at once (a scan then writes no snapshot: the snapshot is only ever written whole, at the
 //! end); inside one (a removal between its `pending` record and its outcome) the interrupt is

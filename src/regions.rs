@@ -2,18 +2,13 @@
 //! `--region` flag, the endpoint override, per-region endpoint variables and the result of
 //! each region's walk. Out: which regions to read and where, each region's inventory (a region
 //! where nothing could be listed becomes an empty inventory whose only gap names the failure),
-//! each region's report and the run's outcome. It never marks a grant of a failed region safe,
+//! and the per-region endpoints (`session` audits and gates the regions). It never marks a grant of a failed region safe,
 //! and never lets one failed region hide the others. A single `--region` never comes here: that
 //! path, and its JSON report, stay exactly as they are.
 
 use crate::client::Endpoint;
-use crate::config::Config;
 use crate::inventory::walk::WalkError;
 use crate::inventory::{Gap, Inventory, RegionId};
-use crate::rules::Catalog;
-use crate::selection::Selector;
-use crate::verdict::{Report, RuleId};
-use crate::{cli, Outcome};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -64,12 +59,16 @@ pub enum RegionsError {
         help("name the regions instead: --region cn-hangzhou,cn-shanghai")
     )]
     NoneListed,
+    /// A region id or endpoint that is not valid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Endpoint(#[from] crate::client::EndpointError),
 }
 
 /// Reads a `--region` value: `Some` when it names several regions or `all`, `None` for one
 /// region (or none), which the single-region path validates as it always did. Every id is
 /// checked like a single `--region` is.
-pub fn wanted(flag: Option<&str>) -> Result<Option<Wanted>, crate::Error> {
+pub fn wanted(flag: Option<&str>) -> Result<Option<Wanted>, RegionsError> {
     let Some(flag) = flag else { return Ok(None) };
     let ids: Vec<&str> = flag
         .split(',')
@@ -80,7 +79,7 @@ pub fn wanted(flag: Option<&str>) -> Result<Option<Wanted>, crate::Error> {
         return if ids.len() == 1 {
             Ok(Some(Wanted::All))
         } else {
-            Err(RegionsError::AllWithOthers.into())
+            Err(RegionsError::AllWithOthers)
         };
     }
     if ids.len() < 2 {
@@ -99,14 +98,13 @@ pub fn wanted(flag: Option<&str>) -> Result<Option<Wanted>, crate::Error> {
 }
 
 /// Refuses a multi-region `--region` for a command that works on one region.
-pub fn require_single(flag: Option<&str>, command: &'static str) -> Result<(), crate::Error> {
+pub fn require_single(flag: Option<&str>, command: &'static str) -> Result<(), RegionsError> {
     match wanted(flag)? {
         None => Ok(()),
         Some(_) => Err(RegionsError::SingleRegionCommand {
             command,
             given: flag.unwrap_or_default().to_owned(),
-        }
-        .into()),
+        }),
     }
 }
 
@@ -124,7 +122,7 @@ pub fn endpoint_for(
     region: &str,
     override_url: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Endpoint, crate::Error> {
+) -> Result<Endpoint, RegionsError> {
     Endpoint::for_region(region)?;
     let endpoint = match (env(&endpoint_var(region)), override_url) {
         (Some(url), _) => Endpoint::parse(&url)?,
@@ -202,60 +200,18 @@ pub fn settle(
     }
 }
 
-/// One region's report, and whether its walk failed outright.
-#[derive(Debug, Clone)]
-pub struct RegionReport {
-    /// The region's report.
-    pub report: Report,
-    /// True when not even the grants could be listed.
-    pub failed: bool,
-}
-
-/// Audits each region. The selector applies to every region that was read; a grant lives in
-/// one region, so GG301 (no such grant) is kept only when no region holds a selected grant.
-pub fn audit(
-    regions: &[RegionInventory],
-    selector: Option<&Selector>,
-    config: &Config,
-    catalog: &Catalog,
-) -> Vec<RegionReport> {
-    let mut reports: Vec<RegionReport> = regions
-        .iter()
-        .map(|region| RegionReport {
-            // A failed region has no grant to select; its gap is the whole story.
-            report: crate::session::audit(
-                &region.inventory,
-                selector.filter(|_| !region.failed),
-                config,
-                catalog,
-            ),
-            failed: region.failed,
-        })
-        .collect();
-    if selector.is_some() && reports.iter().any(|r| !r.report.grants.is_empty()) {
-        for region in reports.iter_mut().filter(|r| r.report.grants.is_empty()) {
-            region.report.findings.retain(|f| f.rule != RuleId::GG301);
-        }
-    }
-    reports
-}
-
-/// Held when any region holds by [`crate::session::gate`], or any region failed.
-pub fn gate(reports: &[RegionReport], min_severity: cli::MinSeverity) -> Outcome {
-    let held = reports
-        .iter()
-        .any(|r| r.failed || crate::session::gate(&r.report, min_severity) == Outcome::Held);
-    if held {
-        Outcome::Held
-    } else {
-        Outcome::Clear
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The audit of several regions lives in `session`; these tests check it on what
+    // `settle` makes.
     use crate::client::{CallError, FailureClass};
+    use crate::config::Config;
+    use crate::rules::Catalog;
+    use crate::selection::Selector;
+    use crate::session::{audit_each_region as audit, gate_each_region as gate};
+    use crate::verdict::RuleId;
+    use crate::{cli, Outcome};
 
     fn several(flag: &str) -> Option<Wanted> {
         wanted(Some(flag)).expect("valid")
@@ -275,11 +231,11 @@ mod tests {
         );
         assert!(matches!(
             wanted(Some("all,cn-hangzhou")),
-            Err(crate::Error::Regions(RegionsError::AllWithOthers))
+            Err(RegionsError::AllWithOthers)
         ));
         assert!(matches!(
             wanted(Some("cn-hangzhou,evil.com/x")),
-            Err(crate::Error::Endpoint(_))
+            Err(RegionsError::Endpoint(_))
         ));
         assert!(require_single(Some("cn-hangzhou"), "remove").is_ok());
         let refused = require_single(Some("cn-hangzhou,cn-shanghai"), "remove").unwrap_err();
@@ -311,7 +267,7 @@ mod tests {
         let plain = |_: &str| Some("http://10.0.0.1/".to_owned());
         assert!(matches!(
             endpoint_for("cn-hangzhou", None, &plain),
-            Err(crate::Error::Endpoint(_))
+            Err(RegionsError::Endpoint(_))
         ));
     }
 

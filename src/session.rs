@@ -9,13 +9,12 @@ use crate::config::Config;
 use crate::inventory::walk::{self, WalkOptions};
 use crate::inventory::{self, Inventory, RegionId};
 use crate::output::progress;
-use crate::rules::{self, AuditContext, Catalog};
-use crate::selection::{Selection, Selector};
+use crate::rules::{self, Catalog};
+use crate::selection::Selector;
 use crate::settings::{Setting, Settings, Source};
-use crate::verdict::Report;
-use crate::{account, graph, regions, Error, Outcome};
+use crate::verdict::{Report, RuleId};
+use crate::{account, regions, Error, Outcome};
 use std::path::Path;
-use time::OffsetDateTime;
 
 /// The tokio runtime the network commands run on.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -211,26 +210,6 @@ pub(crate) fn walk_finished(options: &WalkOptions, client: &Client) {
     );
 }
 
-/// Inventory → report, with the config and selector the user gave.
-pub fn audit(
-    inventory: &Inventory,
-    selector: Option<&Selector>,
-    config: &Config,
-    catalog: &Catalog,
-) -> Report {
-    let graph = graph::build(inventory);
-    let selection = Selection::resolve(selector, &inventory.grants);
-    rules::evaluate(
-        &graph,
-        catalog,
-        &selection,
-        config,
-        &AuditContext {
-            now: OffsetDateTime::now_utc(),
-        },
-    )
-}
-
 /// Clear when every audited grant is safe.
 pub(crate) fn outcome_of(report: &Report) -> Outcome {
     if report.all_safe() {
@@ -255,5 +234,55 @@ pub fn gate(report: &Report, min_severity: cli::MinSeverity) -> Outcome {
     match outcome_of(report) {
         Outcome::Clear if any => Outcome::Held,
         outcome => outcome,
+    }
+}
+
+/// One region's report, and whether its walk failed outright.
+#[derive(Debug, Clone)]
+pub struct RegionReport {
+    /// The region's report.
+    pub report: Report,
+    /// True when not even the grants could be listed.
+    pub failed: bool,
+}
+
+/// Audits each region. The selector applies to every region that was read; a grant lives in
+/// one region, so GG301 (no such grant) is kept only when no region holds a selected grant.
+pub fn audit_each_region(
+    regions: &[regions::RegionInventory],
+    selector: Option<&Selector>,
+    config: &Config,
+    catalog: &Catalog,
+) -> Vec<RegionReport> {
+    let mut reports: Vec<RegionReport> = regions
+        .iter()
+        .map(|region| RegionReport {
+            // A failed region has no grant to select; its gap is the whole story.
+            report: rules::audit(
+                &region.inventory,
+                selector.filter(|_| !region.failed),
+                config,
+                catalog,
+            ),
+            failed: region.failed,
+        })
+        .collect();
+    if selector.is_some() && reports.iter().any(|r| !r.report.grants.is_empty()) {
+        for region in reports.iter_mut().filter(|r| r.report.grants.is_empty()) {
+            region.report.findings.retain(|f| f.rule != RuleId::GG301);
+        }
+    }
+    reports
+}
+
+/// Held when any region holds by [`gate`], or any region failed.
+pub fn gate_each_region(reports: &[RegionReport], min_severity: cli::MinSeverity) -> Outcome {
+    let held = reports
+        .iter()
+        .any(|r| r.failed || gate(&r.report, min_severity) == Outcome::Held);
+    if held {
+        Outcome::Held
+    } else {
+        Outcome::Clear
     }
 }

@@ -38,7 +38,7 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one attempt may take (`--attempt-timeout`).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The region variables the aliyun CLI reads, first non-empty wins (reference §6.1).
+/// The region variables the aliyun CLI reads, first non-empty wins (docs/cloudapi-notes.md §6.1).
 pub const REGION_VARS: [&str; 3] = [
     "ALIBABA_CLOUD_REGION_ID",
     "ALIBABACLOUD_REGION_ID",
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn min_severity_comes_from_the_flag_then_the_config_file_then_deny() {
-        // DESIGN.md gives --min-severity no variable, so there is no environment step.
+        // docs/architecture.md gives --min-severity no variable, so there is no environment step.
         let flag = settings(&["audit", "--min-severity", "info"], &[], &[], true);
         assert_eq!(
             flag.min_severity,

@@ -3,7 +3,7 @@
 //! the missing RAM action named); paging boundaries and a 30%-throttled run change nothing;
 //! a saved snapshot audits like the live account; a snapshot from a newer schema is refused;
 //! a deployment routed through a backend service is found although DescribeDeployedApi hides
-//! the backend (reference trap 8); a backend stage model that says VPC but whose grant cannot
+//! the backend (docs/cloudapi-notes.md trap 8); a backend stage model that says VPC but whose grant cannot
 //! be read (no `VpcConfig`, an empty one, or an answer of the wrong type) is a gap, never "no
 //! VPC".
 
@@ -226,7 +226,7 @@ fn audit_in_process(sim: &TestSim) -> (Value, grantguard::client::Stats) {
         .await
         .unwrap();
         let report =
-            grantguard::session::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+            grantguard::rules::audit(&inventory, None, &Config::default(), &Catalog::builtin());
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         (serde_json::from_slice(&out).unwrap(), client.stats())
@@ -338,7 +338,7 @@ fn a_deployment_through_a_backend_is_found_although_describe_deployed_api_hides_
 /// When the live version's definition cannot be read, the walk falls back to
 /// DescribeDeployedApi: a deployment that routes straight through a grant is still found (the
 /// report equals the clean one), while one behind a backend service, which only the online
-/// version can show (reference trap 8), stays unresolved and turns every verdict it could
+/// version can show (docs/cloudapi-notes.md trap 8), stays unresolved and turns every verdict it could
 /// affect `unknown`.
 #[test]
 fn an_unreadable_online_version_falls_back_to_the_deployed_definition() {

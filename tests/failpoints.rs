@@ -1,4 +1,4 @@
-//! FAULTS.md R8's crash points K1, K3, K4 and K5 and R12's forced panic, through the binary
+//! docs/fault-model.md R8's crash points K1, K3, K4 and K5 and R12's forced panic, through the binary
 //! built with `--features failpoints` (`cargo test --features failpoints --test failpoints`;
 //! plain `cargo test` skips this file). `FAILPOINTS=NAME=pause` stops the process at the
 //! point, which says so on stderr, and the test SIGKILLs it there. K3 and K4 lose the
@@ -68,7 +68,7 @@ fn kill_at(sim: &TestSim, home: &Home, point: &str) {
     reached.unwrap_or_else(|_| panic!("never reached {point}:\n{text}"));
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{text}");
 }
-/// FAULTS.md R8: (the grant is present) XOR (the journal holds a `done` entry whose pending
+/// docs/fault-model.md R8: (the grant is present) XOR (the journal holds a `done` entry whose pending
 /// record keeps every `SetVpcAccess` input).
 fn assert_present_xor_done(sim: &TestSim, journal: &Path) {
     let all = journal_records(journal);

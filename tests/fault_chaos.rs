@@ -1,4 +1,4 @@
-//! FAULTS.md A19, the chaos soak: 50 seeds, each a random mix of throttling, 503s, a group
+//! docs/fault-model.md A19, the chaos soak: 50 seeds, each a random mix of throttling, 503s, a group
 //! answering Forbidden, a malformed / HTML / mistyped / truncated answer and a connection reset
 //! mid-body, on the basic account, walked and audited in-process with a millisecond backoff.
 //! For every seed: I1 (verdicts only move toward unknown), I2 (complete exactly when there is no
@@ -94,7 +94,7 @@ async fn audit(sim: &TestSim) -> (Option<Value>, u64) {
     .await;
     let report = walked.ok().map(|inventory| {
         let report =
-            grantguard::session::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+            grantguard::rules::audit(&inventory, None, &Config::default(), &Catalog::builtin());
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         serde_json::from_slice(&out).unwrap()

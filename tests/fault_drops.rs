@@ -1,4 +1,4 @@
-//! A removal whose connection is lost, through the real binary (FAULTS.md R6's mutation
+//! A removal whose connection is lost, through the real binary (docs/fault-model.md R6's mutation
 //! variant; the non-crash side of R8 K3/K4): the emulator drops the connection with no answer
 //! after applying `RemoveVpcAccess` (`apply_then_drop`), before applying it
 //! (`drop_before_apply`), or resets it (TCP RST) halfway through the answer (`reset`). The

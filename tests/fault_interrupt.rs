@@ -1,4 +1,4 @@
-//! FAULTS.md A14: Ctrl-C (SIGINT) during a scan and during a removal, sent to the real binary
+//! docs/fault-model.md A14: Ctrl-C (SIGINT) during a scan and during a removal, sent to the real binary
 //! while the emulator holds one of its calls, so the test knows exactly where the process is.
 
 mod common;

@@ -1,4 +1,4 @@
-//! FAULTS.md rows R5 (oversized body, with the child's peak RSS from `wait4`), R6 (connection
+//! docs/fault-model.md rows R5 (oversized body, with the child's peak RSS from `wait4`), R6 (connection
 //! reset mid-body, a real TCP RST), R7 (clock skew), A5 (5xx storm and the retry budget), A6
 //! (endpoint down) and A7 (STS token expiring mid-scan), each checked against its pass
 //! criteria and the invariants of tests/common (I1, I2, I5, I6).
@@ -102,7 +102,7 @@ fn audit_in_process(client: &Client) -> Result<Value, WalkError> {
         )
         .await?;
         let report =
-            grantguard::session::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+            grantguard::rules::audit(&inventory, None, &Config::default(), &Catalog::builtin());
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         Ok(serde_json::from_slice(&out).unwrap())
@@ -269,7 +269,7 @@ fn a5_when_every_draft_read_fails_the_retry_budget_empties_and_calls_fail_fast()
     );
     assert!(verdicts(&report).values().all(|v| v != "safe"));
 
-    // FAULTS.md A5: total attempts ≤ calls + 500/5 + successes (a retry costs 5 tokens, a
+    // docs/fault-model.md A5: total attempts ≤ calls + 500/5 + successes (a retry costs 5 tokens, a
     // first-try success earns 1 back).
     let log = sim.log();
     let successes = log.iter().filter(|r| r.error_code.is_none()).count();
@@ -405,7 +405,7 @@ fn r5_a_50_mib_body_is_refused_at_the_cap_and_not_retried() {
         let started = Instant::now();
         let (code, out, err, max_rss) = audit_with_rusage(&sim, &["--max-response-bytes", "1MiB"]);
         assert!(started.elapsed() < Duration::from_secs(5), "{rule}");
-        // FAULTS.md R5: the child's own peak RSS, from wait4's rusage, stays under 64 MiB + cap.
+        // docs/fault-model.md R5: the child's own peak RSS, from wait4's rusage, stays under 64 MiB + cap.
         eprintln!("R5 {rule}: peak RSS of the child {} KiB", max_rss >> 10);
         assert!(
             max_rss < (64 << 20) + (1 << 20),

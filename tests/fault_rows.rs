@@ -1,4 +1,4 @@
-//! FAULTS.md rows R1b (throttling with no consecutive cap and two attempts per call, through
+//! docs/fault-model.md rows R1b (throttling with no consecutive cap and two attempts per call, through
 //! the binary) and A18 (nonce uniqueness over 10,000 calls at concurrency 32), each checked
 //! against its pass criteria and the invariants of tests/common (I1, I2, I5, I6).
 

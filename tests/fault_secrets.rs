@@ -1,4 +1,4 @@
-//! FAULTS.md R12 (and I5 for the rest of the matrix): with canary credentials, every command
+//! docs/fault-model.md R12 (and I5 for the rest of the matrix): with canary credentials, every command
 //! and the failure paths of R2 (Forbidden group), A2 (truncated body), R7 (clock skew) and
 //! R11(b) (wrong secret), run at `-vvv` with `RUST_LOG=trace`, print and write none of: the
 //! secret, the STS token, the full AccessKeyId, or any `Signature` value the emulator logged.

@@ -1,4 +1,4 @@
-//! FAULTS.md A3 (slowloris) and A4 (hung server) through the real binary, with the per-attempt
+//! docs/fault-model.md A3 (slowloris) and A4 (hung server) through the real binary, with the per-attempt
 //! timeout set on the command line (`--attempt-timeout 2s`, as the row's test config says) and
 //! two attempts per call, against one API only (an `ACTION:ID` scope), so the whole file runs
 //! in about ten seconds. The emulator times every held answer from the request's arrival to
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const GET_ORDER: &str = "3b81fd160f5645e097cc8855d75a1cf6";
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const ATTEMPTS: usize = 2;
-/// FAULTS.md A3's tolerance on the end of each attempt.
+/// docs/fault-model.md A3's tolerance on the end of each attempt.
 const TOLERANCE: Duration = Duration::from_millis(500);
 /// The most the client's backoff can add before the one retry: full jitter under the default
 /// first ceiling of 1 s (no server hint: a timeout carries none).

@@ -1,4 +1,4 @@
-//! The module graph STYLE.md draws: `auth` is a leaf (no other grantguard module), `client`
+//! The module graph docs/architecture.md "Code style" draws: `auth` is a leaf (no other grantguard module), `client`
 //! depends on `auth` and never on `credentials`, and `credentials` sits above `client`. Read
 //! from the source, every `crate::MODULE` path (and `super::super`, which escapes a folder).
 

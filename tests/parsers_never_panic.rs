@@ -1,4 +1,4 @@
-//! FAULTS.md P3: the parsers of untrusted input never panic, whatever the bytes: the service's
+//! docs/fault-model.md P3: the parsers of untrusted input never panic, whatever the bytes: the service's
 //! error envelope and every response model (through the client's own `decode`), the journal
 //! reader, the aliyun credentials profile file and the emulator's fixture format. Inputs are
 //! arbitrary bytes, arbitrary JSON trees built from the vendor's key names (so the lenient

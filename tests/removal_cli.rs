@@ -1,5 +1,5 @@
 //! Guarded removal through the real binary against the emulator; the emulator's call log and
-//! account state are the witnesses (issue 4; FAULTS.md R8, R9, R10, A9, A11, A13).
+//! account state are the witnesses (issue 4; docs/fault-model.md R8, R9, R10, A9, A11, A13).
 
 mod common;
 
@@ -891,7 +891,7 @@ fn json_a_dry_run_lists_the_exact_calls_and_output_writes_a_file() {
 
 #[test]
 fn json_an_unpredicted_api_is_in_unexpected_apis_with_a_restore_command_that_works() {
-    // FAULTS.md R9(b): API_NEW is published as RemoveVpcAccess arrives, so the answer names it.
+    // docs/fault-model.md R9(b): API_NEW is published as RemoveVpcAccess arrives, so the answer names it.
     let sim = start("basic-account.json");
     let home = Home::new();
     sim.before("RemoveVpcAccess", |_, account| {

@@ -1,4 +1,4 @@
-//! The removal's re-check sees every kind of user the audit sees (FAULTS.md R9c): a user that
+//! The removal's re-check sees every kind of user the audit sees (docs/fault-model.md R9c): a user that
 //! appears after the `pending` record, through a backend, a backend model, a direct publish, a
 //! draft or a redeployed version, stops the removal, for `remove` and `remove --all-safe`.
 //! Witnesses: the emulator's call log (no RemoveVpcAccess for the grant), the exit code and

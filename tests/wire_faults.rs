@@ -1,4 +1,4 @@
-//! The wire under faults, end to end (FAULTS.md R1, R4, A1, A2): a throttling storm still
+//! The wire under faults, end to end (docs/fault-model.md R1, R4, A1, A2): a throttling storm still
 //! completes with the clean run's verdicts and a fresh nonce per attempt; a broken answer for
 //! one API becomes a gap naming the action and the API, and the verdicts it could change go
 //! `unknown` (fail closed), exit 1.
@@ -41,7 +41,7 @@ fn a_throttling_storm_completes_with_the_clean_verdicts_and_fresh_nonces() {
     let (clean_exit, clean, _) = audit(&clean_sim, &[]);
     assert_eq!(clean["complete"], true);
 
-    // A few seeds: each gives a different pattern of throttled calls (FAULTS.md R1).
+    // A few seeds: each gives a different pattern of throttled calls (docs/fault-model.md R1).
     for seed in 1..=3 {
         let sim = faulted(
             "basic-account.json",
@@ -91,7 +91,7 @@ fn a_throttling_storm_completes_with_the_clean_verdicts_and_fresh_nonces() {
             clean_sim.log().len(),
             "seed {seed}: every throttled call was retried until it passed, nothing more"
         );
-        // Every retry was re-signed: no nonce twice, none refused as reused (FAULTS.md I6).
+        // Every retry was re-signed: no nonce twice, none refused as reused (docs/fault-model.md I6).
         assert_nonces_unique(&sim);
     }
 }
@@ -150,7 +150,7 @@ fn corrupted_describe_api_is_a_gap(corruption: &str, code: &str, extra: &[&str],
         verdicts(&report).values().all(|v| v != "safe"),
         "{corruption}: no grant is safe while an API draft is unread"
     );
-    // A broken answer is retried at most as the policy allows (FAULTS.md: one retry for a
+    // A broken answer is retried at most as the policy allows (docs/fault-model.md: one retry for a
     // bad 200, none for a 200 HTML page), never in a storm.
     let broken = sim
         .log()

@@ -1,6 +1,6 @@
 //! The wire both ways, end to end: grantguard's signed client against the emulator (in-process
 //! and as `grantguard sim serve`), and what the CLI does when the credentials or the endpoint
-//! are wrong (FAULTS.md R11, A8): exit 2, a message that says what to fix, no secret printed,
+//! are wrong (docs/fault-model.md R11, A8): exit 2, a message that says what to fix, no secret printed,
 //! and no call made when none should be.
 
 mod common;
@@ -108,7 +108,7 @@ fn a_signed_round_trip_reads_the_fixture_grants() {
         assert_eq!(record.status, 200, "{record:?}");
         assert_eq!(
             record.method, "POST",
-            "grantguard sends POST (reference §1.2)"
+            "grantguard sends POST (docs/cloudapi-notes.md §1.2)"
         );
         assert_eq!(record.signature_version, Some(SignatureVersion::V1));
         assert_eq!(record.access_key_id.as_deref(), Some(id.as_str()));
@@ -285,7 +285,7 @@ fn no_credentials_exits_2_before_any_call_and_says_where_they_come_from() {
 #[test]
 fn plain_http_to_a_non_loopback_endpoint_is_refused_with_exit_2() {
     // The validator refuses while parsing the flag, before any client or connector exists,
-    // so nothing is ever sent to this address (FAULTS.md A8).
+    // so nothing is ever sent to this address (docs/fault-model.md A8).
     let home = Home::new();
     let out = bare(&home)
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tTestAccessKeyId")
@@ -304,7 +304,7 @@ fn plain_http_to_a_non_loopback_endpoint_is_refused_with_exit_2() {
 }
 
 /// The fault flags of `sim serve` reach the emulator: an oversized answer is refused by the
-/// client's size cap (FAULTS R5 from the command line), and a rule that does not parse stops
+/// client's size cap (docs/fault-model.md R5 from the command line), and a rule that does not parse stops
 /// `sim serve` with exit 2 naming the flag.
 #[test]
 fn sim_serve_fault_flags_apply_and_bad_rules_are_refused() {

@@ -1,4 +1,4 @@
-//! RPC signature v1 (HMAC-SHA1, `SignatureVersion=1.0`, reference §2.1), for CloudAPI and for
+//! RPC signature v1 (HMAC-SHA1, `SignatureVersion=1.0`, docs/cloudapi-notes.md §2.1), for CloudAPI and for
 //! STS (§6.4). In: credentials, the API ([`RpcApi`]: version, format, method), the action's
 //! name and parameters, a timestamp and a nonce. Out: every query parameter of the request,
 //! `Signature` last. Pure: no clock, no randomness but [`new_nonce`], no I/O; callers pass a
@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 pub const SIGNATURE_METHOD: &str = "HMAC-SHA1";
 /// The `SignatureVersion` value.
 pub const SIGNATURE_VERSION: &str = "1.0";
-/// The method every CloudAPI request is sent (and therefore signed) with (reference §1.2).
+/// The method every CloudAPI request is sent (and therefore signed) with (docs/cloudapi-notes.md §1.2).
 pub const METHOD: &str = "POST";
 
 /// The RPC API a request is for: the `Version` and `Format` it carries and the HTTP method it
@@ -31,7 +31,7 @@ pub struct RpcApi {
     pub method: &'static str,
 }
 
-/// CloudAPI 2016-07-14, sent as POST with the parameters in the query (reference §1.2, §1.3).
+/// CloudAPI 2016-07-14, sent as POST with the parameters in the query (docs/cloudapi-notes.md §1.2, §1.3).
 pub const CLOUDAPI: RpcApi = RpcApi {
     version: grantguard_wire::VERSION,
     format: "json",
@@ -40,7 +40,7 @@ pub const CLOUDAPI: RpcApi = RpcApi {
 
 /// Everything but the RFC 3986 unreserved set `A-Z a-z 0-9 - _ . ~` is encoded. Neither
 /// `form_urlencoded` (space → `+`, `~` → `%7E`) nor `NON_ALPHANUMERIC` (encodes `-_.~`)
-/// gives the canonical form (reference trap 1). `percent-encoding` writes upper-case hex.
+/// gives the canonical form (docs/cloudapi-notes.md trap 1). `percent-encoding` writes upper-case hex.
 const RPC_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
@@ -74,7 +74,7 @@ pub fn string_to_sign(method: &str, params: &[(String, String)]) -> String {
     )
 }
 
-/// Base64 of HMAC-SHA1 keyed with `secret + "&"` (also with an STS token, reference trap 2).
+/// Base64 of HMAC-SHA1 keyed with `secret + "&"` (also with an STS token, docs/cloudapi-notes.md trap 2).
 pub fn signature(secret: &str, string_to_sign: &str) -> String {
     let key = format!("{secret}&");
     let mut mac =
@@ -83,7 +83,7 @@ pub fn signature(secret: &str, string_to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` in UTC, without fractional seconds (reference §1.3).
+/// `YYYY-MM-DDTHH:MM:SSZ` in UTC, without fractional seconds (docs/cloudapi-notes.md §1.3).
 pub fn format_timestamp(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
     format!(
@@ -103,7 +103,7 @@ pub fn new_nonce() -> String {
 }
 
 /// The complete, signed parameter list of one CloudAPI attempt sent with `method`: the common
-/// parameters (reference §1.3), the action's own parameters, and `Signature` last. Values are
+/// parameters (docs/cloudapi-notes.md §1.3), the action's own parameters, and `Signature` last. Values are
 /// raw (not encoded); [`query_string`] encodes them for the URL.
 pub fn sign(
     credentials: &Credentials,
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(get(&params, "Signature"), "KL8/qky3WBhrQ1wRVB7CvS+TOR4=");
     }
 
-    /// STS AssumeRole (reference §6.4) signs the same common parameters with its own
+    /// STS AssumeRole (docs/cloudapi-notes.md §6.4) signs the same common parameters with its own
     /// `Version`, `Format=JSON` and GET, as the provider chain's hand-built request did.
     #[test]
     fn sts_assume_role_signs_with_its_own_version_format_and_method() {

@@ -1,10 +1,10 @@
-//! Credentials → a signed RPC client (CloudAPI, and STS for the provider chain). `read` retries what the policy in FAULTS.md allows,
+//! Credentials → a signed RPC client (CloudAPI, and STS for the provider chain). `read` retries what the policy in docs/fault-model.md allows,
 //! re-signing every attempt; `write` sends a mutation again only when the failure proves it
 //! never ran; `pages` walks a list action to the end and detects drift. Every attempt,
 //! retries included, passes the client's concurrency cap and adaptive rate limiter. This
 //! module never logs a secret, a signature or a full URL, and never connects to a
 //! non-loopback host over plain HTTP, except the unsigned path to the fixed ECS metadata
-//! address ([`unsigned`], reference §6.5), which carries no signature.
+//! address ([`unsigned`], docs/cloudapi-notes.md §6.5), which carries no signature.
 //!
 //! Depends on [`crate::auth`] (credentials, the pure signer) and nothing above it: the provider
 //! chain in `credentials` implements [`CredentialSource`] and calls STS through a `Client`.
@@ -165,7 +165,7 @@ impl Endpoint {
     }
 
     /// The service's endpoint for a region: `https://apigateway.<region>.aliyuncs.com/`
-    /// (reference §1.1; the host prefix is `apigateway`, not `cloudapi`).
+    /// (docs/cloudapi-notes.md §1.1; the host prefix is `apigateway`, not `cloudapi`).
     pub fn for_region(region: &str) -> Result<Endpoint, EndpointError> {
         let valid = !region.is_empty()
             && region.len() <= 64
@@ -181,7 +181,7 @@ impl Endpoint {
     }
 }
 
-/// Tunables of the client; defaults follow FAULTS.md.
+/// Tunables of the client; defaults follow docs/fault-model.md.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Where to send requests.
@@ -213,9 +213,9 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// The FAULTS.md defaults for `endpoint`: connect 5 s, idle read 10 s, 30 s per attempt,
+    /// The docs/fault-model.md defaults for `endpoint`: connect 5 s, idle read 10 s, 30 s per attempt,
     /// 16 MiB bodies, 5 attempts (8 when throttled), 500 retry tokens, 10 requests/s and 4 in
-    /// flight (reference §7), 1000 pages, backoff 1 s to 20 s.
+    /// flight (docs/cloudapi-notes.md §7), 1000 pages, backoff 1 s to 20 s.
     pub fn new(endpoint: Endpoint) -> Self {
         Self {
             endpoint,
@@ -264,7 +264,7 @@ struct Inner {
     slots: Option<Arc<Semaphore>>,
     max_pages: u32,
     /// The first credentials or clock failure of the run: once set, no attempt is sent any
-    /// more (every later answer would be refused the same way; FAULTS.md R7, R11, A7).
+    /// more (every later answer would be refused the same way; docs/fault-model.md R7, R11, A7).
     fuse: std::sync::Mutex<Option<retry::Failure>>,
 }
 

@@ -1,4 +1,4 @@
-//! Paging with drift detection (FAULTS.md R3). In: a way to fetch page N of a list (with its
+//! Paging with drift detection (docs/fault-model.md R3). In: a way to fetch page N of a list (with its
 //! `TotalCount` echo) and a key per item. Out: every item of one consistent walk, or a drift
 //! error. A list that fits in one page is an atomic answer; a longer list is walked twice and
 //! accepted only when two consecutive clean walks agree on `TotalCount` and the key set,

@@ -1,4 +1,4 @@
-//! The retry policy of FAULTS.md. In: the failure of one attempt. Out: its [`FailureClass`]
+//! The retry policy of docs/fault-model.md. In: the failure of one attempt. Out: its [`FailureClass`]
 //! and whether (and after how long) to try again. [`classify`] is the single pure decision;
 //! [`run`] is the loop that applies it, spends the per-run [`RetryBudget`] and sleeps on
 //! tokio's clock (so tests run it on a paused clock). This module never resends a mutation
@@ -184,7 +184,7 @@ pub struct Decision {
     pub retry: Retry,
 }
 
-/// The whole policy table of FAULTS.md in one place. Classifies by the service's `Code`
+/// The whole policy table of docs/fault-model.md in one place. Classifies by the service's `Code`
 /// first, because throttling arrives as HTTP 400; the status only decides for bodies without
 /// a code. For a mutation (`mutating`), only failures proving the request never ran are
 /// retryable: connect failures, throttling answers, a rejected nonce.
@@ -239,7 +239,7 @@ fn classify_code(status: u16, code: &str) -> (FailureClass, Retry) {
     }
 }
 
-/// Limits of the retry loop (FAULTS.md numbers by default).
+/// Limits of the retry loop (docs/fault-model.md numbers by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     /// Attempts for transient failures of reads.
@@ -339,7 +339,7 @@ pub struct Counters {
 
 /// Attempts for a connect failure while no attempt of the run has ever connected: a refused
 /// or unreachable endpoint at the start is almost always a wrong or stopped endpoint, so the
-/// run says so within seconds instead of spending the full schedule (FAULTS.md A6). Once the
+/// run says so within seconds instead of spending the full schedule (docs/fault-model.md A6). Once the
 /// endpoint has answered, connect failures get the normal `max_attempts`.
 pub const UNREACHED_CONNECT_ATTEMPTS: u32 = 2;
 

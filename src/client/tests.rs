@@ -465,7 +465,7 @@ async fn a_hung_server_times_out_per_attempt() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
-/// FAULTS.md A3: a body trickling in one byte at a time never trips the idle timeout, so the
+/// docs/fault-model.md A3: a body trickling in one byte at a time never trips the idle timeout, so the
 /// total per-attempt timeout must end each attempt; the call is retried, then fails `Timeout`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowloris_body_is_cut_by_the_total_attempt_timeout() {

@@ -1,4 +1,4 @@
-//! Unsigned GETs and PUTs for the ECS instance metadata service (reference §6.5), which is not
+//! Unsigned GETs and PUTs for the ECS instance metadata service (docs/cloudapi-notes.md §6.5), which is not
 //! a signed RPC API: text and JSON over plain HTTP at a link-local address. In: a
 //! [`ClientConfig`] whose endpoint is a valid [`Endpoint`] or exactly [`ECS_METADATA_URL`], a
 //! path and headers. Out: the body of a 2xx answer, or a [`CallError`]. It shares the signed
@@ -13,7 +13,7 @@ use super::{FailureClass, Stats};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-/// The ECS instance metadata service: plain HTTP by design, link-local (reference §6.5). The
+/// The ECS instance metadata service: plain HTTP by design, link-local (docs/cloudapi-notes.md §6.5). The
 /// one non-loopback `http://` address an [`UnsignedClient`] accepts.
 pub const ECS_METADATA_URL: &str = "http://100.100.100.200/";
 

@@ -6,9 +6,12 @@ use crate::cli::{self, AccountArgs, Given, OutputArgs};
 use crate::inventory::{self, Inventory};
 use crate::output::{emit, format_of, use_color};
 use crate::report::{self, RenderOptions};
+use crate::rules::audit;
 use crate::rules::Catalog;
 use crate::selection::Selection;
-use crate::session::{audit, connect, connect_regions, gate, walk_live, walk_regions};
+use crate::session::{
+    audit_each_region, connect, connect_regions, gate, gate_each_region, walk_live, walk_regions,
+};
 use crate::settings::{Flags, Settings};
 use crate::verdict::Report;
 use crate::{graph, regions, Error, Outcome};
@@ -111,7 +114,7 @@ pub(crate) async fn audit_regions(
         args.cache.as_deref(),
     )
     .await?;
-    let audited = regions::audit(
+    let audited = audit_each_region(
         &settled,
         selector_of(&args.selector).as_ref(),
         &settings.config,
@@ -125,7 +128,7 @@ pub(crate) async fn audit_regions(
     emit(args.output.as_ref(), |out| {
         report::render_regions(&reports, format_of(args.format), out, options)
     })?;
-    Ok(regions::gate(&audited, settings.min_severity.value))
+    Ok(gate_each_region(&audited, settings.min_severity.value))
 }
 
 pub(crate) async fn graph_command(

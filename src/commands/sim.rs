@@ -1,5 +1,6 @@
 //! `grantguard sim serve` and `sim generate`: the emulator from the command line.
 
+use crate::error::EmulatorError;
 use crate::output::emit;
 use crate::{cli, inventory, Error, Outcome};
 use grantguard_sim as sim;
@@ -10,7 +11,7 @@ pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         cli::SimCommand::Serve(args) => args,
         cli::SimCommand::Generate(args) => return sim_generate_command(args),
     };
-    let fixture = sim::Fixture::from_path(&args.fixture)?;
+    let fixture = sim::Fixture::from_path(&args.fixture).map_err(EmulatorError::new)?;
     let faults = sim::Faults {
         latency_ms: args.latency_ms,
         qps: args.qps,
@@ -41,7 +42,7 @@ pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         let _ = out.flush();
     });
     tokio::select! {
-        result = serve => result?,
+        result = serve => result.map_err(EmulatorError::new)?,
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(Outcome::Clear)

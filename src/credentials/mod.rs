@@ -1,4 +1,4 @@
-//! Environment or aliyun CLI profile → [`Credentials`] (reference §6). In: an optional
+//! Environment or aliyun CLI profile → [`Credentials`] (docs/cloudapi-notes.md §6). In: an optional
 //! `--profile` name, an environment lookup and the home directory, all injected so tests never
 //! touch the process environment. Out: the credentials and where they came from. Secrets never
 //! come from the command line and never reach output: `Debug` is redacted, the type is not
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Env vars for the AccessKeyId, first non-empty wins (aliyun CLI order, reference §6.1).
+/// Env vars for the AccessKeyId, first non-empty wins (aliyun CLI order, docs/cloudapi-notes.md §6.1).
 pub const ACCESS_KEY_ID_VARS: [&str; 4] = [
     "ALIBABA_CLOUD_ACCESS_KEY_ID",
     "ALIBABACLOUD_ACCESS_KEY_ID",
@@ -41,11 +41,11 @@ pub const PROFILE_VARS: [&str; 3] = [
 ];
 /// Overrides the CLI config path; the name credentials-go's CLI-profile provider reads.
 pub const CONFIG_FILE_VAR: &str = "ALIBABA_CLOUD_CONFIG_FILE";
-/// `true` skips the CLI config file in the chain (reference §6.1).
+/// `true` skips the CLI config file in the chain (docs/cloudapi-notes.md §6.1).
 pub const CLI_PROFILE_DISABLED_VAR: &str = "ALIBABA_CLOUD_CLI_PROFILE_DISABLED";
-/// `true` skips the ECS metadata step of the chain (reference §6.1).
+/// `true` skips the ECS metadata step of the chain (docs/cloudapi-notes.md §6.1).
 pub const ECS_METADATA_DISABLED_VAR: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED";
-/// The ECS RAM role name, when known (skips discovery; reference §6.1).
+/// The ECS RAM role name, when known (skips discovery; docs/cloudapi-notes.md §6.1).
 pub const ECS_ROLE_VAR: &str = "ALIBABA_CLOUD_ECS_METADATA";
 
 /// Where the credentials came from (safe to print).
@@ -290,7 +290,7 @@ pub enum CredentialsError {
     },
 }
 
-/// The parts of `~/.aliyun/config.json` grantguard reads (reference §6.3).
+/// The parts of `~/.aliyun/config.json` grantguard reads (docs/cloudapi-notes.md §6.3).
 #[derive(Deserialize)]
 struct ConfigFile {
     #[serde(default)]
@@ -355,7 +355,7 @@ pub fn resolve(
     }
 }
 
-/// The full provider chain (reference §6.2): `--profile`, environment, the profile named by
+/// The full provider chain (docs/cloudapi-notes.md §6.2): `--profile`, environment, the profile named by
 /// `ALIBABA_CLOUD_PROFILE` or the CLI config's `current` (unless
 /// `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`), then the ECS instance RAM role (unless
 /// `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`). Temporary credentials are fetched now and
@@ -671,7 +671,7 @@ fn profile_plan(
             endpoint: providers::sts_endpoint(env, Some(&profile.sts_region))?,
         })))
     };
-    // The CLI matches modes case-insensitively (reference §6.3).
+    // The CLI matches modes case-insensitively (docs/cloudapi-notes.md §6.3).
     match profile.mode.to_ascii_lowercase().as_str() {
         "ak" => Ok(Plan::Static(key(None)?)),
         "ststoken" => Ok(Plan::Static(key(Some(require(

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-/// The ECS metadata service (reference §6.5); plain HTTP by design, link-local.
+/// The ECS metadata service (docs/cloudapi-notes.md §6.5); plain HTTP by design, link-local.
 pub const ECS_METADATA_URL: &str = crate::client::ECS_METADATA_URL;
 /// Overrides the metadata endpoint (tests, the emulator): loopback `http://` only.
 pub const ECS_METADATA_ENDPOINT_VAR: &str = "GRANTGUARD_ECS_METADATA_ENDPOINT";
 /// Overrides the STS endpoint (tests, the emulator): `https://`, or `http://` to loopback.
 pub const STS_ENDPOINT_VAR: &str = "GRANTGUARD_STS_ENDPOINT";
-/// The STS API version (reference §6.4).
+/// The STS API version (docs/cloudapi-notes.md §6.4).
 pub const STS_VERSION: &str = "2015-04-01";
 /// STS as the signer sees it: its version, `Format=JSON` and GET, as CRED sends it (§6.4).
 pub const STS: RpcApi = RpcApi {
@@ -211,7 +211,7 @@ impl TemporaryKey {
     }
 }
 
-/// One AssumeRole (reference §6.4) through `client`, which signs it (v1, GET) with the source
+/// One AssumeRole (docs/cloudapi-notes.md §6.4) through `client`, which signs it (v1, GET) with the source
 /// credentials, afresh for every attempt.
 async fn assume_role(client: &Client, role: &AssumeRole) -> Result<Issued, CredentialsError> {
     let mut params: Vec<(&'static str, String)> = vec![

@@ -109,7 +109,7 @@ impl Match {
     }
 }
 
-/// Compares a reference with a grant: any matching key links them (DESIGN.md "What
+/// Compares a reference with a grant: any matching key links them (docs/architecture.md "What
 /// references a grant"); tuple fields compare exactly and the port numerically.
 fn match_reference(reference: &VpcRef, grant: &Grant) -> Option<Match> {
     let name = reference.name.as_ref().map(|n| *n == grant.name);

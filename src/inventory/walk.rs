@@ -631,7 +631,7 @@ impl Walker<'_> {
     /// when the listings agree on which version that is (same deployment time in
     /// DescribeDeployedApis and DescribeHistoryApis, same EffectiveVersion in DescribeApis when
     /// it is given): that definition is the live one and, unlike DescribeDeployedApi, shows a
-    /// backend service (reference trap 8), so one call settles the route. Otherwise the walk
+    /// backend service (docs/cloudapi-notes.md trap 8), so one call settles the route. Otherwise the walk
     /// falls back to DescribeDeployedApi and, when that cannot show the route, to the ONLINE
     /// version; what stays unresolved is a gap.
     async fn deployments(
@@ -1013,7 +1013,7 @@ pub fn route_of(definition: &ApiDefinition) -> Route {
 
 /// Where a deployed definition sends traffic: its VPC route (with or without a key), or
 /// `Unresolved` when only the online history version can tell (DescribeDeployedApi never shows
-/// a backend service, reference trap 8).
+/// a backend service, docs/cloudapi-notes.md trap 8).
 pub fn deployed_route_of(definition: &ApiDefinition) -> Route {
     service_route(definition).unwrap_or(Route::Unresolved)
 }
@@ -1248,7 +1248,7 @@ mod tests {
             json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g", "Port": -1 } }),
             json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g", "Port": 70000 } }),
             json!({ "ServiceVpcEnable": "TRUE", "VpcConfig": { "Name": "g", "Port": [] } }),
-            // A JSON boolean where the service sends the string "TRUE" (reference trap 6).
+            // A JSON boolean where the service sends the string "TRUE" (docs/cloudapi-notes.md trap 6).
             json!({ "ServiceVpcEnable": true, "VpcConfig": {} }),
             json!({ "ServiceVpcEnable": ["TRUE"] }),
         ] {
@@ -1397,7 +1397,7 @@ mod tests {
             references[3].as_ref().and_then(|r| r.name.as_deref()),
             Some("orders-slb-80")
         );
-        // The reference's own example: a VPC backend whose TEST model is HTTP.
+        // The example DescribeBackendInfo answer of docs/cloudapi-notes.md: a VPC backend whose TEST model is HTTP.
         let references = model_references(
             json!("VPC"),
             &[json!({ "Type": "HTTP", "ServiceAddress": "http://orders-test.example.com:8080" })],

@@ -5,7 +5,7 @@
 //! on stdout and written to the journal. It must never call a mutating action without a
 //! fresh live audit, a confirmation, a fsync'd `pending` record and a re-check first, and
 //! never resend a mutation after an unclear failure. `remove_one` reads top to bottom like
-//! DESIGN.md's protocol; each step lives in [`steps`] and takes the previous step's value.
+//! docs/architecture.md's protocol; each step lives in [`steps`] and takes the previous step's value.
 
 pub mod document;
 pub mod journal;
@@ -434,7 +434,7 @@ enum Base {
     Batch(steps::Resolved, Box<crate::inventory::Inventory>),
 }
 
-/// The protocol for one grant, one line per step of DESIGN.md. Besides how it ended, returns
+/// The protocol for one grant, one line per step of docs/architecture.md. Besides how it ended, returns
 /// the re-check's fresh inventory when it got that far (`--all-safe` audits the next grant
 /// from it instead of walking the region again).
 async fn remove_one(
@@ -508,7 +508,7 @@ async fn remove_one_inner(
         Ok(c) => c,
         Err(stop) => return stopped(stop),
     };
-    // From the pending record to the journaled outcome, Ctrl-C waits (FAULTS.md A14).
+    // From the pending record to the journaled outcome, Ctrl-C waits (docs/fault-model.md A14).
     let _critical = crate::interrupt::Critical::enter();
     crate::failpoints::point(crate::failpoints::names::BEFORE_JOURNAL);
     let entry = match steps::write_ahead(journal, ctx.region.as_str(), confirmed) {
@@ -719,7 +719,7 @@ async fn all_safe(
         max,
     } = batch;
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
-    let overview = crate::session::audit(&inventory, None, &ctx.config, &ctx.catalog);
+    let overview = crate::rules::audit(&inventory, None, &ctx.config, &ctx.catalog);
     // Each grant is audited from the newest live inventory: this walk for the first, then
     // the previous grant's re-check (itself an incremental re-walk), never a full walk again.
     let mut latest = Some(inventory);

@@ -1,7 +1,7 @@
-//! The steps of the guarded-removal protocol (DESIGN.md "Guarded removal protocol"), one
+//! The steps of the guarded-removal protocol (docs/architecture.md "Guarded removal protocol"), one
 //! function per step. Each step consumes the previous step's value, and every value's fields
 //! are private to this module, so the caller in `mod.rs` cannot build one without running the
-//! step that makes it: skipping or reordering a step is a compile error (STYLE.md §8).
+//! step that makes it: skipping or reordering a step is a compile error (docs/architecture.md "Code style").
 //!
 //! In: a [`Context`] (client, region, config, catalog) and a selector. Out: a [`Finished`]
 //! removal, or a [`Stop`] saying why nothing (more) happened. The only mutating calls are in
@@ -164,7 +164,7 @@ pub async fn resolve(ctx: &Context, selector: &Selector) -> Result<Resolved, Sto
     // GG301 and GG302 come from the rule catalog, so the refusal reads like any audit.
     let mut inventory = Inventory::new(ctx.region.clone());
     inventory.grants = grants;
-    let report = crate::session::audit(&inventory, Some(selector), &ctx.config, &ctx.catalog);
+    let report = crate::rules::audit(&inventory, Some(selector), &ctx.config, &ctx.catalog);
     Err(Stop::Refused(Refusal::Unresolved(Box::new(report))))
 }
 
@@ -192,7 +192,7 @@ pub fn audit_from(
     inventory: Inventory,
 ) -> Result<Audited, Stop> {
     let selector = Selector::Id(resolved.grant.id.clone());
-    let report = crate::session::audit(&inventory, Some(&selector), &ctx.config, &ctx.catalog);
+    let report = crate::rules::audit(&inventory, Some(&selector), &ctx.config, &ctx.catalog);
     let found = report
         .grants
         .iter()
@@ -959,7 +959,7 @@ pub async fn recheck(
     };
     let fresh = walked.inventory;
     let grant = audited.grant().clone();
-    let report = crate::session::audit(
+    let report = crate::rules::audit(
         &fresh,
         Some(&Selector::Id(grant.id.clone())),
         &ctx.config,
@@ -1189,7 +1189,7 @@ pub async fn follow_abolish(
 }
 
 fn is_final(status: &str) -> bool {
-    // The vocabulary is undocumented (reference §3.15a): only these count as finished.
+    // The vocabulary is undocumented (docs/cloudapi-notes.md §3.15a): only these count as finished.
     matches!(
         status.to_ascii_uppercase().as_str(),
         "SUCCESS" | "SUCCEED" | "SUCCEEDED" | "FAILED" | "FAIL" | "FAILURE" | "ERROR"
@@ -1272,7 +1272,7 @@ mod tests {
     /// The audit of grant `apv-9` (`spare`) in `inventory`.
     fn judged(inventory: &Inventory) -> Option<GrantReport> {
         let selector = Selector::Id("apv-9".into());
-        let report = crate::session::audit(
+        let report = crate::rules::audit(
             inventory,
             Some(&selector),
             &Config::default(),

@@ -1,4 +1,4 @@
-//! The JSON report, `grantguard.report/v1` (DESIGN.md "JSON report"): the fields other tools
+//! The JSON report, `grantguard.report/v1` (docs/architecture.md "JSON report"): the fields other tools
 //! read, exactly as the contract spells them, plus extras (generated_at, taken_at, digest,
 //! path, user, suppressed, top-level findings). In: a report. Out: one pretty JSON document.
 

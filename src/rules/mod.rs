@@ -91,6 +91,27 @@ pub(crate) fn dormant_note(dormant: bool) -> &'static str {
     }
 }
 
+/// The audit of an inventory: its graph, the selected grants, every rule, the verdicts —
+/// with the config and selector the user gave, judged as of now.
+pub fn audit(
+    inventory: &crate::inventory::Inventory,
+    selector: Option<&crate::selection::Selector>,
+    config: &Config,
+    catalog: &Catalog,
+) -> Report {
+    let graph = crate::graph::build(inventory);
+    let selection = Selection::resolve(selector, &inventory.grants);
+    evaluate(
+        &graph,
+        catalog,
+        &selection,
+        config,
+        &AuditContext {
+            now: OffsetDateTime::now_utc(),
+        },
+    )
+}
+
 /// Runs every rule of `catalog` over the selected grants and judges each one.
 pub fn evaluate(
     graph: &Graph,

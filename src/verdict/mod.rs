@@ -30,7 +30,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// Judges a grant from its findings and whether a gap affects it. Suppressed findings do
-    /// not count; a gap always prevents `safe` (DESIGN.md "Verdicts and fail-closed rule").
+    /// not count; a gap always prevents `safe` (docs/architecture.md "Verdicts and fail-closed rule").
     pub fn judge(findings: &[Finding], gap_affects: bool) -> Verdict {
         let denies = findings
             .iter()
@@ -173,7 +173,7 @@ pub struct GrantReport {
 
 impl GrantReport {
     /// The findings that keep a `safe` grant from being clean: unsuppressed, at `warn` or
-    /// above after the config (DESIGN.md: removal needs a clean report).
+    /// above after the config (docs/architecture.md: removal needs a clean report).
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()

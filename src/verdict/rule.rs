@@ -98,7 +98,7 @@ impl RuleId {
     /// Rules whose findings mean "nobody can tell": something was not read (GG106, GG201) or
     /// a name may or may not resolve to the grant (GG306). Never below deny, never suppressed,
     /// and on their own they make a grant `unknown`, not `blocked` (an unread account is never
-    /// safe; DESIGN.md "Verdicts and fail-closed rule").
+    /// safe; docs/architecture.md "Verdicts and fail-closed rule").
     pub const COVERAGE: [RuleId; 3] = [RuleId::GG106, RuleId::GG201, RuleId::GG306];
 
     /// True for the coverage rules GG106, GG201 and GG306.

@@ -1,6 +1,6 @@
 //! Shared test harness: start the emulator in-process on an ephemeral loopback port, run the
 //! real binary against it with a cleared environment and the fixture's test credentials, and
-//! check the invariants every fault test must hold (FAULTS.md I1–I7, where they apply).
+//! check the invariants every fault test must hold (docs/fault-model.md I1–I7, where they apply).
 #![allow(dead_code)]
 
 use assert_cmd::Command;
@@ -73,7 +73,7 @@ pub fn faulted(name: &str, faults: Faults) -> TestSim {
 }
 
 /// Publishes a new API to RELEASE routing through `grant` (the "someone deployed meanwhile"
-/// race, FAULTS.md R9's hook); returns its id.
+/// race, docs/fault-model.md R9's hook); returns its id.
 pub fn publish_new_api(account: &mut Account, grant: &str) -> String {
     let id = account.add_api(
         "orders",
@@ -236,7 +236,7 @@ pub fn rules_of(report: &Value, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// FAULTS.md I1: under a fault that does not change the account, a verdict only moves toward
+/// docs/fault-model.md I1: under a fault that does not change the account, a verdict only moves toward
 /// `unknown`: never blocked→safe, unknown→safe or safe→blocked.
 pub fn assert_more_cautious(clean: &Value, faulted: &Value) {
     let (clean, faulted) = (verdicts(clean), verdicts(faulted));
@@ -254,7 +254,7 @@ pub fn assert_more_cautious(clean: &Value, faulted: &Value) {
     }
 }
 
-/// FAULTS.md I2: `complete` is true exactly when there is no gap, and exit 0 means complete
+/// docs/fault-model.md I2: `complete` is true exactly when there is no gap, and exit 0 means complete
 /// and every grant safe.
 pub fn assert_honest(report: &Value, exit: Option<i32>) {
     let gaps = report["gaps"].as_array().expect("gaps array");
@@ -272,7 +272,7 @@ pub fn assert_honest(report: &Value, exit: Option<i32>) {
     }
 }
 
-/// FAULTS.md I5: the secret, the token, the full AccessKeyId and every Signature the emulator
+/// docs/fault-model.md I5: the secret, the token, the full AccessKeyId and every Signature the emulator
 /// saw appear in none of `texts`.
 pub fn assert_no_secret(sim: &TestSim, texts: &[&str]) {
     let (id, secret, token) = credential(sim);
@@ -294,7 +294,7 @@ pub fn assert_no_secret(sim: &TestSim, texts: &[&str]) {
     }
 }
 
-/// FAULTS.md I6: no SignatureNonce was sent twice and none was refused as reused.
+/// docs/fault-model.md I6: no SignatureNonce was sent twice and none was refused as reused.
 pub fn assert_nonces_unique(sim: &Sim) {
     let log = sim.log();
     let mut seen = std::collections::HashSet::new();

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Interop check: the official Python SDK for CloudAPI 2016-07-14 against `grantguard sim serve`,
-and grantguard's v1 signer against the SDK's (FAULTS.md P2).
+and grantguard's v1 signer against the SDK's (docs/fault-model.md P2).
 
 In: the grantguard binary, the `sign_vectors` example binary and a fixture account.
 Out: one summary line per section and a final `N passed, 0 failed`; exit 1 on any failure.
@@ -9,7 +9,7 @@ Sections:
   sdk-v3   every emulated action through the SDK with its default signature (ACS3-HMAC-SHA256)
   sdk-v1   the same with `signature_algorithm='v2'` (the RPC HMAC-SHA1 signature, v1 here)
   errors   a wrong secret and an unknown AccessKeyId raise the SDK's exception with the code
-  p2       1,000 random parameter maps plus the reference's vectors, signed by the SDK's
+  p2       1,000 random parameter maps plus the signing vectors of docs/cloudapi-notes.md, signed by the SDK's
            `Utils.get_rpcsignature` and by grantguard: every signature equal
 
 Each SDK section starts its own emulator, so the mutations of one cannot change what the other
@@ -627,7 +627,7 @@ class SdkPass:
             vpc_id=grant["vpc_id"], instance_id=grant["instance_id"], port=grant["port"]))
         got = sorted((a.api_id, a.group_id, a.stage_id) for a in body.apis.api)
         self.t.eq(got, self.expected_affected(grant), f"{what}: Apis.Api (ApiId, GroupId, StageId)")
-        # The grant goes; the APIs stay published (reference §3.14).
+        # The grant goes; the APIs stay published (docs/cloudapi-notes.md §3.14).
         for a, stage in self.fx.affected(grant):
             gid = self.group_ids[self.fx.group(a["group"])["name"]]
             still = self.call(f"DescribeDeployedApis after {what}", "describe_deployed_apis",
@@ -802,7 +802,7 @@ def errors_section(tally, args, fixture):
 # ---------------------------------------------------------------------------------------------
 # P2: our signer against the SDK's.
 
-# The reference's vectors (cloudapi-2016-07-14.md §2.2), with the documented signatures.
+# The the signing vectors of docs/cloudapi-notes.md (docs/cloudapi-notes.md §2.2), with the documented signatures.
 REFERENCE_VECTORS = [
     ("V1", "GET", "testsecret", {
         "AccessKeyId": "testid", "Action": "DescribeRegions", "Format": "XML",

@@ -1,7 +1,7 @@
 //! The emulator's TCP listener. In: accepted loopback connections. Out: each one wrapped in a
 //! [`FaultIo`] whose [`Conn`] handle reaches the request handler as axum `ConnectInfo`, so a
 //! fault can end *that* connection the way a network does: with a TCP RST (SO_LINGER 0, then
-//! close; FAULTS.md R6), or with no answer at all (the `drop_*` faults). Every other
+//! close; docs/fault-model.md R6), or with no answer at all (the `drop_*` faults). Every other
 //! connection reads, writes and closes (FIN) exactly as a plain `TcpStream` does.
 
 use axum::extract::connect_info::Connected;

@@ -150,7 +150,7 @@ pub struct FailRule {
 
 impl FailRule {
     /// HTTP status that fits the code: 403 for permission codes, 404 for not-found codes,
-    /// 503/500 for server-side codes, 400 otherwise (throttling included, reference §5).
+    /// 503/500 for server-side codes, 400 otherwise (throttling included, docs/cloudapi-notes.md §5).
     pub fn status(&self) -> u16 {
         status_for_code(&self.code)
     }
@@ -388,7 +388,7 @@ impl fmt::Display for CountRule {
 }
 
 /// A slow answer for `action` (and, if given, the request mentioning `scope`): the head at
-/// once, then one body byte per `interval` (FAULTS.md A3, slowloris).
+/// once, then one body byte per `interval` (docs/fault-model.md A3, slowloris).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlowRule {
     /// Action name.

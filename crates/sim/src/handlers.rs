@@ -435,7 +435,7 @@ fn describe_apis(acc: &Account, p: &Params) -> Result<Value, ApiError> {
     })
 }
 
-/// Which of the three definition shapes to build (reference §3.5, §3.7, §3.10).
+/// Which of the three definition shapes to build (docs/cloudapi-notes.md §3.5, §3.7, §3.10).
 enum Shape<'a> {
     Draft,
     Deployed {
@@ -473,7 +473,7 @@ fn definition(
                 vpc_id: v.vpc_id.clone(),
                 instance_id: v.instance_id.clone(),
                 port: v.port,
-                // DescribeDeployedApi's VpcConfig has no VpcScheme (reference §3.7).
+                // DescribeDeployedApi's VpcConfig has no VpcScheme (docs/cloudapi-notes.md §3.7).
                 vpc_scheme: (!matches!(shape, Shape::Deployed { .. })).then(|| "HTTP".into()),
                 vpc_target_host_name: None,
             });
@@ -519,7 +519,7 @@ fn definition(
             def.backend_config = backend_config;
             def.deployed_infos = Some(deployed_infos(acc, &api.id));
         }
-        // Reference trap 8: no BackendEnable/BackendConfig on a deployed definition.
+        // docs/cloudapi-notes.md trap 8: no BackendEnable/BackendConfig on a deployed definition.
         Shape::Deployed { stage, time } => {
             def.stage_name = Some(stage.into());
             def.deployed_time = Some(time.into());
@@ -891,7 +891,7 @@ fn take_grant(acc: &mut Account, p: &Params) -> Result<Vec<StageRef>, ApiError> 
 }
 
 fn remove_vpc_access(acc: &mut Account, p: &Params) -> Result<Value, ApiError> {
-    // Reference §3.14: the grant goes, the APIs stay published (and now break).
+    // docs/cloudapi-notes.md §3.14: the grant goes, the APIs stay published (and now break).
     let affected = take_grant(acc, p)?;
     let apis: Vec<RemovedApi> = affected
         .into_iter()
@@ -1056,7 +1056,7 @@ fn describe_apis_by_backend(acc: &Account, p: &Params) -> Result<Value, ApiError
         .apis
         .iter()
         .filter(|a| match stage {
-            // Without a stage the service answers for the drafts (reference §3.18).
+            // Without a stage the service answers for the drafts (docs/cloudapi-notes.md §3.18).
             None => uses(&a.route),
             Some(s) => acc
                 .deployment(&a.id, s)

@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-/// How far a request's timestamp may be from the server's clock (reference §8.8: the V3 doc
+/// How far a request's timestamp may be from the server's clock (docs/cloudapi-notes.md §8.8: the V3 doc
 /// bounds `x-acs-date` to about 15 minutes; the emulator uses the same window for v1).
 const TIMESTAMP_WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -648,7 +648,7 @@ async fn entry(
         .header("x-acs-request-id", rid.as_str())
         .header("date", http_date(now));
     if answer.retry_after {
-        // FAULTS.md: the hint is 5 (the SDK reads it as milliseconds), so tests never wait long.
+        // docs/fault-model.md: the hint is 5 (the SDK reads it as milliseconds), so tests never wait long.
         builder = builder.header("x-acs-retry-after", HeaderValue::from_static("5"));
     }
     record.status = answer.status;

@@ -1,7 +1,7 @@
 //! The emulator's call log: one [`CallRecord`] per request, kept in memory and optionally
 //! appended as JSON lines to a file. Tests read it to count calls and to prove what was not
 //! called. It records the `Signature` value on purpose: leak tests grep every output of the
-//! tool for the values seen here (FAULTS.md I5). It never records a secret or a token.
+//! tool for the values seen here (docs/fault-model.md I5). It never records a secret or a token.
 
 use serde::{Deserialize, Serialize};
 use std::fs::File;

@@ -1,4 +1,4 @@
-//! The emulator's ECS instance metadata service (reference §6.5): `PUT /latest/api/token`
+//! The emulator's ECS instance metadata service (docs/cloudapi-notes.md §6.5): `PUT /latest/api/token`
 //! (IMDSv2), `GET /latest/meta-data/ram/security-credentials/` (the role name) and
 //! `GET …/security-credentials/ROLE` (temporary credentials, `Code: Success`). In: the path,
 //! method and token header. Out: status and body. Served by the same HTTP server as the

@@ -1,4 +1,4 @@
-//! The emulator's STS: `AssumeRole` (reference §6.4) and the temporary credentials it and the
+//! The emulator's STS: `AssumeRole` (docs/cloudapi-notes.md §6.4) and the temporary credentials it and the
 //! metadata service hand out. In: a v1-signed request already authenticated by the emulator
 //! (the caller's key may itself be temporary, for ChainableRamRoleArn). Out: the STS answer
 //! shape with a fresh `STS.` key, secret, token and `Expiration`. Issued credentials are then

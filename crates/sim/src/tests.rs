@@ -1,5 +1,5 @@
 //! End-to-end tests of the emulator over HTTP. Requests are signed by a small signer written
-//! here (the verifier's own functions are pinned separately by the reference's vectors), and
+//! here (the verifier's own functions are pinned separately by the signing vectors of docs/cloudapi-notes.md), and
 //! sent with reqwest to a started [`Sim`].
 
 use super::*;

@@ -1,7 +1,7 @@
 //! Signature verification, written independently of the client so that a signing bug there
 //! cannot hide behind the emulator. In: the request's method, decoded parameters, headers and
 //! body. Out: the signature scheme and the string the server signed, or why the request is
-//! refused. Implements v1 (HMAC-SHA1, reference §2.1) and ACS3-HMAC-SHA256 (reference §2.3).
+//! refused. Implements v1 (HMAC-SHA1, docs/cloudapi-notes.md §2.1) and ACS3-HMAC-SHA256 (docs/cloudapi-notes.md §2.3).
 //! The secret is used only inside the HMAC; nothing here formats it.
 
 use hmac::{Hmac, Mac};
@@ -9,7 +9,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// Percent-encodes per RFC 3986 as the service canonicalizes: `A-Z a-z 0-9 - _ . ~` kept,
-/// everything else `%XY` in upper-case hex per UTF-8 byte (reference trap 1).
+/// everything else `%XY` in upper-case hex per UTF-8 byte (docs/cloudapi-notes.md trap 1).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
@@ -23,7 +23,7 @@ pub fn percent_encode(s: &str) -> String {
 }
 
 /// The v1 string to sign: `METHOD&%2F&percentEncode(sorted canonical query)`, `Signature`
-/// excluded (reference §2.1 steps 1–4).
+/// excluded (docs/cloudapi-notes.md §2.1 steps 1–4).
 pub fn v1_string_to_sign(method: &str, params: &[(String, String)]) -> String {
     let mut pairs: Vec<(String, String)> = params
         .iter()
@@ -45,7 +45,7 @@ pub fn v1_string_to_sign(method: &str, params: &[(String, String)]) -> String {
     )
 }
 
-/// Base64 HMAC-SHA1 of the string to sign with key `secret + "&"` (reference §2.1 step 5).
+/// Base64 HMAC-SHA1 of the string to sign with key `secret + "&"` (docs/cloudapi-notes.md §2.1 step 5).
 pub fn v1_signature(secret: &str, string_to_sign: &str) -> String {
     use base64::Engine;
     let mut mac = Hmac::<Sha1>::new_from_slice(format!("{secret}&").as_bytes())

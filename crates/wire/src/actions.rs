@@ -1,7 +1,7 @@
-//! Requests of the CloudAPI 2016-07-14 actions grantguard uses (reference §3). Each request
+//! Requests of the CloudAPI 2016-07-14 actions grantguard uses (docs/cloudapi-notes.md §3). Each request
 //! is a struct whose `params` are the action's own parameters as wire strings; the client adds
 //! the common parameters and the signature. Unset optional parameters are omitted, never sent
-//! empty (reference §1.4).
+//! empty (docs/cloudapi-notes.md §1.4).
 
 use super::models::*;
 use serde::de::DeserializeOwned;
@@ -28,7 +28,7 @@ pub trait Action: Send + Sync {
 pub trait PagedAction: Action + Clone {
     /// One listed item.
     type Item: Send + 'static;
-    /// The largest page size the service documents for this action (reference trap 10).
+    /// The largest page size the service documents for this action (docs/cloudapi-notes.md trap 10).
     const MAX_PAGE_SIZE: u32;
     /// Sets the page to ask for.
     fn set_page(&mut self, number: u32, size: u32);

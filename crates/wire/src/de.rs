@@ -1,6 +1,6 @@
 //! Lenient decoding for values the service sends in more than one shape. Old documentation
 //! examples carry numbers as strings (`"TotalCount": "20"`, `"Port": "80"`) and some booleans
-//! as `"TRUE"`; the SDK's models type them as numbers and booleans (reference §1.5). These
+//! as `"TRUE"`; the SDK's models type them as numbers and booleans (docs/cloudapi-notes.md §1.5). These
 //! helpers accept both and reject anything else with a message serde attaches to the field.
 
 use serde::de::{self, Deserializer, Visitor};

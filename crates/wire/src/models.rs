@@ -1,5 +1,5 @@
 //! Response bodies of the CloudAPI 2016-07-14 actions grantguard uses, with the wire key
-//! names of the official SDK's models (reference §3). Decoding is tolerant: unknown keys are
+//! names of the official SDK's models (docs/cloudapi-notes.md §3). Decoding is tolerant: unknown keys are
 //! ignored, numbers may arrive as strings, a missing or `null` list is empty. Required keys
 //! have no default, so a body without them fails with the key's path. The keys that name a
 //! grant are strict: a `VpcConfig` (and the objects holding one) that is not an object, or a
@@ -11,7 +11,7 @@ use super::de;
 use serde::{Deserialize, Serialize};
 
 /// Declares the `{"Plural":{"Singular":[…]}}` wrapper the service puts around most lists
-/// (reference trap 5).
+/// (docs/cloudapi-notes.md trap 5).
 macro_rules! wrapper {
     ($(#[$doc:meta])* $outer:ident, $inner:literal, $item:ty) => {
         $(#[$doc])*
@@ -38,7 +38,7 @@ fn is_none<T>(v: &Option<T>) -> bool {
     v.is_none()
 }
 
-/// The error envelope of any 4xx/5xx answer (reference §1.6).
+/// The error envelope of any 4xx/5xx answer (docs/cloudapi-notes.md §1.6).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ErrorBody {
@@ -433,7 +433,7 @@ pub struct ServiceConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mock: String,
     /// `"TRUE"` when the API routes through a VPC grant: a string, not a JSON boolean
-    /// (reference trap 6).
+    /// (docs/cloudapi-notes.md trap 6).
     #[serde(
         default,
         deserialize_with = "de::opt_string",
@@ -503,8 +503,8 @@ pub struct RequestConfig {
 
 /// An API definition: the draft (DescribeApi), the one effective in a stage
 /// (DescribeDeployedApi) or a historical version (DescribeApiHistory). The three shapes
-/// differ only in optional keys (reference §3.5, §3.7, §3.10); DescribeDeployedApi never
-/// carries `BackendEnable`/`BackendConfig` (reference trap 8).
+/// differ only in optional keys (docs/cloudapi-notes.md §3.5, §3.7, §3.10); DescribeDeployedApi never
+/// carries `BackendEnable`/`BackendConfig` (docs/cloudapi-notes.md trap 8).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ApiDefinition {
@@ -975,7 +975,7 @@ pub struct BackendSummary {
     pub tags: Vec<BackendTag>,
 }
 
-/// DescribeBackendList response: a bare array, no wrapper (reference trap 5).
+/// DescribeBackendList response: a bare array, no wrapper (docs/cloudapi-notes.md trap 5).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeBackendListResponse {
