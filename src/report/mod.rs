@@ -108,7 +108,8 @@ pub(crate) mod tests {
         assert!(!report.all_safe());
     }
 
-    /// The digest as it was first defined: a JSON tree per grant, printed compactly.
+    /// The digest computed independently, from a JSON tree per grant printed compactly: the
+    /// streamed digest must equal it, or saved `--plan` reports stop matching.
     fn digest_by_tree(g: &GrantReport) -> String {
         use sha2::{Digest, Sha256};
         let findings: Vec<serde_json::Value> = g
