@@ -20,7 +20,7 @@
 
 use crate::inventory::{ApiId, Grant};
 use crate::verdict::{RuleDoc, RuleId, Severity};
-use miette::{NamedSource, SourceOffset, SourceSpan};
+use miette::{SourceOffset, SourceSpan};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -157,7 +157,7 @@ pub enum ConfigError {
         message: String,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("here")]
         at: SourceSpan,
@@ -173,7 +173,7 @@ pub enum ConfigError {
         rule: String,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("not a rule id or name")]
         at: SourceSpan,
@@ -189,7 +189,7 @@ pub enum ConfigError {
         rule: RuleId,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("{rule} again")]
         at: SourceSpan,
@@ -207,7 +207,7 @@ pub enum ConfigError {
         level: Severity,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("coverage rule, never below deny")]
         at: SourceSpan,
@@ -223,7 +223,7 @@ pub enum ConfigError {
         rule: RuleId,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("coverage rule")]
         at: SourceSpan,
@@ -241,7 +241,7 @@ pub enum ConfigError {
         grant: String,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("this suppression")]
         at: SourceSpan,
@@ -257,7 +257,7 @@ pub enum ConfigError {
         value: String,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("{reason}")]
         at: SourceSpan,
@@ -277,7 +277,7 @@ pub enum ConfigError {
         value: String,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("{reason}")]
         at: SourceSpan,
@@ -299,7 +299,7 @@ pub enum ConfigError {
         reason: &'static str,
         /// The file.
         #[source_code]
-        src: Arc<NamedSource<String>>,
+        src: Arc<crate::excerpt::Clipped>,
         /// Where.
         #[label("{reason}")]
         at: SourceSpan,
@@ -317,10 +317,10 @@ impl Config {
         let rules: Vec<&RuleDoc> = rules.into_iter().collect();
         let find = |key: &str| rules.iter().copied().find(|doc| doc.answers_to(key));
         // One shared copy of the text for whichever error needs it (keeps the error small).
-        let source = Arc::new(NamedSource::new(origin, text.to_owned()));
+        let source = Arc::new(crate::excerpt::Clipped::new(origin, text));
         let src = || Arc::clone(&source);
         let file: File = serde_json::from_str(text).map_err(|e| ConfigError::Invalid {
-            message: e.to_string(),
+            message: crate::excerpt::printable(&e.to_string(), 300),
             src: src(),
             at: SourceOffset::from_location(text, e.line(), e.column()).into(),
         })?;

@@ -62,3 +62,43 @@ fn a_damaged_snapshot_gives_one_short_error_with_the_position() {
         }
     }
 }
+
+#[test]
+fn a_damaged_config_file_gives_one_short_error_with_the_position() {
+    let home = Home::new();
+    let snapshot_path = home.path().join("snap.json");
+    std::fs::write(&snapshot_path, snapshot(&home)).unwrap();
+    let long_value = format!(
+        "{{\"severity\": {{\"GG103\": \"deny\"}}, \"x\": \"{}\", \"bogus\": 1}}",
+        "a".repeat(70_000)
+    );
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "one 70 KB line with an unknown key",
+            long_value.into_bytes(),
+        ),
+        ("binary junk", (0..=255u8).cycle().take(5_000).collect()),
+        ("truncated", b"{\"severity\": {\"GG103\": \"de".to_vec()),
+        (
+            "escape sequences in a bad value",
+            b"{\"qps\": \"\x1b[31mred\x1b[0m\"}".to_vec(),
+        ),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(home.path().join("grantguard.json"), &bytes).unwrap();
+        let out = bare(&home)
+            .args(["audit", "--inventory"])
+            .arg(&snapshot_path)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.len() < 4096, "{what}: {} bytes of stderr", err.len());
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(
+            !err.contains('\u{1b}'),
+            "{what}: a raw escape reached the terminal"
+        );
+        assert!(stdout(&out).is_empty(), "{what}: no report");
+    }
+}
