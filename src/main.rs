@@ -33,9 +33,26 @@ fn main() -> ExitCode {
     match grantguard::run(cli) {
         Ok(Outcome::Clear) => ExitCode::SUCCESS,
         Ok(Outcome::Held) => ExitCode::from(1),
+        // `grantguard audit | head -1`: the reader has all it wanted. End quietly, with the
+        // status a process killed by SIGPIPE reports, as other Unix tools do.
+        Err(error) if is_closed_pipe(&error) => ExitCode::from(128 + 13),
         Err(error) => {
             eprintln!("{:?}", miette::Report::new(error));
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether `error` (or anything in its chain of causes) is a write to a closed pipe.
+fn is_closed_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+        }
+        current = e.source();
+    }
+    false
 }
