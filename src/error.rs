@@ -61,6 +61,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `--output` names a path that cannot be written; found before any call is made.
+    #[error("cannot write --output {path}: {reason}")]
+    #[diagnostic(
+        code(grantguard::output::unusable),
+        help("choose another --output path; nothing was read from the account yet")
+    )]
+    OutputUnusable {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A sim fault rule given on the command line does not parse.
     #[error("invalid --{flag} rule {rule:?}: {message}")]
     #[diagnostic(

@@ -86,3 +86,48 @@ pub fn emit(
     };
     result.map_err(|source| Error::output(path, source))
 }
+
+/// Checks, before any work starts, that `path` can be written as an `--output` file: it is
+/// not a folder, its folder exists and takes a new file, and an existing file opens for
+/// writing. A typo found here costs nothing; found after a walk, it costs the walk.
+pub fn check_writable(path: &std::path::Path) -> Result<(), Error> {
+    let unusable = |reason: String| Error::OutputUnusable {
+        path: path.display().to_string(),
+        reason,
+    };
+    if path.is_dir() {
+        return Err(unusable("it is a folder".into()));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(unusable(format!(
+            "the folder {} does not exist",
+            dir.display()
+        )));
+    }
+    if path.exists() {
+        return std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(|e| unusable(e.to_string()));
+    }
+    let probe = dir.join(format!(".grantguard-output-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(unusable(format!(
+            "no file can be created in {}: {e}",
+            dir.display()
+        ))),
+    }
+}

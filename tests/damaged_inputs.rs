@@ -102,3 +102,41 @@ fn a_damaged_config_file_gives_one_short_error_with_the_position() {
         assert!(stdout(&out).is_empty(), "{what}: no report");
     }
 }
+
+#[test]
+fn an_unusable_output_path_is_refused_before_any_call() {
+    // docs/fault-model.md, row L3: found after a walk, a typo costs the walk.
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let missing = home.path().join("no-such-folder/report.json");
+    let folder = home.path().to_path_buf();
+    // Even root cannot create files in /proc: a folder that takes no new file.
+    let unwritable = std::path::PathBuf::from("/proc/grantguard-report.json");
+    for path in [&missing, &folder, &unwritable] {
+        for command in [
+            vec!["audit", "--format", "json", "--output"],
+            vec!["scan", "--output"],
+            vec!["remove", "--name", "legacy-unused-443", "--yes", "--output"],
+        ] {
+            let out = grantguard(&sim, &home)
+                .args(&command)
+                .arg(path)
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{command:?} {}: {err}",
+                path.display()
+            );
+            assert!(err.contains("--output"), "{command:?}: {err}");
+            assert!(
+                sim.log().is_empty(),
+                "{command:?} {}: calls were made",
+                path.display()
+            );
+        }
+    }
+    assert!(sim.state().has_grant_named("legacy-unused-443"));
+}

@@ -56,6 +56,9 @@ pub(crate) async fn audit_command(
     output: &OutputArgs,
     args: cli::AuditArgs,
 ) -> Result<Outcome, Error> {
+    if let Some(path) = &args.output {
+        crate::output::check_writable(path)?;
+    }
     let catalog = Catalog::builtin();
     // The settings (config file included) are read before the walk so a typo in them costs
     // no API calls.

@@ -17,6 +17,9 @@ pub(crate) async fn remove_command(
     output: &OutputArgs,
     args: cli::RemoveArgs,
 ) -> Result<Outcome, Error> {
+    if let Some(path) = &args.output {
+        crate::output::check_writable(path)?;
+    }
     // Ctrl-C exits 130, but never between a removal's pending record and its outcome.
     interrupt::install();
     let catalog = Catalog::builtin();

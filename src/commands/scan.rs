@@ -14,6 +14,8 @@ pub(crate) async fn scan_command(
     output: &OutputArgs,
     args: cli::ScanArgs,
 ) -> Result<Outcome, Error> {
+    // Several regions write next to this path, in the same folder: one check covers them.
+    crate::output::check_writable(&args.output)?;
     // Ctrl-C exits 130 at once; the snapshot is only ever written whole, at the end.
     interrupt::install();
     let wanted = regions::wanted(account.region.as_deref())?;
