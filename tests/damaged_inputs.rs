@@ -140,3 +140,43 @@ fn an_unusable_output_path_is_refused_before_any_call() {
     }
     assert!(sim.state().has_grant_named("legacy-unused-443"));
 }
+
+#[test]
+fn a_damaged_fixture_gives_one_short_error_with_the_position() {
+    let home = Home::new();
+    let generated = bare(&home)
+        .args(["sim", "generate", "--groups", "5", "--apis-per-group", "40"])
+        .args(["--grants", "10", "--seed", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(generated.status.code(), Some(0), "{}", stderr(&generated));
+    let one_line = serde_json::to_string(
+        &serde_json::from_slice::<serde_json::Value>(&generated.stdout).unwrap(),
+    )
+    .unwrap();
+    assert!(one_line.len() > 40_000);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated at 30 KB", one_line.as_bytes()[..30_000].to_vec()),
+        ("binary junk", (0..=255u8).cycle().take(50_000).collect()),
+        ("one huge line of junk", vec![b'['; 70_000]),
+    ];
+    let path = home.path().join("fixture.json");
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let out = bare(&home)
+            .args(["sim", "serve", "--fixture"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.len() < 4096, "{what}: {} bytes of stderr", err.len());
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(err.contains("fixture.json"), "{what}: {err}");
+        assert!(
+            !err.contains('\u{1b}'),
+            "{what}: a raw escape reached the terminal"
+        );
+        assert!(stdout(&out).is_empty(), "{what}: it must not start");
+    }
+}

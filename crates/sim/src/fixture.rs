@@ -4,7 +4,7 @@
 //! column of the problem. It never touches the network and never prints a secret.
 
 use super::faults::Faults;
-use miette::{NamedSource, SourceOffset, SourceSpan};
+use miette::{SourceOffset, SourceSpan};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -419,24 +419,101 @@ pub enum FixtureError {
         line: usize,
         /// 1-based column.
         column: usize,
-        /// The fixture text.
+        /// A short window of the line around the error (never the file).
         #[source_code]
-        source_code: std::sync::Arc<NamedSource<String>>,
+        source_code: Window,
         /// Where.
         #[label("{message}")]
         span: SourceSpan,
     },
 }
 
+/// Characters of a fixture's line shown on each side of an error.
+const CONTEXT: usize = 60;
+
+/// A piece of one line of a fixture, rendered by miette at the file's own line and column
+/// (in bytes, as miette counts), with control characters shown as `?`: a damaged fixture
+/// (one long line, binary junk) gives a short error, never the file.
+#[derive(Debug, Clone)]
+pub struct Window {
+    name: String,
+    text: String,
+    line: usize,
+    column: usize,
+}
+
+impl Window {
+    fn around(name: &str, text: &str, offset: usize) -> (Window, SourceSpan) {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        let from = text[line_start..offset]
+            .char_indices()
+            .rev()
+            .nth(CONTEXT - 1)
+            .map_or(line_start, |(i, _)| line_start + i);
+        let to = text[offset..line_end]
+            .char_indices()
+            .nth(CONTEXT)
+            .map_or(line_end, |(i, _)| offset + i);
+        let piece: String = text[from..to]
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let at = piece
+            .char_indices()
+            .nth(text[from..offset].chars().count())
+            .map_or(piece.len(), |(i, _)| i);
+        let len = piece[at..].chars().next().map_or(0, char::len_utf8);
+        let window = Window {
+            name: name.to_owned(),
+            line: text[..line_start].matches('\n').count(),
+            column: from - line_start,
+            text: piece,
+        };
+        (window, SourceSpan::new(at.into(), len))
+    }
+}
+
+impl miette::SourceCode for Window {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.line,
+            inner.column() + self.column,
+            inner.line_count(),
+        )))
+    }
+}
+
 impl FixtureError {
     fn at(name: &str, text: &str, line: usize, column: usize, message: String) -> Self {
-        let offset = SourceOffset::from_location(text, line, column.max(1));
+        let offset = SourceOffset::from_location(text, line, column.max(1)).offset();
+        let (source_code, span) = Window::around(name, text, offset);
+        let message: String = message
+            .chars()
+            .take(300)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
         FixtureError::Invalid {
             message,
             line,
             column,
-            source_code: std::sync::Arc::new(NamedSource::new(name, text.to_owned())),
-            span: SourceSpan::new(offset, 1),
+            source_code,
+            span,
         }
     }
 
