@@ -4,7 +4,7 @@
 //! colour at a fixed width.
 
 use super::RenderOptions;
-use crate::verdict::{Finding, GrantReport, Report, Severity, Summary, Verdict};
+use crate::verdict::{Finding, GrantReport, Report, RuleId, Severity, Summary, Verdict};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use std::fmt;
 use std::io;
@@ -67,21 +67,23 @@ fn handler(options: RenderOptions) -> GraphicalReportHandler {
     } else {
         GraphicalTheme::unicode_nocolor()
     };
+    // Lines wrap at spaces only: a grant name, an id or a path is never cut at a hyphen.
     GraphicalReportHandler::new_themed(theme)
         .with_width(options.width)
         .with_links(false)
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .with_break_words(false)
 }
 
+/// Writes one finding; `help` is the rule's fix, given once per grant and rule.
 fn write_finding(
-    report: &Report,
     finding: &Finding,
+    help: Option<String>,
     handler: &GraphicalReportHandler,
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
-    let diagnostic = FindingDiagnostic {
-        finding,
-        help: report.rule(finding.rule).map(|r| r.help().to_owned()),
-    };
+    let diagnostic = FindingDiagnostic { finding, help };
     let mut text = String::new();
     handler
         .render_report(&mut text, &diagnostic)
@@ -90,7 +92,8 @@ fn write_finding(
 }
 
 /// The headline of a grant: "nothing depends on it" only for a clean grant, never above a
-/// list of warnings (a draft, a rollback target or a backend model still refers to it).
+/// list of warnings (a draft, a rollback target or a backend model still refers to it); an
+/// `unknown` one says what made it so.
 fn verdict_word(grant: &GrantReport) -> String {
     match grant.verdict {
         Verdict::Safe => match grant.warnings().count() {
@@ -101,8 +104,131 @@ fn verdict_word(grant: &GrantReport) -> String {
             ),
         },
         Verdict::Blocked => "BLOCKED  something depends on it".to_owned(),
-        Verdict::Unknown => "UNKNOWN  part of the account was not read".to_owned(),
+        Verdict::Unknown => format!("UNKNOWN  {}", unknown_cause(grant)),
     }
+}
+
+/// Why nobody can tell: the coverage findings that hold the grant, by what they mean.
+fn unknown_cause(grant: &GrantReport) -> String {
+    let holds = |rule: RuleId| grant.findings.iter().any(|f| f.rule == rule && f.holds());
+    let mut causes = Vec::new();
+    if holds(RuleId::GG201) {
+        causes.push("part of the account was not read");
+    }
+    if holds(RuleId::GG106) {
+        causes.push("the service's index lists a user the walk did not find");
+    }
+    if holds(RuleId::GG306) {
+        causes.push("a reference spells its name only nearly like this grant's");
+    }
+    if causes.is_empty() {
+        causes.push("part of the account was not read");
+    }
+    causes.join("; ")
+}
+
+/// Summary-table order: blocked, unknown, safe with warnings, clean.
+fn rank(grant: &GrantReport) -> u8 {
+    match grant.verdict {
+        Verdict::Blocked => 0,
+        Verdict::Unknown => 1,
+        Verdict::Safe if !grant.is_clean() => 2,
+        Verdict::Safe => 3,
+    }
+}
+
+/// The one-line reason in the summary table.
+fn main_reason(grant: &GrantReport) -> String {
+    let more = |n: usize| {
+        if n > 1 {
+            format!(" (+{} more)", n - 1)
+        } else {
+            String::new()
+        }
+    };
+    match grant.verdict {
+        Verdict::Blocked => {
+            let holding: Vec<&Finding> = grant
+                .findings
+                .iter()
+                .filter(|f| f.holds() && !f.rule.is_coverage())
+                .collect();
+            let first = holding[0];
+            let what = match first.user() {
+                Some(user) => format!("{} {}", first.rule, user),
+                None => format!("{} {}", first.rule, first.rule_name),
+            };
+            format!("{what}{}", more(holding.len()))
+        }
+        Verdict::Unknown => unknown_cause(grant),
+        Verdict::Safe => {
+            let mut names: Vec<&str> = Vec::new();
+            for f in grant.warnings() {
+                if !names.contains(&&*f.rule_name) {
+                    names.push(&f.rule_name);
+                }
+            }
+            match grant.warnings().count() {
+                0 => "nothing depends on it".to_owned(),
+                n => format!(
+                    "{n} warning{}: {}",
+                    if n == 1 { "" } else { "s" },
+                    names.join(", ")
+                ),
+            }
+        }
+    }
+}
+
+/// One line per grant, worst first: verdict, name, tuple, finding counts, main reason.
+fn write_summary_table(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+    let mut grants: Vec<&GrantReport> = report.grants.iter().collect();
+    grants.sort_by_key(|g| rank(g));
+    let count = |g: &GrantReport, severity: Severity| {
+        g.findings
+            .iter()
+            .filter(|f| f.severity == severity && f.suppressed.is_none())
+            .count()
+    };
+    let verdict = |g: &GrantReport| match (g.verdict, g.is_clean()) {
+        (Verdict::Safe, false) => "SAFE+WARN",
+        (v, _) => match v {
+            Verdict::Safe => "SAFE",
+            Verdict::Blocked => "BLOCKED",
+            Verdict::Unknown => "UNKNOWN",
+        },
+    };
+    let name_width = grants
+        .iter()
+        .map(|g| g.grant.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let key_width = grants
+        .iter()
+        .map(|g| g.grant.key.to_string().len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    writeln!(
+        out,
+        "{:<9}  {:<name_width$}  {:<key_width$}  DENY  WARN  INFO  WHY",
+        "VERDICT", "GRANT", "TUPLE"
+    )?;
+    for g in grants {
+        writeln!(
+            out,
+            "{:<9}  {:<name_width$}  {:<key_width$}  {:>4}  {:>4}  {:>4}  {}",
+            verdict(g),
+            g.grant.name,
+            g.grant.key.to_string(),
+            count(g, Severity::Deny),
+            count(g, Severity::Warn),
+            count(g, Severity::Info),
+            main_reason(g)
+        )?;
+    }
+    Ok(())
 }
 
 /// For a permission gap, the RAM action the caller lacks (the same codes the client treats
@@ -128,7 +254,20 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
             " (incomplete scan)"
         }
     )?;
-    for gap in &report.gaps {
+    if !report.grants.is_empty() {
+        writeln!(out)?;
+        write_summary_table(report, out)?;
+    }
+    // A gap narrowed to a grant this report does not show concerns nobody here.
+    let concerns = |gap: &&crate::inventory::Gap| {
+        gap.grant
+            .as_ref()
+            .is_none_or(|id| report.grants.iter().any(|g| g.grant.id == *id))
+    };
+    if report.gaps.iter().any(|gap| concerns(&gap)) && !report.grants.is_empty() {
+        writeln!(out)?;
+    }
+    for gap in report.gaps.iter().filter(concerns) {
         writeln!(
             out,
             "  gap: {} on {} ({}): {}{}",
@@ -156,17 +295,30 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
             grant.grant.key,
             verdict_word(grant)
         )?;
+        // Each rule's fix is said once per grant, with the grant's name filled in.
+        let mut helped: Vec<RuleId> = Vec::new();
         for finding in &grant.findings {
+            let help = (!helped.contains(&finding.rule))
+                .then(|| report.rule(finding.rule))
+                .flatten()
+                .map(|r| r.help().replace("NAME", &grant.grant.name));
+            helped.push(finding.rule);
             writeln!(out)?;
-            write_finding(report, finding, &handler, out)?;
+            write_finding(finding, help, &handler, out)?;
         }
     }
     if !report.findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "not tied to an audited grant:")?;
+        let mut helped: Vec<RuleId> = Vec::new();
         for finding in &report.findings {
+            let help = (!helped.contains(&finding.rule))
+                .then(|| report.rule(finding.rule))
+                .flatten()
+                .map(|r| r.help().to_owned());
+            helped.push(finding.rule);
             writeln!(out)?;
-            write_finding(report, finding, &handler, out)?;
+            write_finding(finding, help, &handler, out)?;
         }
     }
     let s = report.summary;
@@ -232,6 +384,102 @@ mod tests {
     #[test]
     fn the_human_report_snapshot() {
         insta::assert_snapshot!(rendered(&super::super::tests::report()));
+    }
+
+    /// The audit of `inventory` as of the moment it was taken (no stale-inventory finding).
+    fn audited(inventory: &crate::inventory::Inventory, selector: Option<&str>) -> Report {
+        let selector = selector.map(|name| crate::selection::Selector::Name(name.into()));
+        let graph = crate::graph::build(inventory);
+        let selection = crate::selection::Selection::resolve(selector.as_ref(), &inventory.grants);
+        crate::rules::evaluate(
+            &graph,
+            &crate::rules::Catalog::builtin(),
+            &selection,
+            &crate::config::Config::default(),
+            &crate::rules::AuditContext {
+                now: inventory.taken_at,
+            },
+        )
+    }
+
+    #[test]
+    fn the_summary_table_lists_the_worst_first_with_counts_and_the_main_reason() {
+        let mut inventory = crate::inventory::testing::account();
+        inventory
+            .grants
+            .push(crate::inventory::testing::grant("apv-2", "spare", 9100));
+        inventory.drafts.push(crate::inventory::testing::draft(
+            "api-9",
+            crate::inventory::testing::vpc_by_name("spare"),
+        ));
+        inventory
+            .grants
+            .push(crate::inventory::testing::grant("apv-3", "idle", 9200));
+        let text = rendered(&audited(&inventory, None));
+        let table: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("VERDICT"))
+            .take(4)
+            .collect();
+        assert!(
+            table[1].starts_with("BLOCKED") && table[1].contains("orders-vpc"),
+            "{text}"
+        );
+        assert!(table[1].contains("GG101 orders/getOrder"), "{text}");
+        assert!(
+            table[2].starts_with("SAFE+WARN")
+                && table[2].contains("1 warning: draft-api-uses-grant"),
+            "{text}"
+        );
+        assert!(
+            table[3].starts_with("SAFE ") && table[3].contains("nothing depends on it"),
+            "{text}"
+        );
+        assert!(table[2].contains("vpc-1/i-1:9100"), "the tuple: {text}");
+    }
+
+    #[test]
+    fn a_rule_help_is_said_once_per_grant_with_the_grant_name_filled_in() {
+        let mut inventory = crate::inventory::testing::account();
+        // A second deployment through the same grant: two GG101 findings.
+        inventory
+            .deployments
+            .push(crate::inventory::testing::deployment(
+                crate::inventory::testing::api("api-2", "listOrders", "GET", "/orders"),
+                crate::inventory::Stage::Pre,
+                crate::inventory::testing::vpc_by_name("orders-vpc"),
+            ));
+        let text = rendered(&audited(&inventory, None));
+        assert_eq!(
+            text.matches("GG101 deployed-api-uses-grant").count(),
+            2,
+            "{text}"
+        );
+        assert_eq!(text.matches("help: ").count(), 1, "{text}");
+        assert!(
+            text.contains("grantguard audit --name orders-vpc"),
+            "{text}"
+        );
+        assert!(!text.contains("--name NAME"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_headline_names_its_cause_and_a_one_grant_audit_shows_only_its_gaps() {
+        let mut inventory = crate::inventory::testing::account();
+        inventory
+            .grants
+            .push(crate::inventory::testing::grant("apv-2", "other", 9100));
+        inventory
+            .gaps
+            .push(crate::inventory::testing::gap(Some("apv-2")));
+        let text = rendered(&audited(&inventory, Some("other")));
+        assert!(
+            text.contains("UNKNOWN  part of the account was not read"),
+            "{text}"
+        );
+        assert!(text.contains("gap: DescribeApis on group:grp-2"), "{text}");
+        let text = rendered(&audited(&inventory, Some("orders-vpc")));
+        assert!(!text.contains("gap:"), "a gap of another grant: {text}");
     }
 
     #[test]
