@@ -61,6 +61,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `--region` names another region than the snapshot given with `--inventory`.
+    #[error("{path} is a snapshot of region {snapshot}, not of --region {given}")]
+    #[diagnostic(
+        code(grantguard::snapshot::region),
+        help("leave --region out to audit the snapshot's own region, or take a snapshot of {given} with `grantguard --region {given} scan --output FILE`")
+    )]
+    SnapshotRegion {
+        /// The snapshot file.
+        path: String,
+        /// Its region.
+        snapshot: String,
+        /// The region given with --region.
+        given: String,
+    },
     /// `--output` names a path that cannot be written; found before any call is made.
     #[error("cannot write --output {path}: {reason}")]
     #[diagnostic(

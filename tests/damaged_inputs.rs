@@ -180,3 +180,48 @@ fn a_damaged_fixture_gives_one_short_error_with_the_position() {
         assert!(stdout(&out).is_empty(), "{what}: it must not start");
     }
 }
+
+#[test]
+fn a_snapshot_of_another_region_than_region_is_refused() {
+    let home = Home::new();
+    let path = home.path().join("snap.json");
+    std::fs::write(&path, snapshot(&home)).unwrap();
+    let region =
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap())
+            .unwrap()["region"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let other = if region == "cn-shanghai" {
+        "cn-beijing"
+    } else {
+        "cn-shanghai"
+    };
+    let audit = |flag: Option<&str>, env: Option<&str>| {
+        let mut cmd = bare(&home);
+        if let Some(env) = env {
+            cmd.env("ALIBABA_CLOUD_REGION_ID", env);
+        }
+        if let Some(flag) = flag {
+            cmd.args(["--region", flag]);
+        }
+        cmd.args(["audit", "--format", "json", "--inventory"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let refused = audit(Some(other), None);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(
+        err.contains(&format!("snapshot of region {region}, not of")) && err.contains(other),
+        "{err}"
+    );
+    assert!(stdout(&refused).is_empty());
+    // The snapshot's own region, or a region that is only a default, audits as usual.
+    for (flag, env) in [(Some(region.as_str()), None), (None, Some(other))] {
+        let out = audit(flag, env);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        assert_eq!(json(&out)["region"], region.as_str());
+    }
+}

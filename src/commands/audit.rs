@@ -75,7 +75,11 @@ pub(crate) async fn audit_command(
         }
     }
     let inventory = match (&args.cache, &args.inventory) {
-        (_, Some(path)) => inventory::snapshot::load(path)?,
+        (_, Some(path)) => {
+            let inventory = inventory::snapshot::load(path)?;
+            check_snapshot_region(&settings, path, &inventory)?;
+            inventory
+        }
         (Some(dir), None) => audit_walk_cached(&settings, output, dir).await?,
         (None, None) => walk_once(&settings, output).await?,
     };
@@ -165,4 +169,27 @@ pub(crate) async fn graph_command(
     let text = graph::render::render(&graph, format, selection.as_ref());
     emit(None, |out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Clear)
+}
+
+/// `--region X --inventory FILE`: a snapshot of another region is refused rather than audited
+/// under a name it does not have. A region from the environment or the config file is only
+/// a default for live walks, so it does not count.
+fn check_snapshot_region(
+    settings: &Settings,
+    path: &Path,
+    inventory: &Inventory,
+) -> Result<(), Error> {
+    match &settings.region {
+        Some(region)
+            if matches!(region.source, crate::settings::Source::Flag(_))
+                && region.value != inventory.region.as_str() =>
+        {
+            Err(Error::SnapshotRegion {
+                path: path.display().to_string(),
+                snapshot: inventory.region.to_string(),
+                given: region.value.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
