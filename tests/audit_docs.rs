@@ -47,4 +47,19 @@ fn the_tour_shows_the_demo_output_as_it_is() {
             "the demo no longer prints {line:?}"
         );
     }
+    // Every line the tour quotes (its first `text` block; `…` marks a cut) is real output.
+    let tour = doc
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the tour has a text block");
+    for line in tour
+        .lines()
+        .filter(|l| l.trim() != "…" && !l.trim().is_empty())
+    {
+        assert!(
+            snapshot.contains(line),
+            "the tour quotes {line:?}, which the demo does not print"
+        );
+    }
 }

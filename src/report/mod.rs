@@ -115,6 +115,7 @@ pub(crate) mod tests {
         let findings: Vec<serde_json::Value> = g
             .findings
             .iter()
+            .filter(|f| f.rule != crate::verdict::RuleId::GG202)
             .map(|f| {
                 serde_json::json!([
                     f.rule,
@@ -137,6 +138,36 @@ pub(crate) mod tests {
             "findings": findings,
         });
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn a_snapshot_audited_later_keeps_its_digest() {
+        // Regression: GG202's age text was part of the digest, so a snapshot audited a
+        // second later had another digest and a `--plan` made from it never matched.
+        let inventory = rich_account();
+        let graph = crate::graph::build(&inventory);
+        let selection = Selection::all(graph.grants());
+        let at = |seconds: i64| {
+            evaluate(
+                &graph,
+                &Catalog::builtin(),
+                &selection,
+                &Config::default(),
+                &AuditContext {
+                    now: inventory.taken_at
+                        + time::Duration::days(3)
+                        + time::Duration::seconds(seconds),
+                },
+            )
+        };
+        let (first, later) = (at(0), at(61));
+        assert!(first.grants[0]
+            .findings
+            .iter()
+            .any(|f| f.rule == crate::verdict::RuleId::GG202));
+        for (a, b) in first.grants.iter().zip(&later.grants) {
+            assert_eq!(a.digest, b.digest);
+        }
     }
 
     #[test]
