@@ -1,6 +1,6 @@
-//! Damaged local files (docs/fault-model.md, row L1) through the binary: one short error that
-//! names the file and the position, exit 2, never a panic and never the file's content
-//! flooding the terminal.
+//! Bad input through the binary: damaged local files (docs/fault-model.md, row L1), unusable
+//! output paths (L3), a snapshot of another region, endpoint mistakes. Each gets one short
+//! error that says what and where, exit 2, never a panic, never a file flooding the terminal.
 
 mod common;
 
@@ -224,4 +224,33 @@ fn a_snapshot_of_another_region_than_region_is_refused() {
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
         assert_eq!(json(&out)["region"], region.as_str());
     }
+}
+
+#[test]
+fn endpoint_mistakes_get_a_hint() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let plain = sim.url();
+    let tls = plain.replacen("http://", "https://", 1);
+    let out = grantguard(&sim, &home)
+        .env("GRANTGUARD_ENDPOINT", &tls)
+        .arg("audit")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("this port does not speak TLS"), "{err}");
+    let no_scheme = plain.trim_start_matches("http://").trim_end_matches('/');
+    let out = grantguard(&sim, &home)
+        .env("GRANTGUARD_ENDPOINT", no_scheme)
+        .arg("audit")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("has no scheme") && err.contains("http://"),
+        "{err}"
+    );
+    assert!(sim.log().is_empty(), "nothing reached the emulator");
 }

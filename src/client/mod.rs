@@ -64,6 +64,16 @@ pub struct Endpoint {
 /// Why an endpoint was refused. Raised before any connector exists.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub enum EndpointError {
+    /// No `https://` or `http://` in front of the host.
+    #[error("endpoint {input:?} has no scheme")]
+    #[diagnostic(
+        code(grantguard::client::endpoint_no_scheme),
+        help("write https://{input} (or http://{input} for a loopback emulator such as `grantguard sim serve`)")
+    )]
+    NoScheme {
+        /// What was given.
+        input: String,
+    },
     /// Not a URL.
     #[error("endpoint {input:?} is not a URL: {reason}")]
     #[diagnostic(
@@ -122,6 +132,11 @@ impl Endpoint {
     /// Parses and validates an override: `https://` anywhere, `http://` only for loopback
     /// (127.0.0.0/8, ::1, localhost); no credentials, query or fragment in the URL.
     pub fn parse(input: &str) -> Result<Endpoint, EndpointError> {
+        if !input.contains("://") {
+            return Err(EndpointError::NoScheme {
+                input: input.to_owned(),
+            });
+        }
         let url = url::Url::parse(input.trim()).map_err(|e| EndpointError::Invalid {
             input: input.to_owned(),
             reason: e.to_string(),

@@ -58,6 +58,10 @@ fn other_endpoint_mistakes() {
     ));
     assert!(matches!(
         Endpoint::parse("not a url"),
+        Err(EndpointError::NoScheme { .. })
+    ));
+    assert!(matches!(
+        Endpoint::parse("https://"),
         Err(EndpointError::Invalid { .. })
     ));
     assert_eq!(

@@ -45,13 +45,12 @@ pub enum WalkError {
     Stopped(Box<CallError>),
     /// The endpoint never answered: nothing listens there, or it is unreachable from here.
     #[error("cannot reach endpoint {endpoint}: nothing could be listed in region {region}")]
-    #[diagnostic(
-        code(grantguard::walk::unreachable),
-        help("check --endpoint (or GRANTGUARD_ENDPOINT), the region, and that the network allows the connection")
-    )]
+    #[diagnostic(code(grantguard::walk::unreachable), help("{hint}"))]
     Unreachable {
         /// The endpoint's base URL.
         endpoint: String,
+        /// What to check, for the way this connection failed.
+        hint: String,
         /// The region.
         region: RegionId,
         /// The connect failure of DescribeVpcAccesses.
@@ -144,6 +143,7 @@ pub async fn walk_incrementally(
         Err(error) if error.code == "ConnectFailed" => {
             return Err(WalkError::Unreachable {
                 endpoint: client.endpoint().to_owned(),
+                hint: unreachable_hint(client.endpoint(), &error.message),
                 region: region.clone(),
                 source: Box::new(error),
             })
@@ -182,6 +182,20 @@ pub async fn walk_incrementally(
     inventory.share_identities();
     inventory.taken_at = OffsetDateTime::now_utc();
     Ok(Rewalk { inventory, reused })
+}
+
+/// What to check when the endpoint never answered. A TLS handshake that meets a plain-HTTP
+/// server fails with "corrupt message" (rustls' `InvalidContentType`): say so, since the
+/// emulator and most local test servers speak plain HTTP.
+fn unreachable_hint(endpoint: &str, failure: &str) -> String {
+    let plain_http_answered =
+        failure.contains("InvalidContentType") || failure.contains("corrupt message");
+    if endpoint.starts_with("https://") && plain_http_answered {
+        let plain = endpoint.replacen("https://", "http://", 1);
+        format!("this port does not speak TLS; a local emulator (`grantguard sim serve`) uses plain HTTP: --endpoint {plain}")
+    } else {
+        "check --endpoint (or GRANTGUARD_ENDPOINT), the region, and that the network allows the connection".to_owned()
+    }
 }
 
 /// Credentials and clock failures make every later answer meaningless.
