@@ -79,7 +79,7 @@ Standard output was closed (for example by \fBhead\fR).
 .SH FILES
 .TP
 \fIgrantguard.json\fR
-Severity changes, justified suppressions and defaults: \\fB--config\\fR \\fIFILE\\fR, else \\fI./grantguard.json\\fR when it exists.
+Severity changes, justified suppressions and defaults: \fB\-\-config\fR \fIFILE\fR, else \fI./grantguard.json\fR when it exists.
 .TP
 \fI~/.local/state/grantguard/journal.jsonl\fR
 The removal journal (mode 0600) and its lock \fIjournal.jsonl.lock\fR.
