@@ -394,9 +394,12 @@ pub struct SimServeArgs {
     /// Account fixture (JSON; see docs/fixture-format.md)
     #[arg(long, value_name = "FILE")]
     pub fixture: PathBuf,
-    /// Address to listen on
+    /// Address to listen on (loopback only, unless --listen-beyond-loopback)
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// Allow a --listen address other machines can reach (the emulator accepts its fixture's test credentials from anyone)
+    #[arg(long)]
+    pub listen_beyond_loopback: bool,
     /// Added latency per request, in milliseconds
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,

@@ -75,6 +75,16 @@ pub enum Error {
         /// The region given with --region.
         given: String,
     },
+    /// `sim serve --listen` names an address beyond loopback without saying so.
+    #[error("sim serve would listen on {addr}, which other machines can reach")]
+    #[diagnostic(
+        code(grantguard::sim::listen),
+        help("listen on 127.0.0.1 or [::1], or pass --listen-beyond-loopback if this is what you want")
+    )]
+    ListenBeyondLoopback {
+        /// The address.
+        addr: std::net::SocketAddr,
+    },
     /// `--output` names a path that cannot be written; found before any call is made.
     #[error("cannot write --output {path}: {reason}")]
     #[diagnostic(

@@ -254,3 +254,21 @@ fn endpoint_mistakes_get_a_hint() {
     );
     assert!(sim.log().is_empty(), "nothing reached the emulator");
 }
+
+#[test]
+fn the_emulator_listens_beyond_loopback_only_when_asked() {
+    let home = Home::new();
+    let fixture = fixture_path("basic-account.json");
+    for addr in ["0.0.0.0:0", "[::]:0"] {
+        let out = bare(&home)
+            .args(["sim", "serve", "--fixture"])
+            .arg(&fixture)
+            .args(["--listen", addr])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{addr}: {err}");
+        assert!(err.contains("--listen-beyond-loopback"), "{addr}: {err}");
+        assert!(stdout(&out).is_empty(), "{addr}: it must not start");
+    }
+}

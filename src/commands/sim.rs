@@ -11,6 +11,9 @@ pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         cli::SimCommand::Serve(args) => args,
         cli::SimCommand::Generate(args) => return sim_generate_command(args),
     };
+    if !args.listen.ip().is_loopback() && !args.listen_beyond_loopback {
+        return Err(Error::ListenBeyondLoopback { addr: args.listen });
+    }
     let fixture = sim::Fixture::from_path(&args.fixture).map_err(EmulatorError::new)?;
     let faults = sim::Faults {
         latency_ms: args.latency_ms,
