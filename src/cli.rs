@@ -135,10 +135,19 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk the account and write an inventory snapshot
+    #[command(
+        after_help = "Examples:\n  grantguard --region cn-hangzhou scan --output inventory.json\n  grantguard --region cn-hangzhou,cn-shanghai scan --output inv.json   # one file per region\n  grantguard audit --inventory inventory.json     # audit it later, offline"
+    )]
     Scan(ScanArgs),
     /// Report who still depends on each grant (dry run; nothing is changed)
+    #[command(
+        after_help = "Examples:\n  grantguard --region cn-hangzhou audit                          # every grant\n  grantguard --region cn-hangzhou audit --name orders-slb-80     # one grant\n  grantguard --region cn-hangzhou audit --format sarif -o grantguard.sarif\n  grantguard audit --inventory inventory.json --format json      # a snapshot, offline\n  grantguard --region cn-hangzhou audit --cache .grantguard-cache # re-read only what changed"
+    )]
     Audit(AuditArgs),
     /// Print the dependency graph from grants to what routes through them
+    #[command(
+        after_help = "Examples:\n  grantguard --region cn-hangzhou graph --format mermaid --name orders-slb-80\n  grantguard graph --inventory inventory.json --format dot | dot -Tpng -o grants.png"
+    )]
     Graph(GraphArgs),
     /// List the rule catalog, or explain one rule
     Rules(RulesArgs),
@@ -147,8 +156,14 @@ pub enum Command {
     /// Audit a bundled example account on a local emulator (no credentials needed)
     Demo(DemoArgs),
     /// Remove one grant, only when nothing depends on it (journaled, restorable)
+    #[command(
+        after_help = "Examples:\n  grantguard --region cn-hangzhou remove --name legacy-unused-443 --dry-run\n  grantguard --region cn-hangzhou remove --name legacy-unused-443\n  grantguard --region cn-hangzhou remove --name orders-ecs-8080 --accept-warnings\n  grantguard --region cn-hangzhou remove --all-safe --max 5 --yes --format json\n  grantguard restore    # undo the last removal"
+    )]
     Remove(RemoveArgs),
     /// Re-create a removed grant from the removal journal
+    #[command(
+        after_help = "Examples:\n  grantguard restore                        # the last removal\n  grantguard journal                        # list the entries and their ids\n  grantguard restore --id 20250101T120000Z-3fa2c1"
+    )]
     Restore(RestoreArgs),
     /// List the removal journal; reconcile unfinished entries with the live account
     Journal(JournalArgs),
@@ -575,6 +590,36 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     };
     n.checked_mul(factor)
         .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every example in a subcommand's help parses as the command line it shows.
+    #[test]
+    fn every_help_example_parses() {
+        let command = Cli::command();
+        let mut seen = 0;
+        for sub in command.get_subcommands() {
+            let Some(help) = sub.get_after_help() else {
+                continue;
+            };
+            for line in help.to_string().lines() {
+                let Some(example) = line.trim().strip_prefix("grantguard ") else {
+                    continue;
+                };
+                let example = example.split(['#', '|']).next().unwrap();
+                let args = std::iter::once("grantguard").chain(example.split_whitespace());
+                if let Err(error) = Cli::try_parse_from(args) {
+                    panic!("{line:?} does not parse: {error}");
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 15, "only {seen} examples found");
+    }
 }
 
 #[cfg(test)]
