@@ -272,3 +272,25 @@ fn the_emulator_listens_beyond_loopback_only_when_asked() {
         assert!(stdout(&out).is_empty(), "{addr}: it must not start");
     }
 }
+
+#[test]
+fn graph_of_a_name_no_grant_has_is_gg301_and_exit_1() {
+    let home = Home::new();
+    let path = home.path().join("snap.json");
+    std::fs::write(&path, snapshot(&home)).unwrap();
+    let out = bare(&home)
+        .args([
+            "graph",
+            "--format",
+            "dot",
+            "--name",
+            "no-such-grant",
+            "--inventory",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("GG301"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "no empty graph: {}", stdout(&out));
+}

@@ -166,6 +166,25 @@ pub(crate) async fn graph_command(
         cli::GraphFormat::Dot => graph::render::GraphFormat::Dot,
         cli::GraphFormat::Mermaid => graph::render::GraphFormat::Mermaid,
     };
+    // A selector that names no grant is GG301, as in `audit`: said on stderr, exit 1, and no
+    // empty picture on stdout that a script could take for "nothing depends on it".
+    if let (Some(selection), Some(selector)) = (&selection, &selector) {
+        if selection.grants().next().is_none() {
+            let report = audit(
+                &inventory,
+                Some(selector),
+                &crate::config::Config::default(),
+                &Catalog::builtin(),
+            );
+            for finding in &report.findings {
+                eprintln!(
+                    "{} {}: {}",
+                    finding.rule, finding.rule_name, finding.message
+                );
+            }
+            return Ok(Outcome::Held);
+        }
+    }
     let text = graph::render::render(&graph, format, selection.as_ref());
     emit(None, |out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Clear)
