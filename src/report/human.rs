@@ -153,10 +153,12 @@ fn main_reason(grant: &GrantReport) -> String {
                 .iter()
                 .filter(|f| f.holds() && !f.rule.is_coverage())
                 .collect();
-            let first = holding[0];
-            let what = match first.user() {
-                Some(user) => format!("{} {}", first.rule, user),
-                None => format!("{} {}", first.rule, first.rule_name),
+            let what = match holding.first() {
+                Some(first) => match first.user() {
+                    Some(user) => format!("{} {}", first.rule, user),
+                    None => format!("{} {}", first.rule, first.rule_name),
+                },
+                None => "something depends on it".to_owned(),
             };
             format!("{what}{}", more(holding.len()))
         }
