@@ -7,7 +7,7 @@ use super::model::{
     ApiDraft, ApiIdentity, ApiRef, Backend, Deployment, Gap, Grant, Group, HistoricalVersion,
     IndexedUse, Inventory, RegionId, SCHEMA,
 };
-use miette::SourceSpan;
+use miette::{SourceOffset, SourceSpan};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -55,9 +55,9 @@ pub enum SnapshotError {
         message: String,
         /// Where, in words (line, column, byte).
         position: String,
-        /// A short window of the file around the error (never the file).
+        /// The file, shown as a short window around the error (never the file).
         #[source_code]
-        source_code: crate::excerpt::Window,
+        source_code: crate::excerpt::Clipped,
         /// Where.
         #[label("here")]
         at: SourceSpan,
@@ -418,18 +418,13 @@ impl<'de> Deserialize<'de> for Inventory {
 /// Parses snapshot text; `path` only names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
     let malformed = |message: String, line: usize, column: usize| {
-        let excerpt = crate::excerpt::Excerpt::at_line_column(
-            &path.display().to_string(),
-            text,
-            line,
-            column,
-        );
+        let offset = SourceOffset::from_location(text, line.max(1), column.max(1)).offset();
         SnapshotError::Malformed {
             path: path.to_owned(),
             message: crate::excerpt::printable(&message, 300),
-            position: excerpt.position,
-            source_code: excerpt.source,
-            at: excerpt.span,
+            position: crate::excerpt::position(text, offset),
+            source_code: crate::excerpt::Clipped::new(&path.display().to_string(), text),
+            at: SourceSpan::new(offset.into(), usize::from(offset < text.len())),
         }
     };
     // The schema tag is checked first, so a newer snapshot is refused for what it is rather
