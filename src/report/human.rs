@@ -76,6 +76,31 @@ fn handler(options: RenderOptions) -> GraphicalReportHandler {
         .with_break_words(false)
 }
 
+/// Writes `findings`, each rule's fix with the first of its findings only; `grant` fills in
+/// the NAME the fixes say.
+fn write_findings(
+    report: &Report,
+    findings: &[Finding],
+    grant: Option<&str>,
+    handler: &GraphicalReportHandler,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let mut helped: Vec<RuleId> = Vec::new();
+    for finding in findings {
+        let help = (!helped.contains(&finding.rule))
+            .then(|| report.rule(finding.rule))
+            .flatten()
+            .map(|r| match grant {
+                Some(name) => r.help().replace("NAME", name),
+                None => r.help().to_owned(),
+            });
+        helped.push(finding.rule);
+        writeln!(out)?;
+        write_finding(finding, help, handler, out)?;
+    }
+    Ok(())
+}
+
 /// Writes one finding; `help` is the rule's fix, given once per grant and rule.
 fn write_finding(
     finding: &Finding,
@@ -298,30 +323,18 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
             verdict_word(grant)
         )?;
         // Each rule's fix is said once per grant, with the grant's name filled in.
-        let mut helped: Vec<RuleId> = Vec::new();
-        for finding in &grant.findings {
-            let help = (!helped.contains(&finding.rule))
-                .then(|| report.rule(finding.rule))
-                .flatten()
-                .map(|r| r.help().replace("NAME", &grant.grant.name));
-            helped.push(finding.rule);
-            writeln!(out)?;
-            write_finding(finding, help, &handler, out)?;
-        }
+        write_findings(
+            report,
+            &grant.findings,
+            Some(&grant.grant.name),
+            &handler,
+            out,
+        )?;
     }
     if !report.findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "not tied to an audited grant:")?;
-        let mut helped: Vec<RuleId> = Vec::new();
-        for finding in &report.findings {
-            let help = (!helped.contains(&finding.rule))
-                .then(|| report.rule(finding.rule))
-                .flatten()
-                .map(|r| r.help().to_owned());
-            helped.push(finding.rule);
-            writeln!(out)?;
-            write_finding(finding, help, &handler, out)?;
-        }
+        write_findings(report, &report.findings, None, &handler, out)?;
     }
     let s = report.summary;
     writeln!(out)?;
