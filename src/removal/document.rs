@@ -228,18 +228,7 @@ fn findings(list: &[Finding]) -> Vec<serde_json::Value> {
 
 /// The rule ids of the findings that hold (unsuppressed deny, or what makes a verdict), once each.
 fn holding_rules<'a>(list: impl IntoIterator<Item = &'a Finding>) -> Vec<RuleId> {
-    rules_once(list.into_iter().filter(|f| f.holds()))
-}
-
-/// The rule ids of `list`, once each, in the order they first appear.
-fn rules_once<'a>(list: impl IntoIterator<Item = &'a Finding>) -> Vec<RuleId> {
-    let mut rules: Vec<RuleId> = Vec::new();
-    for f in list {
-        if !rules.contains(&f.rule) {
-            rules.push(f.rule);
-        }
-    }
-    rules
+    crate::verdict::rule_ids(list.into_iter().filter(|f| f.holds()))
 }
 
 /// `grantguard restore --id ID`.
@@ -372,7 +361,9 @@ impl Handled {
                     .iter()
                     .chain(report.grants.iter().flat_map(|g| g.findings.iter())),
             ),
-            Refusal::Warnings(_) => rules_once(report.grants.iter().flat_map(|g| g.warnings())),
+            Refusal::Warnings(_) => {
+                crate::verdict::rule_ids(report.grants.iter().flat_map(|g| g.warnings()))
+            }
             _ => holding_rules(report.grants.iter().flat_map(|g| g.findings.iter())),
         };
         handled.refusal = Some(RefusalView {
@@ -405,7 +396,7 @@ impl Handled {
     /// `--all-safe`: a safe grant kept because its report is not clean (no `--accept-warnings`).
     pub fn warnings(g: &GrantReport) -> Handled {
         let mut handled = Handled::of_report("refused", g);
-        let rules = rules_once(g.warnings());
+        let rules = crate::verdict::rule_ids(g.warnings());
         let count = g.warnings().count();
         handled.refusal = Some(RefusalView {
             kind: "warnings",

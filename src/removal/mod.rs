@@ -786,23 +786,16 @@ fn kept_unattempted(
     max: usize,
 ) -> Option<(String, Handled)> {
     if g.verdict != Verdict::Safe {
-        let mut rules: Vec<&str> = Vec::new();
-        for f in g.findings.iter().filter(|f| f.holds()) {
-            if !rules.contains(&f.rule.as_str()) {
-                rules.push(f.rule.as_str());
-            }
-        }
-        let why = format!("{} ({})", g.verdict.as_str(), rules.join(", "));
+        let rules = crate::verdict::rule_ids(g.findings.iter().filter(|f| f.holds()));
+        let why = format!("{} ({})", g.verdict.as_str(), joined(&rules));
         return Some((why, Handled::not_safe(g)));
     }
     if !g.is_clean() && !plan.accept_warnings && plan.reason.is_none() {
-        let rules: std::collections::BTreeSet<String> =
-            g.warnings().map(|f| f.rule.to_string()).collect();
         let count = g.warnings().count();
         let why = format!(
             "safe, {count} warning{} ({}); pass --accept-warnings to remove",
             if count == 1 { "" } else { "s" },
-            rules.into_iter().collect::<Vec<_>>().join(", ")
+            joined(&crate::verdict::rule_ids(g.warnings()))
         );
         return Some((why, Handled::warnings(g)));
     }
@@ -924,4 +917,12 @@ fn table(rows: &[Row]) -> String {
         table.push_str(&format!("{name:<width$}  {id:<32}  {result:<7}  {why}\n"));
     }
     table
+}
+
+/// Rule ids as `GG103, GG105`.
+pub(crate) fn joined(ids: &[crate::verdict::RuleId]) -> String {
+    ids.iter()
+        .map(|id| id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

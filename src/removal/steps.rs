@@ -76,17 +76,12 @@ impl Refusal {
                     .map_or("not safe", |g| g.verdict.as_str())
             ),
             Refusal::Warnings(report) => {
-                let rules: BTreeSet<String> = report
-                    .grants
-                    .iter()
-                    .flat_map(|g| g.warnings())
-                    .map(|f| f.rule.to_string())
-                    .collect();
-                let count = report.grants.iter().flat_map(|g| g.warnings()).count();
+                let warnings = || report.grants.iter().flat_map(|g| g.warnings());
+                let count = warnings().count();
                 format!(
                     "the verdict is safe, with {count} warning{} ({}); removal needs a clean report or --accept-warnings",
                     if count == 1 { "" } else { "s" },
-                    rules.into_iter().collect::<Vec<_>>().join(", ")
+                    super::joined(&crate::verdict::rule_ids(warnings()))
                 )
             }
             Refusal::PlanMismatch(why, _) | Refusal::NotConfirmed(why, _) => why.clone(),
@@ -518,6 +513,22 @@ pub struct Confirm<'a> {
     pub prompt: &'a mut dyn Write,
 }
 
+/// `apis` as one indented line per stage that has any: `  RELEASE: API a, API b`.
+fn per_stage(apis: &[ApiStage]) -> String {
+    let mut text = String::new();
+    for stage in Stage::ALL {
+        let names: Vec<String> = apis
+            .iter()
+            .filter(|a| a.stage == stage.as_str())
+            .map(ToString::to_string)
+            .collect();
+        if !names.is_empty() {
+            text.push_str(&format!("  {stage}: {}\n", names.join(", ")));
+        }
+    }
+    text
+}
+
 /// Step 4: the operator agreed to this exact removal.
 #[derive(Debug)]
 pub struct Confirmed {
@@ -569,31 +580,12 @@ pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Con
             let predicted = cleared.predicted();
             if !predicted.is_empty() {
                 prompt.push_str("These live users break when the grant goes:\n");
-                for stage in Stage::ALL {
-                    let apis: Vec<String> = predicted
-                        .iter()
-                        .filter(|a| a.stage == stage.as_str())
-                        .map(ToString::to_string)
-                        .collect();
-                    if !apis.is_empty() {
-                        prompt.push_str(&format!("  {stage}: {}\n", apis.join(", ")));
-                    }
-                }
+                prompt.push_str(&per_stage(&predicted));
             }
         }
         if abolish {
             prompt.push_str("These APIs will be unpublished:\n");
-            for stage in Stage::ALL {
-                let apis: Vec<String> = cleared
-                    .predicted()
-                    .iter()
-                    .filter(|a| a.stage == stage.as_str())
-                    .map(ToString::to_string)
-                    .collect();
-                if !apis.is_empty() {
-                    prompt.push_str(&format!("  {stage}: {}\n", apis.join(", ")));
-                }
-            }
+            prompt.push_str(&per_stage(&cleared.predicted()));
         }
         prompt.push_str(&format!("Type the grant's name ({name}) to proceed: "));
         let _ = how.prompt.write_all(prompt.as_bytes());
@@ -885,8 +877,7 @@ impl Changed {
 
     /// The re-check's fresh inventory (`--all-safe` audits the next grant from it).
     pub fn take_fresh(&mut self) -> Inventory {
-        let region = self.fresh.region.clone();
-        std::mem::replace(&mut self.fresh, Inventory::new(region))
+        take_inventory(&mut self.fresh)
     }
 
     /// The `not-removed` record for the journal, and the refusal to report.
@@ -923,9 +914,14 @@ impl Changed {
 impl Rechecked {
     /// The re-check's fresh inventory (`--all-safe` audits the next grant from it).
     pub fn take_fresh(&mut self) -> Inventory {
-        let region = self.fresh.region.clone();
-        std::mem::replace(&mut self.fresh, Inventory::new(region))
+        take_inventory(&mut self.fresh)
     }
+}
+
+/// Moves `inventory` out, leaving an empty one of the same region.
+fn take_inventory(inventory: &mut Inventory) -> Inventory {
+    let region = inventory.region.clone();
+    std::mem::replace(inventory, Inventory::new(region))
 }
 
 /// Step 6: an incremental re-walk of everything that can reference the grant, just before

@@ -171,6 +171,18 @@ pub struct GrantReport {
     pub digest: String,
 }
 
+/// The rule ids of `findings`, each once, in the order they first appear (rule order, for a
+/// grant's findings).
+pub fn rule_ids<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<RuleId> {
+    let mut ids: Vec<RuleId> = Vec::new();
+    for f in findings {
+        if !ids.contains(&f.rule) {
+            ids.push(f.rule);
+        }
+    }
+    ids
+}
+
 impl GrantReport {
     /// The findings that keep a `safe` grant from being clean: unsuppressed, at `warn` or
     /// above after the config (docs/architecture.md: removal needs a clean report).
