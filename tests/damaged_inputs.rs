@@ -19,6 +19,14 @@ fn snapshot(home: &Home) -> String {
     serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&text).unwrap()).unwrap()
 }
 
+/// Exit 2 and one short error: no panic, no flood.
+fn assert_short_error(what: &str, out: &std::process::Output) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+    assert!(err.len() < 4096, "{what}: {} bytes of stderr", err.len());
+    assert!(!err.contains("panicked"), "{what}: {err}");
+}
+
 fn audit_file(home: &Home, bytes: &[u8]) -> std::process::Output {
     let path = home.path().join("snap.json");
     std::fs::write(&path, bytes).unwrap();
@@ -52,9 +60,7 @@ fn a_damaged_snapshot_gives_one_short_error_with_the_position() {
     for (what, bytes) in cases {
         let out = audit_file(&home, &bytes);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
-        assert!(err.len() < 4096, "{what}: {} bytes of stderr", err.len());
-        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert_short_error(what, &out);
         assert!(err.contains("snap.json"), "{what}: {err}");
         assert!(stdout(&out).is_empty(), "{what}: no report");
         if what.starts_with("truncated") {
@@ -92,9 +98,7 @@ fn a_damaged_config_file_gives_one_short_error_with_the_position() {
             .output()
             .unwrap();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
-        assert!(err.len() < 4096, "{what}: {} bytes of stderr", err.len());
-        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert_short_error(what, &out);
         assert!(
             !err.contains('\u{1b}'),
             "{what}: a raw escape reached the terminal"
@@ -169,9 +173,7 @@ fn a_damaged_fixture_gives_one_short_error_with_the_position() {
             .output()
             .unwrap();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
-        assert!(err.len() < 4096, "{what}: {} bytes of stderr", err.len());
-        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert_short_error(what, &out);
         assert!(err.contains("fixture.json"), "{what}: {err}");
         assert!(
             !err.contains('\u{1b}'),
