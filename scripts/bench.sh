@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# grantguard benchmark: figures printed, never timed tests (README, "Performance").
+# grantguard benchmark: figures printed, never timed tests (docs/performance.md).
 #
 #   scripts/bench.sh            run everything, print one table, write bench-results.json
 #
