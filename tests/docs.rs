@@ -165,54 +165,69 @@ fn is_concrete_command(span: &str) -> bool {
 /// Every `grantguard …` command in a shell or console block, and every command in inline code,
 /// parses with the real command-line definition: a renamed or removed flag, subcommand or value
 /// fails here. Prose may name a command without its required arguments (`grantguard remove`,
-/// `grantguard sim serve`); a code block must show it whole. (The console blocks also run; `sh` blocks need a live account or never
-/// exit, so parsing is what can be checked of them.)
+/// `grantguard sim serve`); a code block must show it whole. The console blocks also run; `sh`
+/// blocks need a live account or never exit, so parsing is what can be checked of them. The CI
+/// examples in `docs/examples/` (workflow `run:` lines, scripts) are checked the same way.
 #[test]
 fn commands_shown_in_the_docs_parse() {
-    let mut checked = 0;
-    let mut failures = Vec::new();
+    // (where, the command, whether it must be whole)
+    let mut commands: Vec<(PathBuf, String, bool)> = Vec::new();
     for file in markdown_files() {
         let (blocks, spans) = code_of(&read(&file));
-        let mut commands: Vec<(String, bool)> = blocks
-            .iter()
-            .filter(|b| {
-                matches!(
-                    b.lang.split(',').next().unwrap_or(""),
-                    "sh" | "bash" | "shell" | "console" | "powershell"
-                )
-            })
-            .flat_map(command_lines)
-            .map(|line| (line, true))
-            .collect();
-        commands.extend(
-            spans
-                .into_iter()
-                .filter(|s| is_concrete_command(s))
-                .map(|span| (span, false)),
-        );
-        for (command, whole) in commands {
-            let Some(args) = invocation(&command) else {
-                continue;
-            };
-            checked += 1;
-            if let Err(err) = Cli::try_parse_checked_from(&args) {
-                use clap::error::ErrorKind;
-                let named_in_prose = !whole
-                    && matches!(
-                        err.kind(),
-                        ErrorKind::MissingRequiredArgument
-                            | ErrorKind::MissingSubcommand
-                            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-                    );
-                let help = matches!(
+        let shell = |b: &&Block| {
+            matches!(
+                b.lang.split(',').next().unwrap_or(""),
+                "sh" | "bash" | "shell" | "console" | "powershell"
+            )
+        };
+        for line in blocks.iter().filter(shell).flat_map(command_lines) {
+            commands.push((file.clone(), line, true));
+        }
+        for span in spans.into_iter().filter(|s| is_concrete_command(s)) {
+            commands.push((file.clone(), span, false));
+        }
+    }
+    for entry in std::fs::read_dir(root().join("docs/examples")).expect("docs/examples/") {
+        let path = entry.expect("readable").path();
+        if !path.extension().is_some_and(|e| e == "yml" || e == "sh") {
+            continue;
+        }
+        let file = path
+            .strip_prefix(root())
+            .expect("under the root")
+            .to_owned();
+        for line in read(&file).lines() {
+            let line = line.trim_start();
+            let line = line.strip_prefix("run:").unwrap_or(line).trim_start();
+            if line.starts_with("grantguard ") {
+                commands.push((file.clone(), line.to_owned(), true));
+            }
+        }
+    }
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (file, command, whole) in commands {
+        let Some(args) = invocation(&command) else {
+            continue;
+        };
+        checked += 1;
+        if let Err(err) = Cli::try_parse_checked_from(&args) {
+            use clap::error::ErrorKind;
+            let named_in_prose = !whole
+                && matches!(
                     err.kind(),
-                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+                    ErrorKind::MissingRequiredArgument
+                        | ErrorKind::MissingSubcommand
+                        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
                 );
-                if !help && !named_in_prose {
-                    let first = err.to_string();
-                    let first = first.lines().next().unwrap_or_default().to_owned();
-                    failures.push(format!("{}: `{command}`: {first}", file.display()));
-                }
+            let help = matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            );
+            if !help && !named_in_prose {
+                let first = err.to_string();
+                let first = first.lines().next().unwrap_or_default().to_owned();
+                failures.push(format!("{}: `{command}`: {first}", file.display()));
             }
         }
     }
@@ -400,4 +415,30 @@ fn the_example_snapshot_is_a_scan_of_the_demo_account() {
         scanned, shown,
         "regenerate docs/examples/demo-inventory.json with `scan` against the demo account"
     );
+}
+
+/// The `grantguard.json` examples (the README's and every one in docs/configuration.md) are
+/// accepted by the real configuration parser, with the real rule catalog.
+#[test]
+fn configuration_examples_are_accepted() {
+    let catalog = grantguard::rules::Catalog::builtin();
+    let mut checked = 0;
+    for file in [Path::new("README.md"), Path::new("docs/configuration.md")] {
+        let (blocks, _) = code_of(&read(file));
+        // The configuration examples are the JSON blocks with a `suppress` list.
+        let examples = blocks
+            .iter()
+            .filter(|b| b.lang == "json" && b.text.contains("\"suppress\""));
+        for block in examples {
+            checked += 1;
+            if let Err(err) = grantguard::config::Config::parse(
+                &block.text,
+                &file.display().to_string(),
+                catalog.docs(),
+            ) {
+                panic!("{}: the example is refused: {err}", file.display());
+            }
+        }
+    }
+    assert!(checked >= 2, "the configuration examples were not found");
 }
