@@ -401,17 +401,39 @@ fn the_example_snapshot_is_a_scan_of_the_demo_account() {
         .status;
     // The demo account denies one index lookup: the snapshot has a gap, so scan exits 1.
     assert_eq!(status.code(), Some(1));
-    let without_time = |text: String| {
-        let mut doc: serde_json::Value = serde_json::from_str(&text).expect("a JSON snapshot");
+    let without_time = |text: &str| {
+        let mut doc: serde_json::Value = serde_json::from_str(text).expect("a JSON snapshot");
         doc.as_object_mut().expect("an object").remove("taken_at");
         doc
     };
-    let scanned = without_time(std::fs::read_to_string(&out).expect("scan wrote it"));
-    let shown = without_time(read(Path::new("docs/examples/demo-inventory.json")));
-    assert_eq!(
-        scanned, shown,
-        "regenerate docs/examples/demo-inventory.json with `scan` against the demo account"
-    );
+    let scanned = std::fs::read_to_string(&out).expect("scan wrote it");
+    let example = Path::new("docs/examples/demo-inventory.json");
+    let shown = read(example);
+    if without_time(&scanned) != without_time(&shown) {
+        // Like insta's `.snap.new`: the fresh scan with the example's `taken_at`, to review
+        // and move over the example.
+        let taken_at = |text: &str| {
+            let key = "\"taken_at\":\"";
+            let start = text.find(key).expect("a taken_at") + key.len();
+            let end = start + text[start..].find('"').expect("a closing quote");
+            (start, end)
+        };
+        let (start, end) = taken_at(&scanned);
+        let (shown_start, shown_end) = taken_at(&shown);
+        let fresh = format!(
+            "{}{}{}",
+            &scanned[..start],
+            &shown[shown_start..shown_end],
+            &scanned[end..]
+        );
+        let new = root().join("docs/examples/demo-inventory.json.new");
+        std::fs::write(&new, fresh).expect("write the .new file");
+        panic!(
+            "{} is not what scan writes for the demo account any more; review {} and move it over",
+            example.display(),
+            new.display()
+        );
+    }
 }
 
 /// The `grantguard.json` examples (the README's and every one in docs/configuration.md) are
