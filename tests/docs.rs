@@ -461,3 +461,13 @@ fn configuration_examples_are_accepted() {
     }
     assert!(checked >= 2, "the configuration examples were not found");
 }
+
+/// The README is read in five minutes: detail belongs in a `docs/` page with a link.
+#[test]
+fn the_readme_stays_short() {
+    let lines = read(Path::new("README.md")).lines().count();
+    assert!(
+        lines < 350,
+        "README.md has {lines} lines; move detail to a docs/ page"
+    );
+}
