@@ -471,3 +471,35 @@ fn the_readme_stays_short() {
         "README.md has {lines} lines; move detail to a docs/ page"
     );
 }
+
+/// The README's "on your own account" commands work as shown on a real (emulated) account: run
+/// in order in one folder against the demo account, each ends with a verdict (exit 0 or 1)
+/// and no error, so a flag combination that parses but is refused at run time fails here.
+#[test]
+fn the_readme_commands_for_your_own_account_run() {
+    let (blocks, _) = code_of(&read(Path::new("README.md")));
+    let block = blocks
+        .iter()
+        .find(|b| b.lang == "sh" && b.text.contains("export ALIBABA_CLOUD_ACCESS_KEY_ID"))
+        .expect("the README shows how to audit your own account");
+    let sim = common::start("demo-account.json");
+    let home = common::Home::new();
+    let mut ran = 0;
+    for line in command_lines(block) {
+        let Some(args) = invocation(&line) else {
+            continue;
+        };
+        let out = common::grantguard(&sim, &home)
+            .args(&args[1..])
+            .output()
+            .expect("grantguard runs");
+        let stderr = common::stderr(&out);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)) && !stderr.contains("error"),
+            "`{line}` exited {:?}:\n{stderr}",
+            out.status.code()
+        );
+        ran += 1;
+    }
+    assert!(ran >= 5, "only {ran} commands ran");
+}
