@@ -6,7 +6,7 @@
 //! AccessKeyId masked to its last 4 characters.
 
 use crate::client::Endpoint;
-use crate::credentials::{self, Resolved, Source};
+use crate::credentials::{self, Outcome, Resolved, Source};
 use crate::settings::Settings;
 use crate::Error;
 use std::path::Path;
@@ -22,6 +22,8 @@ pub struct Target {
     pub region_origin: String,
     /// The API endpoint.
     pub endpoint: Endpoint,
+    /// Where the endpoint came from (a variable, `--endpoint`, or the region's default).
+    pub endpoint_origin: String,
 }
 
 /// Resolves credentials, region and endpoint. The region is the one `settings` decided (flag,
@@ -48,27 +50,31 @@ pub async fn target(
     };
     // A region's own variable (GRANTGUARD_ENDPOINT_CN_HANGZHOU) wins: it is how tests and
     // emulators serve several regions, one endpoint each.
-    let endpoint = match (
-        env(&crate::regions::endpoint_var(&region)),
-        &settings.endpoint,
-    ) {
-        (Some(url), _) => Endpoint::parse(&url)?,
-        (None, Some(url)) => Endpoint::parse(&url.value)?,
-        (None, None) => Endpoint::for_region(&region)?,
+    let region_var = crate::regions::endpoint_var(&region);
+    let (endpoint, endpoint_origin) = match (env(&region_var), &settings.endpoint) {
+        (Some(url), _) => (Endpoint::parse(&url)?, region_var),
+        (None, Some(url)) => (Endpoint::parse(&url.value)?, url.source.to_string()),
+        (None, None) => (
+            Endpoint::for_region(&region)?,
+            "the region's public endpoint".to_owned(),
+        ),
     };
     Ok(Target {
         resolved,
         region,
         region_origin,
         endpoint,
+        endpoint_origin,
     })
 }
 
-/// The `whoami` text: source, masked key, whether an STS token is used, region, endpoint.
+/// The `whoami` text: source, masked key, whether an STS token is used, region, endpoint,
+/// then the chain's steps in order.
 pub fn describe(target: &Target) -> String {
-    let credentials = &target.resolved.credentials;
+    let resolved = &target.resolved;
+    let credentials = &resolved.credentials;
     let mut text = String::new();
-    text.push_str(&format!("source:       {}\n", target.resolved.source));
+    text.push_str(&format!("source:       {}\n", resolved.source));
     text.push_str(&format!(
         "access key:   {}{}\n",
         credentials.masked_key_id(),
@@ -78,19 +84,73 @@ pub fn describe(target: &Target) -> String {
             ""
         }
     ));
-    if let Some(expiry) = target.resolved.expires_at {
-        let stamp = expiry
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| expiry.to_string());
-        text.push_str(&format!("expires:      {stamp} (refreshed before then)\n"));
+    if let Some(expiry) = expiry(resolved) {
+        text.push_str(&format!("expires:      {expiry} (refreshed before then)\n"));
     }
     text.push_str(&format!(
         "region:       {} (from {})\n",
         target.region, target.region_origin
     ));
-    text.push_str(&format!("endpoint:     {}\n", target.endpoint.url));
-    for warning in &target.resolved.warnings {
+    text.push_str(&format!(
+        "endpoint:     {} (from {})\n",
+        target.endpoint.url, target.endpoint_origin
+    ));
+    text.push_str("chain:\n");
+    for (i, attempt) in resolved.trace.iter().enumerate() {
+        let mark = match attempt.outcome {
+            Outcome::Used => "used   ",
+            Outcome::Skipped => "skipped",
+        };
+        text.push_str(&format!(
+            "  {}. {mark} {}: {}\n",
+            i + 1,
+            attempt.step,
+            attempt.detail
+        ));
+    }
+    for warning in &resolved.warnings {
         text.push_str(&format!("warning:      {warning}\n"));
     }
     text
+}
+
+fn expiry(resolved: &Resolved) -> Option<String> {
+    resolved.expires_at.map(|expiry| {
+        expiry
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| expiry.to_string())
+    })
+}
+
+/// The `whoami --format json` document (`grantguard.whoami/v1`): the same facts as
+/// [`describe`], the step ids stable for scripts. The key id is masked; no secret or token.
+pub fn describe_json(target: &Target) -> serde_json::Value {
+    let resolved = &target.resolved;
+    let used = resolved
+        .trace
+        .iter()
+        .find(|a| a.outcome == Outcome::Used)
+        .map(|a| a.step.id());
+    serde_json::json!({
+        "schema": "grantguard.whoami/v1",
+        "source": {
+            "step": used,
+            "description": resolved.source.to_string(),
+        },
+        "access_key_id": resolved.credentials.masked_key_id(),
+        "security_token": resolved.credentials.has_security_token(),
+        "expires": expiry(resolved),
+        "region": { "value": target.region, "from": target.region_origin },
+        "endpoint": { "value": target.endpoint.url.as_str(), "from": target.endpoint_origin },
+        "chain": resolved.trace.iter().map(|a| serde_json::json!({
+            "step": a.step.id(),
+            "outcome": match a.outcome {
+                Outcome::Used => "used",
+                Outcome::Skipped => "skipped",
+            },
+            "detail": a.detail,
+        })).collect::<Vec<_>>(),
+        "ignored_variables": resolved.ignored,
+        "warnings": resolved.warnings,
+    })
 }

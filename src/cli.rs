@@ -170,7 +170,10 @@ pub enum Command {
     /// Print the least-privilege RAM policy document grantguard needs
     Policy(PolicyArgs),
     /// Show which credentials, region and endpoint would be used (never the secret)
-    Whoami,
+    #[command(
+        after_help = "Lists the credential chain's steps in order and which one was used (docs/credentials.md).\n\nExamples:\n  grantguard whoami\n  grantguard whoami --format json | jq .source"
+    )]
+    Whoami(WhoamiArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -302,6 +305,23 @@ pub struct PolicyArgs {
     /// Add the removal and restore actions (RemoveVpcAccess, SetVpcAccess, …)
     #[arg(long)]
     pub with_removal: bool,
+}
+
+/// `whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: WhoamiFormat,
+}
+
+/// `whoami` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhoamiFormat {
+    /// Aligned text for people.
+    Human,
+    /// The grantguard.whoami/v1 document.
+    Json,
 }
 
 /// `completions`.

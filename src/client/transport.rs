@@ -84,8 +84,8 @@ impl Transport {
         self.base_url.join(path)
     }
 
-    /// Sends one unsigned `method` (GET or PUT, empty body) to `url` (from [`Self::join`]),
-    /// with `headers`, under the same timeouts, size cap and redirect refusal as [`Self::send`].
+    /// Sends one unsigned `method` (GET, PUT with an empty body, or POST of a url-encoded `form`)
+    /// to `url` (from [`Self::join`]), with `headers`, under the same timeouts, size cap and redirect refusal as [`Self::send`].
     /// Any 2xx answer is accepted whatever its content type (the ECS metadata service answers
     /// text); anything else is a [`Failure`].
     pub async fn send_unsigned(
@@ -93,8 +93,9 @@ impl Transport {
         method: reqwest::Method,
         url: url::Url,
         headers: &[(&'static str, &str)],
+        form: Option<Vec<u8>>,
     ) -> Result<Answer, Failure> {
-        self.within_limit(self.attempt_unsigned(method, url, headers))
+        self.within_limit(self.attempt_unsigned(method, url, headers, form))
             .await
     }
 
@@ -168,9 +169,14 @@ impl Transport {
         method: reqwest::Method,
         url: url::Url,
         headers: &[(&'static str, &str)],
+        form: Option<Vec<u8>>,
     ) -> Result<Answer, Failure> {
         let mut request = self.http.request(method.clone(), url);
-        if method != reqwest::Method::GET {
+        if let Some(form) = form {
+            request = request
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form);
+        } else if method != reqwest::Method::GET {
             request = request.header(CONTENT_LENGTH, "0").body(Vec::<u8>::new());
         }
         for (name, value) in headers {

@@ -1,5 +1,6 @@
 //! Unsigned GETs and PUTs for the ECS instance metadata service (docs/cloudapi-notes.md §6.5), which is not
-//! a signed RPC API: text and JSON over plain HTTP at a link-local address. In: a
+//! a signed RPC API: text and JSON over plain HTTP at a link-local address; and the unsigned
+//! form POST of STS's AssumeRoleWithOIDC (docs/credentials.md). In: a
 //! [`ClientConfig`] whose endpoint is a valid [`Endpoint`] or exactly [`ECS_METADATA_URL`], a
 //! path and headers. Out: the body of a 2xx answer, or a [`CallError`]. It shares the signed
 //! client's transport (timeouts, size cap, no redirects, no URL in any message) and its retry
@@ -52,7 +53,8 @@ impl UnsignedClient {
         path: &str,
         headers: &[(&'static str, &str)],
     ) -> Result<Bytes, CallError> {
-        self.send(reqwest::Method::GET, what, path, headers).await
+        self.send(reqwest::Method::GET, what, path, headers, None)
+            .await
     }
 
     /// PUTs an empty body to `path` (relative to the endpoint); `what` names the call in errors.
@@ -62,7 +64,24 @@ impl UnsignedClient {
         path: &str,
         headers: &[(&'static str, &str)],
     ) -> Result<Bytes, CallError> {
-        self.send(reqwest::Method::PUT, what, path, headers).await
+        self.send(reqwest::Method::PUT, what, path, headers, None)
+            .await
+    }
+
+    /// POSTs `form` as an `application/x-www-form-urlencoded` body to `path` (relative to the
+    /// endpoint): what STS's anonymous AssumeRoleWithOIDC takes, keeping the token out of the
+    /// URL; `what` names the call in errors.
+    pub async fn post_form(
+        &self,
+        what: &'static str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Bytes, CallError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.send(reqwest::Method::POST, what, path, &[], Some(body.into_bytes()))
+            .await
     }
 
     /// Counters so far.
@@ -82,6 +101,7 @@ impl UnsignedClient {
         what: &'static str,
         path: &str,
         headers: &[(&'static str, &str)],
+        form: Option<Vec<u8>>,
     ) -> Result<Bytes, CallError> {
         let url = self.transport.join(path).map_err(|e| CallError {
             action: what,
@@ -99,10 +119,13 @@ impl UnsignedClient {
             &self.counters,
             false,
             |attempt| {
-                let (method, url) = (method.clone(), url.clone());
+                let (method, url, form) = (method.clone(), url.clone(), form.clone());
                 async move {
                     self.counters.requests.fetch_add(1, Ordering::Relaxed);
-                    let outcome = self.transport.send_unsigned(method, url, headers).await;
+                    let outcome = self
+                        .transport
+                        .send_unsigned(method, url, headers, form)
+                        .await;
                     if let Err(failure) = &outcome {
                         tracing::debug!(
                             action = what,

@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Remove(_) => Some("remove"),
         Command::Restore(_) => Some("restore"),
         Command::Journal(_) => Some("journal"),
-        Command::Whoami => Some("whoami"),
+        Command::Whoami(_) => Some("whoami"),
         _ => None,
     };
     if let Some(name) = single {
@@ -65,7 +65,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             emit(None, |out| out.write_all(text.as_bytes()))?;
             Ok(Outcome::Clear)
         }
-        Command::Whoami => runtime()?.block_on(whoami::whoami_command(&account, &given)),
+        Command::Whoami(args) => {
+            runtime()?.block_on(whoami::whoami_command(&account, &args, &given))
+        }
         Command::Completions(args) => {
             emit(None, |out| shell::completions(args.shell, out))?;
             Ok(Outcome::Clear)

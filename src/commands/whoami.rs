@@ -1,6 +1,6 @@
 //! `grantguard whoami`: which credentials, region and endpoint a run would use; never the secret.
 
-use crate::cli::{AccountArgs, Given};
+use crate::cli::{AccountArgs, Given, WhoamiArgs, WhoamiFormat};
 use crate::output::emit;
 use crate::rules::Catalog;
 use crate::session::target_of;
@@ -8,7 +8,11 @@ use crate::settings::{Flags, Settings};
 use crate::{account, Error, Outcome};
 
 /// `whoami`: where the credentials come from, masked; never the secret.
-pub(crate) async fn whoami_command(account: &AccountArgs, given: &Given) -> Result<Outcome, Error> {
+pub(crate) async fn whoami_command(
+    account: &AccountArgs,
+    args: &WhoamiArgs,
+    given: &Given,
+) -> Result<Outcome, Error> {
     let flags = Flags {
         account,
         walk: None,
@@ -17,7 +21,10 @@ pub(crate) async fn whoami_command(account: &AccountArgs, given: &Given) -> Resu
     };
     let settings = Settings::load(&flags, &Catalog::builtin())?;
     let target = target_of(&settings).await?;
-    let text = account::describe(&target);
+    let text = match args.format {
+        WhoamiFormat::Human => account::describe(&target),
+        WhoamiFormat::Json => format!("{:#}\n", account::describe_json(&target)),
+    };
     emit(None, |out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Clear)
 }

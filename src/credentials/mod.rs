@@ -1,61 +1,93 @@
-//! Environment or aliyun CLI profile → [`Credentials`] (docs/cloudapi-notes.md §6). In: an optional
-//! `--profile` name, an environment lookup and the home directory, all injected so tests never
-//! touch the process environment. Out: the credentials and where they came from. Secrets never
-//! come from the command line and never reach output: `Debug` is redacted, the type is not
-//! `Serialize`, and no error quotes the config file's text (it holds the secret).
+//! The credentials chain → [`Credentials`] (docs/credentials.md). In: an optional `--profile`
+//! name, an environment lookup and the home directory, all injected so tests never touch the
+//! process environment. Out: the credentials, where they came from, and the steps tried on
+//! the way. Secrets never come from the command line and never reach output: `Debug` is
+//! redacted, the type is not `Serialize`, and no error quotes a credentials file's text (it
+//! holds the secret).
+//!
+//! The order is the official default chain's: environment, OIDC role, aliyun CLI profile,
+//! credentials ini file, ECS instance RAM role, credentials URI. Where a step is configured
+//! but fails, the official libraries try the next one; grantguard stops and says which step
+//! failed and how to skip it, because the next step could sign as another identity.
 
+mod chain;
+mod ini_file;
 pub mod providers;
 
 pub use crate::auth::Credentials;
+pub use chain::{Attempt, Outcome, Step};
 pub use providers::{Plan, Provider, Refresher};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Env vars for the AccessKeyId, first non-empty wins (aliyun CLI order, docs/cloudapi-notes.md §6.1).
-pub const ACCESS_KEY_ID_VARS: [&str; 4] = [
-    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+/// The AccessKeyId of the environment step (the only name the official chain reads).
+pub const ACCESS_KEY_ID_VAR: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
+/// The AccessKeySecret of the environment step.
+pub const ACCESS_KEY_SECRET_VAR: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
+/// The optional STS token of the environment step.
+pub const SECURITY_TOKEN_VAR: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
+/// Names the aliyun CLI profile and the credentials file's section.
+pub const PROFILE_VAR: &str = "ALIBABA_CLOUD_PROFILE";
+/// Names other tools read for keys, tokens and profiles, which grantguard never reads: the
+/// aliyun CLI uses them only to fill fields its own profile leaves empty, and reading them
+/// here would mix an id from one family with a secret from another (docs/credentials.md).
+/// A set one is reported as ignored.
+pub const IGNORED_VARS: [&str; 13] = [
     "ALIBABACLOUD_ACCESS_KEY_ID",
-    "ALICLOUD_ACCESS_KEY_ID",
-    "ACCESS_KEY_ID",
-];
-/// Env vars for the AccessKeySecret, first non-empty wins.
-pub const ACCESS_KEY_SECRET_VARS: [&str; 4] = [
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
     "ALIBABACLOUD_ACCESS_KEY_SECRET",
-    "ALICLOUD_ACCESS_KEY_SECRET",
-    "ACCESS_KEY_SECRET",
-];
-/// Env vars for the STS token, first non-empty wins.
-pub const SECURITY_TOKEN_VARS: [&str; 4] = [
-    "ALIBABA_CLOUD_SECURITY_TOKEN",
     "ALIBABACLOUD_SECURITY_TOKEN",
+    "ALICLOUD_ACCESS_KEY_ID",
+    "ALICLOUD_ACCESS_KEY_SECRET",
     "ALICLOUD_SECURITY_TOKEN",
+    "ALICLOUD_ACCESS_KEY",
+    "ALICLOUD_SECRET_KEY",
+    "ACCESS_KEY_ID",
+    "ACCESS_KEY_SECRET",
     "SECURITY_TOKEN",
-];
-/// Env vars naming the profile when `--profile` is absent.
-pub const PROFILE_VARS: [&str; 3] = [
-    "ALIBABA_CLOUD_PROFILE",
     "ALIBABACLOUD_PROFILE",
     "ALICLOUD_PROFILE",
 ];
+/// The OIDC role step's role ARN.
+pub const ROLE_ARN_VAR: &str = "ALIBABA_CLOUD_ROLE_ARN";
+/// The OIDC role step's identity provider ARN.
+pub const OIDC_PROVIDER_ARN_VAR: &str = "ALIBABA_CLOUD_OIDC_PROVIDER_ARN";
+/// The OIDC role step's token file (re-read at every refresh).
+pub const OIDC_TOKEN_FILE_VAR: &str = "ALIBABA_CLOUD_OIDC_TOKEN_FILE";
+/// The OIDC role step's optional session name.
+pub const ROLE_SESSION_NAME_VAR: &str = "ALIBABA_CLOUD_ROLE_SESSION_NAME";
 /// Overrides the CLI config path; the name credentials-go's CLI-profile provider reads.
 pub const CONFIG_FILE_VAR: &str = "ALIBABA_CLOUD_CONFIG_FILE";
-/// `true` skips the CLI config file in the chain (docs/cloudapi-notes.md §6.1).
+/// `true` skips the CLI config file in the chain.
 pub const CLI_PROFILE_DISABLED_VAR: &str = "ALIBABA_CLOUD_CLI_PROFILE_DISABLED";
-/// `true` skips the ECS metadata step of the chain (docs/cloudapi-notes.md §6.1).
+/// The credentials ini file, instead of `~/.alibabacloud/credentials.ini` or `credentials`.
+pub const CREDENTIALS_FILE_VAR: &str = "ALIBABA_CLOUD_CREDENTIALS_FILE";
+/// `true` skips the ECS metadata step of the chain.
 pub const ECS_METADATA_DISABLED_VAR: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED";
-/// The ECS RAM role name, when known (skips discovery; docs/cloudapi-notes.md §6.1).
+/// The ECS RAM role name, when known (skips discovery; a failure then stops the chain).
 pub const ECS_ROLE_VAR: &str = "ALIBABA_CLOUD_ECS_METADATA";
+/// `true` forbids the ECS metadata reads without an IMDSv2 token.
+pub const IMDSV1_DISABLED_VAR: &str = "ALIBABA_CLOUD_IMDSV1_DISABLED";
+/// A local credentials service, the last step of the chain.
+pub const CREDENTIALS_URI_VAR: &str = "ALIBABA_CLOUD_CREDENTIALS_URI";
 
 /// Where the credentials came from (safe to print).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Source {
-    /// The environment variable that held the AccessKeyId.
+    /// The environment step (`ALIBABA_CLOUD_ACCESS_KEY_ID` and its secret).
     Environment {
-        /// Name of that variable.
+        /// Name of the variable that held the AccessKeyId.
         variable: &'static str,
+    },
+    /// The OIDC role step: AssumeRoleWithOIDC with the token in a file.
+    OidcRole {
+        /// The role assumed.
+        role_arn: String,
+        /// The OIDC identity provider.
+        provider_arn: String,
+        /// The token file.
+        token_file: PathBuf,
     },
     /// A profile of the aliyun CLI config file.
     Profile {
@@ -65,7 +97,7 @@ pub enum Source {
         path: PathBuf,
     },
     /// A profile whose mode obtains temporary credentials (RamRoleArn, EcsRamRole,
-    /// ChainableRamRoleArn).
+    /// ChainableRamRoleArn, OIDC).
     ProfileRole {
         /// Profile name.
         name: String,
@@ -76,10 +108,26 @@ pub enum Source {
         /// The role ARN or ECS role name (not secret).
         role: String,
     },
-    /// The ECS instance's RAM role, from the metadata service (last step of the chain).
+    /// A section of the credentials ini file.
+    CredentialsFile {
+        /// The file.
+        path: PathBuf,
+        /// The section.
+        section: String,
+        /// Its `type`.
+        kind: String,
+        /// The role ARN or ECS role name, for the types that assume one.
+        role: Option<String>,
+    },
+    /// The ECS instance's RAM role, from the metadata service.
     EcsMetadata {
         /// The role name, when given by `ALIBABA_CLOUD_ECS_METADATA`.
         role: Option<String>,
+    },
+    /// `ALIBABA_CLOUD_CREDENTIALS_URI` (shown without its query, which may carry a secret).
+    CredentialsUri {
+        /// Scheme, host, port and path.
+        uri: String,
     },
 }
 
@@ -98,6 +146,10 @@ pub struct Resolved {
     pub expires_at: Option<time::OffsetDateTime>,
     /// Renews temporary credentials before they expire; `None` for fixed ones.
     pub refresher: Option<Arc<Refresher>>,
+    /// The chain's steps in order, up to the one that was used.
+    pub trace: Vec<Attempt>,
+    /// Variables of other tools' families that are set and were not read.
+    pub ignored: Vec<&'static str>,
 }
 
 impl Resolved {
@@ -114,6 +166,15 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Environment { variable } => write!(f, "environment ({variable})"),
+            Source::OidcRole {
+                role_arn,
+                token_file,
+                ..
+            } => write!(
+                f,
+                "OIDC role {role_arn} (token file {})",
+                token_file.display()
+            ),
             Source::Profile { name, path } => {
                 write!(f, "profile {name} of {}", path.display())
             }
@@ -123,12 +184,25 @@ impl std::fmt::Display for Source {
                 mode,
                 role,
             } => write!(f, "profile {name} of {} ({mode} {role})", path.display()),
+            Source::CredentialsFile {
+                path,
+                section,
+                kind,
+                role,
+            } => {
+                write!(f, "section [{section}] of {} ({kind}", path.display())?;
+                match role {
+                    Some(role) => write!(f, " {role})"),
+                    None => write!(f, ")"),
+                }
+            }
             Source::EcsMetadata { role: Some(role) } => {
                 write!(f, "ECS instance RAM role {role} (metadata service)")
             }
             Source::EcsMetadata { role: None } => {
                 write!(f, "ECS instance RAM role (metadata service)")
             }
+            Source::CredentialsUri { uri } => write!(f, "credentials URI {uri}"),
         }
     }
 }
@@ -136,26 +210,54 @@ impl std::fmt::Display for Source {
 /// Why no usable credentials were found.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CredentialsError {
-    /// Nothing in the environment, no profile, no config file.
+    /// Every step of the chain was tried and none is configured.
     #[error("no credentials found")]
     #[diagnostic(
         code(grantguard::credentials::missing),
-        help(
-            "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (optionally ALIBABA_CLOUD_SECURITY_TOKEN; older names ALIBABACLOUD_*, ALICLOUD_*, ACCESS_KEY_ID/ACCESS_KEY_SECRET also work), or pass --profile NAME for a profile of ~/.aliyun/config.json"
-        )
+        help("{tried}\nset ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (optionally ALIBABA_CLOUD_SECURITY_TOKEN), write ~/.alibabacloud/credentials.ini, or pass --profile NAME for a profile of ~/.aliyun/config.json (docs/credentials.md){ignored}")
     )]
-    Missing,
-    /// One half of the access key is in the environment, the other is not.
-    #[error("{present} is set but none of {missing} is")]
+    Missing {
+        /// One line per step: why it was skipped.
+        tried: String,
+        /// A sentence naming the other families' variables that are set, or empty.
+        ignored: String,
+    },
+    /// Part of the environment step is set, the rest is not.
+    #[error("{present} is set but {missing} is not")]
     #[diagnostic(
         code(grantguard::credentials::incomplete_environment),
-        help("set both the access key id and the secret, or unset both and use --profile")
+        help("set both ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or unset ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN to go on to the next step")
     )]
     IncompleteEnvironment {
         /// The variable that was found.
         present: &'static str,
-        /// The variables searched for the other half.
+        /// The one missing.
+        missing: &'static str,
+    },
+    /// Some of the OIDC role step's three variables are set, not all.
+    #[error("{set} set but {missing} not: the OIDC role step needs all three")]
+    #[diagnostic(
+        code(grantguard::credentials::incomplete_oidc),
+        help("set ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN and ALIBABA_CLOUD_OIDC_TOKEN_FILE together, or unset them all to go on to the next step")
+    )]
+    IncompleteOidc {
+        /// The variables set.
+        set: String,
+        /// The variables missing.
         missing: String,
+    },
+    /// A configured step of the chain failed; the chain stops there.
+    #[error("credentials step {number} ({step}) is configured but failed: {reason}")]
+    #[diagnostic(code(grantguard::credentials::step_failed), help("{help}"))]
+    StepFailed {
+        /// 1-based position in the chain.
+        number: usize,
+        /// The step, as whoami names it.
+        step: Step,
+        /// What failed (never a secret).
+        reason: String,
+        /// How to fix it, and how to skip the step.
+        help: String,
     },
     /// A profile was asked for but there is no config file.
     #[error("profile {profile} asked for, but {} does not exist", path.display())]
@@ -223,13 +325,66 @@ pub enum CredentialsError {
     #[error("profile {profile} uses mode {mode}, which grantguard does not support")]
     #[diagnostic(
         code(grantguard::credentials::unsupported_mode),
-        help("supported modes: AK, StsToken, RamRoleArn, EcsRamRole, ChainableRamRoleArn; or export the keys in ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET / ALIBABA_CLOUD_SECURITY_TOKEN")
+        help("supported modes: AK, StsToken, RamRoleArn, EcsRamRole, ChainableRamRoleArn, OIDC; or export the keys in ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET / ALIBABA_CLOUD_SECURITY_TOKEN")
     )]
     UnsupportedMode {
         /// The profile.
         profile: String,
         /// Its mode.
         mode: String,
+    },
+    /// The credentials file's section has a `type` grantguard does not support.
+    #[error("section [{section}] of {} has type {kind}, which grantguard does not support", path.display())]
+    #[diagnostic(
+        code(grantguard::credentials::unsupported_type),
+        help("supported types: access_key, sts, ram_role_arn, ecs_ram_role, oidc_role_arn")
+    )]
+    UnsupportedType {
+        /// The file.
+        path: PathBuf,
+        /// The section.
+        section: String,
+        /// Its `type` (`(none)` when missing).
+        kind: String,
+    },
+    /// A section of the credentials file lacks a key its type needs.
+    #[error("section [{section}] of {} (type {kind}) has no {field}", path.display())]
+    #[diagnostic(
+        code(grantguard::credentials::section_incomplete),
+        help("add `{field} = …` to the section")
+    )]
+    SectionIncomplete {
+        /// The file.
+        path: PathBuf,
+        /// The section.
+        section: String,
+        /// Its `type`.
+        kind: String,
+        /// The empty or missing key.
+        field: &'static str,
+    },
+    /// The credentials file is not an ini file. Its text is not shown: it holds secrets.
+    #[error("{} is not a valid credentials ini file: {message} at line {line}, column {column}", path.display())]
+    #[diagnostic(code(grantguard::credentials::credentials_file_invalid))]
+    CredentialsFileInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, without values.
+        message: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// `ALIBABA_CLOUD_CREDENTIALS_FILE` names a file that does not exist.
+    #[error("ALIBABA_CLOUD_CREDENTIALS_FILE names {}, which does not exist", path.display())]
+    #[diagnostic(
+        code(grantguard::credentials::credentials_file_missing),
+        help("fix the path, or unset ALIBABA_CLOUD_CREDENTIALS_FILE")
+    )]
+    CredentialsFileMissing {
+        /// The path named.
+        path: PathBuf,
     },
     /// The mode obtains temporary credentials over the network; only the async chain does that.
     #[error("profile {profile} uses mode {mode}, which needs a token exchange")]
@@ -250,7 +405,7 @@ pub enum CredentialsError {
         /// The profile met twice.
         profile: String,
     },
-    /// An STS or metadata endpoint override that is not allowed.
+    /// An STS, metadata or credentials URI endpoint that is not allowed.
     #[error("{variable}: {message}")]
     #[diagnostic(
         code(grantguard::credentials::endpoint),
@@ -262,16 +417,27 @@ pub enum CredentialsError {
         /// Why.
         message: String,
     },
-    /// STS or the metadata service did not hand out credentials.
+    /// STS, the metadata service or the credentials URI did not hand out credentials.
     #[error("{service} failed: {message}")]
     #[diagnostic(
         code(grantguard::credentials::exchange),
-        help("check the role ARN and that the source identity may call sts:AssumeRole on it, or that a RAM role is attached to this ECS instance; `grantguard whoami` shows which source is used")
+        help("check the role ARN and that the source identity may assume it, or that a RAM role is attached to this ECS instance; `grantguard whoami` shows which source is used")
     )]
     Exchange {
-        /// `STS AssumeRole` or `ECS metadata`.
+        /// `STS AssumeRole`, `STS AssumeRoleWithOIDC`, `ECS metadata` or `credentials URI`.
         service: &'static str,
         /// What happened (never a secret, a token or a signed URL).
+        message: String,
+    },
+    /// Nothing answers at the metadata address, or no role is attached: not an ECS instance
+    /// with a RAM role. The chain skips the step unless a role name was configured.
+    #[error("ECS metadata: {message}")]
+    #[diagnostic(
+        code(grantguard::credentials::no_instance_role),
+        help("on an ECS instance, attach a RAM role to it; elsewhere set ALIBABA_CLOUD_ECS_METADATA_DISABLED=true")
+    )]
+    MetadataAbsent {
+        /// What was seen.
         message: String,
     },
     /// The profile lacks a key its mode needs.
@@ -290,7 +456,7 @@ pub enum CredentialsError {
     },
 }
 
-/// The parts of `~/.aliyun/config.json` grantguard reads (docs/cloudapi-notes.md §6.3).
+/// The parts of `~/.aliyun/config.json` grantguard reads (docs/credentials.md).
 #[derive(Deserialize)]
 struct ConfigFile {
     #[serde(default)]
@@ -318,6 +484,8 @@ struct Profile {
     #[serde(default)]
     ram_session_name: String,
     #[serde(default)]
+    role_session_name: String,
+    #[serde(default)]
     expired_seconds: Option<u32>,
     #[serde(default)]
     sts_region: String,
@@ -327,79 +495,40 @@ struct Profile {
     ram_role_name: String,
     #[serde(default)]
     source_profile: String,
+    #[serde(default)]
+    oidc_provider_arn: String,
+    #[serde(default)]
+    oidc_token_file: String,
 }
 
-/// Finds fixed credentials: `--profile NAME` if given; else the environment's access key;
-/// else a profile named by `ALIBABA_CLOUD_PROFILE` (or its older names); else the config
-/// file's `current` profile if the file exists. `env` looks up one variable; `home` is the
-/// user's home directory (for `~/.aliyun/config.json`, overridden by
-/// `ALIBABA_CLOUD_CONFIG_FILE`). A profile mode that needs STS or the metadata service is
-/// [`CredentialsError::ExchangeNeeded`]: [`resolve_chain`] handles those.
+/// The chain without its network steps: `--profile NAME` if given, else the environment, the
+/// OIDC role, the CLI profile and the credentials file, in that order; the first that is
+/// configured decides. A source that needs STS or the metadata service is
+/// [`CredentialsError::ExchangeNeeded`]: [`resolve_chain`] handles those. `env` looks up one
+/// variable; `home` is the user's home directory.
 pub fn resolve(
     profile: Option<&str>,
     env: &impl Fn(&str) -> Option<String>,
     home: Option<&Path>,
 ) -> Result<Resolved, CredentialsError> {
-    match plan(profile, env, home)? {
-        Some(planned) => match planned.plan {
-            Plan::Static(ref credentials) => {
-                let credentials = credentials.clone();
-                Ok(planned.into_resolved(credentials, None, None))
-            }
-            _ => Err(CredentialsError::ExchangeNeeded {
-                profile: planned.profile.unwrap_or_default(),
-                mode: planned.mode,
-            }),
-        },
-        None => Err(CredentialsError::Missing),
-    }
+    chain::resolve_offline(profile, env, home)
 }
 
-/// The full provider chain (docs/cloudapi-notes.md §6.2): `--profile`, environment, the profile named by
-/// `ALIBABA_CLOUD_PROFILE` or the CLI config's `current` (unless
-/// `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`), then the ECS instance RAM role (unless
-/// `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`). Temporary credentials are fetched now and
-/// come with a [`Refresher`].
+/// The full chain (docs/credentials.md): `--profile NAME` alone when given; else environment,
+/// OIDC role, CLI profile (unless `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`), credentials
+/// file, ECS instance RAM role (unless `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true`),
+/// credentials URI. Temporary credentials are fetched now and come with a [`Refresher`].
 pub async fn resolve_chain(
     profile: Option<&str>,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     home: Option<&Path>,
 ) -> Result<Resolved, CredentialsError> {
-    let planned = match plan(profile, &env, home)? {
-        Some(planned) => planned,
-        None if is_true(env(ECS_METADATA_DISABLED_VAR)) => return Err(CredentialsError::Missing),
-        None => {
-            let role = first_non_empty(&env, &[ECS_ROLE_VAR]).map(|(_, v)| v);
-            let plan = Plan::Ecs {
-                role: role.clone(),
-                endpoint: providers::ecs_endpoint(env)?,
-            };
-            // Off ECS the metadata address does not answer: that means "no credentials".
-            let issued = providers::fetch(&plan).await.map_err(|e| {
-                tracing::debug!("ECS metadata step of the chain: {e}");
-                CredentialsError::Missing
-            })?;
-            return Ok(Planned {
-                plan,
-                source: Source::EcsMetadata { role },
-                region: None,
-                warnings: Vec::new(),
-                profile: None,
-                mode: "EcsRamRole".into(),
-            }
-            .with_issued(issued));
-        }
-    };
-    if let Plan::Static(credentials) = &planned.plan {
-        let credentials = credentials.clone();
-        return Ok(planned.into_resolved(credentials, None, None));
-    }
-    let issued = providers::fetch(&planned.plan).await?;
-    Ok(planned.with_issued(issued))
+    chain::resolve(profile, env, home).await
 }
 
+/// `true` as the official libraries read their switches: case-insensitive, nothing else.
 fn is_true(value: Option<String>) -> bool {
-    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    value.is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// A source found, before any network exchange.
@@ -426,6 +555,8 @@ impl Planned {
             warnings: self.warnings,
             expires_at,
             refresher,
+            trace: Vec::new(),
+            ignored: Vec::new(),
         }
     }
 
@@ -441,98 +572,20 @@ impl Planned {
     }
 }
 
-/// The chain up to (not including) the ECS step; `None` when nothing was found.
-fn plan(
-    profile: Option<&str>,
-    env: &impl Fn(&str) -> Option<String>,
-    home: Option<&Path>,
-) -> Result<Option<Planned>, CredentialsError> {
-    let config_path = first_non_empty(env, &[CONFIG_FILE_VAR])
-        .map(|(_, path)| PathBuf::from(path))
-        .or_else(|| home.map(|h| h.join(".aliyun").join("config.json")));
-
-    if let Some(name) = profile {
-        return from_profile(Some(name), config_path.as_deref(), env).map(Some);
-    }
-    if let Some(resolved) = from_environment(env)? {
-        return Ok(Some(Planned {
-            plan: Plan::Static(resolved.credentials),
-            source: resolved.source,
-            region: None,
-            warnings: Vec::new(),
-            profile: None,
-            mode: "environment".into(),
-        }));
-    }
-    if is_true(env(CLI_PROFILE_DISABLED_VAR)) {
-        return Ok(None);
-    }
-    if let Some((_, name)) = first_non_empty(env, &PROFILE_VARS) {
-        return from_profile(Some(&name), config_path.as_deref(), env).map(Some);
-    }
-    match config_path {
-        Some(path) if path.exists() => from_profile(None, Some(&path), env).map(Some),
-        _ => Ok(None),
-    }
+/// The value of `name` when set and not empty (the official libraries treat both alike).
+fn non_empty(env: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.is_empty())
 }
 
-fn first_non_empty(
-    env: &impl Fn(&str) -> Option<String>,
-    names: &[&'static str],
-) -> Option<(&'static str, String)> {
-    names
-        .iter()
-        .find_map(|name| env(name).filter(|v| !v.is_empty()).map(|v| (*name, v)))
+/// The aliyun CLI config file: `ALIBABA_CLOUD_CONFIG_FILE`, else `~/.aliyun/config.json`.
+fn config_path(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Option<PathBuf> {
+    non_empty(env, CONFIG_FILE_VAR)
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".aliyun").join("config.json")))
 }
 
-fn from_environment(
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<Resolved>, CredentialsError> {
-    let id = first_non_empty(env, &ACCESS_KEY_ID_VARS);
-    let secret = first_non_empty(env, &ACCESS_KEY_SECRET_VARS);
-    let token = first_non_empty(env, &SECURITY_TOKEN_VARS).map(|(_, v)| v);
-    match (id, secret) {
-        (Some((variable, id)), Some((_, secret))) => Ok(Some(Resolved {
-            credentials: Credentials::new(id, secret, token),
-            source: Source::Environment { variable },
-            region: None,
-            warnings: Vec::new(),
-            expires_at: None,
-            refresher: None,
-        })),
-        (Some((present, _)), None) => Err(CredentialsError::IncompleteEnvironment {
-            present,
-            missing: ACCESS_KEY_SECRET_VARS.join(", "),
-        }),
-        (None, Some((present, _))) => Err(CredentialsError::IncompleteEnvironment {
-            present,
-            missing: ACCESS_KEY_ID_VARS.join(", "),
-        }),
-        (None, None) => Ok(None),
-    }
-}
-
-/// Reads the profile `name` (or the file's `current`) from the config file at `path`.
-fn from_profile(
-    name: Option<&str>,
-    path: Option<&Path>,
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<Planned, CredentialsError> {
-    let Some(path) = path else {
-        return Err(match name {
-            Some(_) => CredentialsError::ConfigMissing {
-                profile: name.unwrap_or_default().to_owned(),
-                path: PathBuf::from("~/.aliyun/config.json"),
-            },
-            None => CredentialsError::Missing,
-        });
-    };
-    if !path.exists() {
-        return Err(CredentialsError::ConfigMissing {
-            profile: name.unwrap_or("(current)").to_owned(),
-            path: path.to_owned(),
-        });
-    }
+/// Reads and parses the CLI config file at `path` (permissions checked first).
+fn read_config(path: &Path) -> Result<(ConfigFile, Vec<String>), CredentialsError> {
     let warnings = check_permissions(path)?;
     let text =
         std::fs::read_to_string(path).map_err(|source| CredentialsError::ConfigUnreadable {
@@ -548,9 +601,18 @@ fn from_profile(
             line: e.line(),
             column: e.column(),
         })?;
-    let wanted = name.unwrap_or(&config.current);
-    let found = find_profile(&config, wanted, path)?;
-    let plan = profile_plan(&config, found, path, env, &mut Vec::new())?;
+    Ok((config, warnings))
+}
+
+/// The planned source of `found`, a profile of the config at `path`.
+fn planned_profile(
+    config: &ConfigFile,
+    found: &Profile,
+    path: &Path,
+    warnings: Vec<String>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Planned, CredentialsError> {
+    let plan = profile_plan(config, found, path, env, &mut Vec::new())?;
     let source = match &plan {
         Plan::Static(_) => Source::Profile {
             name: found.name.clone(),
@@ -575,6 +637,30 @@ fn from_profile(
         profile: Some(found.name.clone()),
         mode: found.mode.clone(),
     })
+}
+
+/// Reads the profile `name` from the config file at `path` (`--profile NAME`: every problem
+/// is an error, since the operator named it).
+fn from_profile(
+    name: &str,
+    path: Option<&Path>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Planned, CredentialsError> {
+    let Some(path) = path else {
+        return Err(CredentialsError::ConfigMissing {
+            profile: name.to_owned(),
+            path: PathBuf::from("~/.aliyun/config.json"),
+        });
+    };
+    if !path.exists() {
+        return Err(CredentialsError::ConfigMissing {
+            profile: name.to_owned(),
+            path: path.to_owned(),
+        });
+    }
+    let (config, warnings) = read_config(path)?;
+    let found = find_profile(&config, name, path)?;
+    planned_profile(&config, found, path, warnings, env)
 }
 
 /// A serde message with every quoted or backticked value replaced by `…`, except the field
@@ -661,11 +747,11 @@ fn profile_plan(
             source,
             role_arn: require(&profile.ram_role_arn, "ram_role_arn")?,
             session_name: if profile.ram_session_name.is_empty() {
-                // The CLI's own default is a timestamped name; a fixed one is easier to audit.
-                "grantguard".to_owned()
+                providers::DEFAULT_SESSION_NAME.to_owned()
             } else {
                 profile.ram_session_name.clone()
             },
+            policy: None,
             duration_secs: profile.expired_seconds.unwrap_or(3600).max(900),
             external_id: Some(profile.external_id.clone()).filter(|e| !e.is_empty()),
             endpoint: providers::sts_endpoint(env, Some(&profile.sts_region))?,
@@ -682,7 +768,21 @@ fn profile_plan(
         "ecsramrole" => Ok(Plan::Ecs {
             role: Some(profile.ram_role_name.clone()).filter(|r| !r.is_empty()),
             endpoint: providers::ecs_endpoint(env)?,
+            imds_v1: !is_true(env(IMDSV1_DISABLED_VAR)),
         }),
+        "oidc" => Ok(Plan::Oidc(Box::new(providers::OidcRole {
+            role_arn: require(&profile.ram_role_arn, "ram_role_arn")?,
+            provider_arn: require(&profile.oidc_provider_arn, "oidc_provider_arn")?,
+            token_file: PathBuf::from(require(&profile.oidc_token_file, "oidc_token_file")?),
+            // The CLI names it ram_session_name, the Python library role_session_name.
+            session_name: [&profile.ram_session_name, &profile.role_session_name]
+                .into_iter()
+                .find(|n| !n.is_empty())
+                .cloned()
+                .unwrap_or_else(|| providers::DEFAULT_SESSION_NAME.to_owned()),
+            duration_secs: profile.expired_seconds.unwrap_or(3600).max(900),
+            endpoint: providers::sts_endpoint(env, Some(&profile.sts_region))?,
+        }))),
         "chainableramrolearn" => {
             let source_name = require(&profile.source_profile, "source_profile")?;
             let source = find_profile(config, &source_name, path)?;

@@ -1,5 +1,7 @@
-//! Temporary credentials: STS AssumeRole (profile modes RamRoleArn and ChainableRamRoleArn)
-//! and the ECS instance metadata service (EcsRamRole), with refresh before expiry. In: a
+//! Temporary credentials: STS AssumeRole (profile modes RamRoleArn and ChainableRamRoleArn),
+//! STS AssumeRoleWithOIDC (the OIDC role step, RRSA; the token file is read afresh for every
+//! exchange), the ECS instance metadata service (EcsRamRole) and a credentials URI, with
+//! refresh before expiry. In: a
 //! [`Plan`] made from a profile or the chain. Out: credentials with their expiry, and a
 //! [`Provider`], the client's [`CredentialSource`], asked before every attempt. Both exchanges
 //! go through the client: AssumeRole through a [`Client`] signing with the source
@@ -31,6 +33,9 @@ pub const STS: RpcApi = RpcApi {
     format: "JSON",
     method: "GET",
 };
+/// `RoleSessionName` when the source names none. The official libraries use a timestamped
+/// name; a fixed one is easier to find in ActionTrail.
+pub const DEFAULT_SESSION_NAME: &str = "grantguard";
 /// Refresh this long before expiry (CRED's 15 minutes), or at half the lifetime if shorter.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
 
@@ -41,13 +46,38 @@ pub enum Plan {
     Static(Credentials),
     /// AssumeRole with the credentials `source` yields.
     AssumeRole(Box<AssumeRole>),
+    /// AssumeRoleWithOIDC with the token in a file.
+    Oidc(Box<OidcRole>),
     /// The ECS instance's RAM role from the metadata service.
     Ecs {
         /// Role name; discovered from the service when `None`.
         role: Option<String>,
         /// The metadata service base URL.
         endpoint: url::Url,
+        /// Whether a failed IMDSv2 token request may fall back to tokenless (v1) reads
+        /// (`ALIBABA_CLOUD_IMDSV1_DISABLED=true` forbids it).
+        imds_v1: bool,
     },
+    /// A local credentials service (`ALIBABA_CLOUD_CREDENTIALS_URI`): GET answers the ECS shape.
+    Uri(url::Url),
+}
+
+/// The parameters of one AssumeRoleWithOIDC (the OIDC role step, RRSA).
+#[derive(Clone, Debug)]
+pub struct OidcRole {
+    /// `acs:ram::ACCOUNT:role/NAME`.
+    pub role_arn: String,
+    /// `acs:ram::ACCOUNT:oidc-provider/NAME`.
+    pub provider_arn: String,
+    /// The file holding the OIDC token; read again at every refresh, since the platform
+    /// rotates it.
+    pub token_file: std::path::PathBuf,
+    /// `RoleSessionName`.
+    pub session_name: String,
+    /// `DurationSeconds` (900 or more).
+    pub duration_secs: u32,
+    /// The STS endpoint.
+    pub endpoint: Endpoint,
 }
 
 /// The parameters of one AssumeRole.
@@ -63,6 +93,8 @@ pub struct AssumeRole {
     pub duration_secs: u32,
     /// `ExternalId`, when the profile has one.
     pub external_id: Option<String>,
+    /// `Policy`, a JSON policy that narrows the role, when the source has one.
+    pub policy: Option<String>,
     /// The STS endpoint.
     pub endpoint: Endpoint,
 }
@@ -76,15 +108,31 @@ pub struct Issued {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-/// The STS endpoint: the override variable, else `sts.<region>.aliyuncs.com` or the global one.
+/// Names the STS region when the source does not (the official libraries' variable).
+pub const STS_REGION_VAR: &str = "ALIBABA_CLOUD_STS_REGION";
+/// `true` uses STS's VPC endpoint `sts-vpc.<region>.aliyuncs.com`.
+pub const VPC_ENDPOINT_VAR: &str = "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED";
+
+/// The STS endpoint: the override variable, else `sts.<region>.aliyuncs.com` (region from the
+/// source, else `ALIBABA_CLOUD_STS_REGION`; `sts-vpc.` when `ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED`
+/// is true), else the global one.
 pub fn sts_endpoint(
     env: &dyn Fn(&str) -> Option<String>,
     sts_region: Option<&str>,
 ) -> Result<Endpoint, CredentialsError> {
+    let prefix = if super::is_true(env(VPC_ENDPOINT_VAR)) {
+        "sts-vpc"
+    } else {
+        "sts"
+    };
+    let region = sts_region
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .or_else(|| env(STS_REGION_VAR).filter(|r| !r.is_empty()));
     let url = match env(STS_ENDPOINT_VAR).filter(|v| !v.trim().is_empty()) {
         Some(url) => url,
-        None => match sts_region.filter(|r| !r.is_empty()) {
-            Some(region) => format!("https://sts.{region}.aliyuncs.com/"),
+        None => match region {
+            Some(region) => format!("https://{prefix}.{region}.aliyuncs.com/"),
             None => "https://sts.aliyuncs.com/".to_owned(),
         },
     };
@@ -161,14 +209,114 @@ pub async fn fetch(plan: &Plan) -> Result<Issued, CredentialsError> {
                 .map_err(|e| exchange_error("STS AssumeRole", &e))?;
             assume_role(&client, role).await
         }
-        Plan::Ecs { role, endpoint } => {
+        Plan::Oidc(oidc) => {
+            let client = UnsignedClient::new(exchange_config(oidc.endpoint.clone()))
+                .map_err(|e| exchange_error(OIDC_SERVICE, &e))?;
+            assume_role_with_oidc(&client, oidc).await
+        }
+        Plan::Ecs {
+            role,
+            endpoint,
+            imds_v1,
+        } => {
             let config = exchange_config(Endpoint {
                 url: endpoint.clone(),
             });
             let client =
                 UnsignedClient::new(config).map_err(|e| exchange_error("ECS metadata", &e))?;
-            ecs(&client, role.as_deref()).await
+            ecs(&client, role.as_deref(), *imds_v1).await
         }
+        Plan::Uri(url) => {
+            const SERVICE: &str = "credentials URI";
+            let client = UnsignedClient::new(exchange_config(Endpoint { url: url.clone() }))
+                .map_err(|e| exchange_error(SERVICE, &e))?;
+            let body = client
+                .get(SERVICE, "", &[])
+                .await
+                .map_err(|e| exchange_error(SERVICE, &e))?;
+            let key: TemporaryKey =
+                serde_json::from_slice(&body).map_err(|e| CredentialsError::Exchange {
+                    service: SERVICE,
+                    message: format!("the answer is not the expected JSON ({e})"),
+                })?;
+            if key.code.as_deref() != Some("Success") {
+                return Err(CredentialsError::Exchange {
+                    service: SERVICE,
+                    message: format!("Code {:?}, not Success", key.code.as_deref().unwrap_or("")),
+                });
+            }
+            key.issued(SERVICE)
+        }
+    }
+}
+
+const OIDC_SERVICE: &str = "STS AssumeRoleWithOIDC";
+
+/// One AssumeRoleWithOIDC: the token file read now (it rotates), then an anonymous POST whose
+/// form carries the token, so it never appears in a URL, a log line or an error.
+async fn assume_role_with_oidc(
+    client: &UnsignedClient,
+    oidc: &OidcRole,
+) -> Result<Issued, CredentialsError> {
+    let token = std::fs::read_to_string(&oidc.token_file).map_err(|e| {
+        CredentialsError::Exchange {
+            service: OIDC_SERVICE,
+            message: format!("cannot read the OIDC token file {}: {e}", oidc.token_file.display()),
+        }
+    })?;
+    // Kubernetes writes the token without a newline; an editor adds one, which STS refuses.
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(CredentialsError::Exchange {
+            service: OIDC_SERVICE,
+            message: format!("the OIDC token file {} is empty", oidc.token_file.display()),
+        });
+    }
+    let timestamp = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let query = url::form_urlencoded::Serializer::new(String::from("?"))
+        .extend_pairs([
+            ("Action", "AssumeRoleWithOIDC"),
+            ("Format", "JSON"),
+            ("Version", STS_VERSION),
+            ("Timestamp", timestamp.as_str()),
+        ])
+        .finish();
+    let duration = oidc.duration_secs.to_string();
+    let body = client
+        .post_form(
+            OIDC_SERVICE,
+            &query,
+            &[
+                ("RoleArn", oidc.role_arn.as_str()),
+                ("OIDCProviderArn", oidc.provider_arn.as_str()),
+                ("OIDCToken", token),
+                ("RoleSessionName", oidc.session_name.as_str()),
+                ("DurationSeconds", duration.as_str()),
+            ],
+        )
+        .await
+        .map_err(|e| exchange_error(OIDC_SERVICE, &e))?;
+    let answer: StsAnswer =
+        serde_json::from_slice(&body).map_err(|e| CredentialsError::Exchange {
+            service: OIDC_SERVICE,
+            message: format!("the answer is not the expected JSON ({e})"),
+        })?;
+    match answer {
+        StsAnswer {
+            credentials: Some(key),
+            ..
+        } => key.issued(OIDC_SERVICE),
+        StsAnswer { code, .. } => Err(CredentialsError::Exchange {
+            service: OIDC_SERVICE,
+            message: format!(
+                "HTTP 200: {}",
+                code.unwrap_or_else(|| "no credentials in the answer".into())
+            ),
+        }),
     }
 }
 
@@ -222,6 +370,9 @@ async fn assume_role(client: &Client, role: &AssumeRole) -> Result<Issued, Crede
     if let Some(id) = &role.external_id {
         params.push(("ExternalId", id.clone()));
     }
+    if let Some(policy) = &role.policy {
+        params.push(("Policy", policy.clone()));
+    }
     let answer: StsAnswer = client
         .read_rpc(&STS, "AssumeRole", &params, &role.role_arn)
         .await
@@ -243,7 +394,11 @@ async fn assume_role(client: &Client, role: &AssumeRole) -> Result<Issued, Crede
 
 /// IMDSv2 token (best effort, v1 fallback like CRED), role name, then the role's credentials,
 /// each through `client` (timeouts, size cap, retries of transient failures).
-async fn ecs(client: &UnsignedClient, role: Option<&str>) -> Result<Issued, CredentialsError> {
+async fn ecs(
+    client: &UnsignedClient,
+    role: Option<&str>,
+    imds_v1: bool,
+) -> Result<Issued, CredentialsError> {
     const SERVICE: &str = "ECS metadata";
     let failed = |message: String| CredentialsError::Exchange {
         service: SERVICE,
@@ -261,7 +416,15 @@ async fn ecs(client: &UnsignedClient, role: Option<&str>) -> Result<Issued, Cred
         // Nothing answered at all (off ECS, the address does not): the GETs of the v1
         // fallback would wait for the same silence, so stop here.
         Err(e) if e.status.is_none() && e.class == crate::client::FailureClass::Transient => {
-            return Err(exchange_error(SERVICE, &e))
+            return Err(CredentialsError::MetadataAbsent {
+                message: exchange_error(SERVICE, &e).to_string(),
+            })
+        }
+        Err(e) if !imds_v1 => {
+            return Err(failed(format!(
+                "the IMDSv2 token request failed ({}) and ALIBABA_CLOUD_IMDSV1_DISABLED=true forbids the tokenless fallback",
+                exchange_error(SERVICE, &e)
+            )))
         }
         Err(_) => None,
     };
@@ -281,6 +444,10 @@ async fn ecs(client: &UnsignedClient, role: Option<&str>) -> Result<Issued, Cred
                 )
                 .await
                 .map_err(|e| match e.status {
+                    // The service answers, but no role is attached to this instance.
+                    Some(404) => CredentialsError::MetadataAbsent {
+                        message: "HTTP 404 listing the instance's RAM role: no role is attached to this instance".into(),
+                    },
                     Some(status) => failed(format!(
                         "HTTP {status} listing the instance's RAM role: is a role attached to this instance?"
                     )),
@@ -475,6 +642,7 @@ mod tests {
             session_name: "s".into(),
             duration_secs: 900,
             external_id: None,
+            policy: None,
             endpoint,
         };
         let started = std::time::Instant::now();
