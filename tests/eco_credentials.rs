@@ -167,12 +167,12 @@ async fn ecs_role_from_a_profile_and_as_the_last_step_of_the_chain() {
     let disabled = env_for(&sim, &[("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")]);
     assert!(matches!(
         chain(None, &disabled, &empty).await.unwrap_err(),
-        CredentialsError::Missing
+        CredentialsError::Missing { .. }
     ));
     sim.set_ecs_role(None);
     assert!(matches!(
         chain(None, &env_for(&sim, &[]), &empty).await.unwrap_err(),
-        CredentialsError::Missing
+        CredentialsError::Missing { .. }
     ));
 }
 

@@ -80,8 +80,14 @@ impl UnsignedClient {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        self.send(reqwest::Method::POST, what, path, &[], Some(body.into_bytes()))
-            .await
+        self.send(
+            reqwest::Method::POST,
+            what,
+            path,
+            &[],
+            Some(body.into_bytes()),
+        )
+        .await
     }
 
     /// Counters so far.

@@ -152,7 +152,9 @@ fn locate(
         }
         Step::CredentialsUri => {
             let Some(uri) = non_empty(env, CREDENTIALS_URI_VAR) else {
-                return Ok(Located::Skipped(format!("{CREDENTIALS_URI_VAR} is not set")));
+                return Ok(Located::Skipped(format!(
+                    "{CREDENTIALS_URI_VAR} is not set"
+                )));
             };
             let endpoint = Endpoint::parse(&uri).map_err(|e| CredentialsError::BadEndpoint {
                 variable: CREDENTIALS_URI_VAR,
@@ -222,7 +224,8 @@ fn environment(env: &impl Fn(&str) -> Option<String>) -> Result<Located, Credent
 fn oidc_role(env: &impl Fn(&str) -> Option<String>) -> Result<Located, CredentialsError> {
     let names = [ROLE_ARN_VAR, OIDC_PROVIDER_ARN_VAR, OIDC_TOKEN_FILE_VAR];
     let [role_arn, provider_arn, token_file] = names.map(|n| non_empty(env, n));
-    let (Some(role_arn), Some(provider_arn), Some(token_file)) = (role_arn, provider_arn, token_file)
+    let (Some(role_arn), Some(provider_arn), Some(token_file)) =
+        (role_arn, provider_arn, token_file)
     else {
         let (set, missing): (Vec<&str>, Vec<&str>) =
             names.iter().partition(|n| non_empty(env, n).is_some());
@@ -267,7 +270,9 @@ fn cli_profile(
     home: Option<&Path>,
 ) -> Result<Located, CredentialsError> {
     if is_true(env(CLI_PROFILE_DISABLED_VAR)) {
-        return Ok(Located::Skipped(format!("{CLI_PROFILE_DISABLED_VAR} is true")));
+        return Ok(Located::Skipped(format!(
+            "{CLI_PROFILE_DISABLED_VAR} is true"
+        )));
     }
     let Some(path) = config_path(env, home).filter(|p| p.exists()) else {
         return Ok(Located::Skipped("no aliyun CLI config file".into()));
@@ -418,18 +423,18 @@ pub(super) async fn resolve(
     let ignored = ignored(&env);
     let mut trace = Vec::new();
     for (i, &step) in steps(profile).iter().enumerate() {
-        let planned = match locate(step, profile, &env, home).map_err(|e| stopped(i + 1, step, e))?
-        {
-            Located::Skipped(detail) => {
-                trace.push(Attempt {
-                    step,
-                    outcome: Outcome::Skipped,
-                    detail,
-                });
-                continue;
-            }
-            Located::Found(planned) => *planned,
-        };
+        let planned =
+            match locate(step, profile, &env, home).map_err(|e| stopped(i + 1, step, e))? {
+                Located::Skipped(detail) => {
+                    trace.push(Attempt {
+                        step,
+                        outcome: Outcome::Skipped,
+                        detail,
+                    });
+                    continue;
+                }
+                Located::Found(planned) => *planned,
+            };
         if let Plan::Static(credentials) = &planned.plan {
             trace.push(used(step, &planned));
             let credentials = credentials.clone();

@@ -43,10 +43,7 @@ fn path_of(
 
 /// The section's keys, lower-cased as Python's configparser does, each value with a trailing
 /// ` # comment` removed and trimmed, as the official libraries read them.
-fn section(
-    path: &Path,
-    name: &str,
-) -> Result<Option<HashMap<String, String>>, CredentialsError> {
+fn section(path: &Path, name: &str) -> Result<Option<HashMap<String, String>>, CredentialsError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| CredentialsError::ConfigUnreadable {
             path: path.to_owned(),

@@ -870,43 +870,69 @@ mod tests {
         home
     }
 
+    /// Regression (issue 14): generic and older names formed the environment step, mixing an id
+    /// of one family with a secret of another and attaching a stray SECURITY_TOKEN.
     #[test]
-    fn environment_first_non_empty_wins() {
+    fn only_the_official_names_form_the_environment_step() {
+        let home = home_with(CONFIG, 0o600);
         let env = env_of(&[
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", ""),
-            ("ALICLOUD_ACCESS_KEY_ID", "LTAIenv00099"),
-            ("ACCESS_KEY_ID", "ignored"),
-            ("ACCESS_KEY_SECRET", "s3cret"),
-            ("ALIBABACLOUD_SECURITY_TOKEN", "tok"),
+            ("ALICLOUD_ACCESS_KEY_ID", "LTAIalicloud"),
+            ("ACCESS_KEY_SECRET", "generic-secret"),
+            ("SECURITY_TOKEN", "stray"),
         ]);
-        let r = resolve(None, &env, None).unwrap();
+        let r = resolve(None, &env, Some(home.path())).unwrap();
+        assert_eq!(r.credentials.access_key_id, "LTAIdefault0001");
+        assert!(!r.credentials.has_security_token());
+        assert!(matches!(r.source, Source::Profile { ref name, .. } if name == "default"));
+        assert_eq!(
+            r.ignored,
+            ["ALICLOUD_ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SECURITY_TOKEN"]
+        );
+        assert!(r.warnings.iter().any(|w| w.contains("SECURITY_TOKEN")));
+
+        let env = env_of(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIenv00099"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s3cret"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", ""),
+        ]);
+        let r = resolve(None, &env, Some(home.path())).unwrap();
         assert_eq!(r.credentials.access_key_id, "LTAIenv00099");
-        assert_eq!(r.credentials.secret(), "s3cret");
-        assert_eq!(r.credentials.security_token(), Some("tok"));
+        assert!(!r.credentials.has_security_token(), "empty is unset");
         assert_eq!(
             r.source,
             Source::Environment {
-                variable: "ALICLOUD_ACCESS_KEY_ID"
+                variable: "ALIBABA_CLOUD_ACCESS_KEY_ID"
             }
         );
     }
 
     #[test]
-    fn half_an_access_key_is_an_error() {
-        let env = env_of(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI")]);
-        let err = resolve(None, &env, None).unwrap_err();
-        assert!(matches!(
-            err,
-            CredentialsError::IncompleteEnvironment { .. }
-        ));
-        assert!(err.to_string().contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+    fn half_an_access_key_or_a_lone_token_stops_the_chain() {
+        for (name, named) in [
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        ] {
+            let env = env_of(&[(name, "x")]);
+            let err = resolve(None, &env, None).unwrap_err();
+            let CredentialsError::StepFailed {
+                number: 1,
+                step: Step::Environment,
+                ref reason,
+                ref help,
+            } = err
+            else {
+                panic!("{err:?}");
+            };
+            assert!(reason.contains(named), "{reason}");
+            assert!(help.contains("unset ALIBABA_CLOUD_ACCESS_KEY_ID"), "{help}");
+        }
     }
 
     #[test]
     fn nothing_at_all_lists_the_variables_and_profile_flag() {
         let home = tempfile::tempdir().unwrap();
         let err = resolve(None, &env_of(&[]), Some(home.path())).unwrap_err();
-        assert!(matches!(err, CredentialsError::Missing));
+        assert!(matches!(err, CredentialsError::Missing { .. }));
         let help = miette::Diagnostic::help(&err).unwrap().to_string();
         assert!(help.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"));
         assert!(help.contains("--profile"));
@@ -929,7 +955,7 @@ mod tests {
     #[test]
     fn profile_from_env_then_current() {
         let home = home_with(CONFIG, 0o600);
-        let env = env_of(&[("ALICLOUD_PROFILE", "sts")]);
+        let env = env_of(&[("ALIBABA_CLOUD_PROFILE", "sts")]);
         let r = resolve(None, &env, Some(home.path())).unwrap();
         assert!(matches!(r.source, Source::Profile { ref name, .. } if name == "sts"));
 

@@ -258,12 +258,14 @@ async fn assume_role_with_oidc(
     client: &UnsignedClient,
     oidc: &OidcRole,
 ) -> Result<Issued, CredentialsError> {
-    let token = std::fs::read_to_string(&oidc.token_file).map_err(|e| {
-        CredentialsError::Exchange {
+    let token =
+        std::fs::read_to_string(&oidc.token_file).map_err(|e| CredentialsError::Exchange {
             service: OIDC_SERVICE,
-            message: format!("cannot read the OIDC token file {}: {e}", oidc.token_file.display()),
-        }
-    })?;
+            message: format!(
+                "cannot read the OIDC token file {}: {e}",
+                oidc.token_file.display()
+            ),
+        })?;
     // Kubernetes writes the token without a newline; an editor adds one, which STS refuses.
     let token = token.trim();
     if token.is_empty() {

@@ -627,19 +627,29 @@ async fn entry(
     }
     let request = Request::read(method, &uri, headers, &body);
     let mut record = request.record();
-    let answer = match authenticate(
-        &shared,
-        &request.method,
-        uri.path(),
-        &request.params,
-        &request.query,
-        &request.headers,
-        &body,
-        now,
-        &mut record,
-    ) {
-        Err(e) => Answer::error(&shared, &rid, &e),
-        Ok(()) => request.serve(&shared, &rid, now),
+    // STS takes AssumeRoleWithOIDC unsigned: the OIDC token is the caller's proof.
+    let anonymous = request.action == "AssumeRoleWithOIDC";
+    let answer = if anonymous {
+        json_answer(
+            &shared,
+            &rid,
+            sts::assume_role_with_oidc(&shared.identity, &request.params, &rid, now),
+        )
+    } else {
+        match authenticate(
+            &shared,
+            &request.method,
+            uri.path(),
+            &request.params,
+            &request.query,
+            &request.headers,
+            &body,
+            now,
+            &mut record,
+        ) {
+            Err(e) => Answer::error(&shared, &rid, &e),
+            Ok(()) => request.serve(&shared, &rid, now),
+        }
     };
 
     let mut builder = Response::builder()
@@ -759,20 +769,29 @@ impl Request {
                 now,
             );
         }
-        match sts::assume_role(&shared.identity, &self.params, rid, now) {
-            Ok(body) => Answer {
-                status: 200,
-                content_type: "application/json;charset=utf-8",
-                body: body.to_string().into_bytes(),
-                error_code: None,
-                retry_after: false,
-                truncate: false,
-                cut_after: None,
-                oversize: None,
-                raw: None,
-            },
-            Err(e) => Answer::error(shared, rid, &e),
-        }
+        json_answer(
+            shared,
+            rid,
+            sts::assume_role(&shared.identity, &self.params, rid, now),
+        )
+    }
+}
+
+/// An STS answer: the JSON body, or the error envelope.
+fn json_answer(shared: &Shared, rid: &str, result: Result<serde_json::Value, ApiError>) -> Answer {
+    match result {
+        Ok(body) => Answer {
+            status: 200,
+            content_type: "application/json;charset=utf-8",
+            body: body.to_string().into_bytes(),
+            error_code: None,
+            retry_after: false,
+            truncate: false,
+            cut_after: None,
+            oversize: None,
+            raw: None,
+        },
+        Err(e) => Answer::error(shared, rid, &e),
     }
 }
 

@@ -1,6 +1,8 @@
-//! The emulator's STS: `AssumeRole` (docs/cloudapi-notes.md §6.4) and the temporary credentials it and the
-//! metadata service hand out. In: a v1-signed request already authenticated by the emulator
-//! (the caller's key may itself be temporary, for ChainableRamRoleArn). Out: the STS answer
+//! The emulator's STS: `AssumeRole` (docs/cloudapi-notes.md §6.4), the anonymous
+//! `AssumeRoleWithOIDC` (docs/credentials.md) and the temporary credentials they and the
+//! metadata service hand out. In: for AssumeRole, a v1-signed request already authenticated
+//! by the emulator (the caller's key may itself be temporary, for ChainableRamRoleArn); for
+//! AssumeRoleWithOIDC, the request as it came (GET query or POST form), judged by its token. Out: the STS answer
 //! shape with a fresh `STS.` key, secret, token and `Expiration`. Issued credentials are then
 //! accepted by the CloudAPI side until they expire, after which calls answer
 //! `InvalidSecurityToken.Expired`. It never logs an issued secret or token.
@@ -31,6 +33,7 @@ struct State {
     lifetime: Option<time::Duration>,
     ecs_role: Option<String>,
     serial: u64,
+    oidc_subjects: Vec<String>,
 }
 
 impl Identity {
@@ -41,6 +44,7 @@ impl Identity {
                 lifetime: None,
                 ecs_role: None,
                 serial: 0,
+                oidc_subjects: Vec::new(),
             }),
         }
     }
@@ -142,7 +146,168 @@ pub(crate) fn assume_role(
     }))
 }
 
+/// The JWT claims the emulator checks. Signatures are not verified: the emulator knows no
+/// identity provider's keys, and every well-formed provider ARN counts as registered.
+#[derive(serde::Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    #[serde(default)]
+    aud: serde_json::Value,
+    exp: i64,
+    #[serde(default)]
+    iat: Option<i64>,
+}
+
+/// STS answers a bad OIDC token with 401 and one of these codes.
+fn token_error(code: &str, message: &str) -> ApiError {
+    ApiError::with_status(401, code, message)
+}
+
+/// The claims of `token`, a JWT (`header.payload.signature`, base64url without padding).
+fn claims(token: &str) -> Result<Claims, ApiError> {
+    use base64::Engine as _;
+    const INVALID: &str = "AuthenticationFail.OIDCToken.Invalid";
+    if token.is_empty() {
+        return Err(token_error(INVALID, "The OIDCToken can not empty."));
+    }
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err(token_error(
+            INVALID,
+            "The number of Jwt field should be divided into 3 parts with '.' .",
+        ));
+    }
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[1].trim_end_matches('='))
+        .map_err(|_| {
+            token_error(
+                INVALID,
+                "Cannot decode base64 encoded response(format invalided).",
+            )
+        })?;
+    serde_json::from_slice(&payload).map_err(|_| {
+        token_error(
+            INVALID,
+            "The Jwt content is invalid that cannot be recognized.",
+        )
+    })
+}
+
+/// `acs:ram::ACCOUNT:KIND/NAME` → (ACCOUNT, NAME).
+fn arn<'a>(value: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
+    value
+        .strip_prefix("acs:ram::")?
+        .split_once(&format!(":{kind}/"))
+        .filter(|(account, name)| !account.is_empty() && !name.is_empty())
+}
+
+/// Serves `AssumeRoleWithOIDC`, which STS takes unsigned: the OIDC token is the proof.
+pub(crate) fn assume_role_with_oidc(
+    identity: &Identity,
+    params: &Params,
+    rid: &str,
+    now: OffsetDateTime,
+) -> Result<serde_json::Value, ApiError> {
+    if params.get("Version") != Some(VERSION) {
+        return Err(ApiError::with_status(
+            400,
+            "InvalidVersion",
+            format!("STS expects Version {VERSION}"),
+        ));
+    }
+    let role_arn = params
+        .get("RoleArn")
+        .ok_or_else(|| ApiError::missing("RoleArn"))?;
+    let provider_arn = params
+        .get("OIDCProviderArn")
+        .ok_or_else(|| ApiError::missing("OIDCProviderArn"))?;
+    let token = params
+        .get("OIDCToken")
+        .ok_or_else(|| ApiError::missing("OIDCToken"))?;
+    let (account, role) = arn(role_arn, "role")
+        .ok_or_else(|| ApiError::invalid("RoleArn", "expected acs:ram::ACCOUNT:role/NAME"))?;
+    let Some((provider_account, _)) = arn(provider_arn, "oidc-provider") else {
+        return Err(token_error(
+            "AuthenticationFail.NoPermission",
+            "No such OIDC Provider registered.",
+        ));
+    };
+    if provider_account != account {
+        return Err(token_error(
+            "AuthenticationFail.NoPermission",
+            "There is no permission",
+        ));
+    }
+    if !(4..=20_000).contains(&token.len()) {
+        return Err(ApiError::invalid(
+            "OIDCToken",
+            "must be 4 to 20000 characters",
+        ));
+    }
+    let claims = claims(token)?;
+    if claims.exp <= now.unix_timestamp() {
+        return Err(token_error(
+            "AuthenticationFail.OIDCToken.Expired",
+            "This JsonWebToken is expired.",
+        ));
+    }
+    let session = params.get("RoleSessionName").unwrap_or("oidc-session");
+    let seconds: i64 = params
+        .get("DurationSeconds")
+        .unwrap_or("3600")
+        .parse()
+        .map_err(|_| ApiError::invalid("DurationSeconds", "not a number"))?;
+    if !(900..=43200).contains(&seconds) {
+        return Err(ApiError::invalid("DurationSeconds", "must be 900 to 43200"));
+    }
+    lock(&identity.state).oidc_subjects.push(claims.sub.clone());
+    let issued = identity.issue(now, time::Duration::seconds(seconds));
+    let c = &issued.credential;
+    let client_ids = match &claims.aud {
+        serde_json::Value::String(one) => one.clone(),
+        serde_json::Value::Array(many) => many
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    };
+    let at = |seconds: i64| {
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .map(expiration)
+            .unwrap_or_default()
+    };
+    Ok(serde_json::json!({
+        "RequestId": rid,
+        "OIDCTokenInfo": {
+            "Subject": claims.sub,
+            "Issuer": claims.iss,
+            "ClientIds": client_ids,
+            "ExpirationTime": at(claims.exp),
+            "IssuanceTime": claims.iat.map(at).unwrap_or_default(),
+            "VerificationInfo": "Success",
+        },
+        "AssumedRoleUser": {
+            "Arn": format!("acs:ram::{account}:role/{role}/{session}"),
+            "AssumedRoleId": format!("3{:016}:{session}", issued.expires_at.unix_timestamp()),
+        },
+        "Credentials": {
+            "AccessKeyId": c.access_key_id,
+            "AccessKeySecret": c.access_key_secret,
+            "SecurityToken": c.security_token,
+            "Expiration": expiration(issued.expires_at),
+        }
+    }))
+}
+
 impl Sim {
+    /// The `sub` claim of every OIDC token AssumeRoleWithOIDC accepted, in order (tests use
+    /// it to see which token file content was sent).
+    pub fn oidc_subjects(&self) -> Vec<String> {
+        lock(&self.shared.identity.state).oidc_subjects.clone()
+    }
+
     /// Makes every credential STS or the metadata service issues from now on live `lifetime`
     /// (whatever `DurationSeconds` asked), to test expiry without waiting.
     pub fn set_issued_lifetime(&self, lifetime: std::time::Duration) {
