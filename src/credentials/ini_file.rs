@@ -9,8 +9,8 @@
 use super::chain::Located;
 use super::{
     check_permissions, is_true, non_empty, providers, without_values, Credentials,
-    CredentialsError, Plan, Planned, Source, CREDENTIALS_FILE_VAR, IMDSV1_DISABLED_VAR,
-    PROFILE_VAR,
+    CredentialsError, Plan, Planned, Source, CREDENTIALS_FILE_VAR, ECS_METADATA_DISABLED_VAR,
+    IMDSV1_DISABLED_VAR, PROFILE_VAR,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,6 +126,11 @@ pub(super) fn locate(
                 endpoint: providers::sts_endpoint(env, None)?,
             }));
             (plan, Some(role_arn))
+        }
+        "ecs_ram_role" if is_true(env(ECS_METADATA_DISABLED_VAR)) => {
+            return Err(CredentialsError::MetadataDisabled {
+                what: format!("section [{name}] of {} (type ecs_ram_role)", path.display()),
+            })
         }
         "ecs_ram_role" => {
             let role = optional("role_name");

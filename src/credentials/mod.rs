@@ -440,6 +440,17 @@ pub enum CredentialsError {
         /// What was seen.
         message: String,
     },
+    /// A source names an ECS RAM role while `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true` turns
+    /// the metadata service off (the official libraries refuse the same).
+    #[error("{what} needs the ECS metadata service, which ALIBABA_CLOUD_ECS_METADATA_DISABLED=true turns off")]
+    #[diagnostic(
+        code(grantguard::credentials::metadata_disabled),
+        help("unset ALIBABA_CLOUD_ECS_METADATA_DISABLED, or choose a source that is not an ECS RAM role")
+    )]
+    MetadataDisabled {
+        /// The profile or section.
+        what: String,
+    },
     /// The profile lacks a key its mode needs.
     #[error("profile {profile} (mode {mode}) has no {field}")]
     #[diagnostic(
@@ -765,6 +776,11 @@ fn profile_plan(
             "sts_token",
         )?))?)),
         "ramrolearn" => assume(Plan::Static(key(None)?)),
+        "ecsramrole" if is_true(env(ECS_METADATA_DISABLED_VAR)) => {
+            Err(CredentialsError::MetadataDisabled {
+                what: format!("profile {} (mode {})", profile.name, profile.mode),
+            })
+        }
         "ecsramrole" => Ok(Plan::Ecs {
             role: Some(profile.ram_role_name.clone()).filter(|r| !r.is_empty()),
             endpoint: providers::ecs_endpoint(env)?,
@@ -886,7 +902,11 @@ mod tests {
         assert!(matches!(r.source, Source::Profile { ref name, .. } if name == "default"));
         assert_eq!(
             r.ignored,
-            ["ALICLOUD_ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SECURITY_TOKEN"]
+            [
+                "ALICLOUD_ACCESS_KEY_ID",
+                "ACCESS_KEY_SECRET",
+                "SECURITY_TOKEN"
+            ]
         );
         assert!(r.warnings.iter().any(|w| w.contains("SECURITY_TOKEN")));
 
@@ -909,8 +929,14 @@ mod tests {
     #[test]
     fn half_an_access_key_or_a_lone_token_stops_the_chain() {
         for (name, named) in [
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-            ("ALIBABA_CLOUD_SECURITY_TOKEN", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            ),
+            (
+                "ALIBABA_CLOUD_SECURITY_TOKEN",
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            ),
         ] {
             let env = env_of(&[(name, "x")]);
             let err = resolve(None, &env, None).unwrap_err();

@@ -153,7 +153,9 @@ CLI = {".aliyun/config.json": config_json("main", ak("main", "LTAIcliMainCli1"),
                                           dict(ak("sts", "STS.cliStsCli3", "StsToken"),
                                                sts_token="t-cli"),
                                           ak("lower", "LTAIcliLowerCli4", "ak"),
-                                          {"name": "bogus", "mode": "Bogus"})}
+                                          {"name": "bogus", "mode": "Bogus"},
+                                          {"name": "ecs", "mode": "EcsRamRole",
+                                           "ram_role_name": ECS_ROLE})}
 INI = {".alibabacloud/credentials.ini":
        "[default]\ntype = access_key\naccess_key_id = LTAIiniDefIni1\naccess_key_secret = s-ini\n\n"
        "[work]\ntype = access_key\naccess_key_id = LTAIiniWorkIni2\naccess_key_secret = s-work\n\n"
@@ -195,6 +197,8 @@ SETUPS = [
     ("ini empty ALIBABA_CLOUD_PROFILE", dict(ALIBABA_CLOUD_PROFILE="", **ECS_OFF), INI, False, []),
     ("ini beats an attached instance role", {}, INI, True, []),
     ("ini ecs_ram_role section", dict(ALIBABA_CLOUD_PROFILE="ecs"), INI, True, []),
+    ("ini ecs_ram_role section, metadata disabled", dict(ALIBABA_CLOUD_PROFILE="ecs", **ECS_OFF), INI, True, []),
+    ("cli EcsRamRole profile", dict(ALIBABA_CLOUD_PROFILE="ecs"), CLI, True, []),
     ("ini sts section", dict(ALIBABA_CLOUD_PROFILE="sts", **ECS_OFF), INI, False, []),
     ("ini oidc_role_arn section", dict(ALIBABA_CLOUD_PROFILE="oidc"), {**INI, **TOKEN}, False, []),
     ("ini unsupported type, nothing else", dict(ALIBABA_CLOUD_PROFILE="bogus", **ECS_OFF), INI, False, []),
