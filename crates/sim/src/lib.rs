@@ -584,13 +584,18 @@ impl Answer {
 
 impl Answer {
     fn error(shared: &Shared, rid: &str, e: &ApiError) -> Answer {
+        Answer::error_of(&shared.host_id, "CloudAPI", rid, e)
+    }
+
+    /// The error envelope as the service `product` at `host_id` writes it.
+    fn error_of(host_id: &str, product: &str, rid: &str, e: &ApiError) -> Answer {
         let body = grantguard_wire::models::ErrorBody {
             request_id: rid.to_owned(),
-            host_id: shared.host_id.clone(),
+            host_id: host_id.to_owned(),
             code: e.code.clone(),
             message: e.message.clone(),
             recommend: format!(
-                "https://api.aliyun.com/troubleshoot?q={}&product=CloudAPI&requestId={rid}",
+                "https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={rid}",
                 e.code
             ),
         };
@@ -631,7 +636,6 @@ async fn entry(
     let anonymous = request.action == "AssumeRoleWithOIDC";
     let answer = if anonymous {
         json_answer(
-            &shared,
             &rid,
             sts::assume_role_with_oidc(&shared.identity, &request.params, &rid, now),
         )
@@ -770,15 +774,14 @@ impl Request {
             );
         }
         json_answer(
-            shared,
             rid,
             sts::assume_role(&shared.identity, &self.params, rid, now),
         )
     }
 }
 
-/// An STS answer: the JSON body, or the error envelope.
-fn json_answer(shared: &Shared, rid: &str, result: Result<serde_json::Value, ApiError>) -> Answer {
+/// An STS answer: the JSON body, or STS's error envelope.
+fn json_answer(rid: &str, result: Result<serde_json::Value, ApiError>) -> Answer {
     match result {
         Ok(body) => Answer {
             status: 200,
@@ -791,7 +794,7 @@ fn json_answer(shared: &Shared, rid: &str, result: Result<serde_json::Value, Api
             oversize: None,
             raw: None,
         },
-        Err(e) => Answer::error(shared, rid, &e),
+        Err(e) => Answer::error_of("sts.aliyuncs.com", "Sts", rid, &e),
     }
 }
 

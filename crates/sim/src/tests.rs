@@ -1014,3 +1014,131 @@ async fn slowloris_trickles_the_body_and_the_stall_ends_when_the_client_gives_up
     assert!((3..=10).contains(&stalls[0].bytes_sent), "{:?}", stalls[0]);
     assert_eq!(stalls[1].bytes_sent, 0);
 }
+
+/// A JWT with `claims` (unsigned: the emulator reads the claims only).
+fn oidc_token(claims: Value) -> String {
+    use base64::Engine as _;
+    let part = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.c2ln",
+        part(serde_json::json!({"alg": "RS256"})),
+        part(claims)
+    )
+}
+
+#[tokio::test]
+async fn assume_role_with_oidc_is_unsigned_and_answers_the_sts_shape() {
+    let sim = start(Faults::default());
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let token = oidc_token(serde_json::json!({
+        "iss": "https://oidc.example.test", "sub": "system:serviceaccount:a:b",
+        "aud": ["sts.aliyuncs.com"], "iat": now, "exp": now + 600
+    }));
+    let form = [
+        ("RoleArn", "acs:ram::1234567890:role/pod"),
+        ("OIDCProviderArn", "acs:ram::1234567890:oidc-provider/ack"),
+        ("OIDCToken", token.as_str()),
+        ("RoleSessionName", "s1"),
+        ("DurationSeconds", "900"),
+    ];
+    let base = [
+        ("Action", "AssumeRoleWithOIDC"),
+        ("Version", "2015-04-01"),
+        ("Format", "JSON"),
+    ];
+    let client = reqwest::Client::new();
+    // As the Node library sends it: a POST form; as the Python library: everything in a GET query.
+    let post = client
+        .post(sim.url())
+        .query(&base)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let get = client
+        .get(sim.url())
+        .query(&base)
+        .query(&form)
+        .send()
+        .await
+        .unwrap();
+    for reply in [Reply::from(post).await, Reply::from(get).await] {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let b = &reply.body;
+        assert!(b["Credentials"]["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("STS."));
+        for key in ["AccessKeySecret", "SecurityToken", "Expiration"] {
+            assert!(b["Credentials"][key].is_string(), "{key}: {b}");
+        }
+        assert_eq!(
+            b["AssumedRoleUser"]["Arn"],
+            "acs:ram::1234567890:role/pod/s1"
+        );
+        assert_eq!(b["OIDCTokenInfo"]["Subject"], "system:serviceaccount:a:b");
+        assert_eq!(b["OIDCTokenInfo"]["ClientIds"], "sts.aliyuncs.com");
+        assert!(b["RequestId"].is_string());
+    }
+    assert_eq!(sim.oidc_subjects().len(), 2);
+    // The issued key signs CloudAPI calls like any STS key.
+    let key = {
+        let reply = Reply::from(
+            client
+                .get(sim.url())
+                .query(&base)
+                .query(&form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        reply.body["Credentials"].clone()
+    };
+    let mut request = V1::new("DescribeApiGroups", &[]);
+    request.ak = key["AccessKeyId"].as_str().unwrap();
+    request.secret = key["AccessKeySecret"].as_str().unwrap();
+    request.token = key["SecurityToken"].as_str();
+    assert_eq!(request.send(&sim).await.status, 200);
+
+    let expired = oidc_token(serde_json::json!({"iss": "i", "sub": "s", "exp": now - 1}));
+    for (token, provider, code) in [
+        (
+            expired.as_str(),
+            form[1].1,
+            "AuthenticationFail.OIDCToken.Expired",
+        ),
+        (
+            "abcd.efgh",
+            form[1].1,
+            "AuthenticationFail.OIDCToken.Invalid",
+        ),
+        (
+            "abcd.!!!.x",
+            form[1].1,
+            "AuthenticationFail.OIDCToken.Invalid",
+        ),
+        (
+            token.as_str(),
+            "acs:ram::999:oidc-provider/other",
+            "AuthenticationFail.NoPermission",
+        ),
+    ] {
+        let reply = Reply::from(
+            client
+                .post(sim.url())
+                .query(&base)
+                .form(&[
+                    ("RoleArn", form[0].1),
+                    ("OIDCProviderArn", provider),
+                    ("OIDCToken", token),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((reply.status, reply.code()), (401, code), "{}", reply.body);
+        assert_eq!(reply.body["HostId"], "sts.aliyuncs.com");
+    }
+}
