@@ -1,5 +1,5 @@
 //! The JSON Schema files under `schemas/` hold for real output: the report of a full audit
-//! (with gaps, suppressions and every verdict) and the snapshot `scan` writes.
+//! (with gaps, suppressions and every verdict), the snapshot `scan` writes and `whoami`.
 
 mod common;
 use common::*;
@@ -214,4 +214,32 @@ fn removal_results_match_the_removal_schema() {
     }
     let bad = serde_json::json!({"schema": "grantguard.removal/v1", "region": "x"});
     assert!(!removal_schema.is_valid(&bad));
+}
+
+#[test]
+fn whoami_matches_the_whoami_schema() {
+    let whoami_schema = schema("whoami.v1.schema.json");
+    let sim = start("basic-account.json");
+    sim.set_ecs_role(Some("EcsAuditRole"));
+    let home = Home::new();
+    // A long-term key with an ignored variable, then temporary credentials from the metadata
+    // service (with an expiry).
+    let out = grantguard(&sim, &home)
+        .env("ALICLOUD_ACCESS_KEY_ID", "LTAIold")
+        .args(["whoami", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_valid(&whoami_schema, &json(&out));
+    let out = bare(&home)
+        .env_remove("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+        .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+        .env("GRANTGUARD_ECS_METADATA_ENDPOINT", sim.url())
+        .args(["whoami", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert!(doc["expires"].is_string());
+    assert_valid(&whoami_schema, &doc);
 }
