@@ -169,6 +169,33 @@ fn each_ini_type_through_the_binary() {
     }
 }
 
+#[test]
+fn a_damaged_credentials_file_is_named_with_its_line_and_never_quoted() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    for (text, expected) in [
+        (
+            "[default\ntype = access_key\naccess_key_secret = TOPSECRET\n",
+            "the file ends inside a section header at line 4, column 1",
+        ),
+        (
+            "[default]\ntype = access_key\naccess_key_secret = TOPSECRET\n[default]\n",
+            "section [default] appears more than once",
+        ),
+        (
+            "[default]\ntype = access_key\naccess_key_secret = TOPSECRET\nACCESS_KEY_SECRET = x\n",
+            "key `access_key_secret` of section [default] appears more than once",
+        ),
+    ] {
+        write(&home, ".alibabacloud/credentials.ini", text);
+        let out = chain_cmd(&sim, &home).arg("whoami").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = flat(&stderr(&out));
+        assert!(err.contains(expected), "{expected}: {err}");
+        assert!(!err.contains("TOPSECRET"), "{err}");
+    }
+}
+
 /// Regression (issue 14): with an ini file and an instance role, grantguard signed as the
 /// role; a broken section must stop the chain rather than fall through to it.
 #[test]

@@ -57,20 +57,40 @@ fn section(path: &Path, name: &str) -> Result<Option<HashMap<String, String>>, C
     let parsed = ini::Ini::load_from_str_opt(&text, options).map_err(|e| {
         CredentialsError::CredentialsFileInvalid {
             path: path.to_owned(),
-            message: without_values(&e.msg),
-            line: e.line + 1,
-            column: e.col + 1,
+            message: format!(
+                "{} at line {}, column {}",
+                // The parser's "expecting [Some(']')]" names characters, not content.
+                if e.msg.contains("found EOF") {
+                    "the file ends inside a section header".to_owned()
+                } else {
+                    without_values(&e.msg)
+                },
+                e.line,
+                e.col
+            ),
         }
     })?;
-    Ok(parsed.section(Some(name)).map(|properties| {
-        properties
-            .iter()
-            .map(|(key, value)| {
-                let value = value.split('#').next().unwrap_or("").trim();
-                (key.trim().to_ascii_lowercase(), value.to_owned())
-            })
-            .collect()
-    }))
+    // Python's configparser refuses a repeated section or key; picking one would be a guess.
+    let duplicate = |what: String| CredentialsError::CredentialsFileInvalid {
+        path: path.to_owned(),
+        message: format!("{what} appears more than once"),
+    };
+    let mut sections = parsed.section_all(Some(name));
+    let Some(properties) = sections.next() else {
+        return Ok(None);
+    };
+    if sections.next().is_some() {
+        return Err(duplicate(format!("section [{name}]")));
+    }
+    let mut keys = HashMap::new();
+    for (key, value) in properties.iter() {
+        let value = value.split('#').next().unwrap_or("").trim();
+        let key = key.trim().to_ascii_lowercase();
+        if keys.insert(key.clone(), value.to_owned()).is_some() {
+            return Err(duplicate(format!("key `{key}` of section [{name}]")));
+        }
+    }
+    Ok(Some(keys))
 }
 
 /// Locates the step: the file and section, then the plan of its `type`.

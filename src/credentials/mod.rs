@@ -364,17 +364,13 @@ pub enum CredentialsError {
         field: &'static str,
     },
     /// The credentials file is not an ini file. Its text is not shown: it holds secrets.
-    #[error("{} is not a valid credentials ini file: {message} at line {line}, column {column}", path.display())]
+    #[error("{} is not a valid credentials ini file: {message}", path.display())]
     #[diagnostic(code(grantguard::credentials::credentials_file_invalid))]
     CredentialsFileInvalid {
         /// The file.
         path: PathBuf,
-        /// What the parser said, without values.
+        /// What is wrong and where, without values.
         message: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
     },
     /// `ALIBABA_CLOUD_CREDENTIALS_FILE` names a file that does not exist.
     #[error("ALIBABA_CLOUD_CREDENTIALS_FILE names {}, which does not exist", path.display())]

@@ -203,6 +203,11 @@ SETUPS = [
     ("ini oidc_role_arn section", dict(ALIBABA_CLOUD_PROFILE="oidc"), {**INI, **TOKEN}, False, []),
     ("ini unsupported type, nothing else", dict(ALIBABA_CLOUD_PROFILE="bogus", **ECS_OFF), INI, False, []),
     ("ini unsupported type, instance role attached", dict(ALIBABA_CLOUD_PROFILE="bogus"), INI, True, []),
+    ("ini repeated section, nothing else", dict(ECS_OFF),
+     {".alibabacloud/credentials.ini": "[default]\ntype = access_key\naccess_key_id = LTAIdupDup1\n"
+      "access_key_secret = s\n[default]\ntype = access_key\n"}, False, []),
+    ("ini damaged header, nothing else", dict(ECS_OFF),
+     {".alibabacloud/credentials.ini": "[default\ntype = access_key\naccess_key_id = LTAIbadBad1\n"}, False, []),
     ("ini writable by others", {}, {**INI, "chmod": "666"}, True, []),
     ("ini under the Node name only", dict(**ECS_OFF),
      {".alibabacloud/credentials": "[default]\ntype = access_key\naccess_key_id = LTAInodeNod1\naccess_key_secret = s\n"}, False, []),
