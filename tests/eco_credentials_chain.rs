@@ -89,6 +89,13 @@ fn whoami_json(cmd: &mut assert_cmd::Command) -> (serde_json::Value, String) {
     (json(&out), stderr(&out))
 }
 
+/// Runs `whoami`, which must refuse (exit 2); its error as one line.
+fn refused(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.arg("whoami").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    flat(&stderr(&out))
+}
+
 fn calls(sim: &TestSim, action: &str) -> Vec<grantguard_sim::CallRecord> {
     sim.log()
         .into_iter()
@@ -133,14 +140,12 @@ fn each_ini_type_through_the_binary() {
     let (doc, _) = whoami_json(chain_cmd(&sim, &home).env("ALIBABA_CLOUD_PROFILE", "ecs"));
     assert_eq!(doc["source"]["step"], "credentials_file");
     assert!(!calls(&sim, "ecs-metadata").is_empty());
-    let out = chain_cmd(&sim, &home)
-        .env("ALIBABA_CLOUD_PROFILE", "ecs")
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .arg("whoami")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(flat(&stderr(&out)).contains("ALIBABA_CLOUD_ECS_METADATA_DISABLED=true turns off"));
+    let err = refused(
+        chain_cmd(&sim, &home)
+            .env("ALIBABA_CLOUD_PROFILE", "ecs")
+            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
+    );
+    assert!(err.contains("ALIBABA_CLOUD_ECS_METADATA_DISABLED=true turns off"));
 
     let (doc, _) = whoami_json(chain_cmd(&sim, &home).env("ALIBABA_CLOUD_PROFILE", "oidc"));
     assert_eq!(doc["security_token"], true);
@@ -153,13 +158,7 @@ fn each_ini_type_through_the_binary() {
         ),
         ("half", "(type access_key) has no access_key_secret"),
     ] {
-        let out = chain_cmd(&sim, &home)
-            .env("ALIBABA_CLOUD_PROFILE", section)
-            .arg("whoami")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{section}");
-        let err = flat(&stderr(&out));
+        let err = refused(chain_cmd(&sim, &home).env("ALIBABA_CLOUD_PROFILE", section));
         assert!(
             err.contains("credentials step 4 (credentials file)"),
             "{err}"
@@ -188,9 +187,7 @@ fn a_damaged_credentials_file_is_named_with_its_line_and_never_quoted() {
         ),
     ] {
         write(&home, ".alibabacloud/credentials.ini", text);
-        let out = chain_cmd(&sim, &home).arg("whoami").output().unwrap();
-        assert_eq!(out.status.code(), Some(2));
-        let err = flat(&stderr(&out));
+        let err = refused(&mut chain_cmd(&sim, &home));
         assert!(err.contains(expected), "{expected}: {err}");
         assert!(!err.contains("TOPSECRET"), "{err}");
     }
@@ -207,13 +204,7 @@ fn the_ini_file_comes_before_the_instance_role_and_a_broken_section_stops_the_ch
     assert_eq!(doc["source"]["step"], "credentials_file");
     assert!(calls(&sim, "ecs-metadata").is_empty());
 
-    let out = chain_cmd(&sim, &home)
-        .env("ALIBABA_CLOUD_PROFILE", "rsa")
-        .arg("whoami")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = flat(&stderr(&out));
+    let err = refused(chain_cmd(&sim, &home).env("ALIBABA_CLOUD_PROFILE", "rsa"));
     for part in [
         "credentials step 4 (credentials file) is configured but failed",
         "supported types: access_key, sts, ram_role_arn, ecs_ram_role, oidc_role_arn",
@@ -279,14 +270,11 @@ fn the_environment_step_reads_only_the_official_names() {
     let text = format!("{doc} {err}");
     assert!(!text.contains("alicloud-secret") && !text.contains("stray-token"));
 
-    let out = chain_cmd(&sim, &home)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIhalf0001")
-        .env("ALICLOUD_ACCESS_KEY_SECRET", "alicloud-secret")
-        .arg("whoami")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = flat(&stderr(&out));
+    let err = refused(
+        chain_cmd(&sim, &home)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIhalf0001")
+            .env("ALICLOUD_ACCESS_KEY_SECRET", "alicloud-secret"),
+    );
     assert!(
         err.contains("credentials step 1 (environment) is configured but failed: ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is not"),
         "{err}"
@@ -383,9 +371,7 @@ fn a_failing_oidc_step_stops_the_chain_and_says_how_to_skip_it() {
         for (k, v) in oidc_env(&sim, &file) {
             cmd.env(k, v);
         }
-        let out = cmd.arg("whoami").output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-        let err = flat(&stderr(&out));
+        let err = refused(&mut cmd);
         assert!(
             err.contains("credentials step 2 (OIDC role) is configured but failed"),
             "{err}"
@@ -399,14 +385,12 @@ fn a_failing_oidc_step_stops_the_chain_and_says_how_to_skip_it() {
     }
 
     // Two of the three variables: a half-configured step, not a skipped one.
-    let out = chain_cmd(&sim, &home)
-        .env("ALIBABA_CLOUD_ROLE_ARN", ROLE)
-        .env("ALIBABA_CLOUD_OIDC_TOKEN_FILE", token_file)
-        .arg("whoami")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(flat(&stderr(&out)).contains("ALIBABA_CLOUD_OIDC_PROVIDER_ARN not"));
+    let err = refused(
+        chain_cmd(&sim, &home)
+            .env("ALIBABA_CLOUD_ROLE_ARN", ROLE)
+            .env("ALIBABA_CLOUD_OIDC_TOKEN_FILE", token_file),
+    );
+    assert!(err.contains("ALIBABA_CLOUD_OIDC_PROVIDER_ARN not"));
 }
 
 #[test]
@@ -427,17 +411,14 @@ fn the_credentials_uri_is_the_last_step_and_plain_http_only_to_loopback() {
     assert_eq!(doc["source"]["step"], "credentials_uri");
     assert_eq!(doc["security_token"], true);
 
-    let out = chain_cmd(&sim, &home)
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env(
-            "ALIBABA_CLOUD_CREDENTIALS_URI",
-            "http://credentials.example.com/x",
-        )
-        .arg("whoami")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = flat(&stderr(&out));
+    let err = refused(
+        chain_cmd(&sim, &home)
+            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+            .env(
+                "ALIBABA_CLOUD_CREDENTIALS_URI",
+                "http://credentials.example.com/x",
+            ),
+    );
     assert!(
         err.contains("credentials step 6 (credentials URI)"),
         "{err}"

@@ -234,18 +234,7 @@ pub async fn fetch(plan: &Plan) -> Result<Issued, CredentialsError> {
                 .get(SERVICE, "", &[])
                 .await
                 .map_err(|e| exchange_error(SERVICE, &e))?;
-            let key: TemporaryKey =
-                serde_json::from_slice(&body).map_err(|e| CredentialsError::Exchange {
-                    service: SERVICE,
-                    message: format!("the answer is not the expected JSON ({e})"),
-                })?;
-            if key.code.as_deref() != Some("Success") {
-                return Err(CredentialsError::Exchange {
-                    service: SERVICE,
-                    message: format!("Code {:?}, not Success", key.code.as_deref().unwrap_or("")),
-                });
-            }
-            key.issued(SERVICE)
+            TemporaryKey::parse(&body, SERVICE, "the answer ")
         }
     }
 }
@@ -302,24 +291,7 @@ async fn assume_role_with_oidc(
         )
         .await
         .map_err(|e| exchange_error(OIDC_SERVICE, &e))?;
-    let answer: StsAnswer =
-        serde_json::from_slice(&body).map_err(|e| CredentialsError::Exchange {
-            service: OIDC_SERVICE,
-            message: format!("the answer is not the expected JSON ({e})"),
-        })?;
-    match answer {
-        StsAnswer {
-            credentials: Some(key),
-            ..
-        } => key.issued(OIDC_SERVICE),
-        StsAnswer { code, .. } => Err(CredentialsError::Exchange {
-            service: OIDC_SERVICE,
-            message: format!(
-                "HTTP 200: {}",
-                code.unwrap_or_else(|| "no credentials in the answer".into())
-            ),
-        }),
-    }
+    StsAnswer::parse(&body, OIDC_SERVICE)
 }
 
 #[derive(Deserialize)]
@@ -327,6 +299,35 @@ async fn assume_role_with_oidc(
 struct StsAnswer {
     credentials: Option<TemporaryKey>,
     code: Option<String>,
+}
+
+impl StsAnswer {
+    /// The credentials of a 2xx STS answer `body`, or why there are none.
+    fn parse(body: &[u8], service: &'static str) -> Result<Issued, CredentialsError> {
+        let answer: StsAnswer =
+            serde_json::from_slice(body).map_err(|e| CredentialsError::Exchange {
+                service,
+                message: format!("the answer is not the expected JSON ({e})"),
+            })?;
+        answer.issued(service)
+    }
+
+    /// The credentials it carries, or why there are none.
+    fn issued(self, service: &'static str) -> Result<Issued, CredentialsError> {
+        match self {
+            StsAnswer {
+                credentials: Some(key),
+                ..
+            } => key.issued(service),
+            StsAnswer { code, .. } => Err(CredentialsError::Exchange {
+                service,
+                message: format!(
+                    "HTTP 200: {}",
+                    code.unwrap_or_else(|| "no credentials in the answer".into())
+                ),
+            }),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -341,6 +342,21 @@ struct TemporaryKey {
 }
 
 impl TemporaryKey {
+    /// The credentials of a metadata-shaped answer `body` (`Code` must be `Success`); `what`
+    /// prefixes the messages.
+    fn parse(body: &[u8], service: &'static str, what: &str) -> Result<Issued, CredentialsError> {
+        let failed = |message: String| CredentialsError::Exchange { service, message };
+        let key: TemporaryKey = serde_json::from_slice(body)
+            .map_err(|e| failed(format!("{what}is not the expected JSON ({e})")))?;
+        if key.code.as_deref() != Some("Success") {
+            return Err(failed(format!(
+                "{what}has Code {:?}, not Success",
+                key.code.as_deref().unwrap_or("")
+            )));
+        }
+        key.issued(service)
+    }
+
     fn issued(self, service: &'static str) -> Result<Issued, CredentialsError> {
         let expires_at = OffsetDateTime::parse(
             &self.expiration,
@@ -379,19 +395,7 @@ async fn assume_role(client: &Client, role: &AssumeRole) -> Result<Issued, Crede
         .read_rpc(&STS, "AssumeRole", &params, &role.role_arn)
         .await
         .map_err(|e| exchange_error("STS AssumeRole", &e))?;
-    match answer {
-        StsAnswer {
-            credentials: Some(key),
-            ..
-        } => key.issued("STS AssumeRole"),
-        StsAnswer { code, .. } => Err(CredentialsError::Exchange {
-            service: "STS AssumeRole",
-            message: format!(
-                "HTTP 200: {}",
-                code.unwrap_or_else(|| "no credentials in the answer".into())
-            ),
-        }),
-    }
+    answer.issued("STS AssumeRole")
 }
 
 /// IMDSv2 token (best effort, v1 fallback like CRED), role name, then the role's credentials,
@@ -473,18 +477,7 @@ async fn ecs(
             Some(status) => failed(format!("HTTP {status} for role {role}")),
             None => exchange_error(SERVICE, &e),
         })?;
-    let key: TemporaryKey = serde_json::from_slice(&body).map_err(|e| {
-        failed(format!(
-            "the answer for role {role} is not the expected JSON ({e})"
-        ))
-    })?;
-    if key.code.as_deref() != Some("Success") {
-        return Err(failed(format!(
-            "role {role}: Code {:?}, not Success",
-            key.code.as_deref().unwrap_or("")
-        )));
-    }
-    key.issued(SERVICE)
+    TemporaryKey::parse(&body, SERVICE, &format!("the answer for role {role} "))
 }
 
 /// When `issued` should be replaced: [`REFRESH_MARGIN`] before expiry, or at half its

@@ -92,6 +92,69 @@ pub(crate) fn expiration(at: OffsetDateTime) -> String {
         .expect("a UTC time formats")
 }
 
+/// The parts every STS role request shares: the version, the role ARN, the duration.
+struct RoleRequest<'a> {
+    account: &'a str,
+    role: &'a str,
+    seconds: i64,
+}
+
+impl<'a> RoleRequest<'a> {
+    fn read(params: &'a Params) -> Result<RoleRequest<'a>, ApiError> {
+        if params.get("Version") != Some(VERSION) {
+            return Err(ApiError::with_status(
+                400,
+                "InvalidVersion",
+                format!("STS expects Version {VERSION}"),
+            ));
+        }
+        let arn_value = params
+            .get("RoleArn")
+            .ok_or_else(|| ApiError::missing("RoleArn"))?;
+        let (account, role) = arn(arn_value, "role")
+            .ok_or_else(|| ApiError::invalid("RoleArn", "expected acs:ram::ACCOUNT:role/NAME"))?;
+        let seconds: i64 = params
+            .get("DurationSeconds")
+            .unwrap_or("3600")
+            .parse()
+            .map_err(|_| ApiError::invalid("DurationSeconds", "not a number"))?;
+        if !(900..=43200).contains(&seconds) {
+            return Err(ApiError::invalid("DurationSeconds", "must be 900 to 43200"));
+        }
+        Ok(RoleRequest {
+            account,
+            role,
+            seconds,
+        })
+    }
+
+    /// Issues the credentials: the answer's `RequestId`, `AssumedRoleUser` and `Credentials`.
+    fn answer(
+        &self,
+        identity: &Identity,
+        session: &str,
+        rid: &str,
+        now: OffsetDateTime,
+    ) -> serde_json::Value {
+        let issued = identity.issue(now, time::Duration::seconds(self.seconds));
+        let c = &issued.credential;
+        let (account, role) = (self.account, self.role);
+        serde_json::json!({
+            "RequestId": rid,
+            "AssumedRoleUser": {
+                "Arn": format!("acs:ram::{account}:role/{role}/{session}"),
+                "AssumedRoleId": format!("3{:016}:{session}", issued.expires_at.unix_timestamp()),
+            },
+            "Credentials": {
+                "AccessKeyId": c.access_key_id,
+                "AccessKeySecret": c.access_key_secret,
+                "SecurityToken": c.security_token,
+                "Expiration": expiration(issued.expires_at),
+            }
+        })
+    }
+}
+
 /// Serves an authenticated `AssumeRole`.
 pub(crate) fn assume_role(
     identity: &Identity,
@@ -99,51 +162,11 @@ pub(crate) fn assume_role(
     rid: &str,
     now: OffsetDateTime,
 ) -> Result<serde_json::Value, ApiError> {
-    if params.get("Version") != Some(VERSION) {
-        return Err(ApiError::with_status(
-            400,
-            "InvalidVersion",
-            format!("STS expects Version {VERSION}"),
-        ));
-    }
-    let arn = params
-        .get("RoleArn")
-        .ok_or_else(|| ApiError::missing("RoleArn"))?;
-    let Some((account, role)) = arn
-        .strip_prefix("acs:ram::")
-        .and_then(|rest| rest.split_once(":role/"))
-    else {
-        return Err(ApiError::invalid(
-            "RoleArn",
-            "expected acs:ram::ACCOUNT:role/NAME",
-        ));
-    };
+    let request = RoleRequest::read(params)?;
     let session = params
         .get("RoleSessionName")
         .ok_or_else(|| ApiError::missing("RoleSessionName"))?;
-    let seconds: i64 = params
-        .get("DurationSeconds")
-        .unwrap_or("3600")
-        .parse()
-        .map_err(|_| ApiError::invalid("DurationSeconds", "not a number"))?;
-    if !(900..=43200).contains(&seconds) {
-        return Err(ApiError::invalid("DurationSeconds", "must be 900 to 43200"));
-    }
-    let issued = identity.issue(now, time::Duration::seconds(seconds));
-    let c = &issued.credential;
-    Ok(serde_json::json!({
-        "RequestId": rid,
-        "AssumedRoleUser": {
-            "Arn": format!("acs:ram::{account}:role/{role}/{session}"),
-            "AssumedRoleId": format!("3{:016}:{session}", issued.expires_at.unix_timestamp()),
-        },
-        "Credentials": {
-            "AccessKeyId": c.access_key_id,
-            "AccessKeySecret": c.access_key_secret,
-            "SecurityToken": c.security_token,
-            "Expiration": expiration(issued.expires_at),
-        }
-    }))
+    Ok(request.answer(identity, session, rid, now))
 }
 
 /// The JWT claims the emulator checks. Signatures are not verified: the emulator knows no
@@ -209,31 +232,20 @@ pub(crate) fn assume_role_with_oidc(
     rid: &str,
     now: OffsetDateTime,
 ) -> Result<serde_json::Value, ApiError> {
-    if params.get("Version") != Some(VERSION) {
-        return Err(ApiError::with_status(
-            400,
-            "InvalidVersion",
-            format!("STS expects Version {VERSION}"),
-        ));
-    }
-    let role_arn = params
-        .get("RoleArn")
-        .ok_or_else(|| ApiError::missing("RoleArn"))?;
+    let request = RoleRequest::read(params)?;
     let provider_arn = params
         .get("OIDCProviderArn")
         .ok_or_else(|| ApiError::missing("OIDCProviderArn"))?;
     let token = params
         .get("OIDCToken")
         .ok_or_else(|| ApiError::missing("OIDCToken"))?;
-    let (account, role) = arn(role_arn, "role")
-        .ok_or_else(|| ApiError::invalid("RoleArn", "expected acs:ram::ACCOUNT:role/NAME"))?;
     let Some((provider_account, _)) = arn(provider_arn, "oidc-provider") else {
         return Err(token_error(
             "AuthenticationFail.NoPermission",
             "No such OIDC Provider registered.",
         ));
     };
-    if provider_account != account {
+    if provider_account != request.account {
         return Err(token_error(
             "AuthenticationFail.NoPermission",
             "There is no permission",
@@ -253,17 +265,7 @@ pub(crate) fn assume_role_with_oidc(
         ));
     }
     let session = params.get("RoleSessionName").unwrap_or("oidc-session");
-    let seconds: i64 = params
-        .get("DurationSeconds")
-        .unwrap_or("3600")
-        .parse()
-        .map_err(|_| ApiError::invalid("DurationSeconds", "not a number"))?;
-    if !(900..=43200).contains(&seconds) {
-        return Err(ApiError::invalid("DurationSeconds", "must be 900 to 43200"));
-    }
     lock(&identity.state).oidc_subjects.push(claims.sub.clone());
-    let issued = identity.issue(now, time::Duration::seconds(seconds));
-    let c = &issued.credential;
     let client_ids = match &claims.aud {
         serde_json::Value::String(one) => one.clone(),
         serde_json::Value::Array(many) => many
@@ -278,27 +280,16 @@ pub(crate) fn assume_role_with_oidc(
             .map(expiration)
             .unwrap_or_default()
     };
-    Ok(serde_json::json!({
-        "RequestId": rid,
-        "OIDCTokenInfo": {
-            "Subject": claims.sub,
-            "Issuer": claims.iss,
-            "ClientIds": client_ids,
-            "ExpirationTime": at(claims.exp),
-            "IssuanceTime": claims.iat.map(at).unwrap_or_default(),
-            "VerificationInfo": "Success",
-        },
-        "AssumedRoleUser": {
-            "Arn": format!("acs:ram::{account}:role/{role}/{session}"),
-            "AssumedRoleId": format!("3{:016}:{session}", issued.expires_at.unix_timestamp()),
-        },
-        "Credentials": {
-            "AccessKeyId": c.access_key_id,
-            "AccessKeySecret": c.access_key_secret,
-            "SecurityToken": c.security_token,
-            "Expiration": expiration(issued.expires_at),
-        }
-    }))
+    let mut answer = request.answer(identity, session, rid, now);
+    answer["OIDCTokenInfo"] = serde_json::json!({
+        "Subject": claims.sub,
+        "Issuer": claims.iss,
+        "ClientIds": client_ids,
+        "ExpirationTime": at(claims.exp),
+        "IssuanceTime": claims.iat.map(at).unwrap_or_default(),
+        "VerificationInfo": "Success",
+    });
+    Ok(answer)
 }
 
 impl Sim {
