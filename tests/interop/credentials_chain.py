@@ -187,6 +187,8 @@ SETUPS = [
     ("cli disabled falls to ini", dict(ALIBABA_CLOUD_CLI_PROFILE_DISABLED="true"), {**CLI, **INI}, False, []),
     ("cli disabled, upper case", dict(ALIBABA_CLOUD_CLI_PROFILE_DISABLED="TRUE"), {**CLI, **INI}, False, []),
     ("profile named only in the ini file", dict(ALIBABA_CLOUD_PROFILE="work"), {**CLI, **INI}, False, []),
+    ("cli damaged config file, ini present", {},
+     {".aliyun/config.json": '{"current": "main", "profiles": [', **INI}, False, []),
     ("cli unsupported mode, nothing else", dict(ALIBABA_CLOUD_PROFILE="bogus", **ECS_OFF), CLI, False, []),
     ("cli mode in lower case", dict(ALIBABA_CLOUD_PROFILE="lower", **ECS_OFF), CLI, False, []),
     ("ini default section", {}, INI, False, []),
@@ -234,6 +236,9 @@ DELIBERATE = {
     "families are never mixed": ("error", "cli_profile",
         "half an access key in the environment is a broken environment step: grantguard stops, "
         "the library goes on to the next step"),
+    "cli damaged config file, ini present": ("error", "credentials_file",
+        "an aliyun CLI config file that is not valid JSON is a broken step: grantguard stops, "
+        "the library goes on to the credentials file"),
     "cli mode in lower case": ("cli_profile", "error",
         "grantguard matches profile modes case-insensitively, as the aliyun CLI that writes the "
         "file does; the Python library only knows the exact spelling"),
