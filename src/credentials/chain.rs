@@ -369,10 +369,19 @@ fn finish(mut resolved: Resolved, trace: Vec<Attempt>, ignored: Vec<&'static str
 }
 
 fn used(step: Step, planned: &Planned) -> Attempt {
+    let detail = match (&planned.source, &planned.plan) {
+        (Source::Environment { .. }, Plan::Static(key)) if key.has_security_token() => {
+            format!("{ACCESS_KEY_ID_VAR}, {ACCESS_KEY_SECRET_VAR} and {SECURITY_TOKEN_VAR}")
+        }
+        (Source::Environment { .. }, _) => {
+            format!("{ACCESS_KEY_ID_VAR} and {ACCESS_KEY_SECRET_VAR}")
+        }
+        (source, _) => source.to_string(),
+    };
     Attempt {
         step,
         outcome: Outcome::Used,
-        detail: planned.source.to_string(),
+        detail,
     }
 }
 
