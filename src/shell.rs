@@ -41,14 +41,25 @@ const MAN_SECTIONS: &str = r#".SH ENVIRONMENT
 The access key (and STS token) to sign with; the first step of the credential chain. Secrets
 are never taken as arguments.
 .TP
+\fBALIBABA_CLOUD_ROLE_ARN\fR, \fBALIBABA_CLOUD_OIDC_PROVIDER_ARN\fR, \fBALIBABA_CLOUD_OIDC_TOKEN_FILE\fR
+The OIDC role step (RRSA): STS AssumeRoleWithOIDC with the token in the file.
+.TP
 \fBALIBABA_CLOUD_PROFILE\fR, \fBALIBABA_CLOUD_CONFIG_FILE\fR
-The aliyun CLI profile, and its config file (default \fI~/.aliyun/config.json\fR).
+The aliyun CLI profile, and its config file (default \fI~/.aliyun/config.json\fR); the
+profile also names the credentials file's section.
+.TP
+\fBALIBABA_CLOUD_CREDENTIALS_FILE\fR
+The credentials ini file (default \fI~/.alibabacloud/credentials.ini\fR, else
+\fI~/.alibabacloud/credentials\fR).
 .TP
 \fBALIBABA_CLOUD_REGION_ID\fR
 The region when \fB--region\fR is not given.
 .TP
 \fBALIBABA_CLOUD_ECS_METADATA_DISABLED\fR
 \fBtrue\fR skips the ECS instance RAM role step of the chain.
+.TP
+\fBALIBABA_CLOUD_CREDENTIALS_URI\fR
+A local credentials service, the last step of the chain.
 .TP
 \fBGRANTGUARD_ENDPOINT\fR, \fBGRANTGUARD_ENDPOINT_\fR\fIREGION\fR
 An endpoint override (\fB--endpoint\fR), for all regions or for one (\fIREGION\fR in
