@@ -122,35 +122,80 @@ fn expiry(resolved: &Resolved) -> Option<String> {
     })
 }
 
-/// The `whoami --format json` document (`grantguard.whoami/v1`): the same facts as
-/// [`describe`], the step ids stable for scripts. The key id is masked; no secret or token.
-pub fn describe_json(target: &Target) -> serde_json::Value {
+/// The `whoami --format json` document (`grantguard.whoami/v1`,
+/// schemas/whoami.v1.schema.json): the same facts as [`describe`], with step ids stable for
+/// scripts. The key id is masked; it has no field for a secret or a token.
+#[derive(Debug, serde::Serialize)]
+pub struct WhoamiDocument<'a> {
+    schema: &'static str,
+    source: SourceField,
+    access_key_id: String,
+    security_token: bool,
+    expires: Option<String>,
+    region: Origin<'a>,
+    endpoint: Origin<'a>,
+    chain: Vec<StepField<'a>>,
+    ignored_variables: &'a [&'static str],
+    warnings: &'a [String],
+}
+
+#[derive(Debug, serde::Serialize)]
+struct SourceField {
+    step: Option<&'static str>,
+    description: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Origin<'a> {
+    value: &'a str,
+    from: &'a str,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct StepField<'a> {
+    step: &'static str,
+    outcome: &'static str,
+    detail: &'a str,
+}
+
+/// The `whoami --format json` document of `target`.
+pub fn describe_json(target: &Target) -> WhoamiDocument<'_> {
     let resolved = &target.resolved;
     let used = resolved
         .trace
         .iter()
         .find(|a| a.outcome == Outcome::Used)
         .map(|a| a.step.id());
-    serde_json::json!({
-        "schema": "grantguard.whoami/v1",
-        "source": {
-            "step": used,
-            "description": resolved.source.to_string(),
+    WhoamiDocument {
+        schema: "grantguard.whoami/v1",
+        source: SourceField {
+            step: used,
+            description: resolved.source.to_string(),
         },
-        "access_key_id": resolved.credentials.masked_key_id(),
-        "security_token": resolved.credentials.has_security_token(),
-        "expires": expiry(resolved),
-        "region": { "value": target.region, "from": target.region_origin },
-        "endpoint": { "value": target.endpoint.url.as_str(), "from": target.endpoint_origin },
-        "chain": resolved.trace.iter().map(|a| serde_json::json!({
-            "step": a.step.id(),
-            "outcome": match a.outcome {
-                Outcome::Used => "used",
-                Outcome::Skipped => "skipped",
-            },
-            "detail": a.detail,
-        })).collect::<Vec<_>>(),
-        "ignored_variables": resolved.ignored,
-        "warnings": resolved.warnings,
-    })
+        access_key_id: resolved.credentials.masked_key_id(),
+        security_token: resolved.credentials.has_security_token(),
+        expires: expiry(resolved),
+        region: Origin {
+            value: &target.region,
+            from: &target.region_origin,
+        },
+        endpoint: Origin {
+            value: target.endpoint.url.as_str(),
+            from: &target.endpoint_origin,
+        },
+        chain: resolved
+            .trace
+            .iter()
+            .map(|a| StepField {
+                step: a.step.id(),
+                outcome: match a.outcome {
+                    Outcome::Used => "used",
+                    Outcome::Skipped => "skipped",
+                },
+                detail: &a.detail,
+            })
+            .collect(),
+        ignored_variables: &resolved.ignored,
+        warnings: &resolved.warnings,
+    }
 }

@@ -21,10 +21,15 @@ pub(crate) async fn whoami_command(
     };
     let settings = Settings::load(&flags, &Catalog::builtin())?;
     let target = target_of(&settings).await?;
-    let text = match args.format {
-        WhoamiFormat::Human => account::describe(&target),
-        WhoamiFormat::Json => format!("{:#}\n", account::describe_json(&target)),
-    };
-    emit(None, |out| out.write_all(text.as_bytes()))?;
+    match args.format {
+        WhoamiFormat::Human => {
+            let text = account::describe(&target);
+            emit(None, |out| out.write_all(text.as_bytes()))?;
+        }
+        WhoamiFormat::Json => emit(None, |out| {
+            serde_json::to_writer_pretty(&mut *out, &account::describe_json(&target))?;
+            out.write_all(b"\n")
+        })?,
+    }
     Ok(Outcome::Clear)
 }
