@@ -359,8 +359,8 @@ fn missing(trace: &[Attempt], ignored: &[&'static str]) -> CredentialsError {
 }
 
 fn finish(mut resolved: Resolved, trace: Vec<Attempt>, ignored: Vec<&'static str>) -> Resolved {
+    // Shown by the caller with the other warnings (whoami prints them, commands on stderr).
     if let Some(warning) = ignored_warning(&ignored) {
-        tracing::warn!("{warning}");
         resolved.warnings.push(warning);
     }
     resolved.trace = trace;
