@@ -132,6 +132,7 @@ fn decode_every_model(bytes: &[u8]) {
         RemoveVpcAccessResponse,
         OperationResponse,
         DescribeAbolishApiTaskResponse,
+        DescribeUpdateVpcInfoTaskResponse,
         DescribeBackendListResponse,
         DescribeBackendInfoResponse,
         DescribeApisByBackendResponse,

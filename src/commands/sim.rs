@@ -32,6 +32,9 @@ pub(crate) async fn sim_command(args: cli::SimArgs) -> Result<Outcome, Error> {
         hang: fault_rules("hang", &args.hang)?,
         drop_before_apply: fault_rules("drop-before-apply", &args.drop_before_apply)?,
         apply_then_drop: fault_rules("apply-then-drop", &args.apply_then_drop)?,
+        // The ModifyVpcAccessAndUpdateApis task faults are set in the fixture's "faults".
+        update_fail: Default::default(),
+        update_never_finishes: false,
     };
     let options = sim::SimOptions {
         faults,

@@ -40,7 +40,8 @@ EMULATED = (
     "DescribeDeployedApis", "DescribeDeployedApi", "DescribeHistoryApis", "DescribeApiHistories",
     "DescribeApiHistory", "DescribeApisByVpcAccess", "DescribeVpcAccesses", "DescribeBackendList",
     "DescribeBackendInfo", "DescribeApisByBackend", "SetVpcAccess", "RemoveVpcAccess",
-    "RemoveVpcAccessAndAbolishApis", "DescribeAbolishApiTask",
+    "RemoveVpcAccessAndAbolishApis", "DescribeAbolishApiTask", "ModifyVpcAccessAndUpdateApis",
+    "DescribeUpdateVpcInfoTask",
 )
 RANDOM_VECTORS = 1000
 START_TIMEOUT_S = 20
@@ -177,6 +178,12 @@ class Fixture:
             if self.uses_directly(route, grant) or self.uses_via_backend(route, d["stage"], grant):
                 out.append((self.api(d["api"]), d["stage"]))
         return out
+
+    def named_directly(self, grant):
+        """(api, stage) pairs whose published definition names `grant` itself (dormant ones too):
+        what ModifyVpcAccessAndUpdateApis with NeedBatchWork updates."""
+        return [(self.api(d["api"]), d["stage"]) for d in self.deployments
+                if self.live_route(d).get("vpc") and self.grant_for(self.live_route(d)["vpc"]) is grant]
 
     def indexed(self, grant):
         """(api name, stage) pairs DescribeApisByVpcAccess answers for the grant's name."""
@@ -657,6 +664,45 @@ class SdkPass:
             self.t.check(a["name"] not in {i.api_name for i in left.deployed_apis.deployed_api_item},
                          f"{what}: {a['name']} unpublished from {stage}")
 
+    def modify_and_update(self, grant, target):
+        """Moves `grant` to `target` (vpc_id, instance_id, port) with NeedBatchWork and follows
+        DescribeUpdateVpcInfoTask until every API is final; its direct users then route there."""
+        vpc_id, instance_id, port = target
+        what = f"ModifyVpcAccessAndUpdateApis {grant['name']} -> {instance_id}:{port}"
+        body = self.call(what, "modify_vpc_access_and_update_apis", m.ModifyVpcAccessAndUpdateApisRequest(
+            name=grant["name"], vpc_id=vpc_id, instance_id=instance_id, port=port, need_batch_work=True))
+        self.t.require(bool(body.operation_id), f"{what}: OperationId returned")
+        want = sorted((a["name"], stage) for a, stage in self.fx.named_directly(grant))
+        self.t.require(want, f"{what}: the fixture has a published API naming the grant")
+        seen = []
+        for poll in range(1, 6):
+            task = self.call(f"DescribeUpdateVpcInfoTask poll {poll}", "describe_update_vpc_info_task",
+                             m.DescribeUpdateVpcInfoTaskRequest(operation_uid=body.operation_id))
+            results = task.api_update_vpc_info_results.api_update_vpc_info_result
+            self.t.eq(sorted((r.api_name, r.stage_name) for r in results), want,
+                      f"DescribeUpdateVpcInfoTask poll {poll}: (API, stage)")
+            seen.append({r.update_status for r in results})
+            if seen[-1] == {"SUCCESS"}:
+                break
+        self.t.eq((seen[0], seen[-1]), ({"RUNNING"}, {"SUCCESS"}),
+                  "DescribeUpdateVpcInfoTask: RUNNING first, SUCCESS at the end")
+        moved = self.call(f"DescribeVpcAccesses after {what}", "describe_vpc_accesses",
+                          m.DescribeVpcAccessesRequest(name=grant["name"], accurate_query=True, page_size=100))
+        self.t.eq([(g.vpc_id, g.instance_id, g.port) for g in moved.vpc_access_attributes.vpc_access_attribute],
+                  [(vpc_id, instance_id, port)], f"{what}: the grant has the new target, same name")
+        for a, stage in self.fx.named_directly(grant):
+            gid = self.group_ids[self.fx.group(a["group"])["name"]]
+            d = self.call(f"DescribeDeployedApi after {what}", "describe_deployed_api",
+                          m.DescribeDeployedApiRequest(group_id=gid, api_id=self.api_ids[a["name"]],
+                                                       stage_name=stage))
+            v = d.service_config.vpc_config
+            self.t.eq((v.name, v.vpc_id, v.instance_id, v.port), (grant["name"], vpc_id, instance_id, port),
+                      f"{what}: {a['name']} in {stage} routes to the new target")
+
+    def repoint_and_back(self, grant):
+        self.modify_and_update(grant, ("vpc-interopnew00000000xxx", "i-interopnew0000000xxx", 8081))
+        self.modify_and_update(grant, (grant["vpc_id"], grant["instance_id"], grant["port"]))
+
     # -- the whole pass -------------------------------------------------------------------
 
     def run(self):
@@ -703,6 +749,7 @@ class SdkPass:
         s("SetVpcAccess/RemoveVpcAccess", self.set_and_remove)
         pair = s("used grants", self.used_grants)
         if pair:
+            s("ModifyVpcAccessAndUpdateApis and back", self.repoint_and_back, pair[0])
             s("RemoveVpcAccess (used grant)", self.remove_used, pair[0])
             s("RemoveVpcAccessAndAbolishApis", self.remove_and_abolish, pair[1])
 

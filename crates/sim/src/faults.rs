@@ -71,6 +71,13 @@ pub struct Faults {
     /// answer, `ACTION[:ID]=always|N`.
     #[serde(default)]
     pub apply_then_drop: Vec<CountRule>,
+    /// APIs whose update by a ModifyVpcAccessAndUpdateApis task ends `FAILED`: API id or name,
+    /// optionally `@STAGE`, mapped to the `ErrorMsg` DescribeUpdateVpcInfoTask reports.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub update_fail: std::collections::BTreeMap<String, String>,
+    /// DescribeUpdateVpcInfoTask answers `RUNNING` for every API forever, and nothing is updated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub update_never_finishes: bool,
 }
 
 impl Faults {
@@ -94,6 +101,8 @@ impl Faults {
             .extend(over.drop_before_apply.iter().cloned());
         self.apply_then_drop
             .extend(over.apply_then_drop.iter().cloned());
+        self.update_fail.extend(over.update_fail.clone());
+        self.update_never_finishes |= over.update_never_finishes;
         self
     }
 }

@@ -53,9 +53,36 @@ pub struct Fixture {
     /// Deliberate differences of the DescribeApisByVpcAccess index from the deployments.
     #[serde(default)]
     pub index: IndexAdjustments,
+    /// What ModifyVpcAccessAndUpdateApis with `NeedBatchWork=true` updates besides the
+    /// published APIs (by default nothing else).
+    #[serde(default, skip_serializing_if = "BatchWorkAlso::is_none")]
+    pub batch_work_also: BatchWorkAlso,
     /// Injected faults.
     #[serde(default)]
     pub faults: Faults,
+}
+
+/// Users of a grant that ModifyVpcAccessAndUpdateApis also moves to the new target. The service
+/// promises only the published APIs; a fixture can play a service that does more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchWorkAlso {
+    /// API definitions (drafts).
+    #[serde(default)]
+    pub drafts: bool,
+    /// Earlier versions (rollback targets).
+    #[serde(default)]
+    pub history: bool,
+    /// Backend services' stage models.
+    #[serde(default)]
+    pub backend_models: bool,
+}
+
+impl BatchWorkAlso {
+    /// Whether it adds nothing to the published APIs (the service's promise).
+    pub fn is_none(&self) -> bool {
+        *self == BatchWorkAlso::default()
+    }
 }
 
 fn default_region() -> String {

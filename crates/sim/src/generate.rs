@@ -138,6 +138,7 @@ pub fn fixture(options: &GenerateOptions) -> Fixture {
         history,
         backends,
         index: Default::default(),
+        batch_work_also: Default::default(),
         faults: Default::default(),
     }
 }

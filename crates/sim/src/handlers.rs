@@ -5,7 +5,7 @@
 
 use super::faults::status_for_code;
 use super::fixture::{derived_id, Route, STAGE_NAMES};
-use super::state::{Account, Operation, StageRef, Version};
+use super::state::{Account, Operation, StageRef, UpdateOperation, Version};
 use grantguard_wire::models::*;
 use serde::Serialize;
 use serde_json::Value;
@@ -28,6 +28,8 @@ pub const ACTIONS: &[&str] = &[
     "RemoveVpcAccess",
     "RemoveVpcAccessAndAbolishApis",
     "DescribeAbolishApiTask",
+    "ModifyVpcAccessAndUpdateApis",
+    "DescribeUpdateVpcInfoTask",
     "DescribeBackendList",
     "DescribeBackendInfo",
     "DescribeApisByBackend",
@@ -238,6 +240,8 @@ pub fn handle(acc: &mut Account, action: &str, p: &Params, ctx: &Ctx) -> Result<
         "RemoveVpcAccess" => remove_vpc_access(acc, p),
         "RemoveVpcAccessAndAbolishApis" => remove_and_abolish(acc, p, ctx),
         "DescribeAbolishApiTask" => describe_abolish_task(acc, p),
+        "ModifyVpcAccessAndUpdateApis" => modify_and_update(acc, p, ctx),
+        "DescribeUpdateVpcInfoTask" => describe_update_task(acc, p, ctx),
         "DescribeBackendList" => describe_backend_list(acc, p),
         "DescribeBackendInfo" => describe_backend_info(acc, p),
         "DescribeApisByBackend" => describe_apis_by_backend(acc, p),
@@ -966,6 +970,173 @@ fn describe_abolish_task(acc: &mut Account, p: &Params) -> Result<Value, ApiErro
     json(DescribeAbolishApiTaskResponse {
         request_id: String::new(),
         api_abolish_results: results.into(),
+    })
+}
+
+/// Moves the grant named `Name` to the new tuple in place (its VpcAccessId stays). With
+/// `NeedBatchWork=true` the published APIs whose definition names the grant are updated by
+/// a task, over several DescribeUpdateVpcInfoTask polls; drafts, history and backend models
+/// stay as they are unless the fixture's `batch_work_also` says otherwise.
+fn modify_and_update(acc: &mut Account, p: &Params, ctx: &Ctx) -> Result<Value, ApiError> {
+    let name = p.req("Name")?.to_owned();
+    let vpc_id = p.req("VpcId")?.to_owned();
+    let instance_id = p.req("InstanceId")?.to_owned();
+    let port = p.port("Port")?;
+    let batch = p.flag("NeedBatchWork")?.unwrap_or(false);
+    p.flag("Refresh")?;
+    let from = acc.grant_named(&name).cloned().ok_or_else(|| {
+        ApiError::new(
+            "NotFoundVpcAccess",
+            format!("Cannot find the VPC access authorization named {name}"),
+        )
+    })?;
+    if acc
+        .grants_by_tuple(&vpc_id, &instance_id, port)
+        .iter()
+        .any(|g| g.vpc_access_id != from.vpc_access_id)
+    {
+        return Err(ApiError::with_status(
+            400,
+            "RepeatedCommit",
+            format!(
+                "A VPC access authorization for ({vpc_id}, {instance_id}, {port}) already exists"
+            ),
+        ));
+    }
+    let mut to = from.clone();
+    to.vpc_id = vpc_id;
+    to.instance_id = instance_id;
+    to.port = port;
+    if let Some(host) = p.get("VpcTargetHostName") {
+        to.vpc_target_host_name = host.to_owned();
+    }
+    let apis = if batch {
+        acc.deployments_naming(&from)
+    } else {
+        Vec::new()
+    };
+    if batch {
+        let also = acc.batch_work_also;
+        if also.drafts {
+            for api in &mut acc.apis {
+                Account::repoint_route(&mut api.route, &from, &to);
+            }
+        }
+        if also.history {
+            for h in &mut acc.history {
+                if let Some(route) = &mut h.route {
+                    Account::repoint_route(route, &from, &to);
+                }
+            }
+        }
+        if also.backend_models {
+            for vpc in acc
+                .backends
+                .iter_mut()
+                .flat_map(|b| b.models.iter_mut())
+                .filter_map(|m| m.vpc.as_mut())
+            {
+                let by_id = vpc.vpc_access_id.as_deref() == Some(from.vpc_access_id.as_str());
+                let by_name = vpc.name.as_deref() == Some(from.name.as_str());
+                let by_tuple = vpc.vpc_id.as_deref() == Some(from.vpc_id.as_str())
+                    && vpc.instance_id.as_deref() == Some(from.instance_id.as_str())
+                    && vpc.port == Some(from.port);
+                if by_id || by_name || by_tuple {
+                    vpc.vpc_id = Some(to.vpc_id.clone());
+                    vpc.instance_id = Some(to.instance_id.clone());
+                    vpc.port = Some(to.port);
+                }
+            }
+        }
+    }
+    if let Some(g) = acc
+        .grants
+        .iter_mut()
+        .find(|g| g.vpc_access_id == from.vpc_access_id)
+    {
+        *g = to.clone();
+    }
+    let id = derived_id("update-operation", &ctx.request_id);
+    acc.updates.insert(
+        id.clone(),
+        UpdateOperation {
+            outcomes: vec![None; apis.len()],
+            apis,
+            polls: 0,
+            from,
+            to,
+        },
+    );
+    json(OperationResponse {
+        request_id: String::new(),
+        operation_id: id,
+    })
+}
+
+/// The first poll finds every API `RUNNING`; each later one settles half of them (rounded
+/// up): `SUCCESS` after pointing the published definition at the new target, or `FAILED`
+/// with the ErrorMsg an `update_fail` fault chose. `update_never_finishes` keeps all RUNNING.
+fn describe_update_task(acc: &mut Account, p: &Params, ctx: &Ctx) -> Result<Value, ApiError> {
+    let uid = p.req("OperationUid")?.to_owned();
+    let mut op = acc
+        .updates
+        .get(&uid)
+        .cloned()
+        .ok_or_else(|| ApiError::invalid("OperationUid", "no such operation"))?;
+    op.polls += 1;
+    if !acc.update_faults.never_finishes && op.polls > 1 {
+        let step = op.apis.len().div_ceil(2);
+        let settled = (step * (op.polls as usize - 1)).min(op.apis.len());
+        for i in 0..settled {
+            if op.outcomes[i].is_some() {
+                continue;
+            }
+            let s = &op.apis[i];
+            let api_name = acc.api(&s.api_id).map(|a| a.name.clone()).unwrap_or_default();
+            let outcome = match acc.update_faults.failure(&s.api_id, &api_name, &s.stage_name) {
+                Some(message) => ("FAILED".to_owned(), message.clone()),
+                None => {
+                    if let Some(d) = acc
+                        .deployments
+                        .iter_mut()
+                        .find(|d| d.api == s.api_id && d.stage == s.stage_name)
+                    {
+                        if let Some(route) = &mut d.route {
+                            if Account::repoint_route(route, &op.from, &op.to) {
+                                d.deployed_time = ctx.now.clone();
+                            }
+                        }
+                    }
+                    ("SUCCESS".to_owned(), String::new())
+                }
+            };
+            op.outcomes[i] = Some(outcome);
+        }
+    }
+    let results: Vec<ApiUpdateVpcInfoResult> = op
+        .apis
+        .iter()
+        .zip(&op.outcomes)
+        .map(|(s, outcome)| {
+            let (status, error) = outcome
+                .clone()
+                .unwrap_or_else(|| ("RUNNING".to_owned(), String::new()));
+            ApiUpdateVpcInfoResult {
+                api_uid: s.api_id.clone(),
+                api_name: acc.api(&s.api_id).map(|a| a.name.clone()).unwrap_or_default(),
+                group_id: s.group_id.clone(),
+                group_name: acc.group_name(&s.group_id),
+                stage_id: s.stage_id.clone(),
+                stage_name: s.stage_name.clone(),
+                update_status: status,
+                error_msg: error,
+            }
+        })
+        .collect();
+    acc.updates.insert(uid, op);
+    json(DescribeUpdateVpcInfoTaskResponse {
+        request_id: String::new(),
+        api_update_vpc_info_results: results.into(),
     })
 }
 

@@ -262,7 +262,15 @@ impl Shared {
             }
         })?;
         Ok(Shared {
-            account: Mutex::new(Account::from_fixture(&fixture)),
+            account: Mutex::new({
+                let mut account = Account::from_fixture(&fixture);
+                // The task faults live with the account: the handlers decide them mid-task.
+                account.update_faults = state::UpdateFaults {
+                    fail: faults.update_fail.clone(),
+                    never_finishes: faults.update_never_finishes,
+                };
+                account
+            }),
             credentials,
             clock_offset: time::Duration::seconds(faults.clock_offset_secs.unwrap_or(0)),
             latency: Duration::from_millis(faults.latency_ms.unwrap_or(0)),

@@ -5,7 +5,7 @@
 
 use super::fixture::{
     derived_id, version_from_time, Api, Backend, Deployment, Fixture, Grant, Group, HistoryEntry,
-    IndexAdjustments, Route, VpcRoute, STAGE_NAMES,
+    BatchWorkAlso, IndexAdjustments, Route, VpcRoute, STAGE_NAMES,
 };
 use std::collections::BTreeMap;
 
@@ -32,6 +32,47 @@ pub struct Account {
     pub index: IndexAdjustments,
     /// RemoveVpcAccessAndAbolishApis operations by OperationId.
     pub operations: BTreeMap<String, Operation>,
+    /// ModifyVpcAccessAndUpdateApis operations by OperationId.
+    pub updates: BTreeMap<String, UpdateOperation>,
+    /// What ModifyVpcAccessAndUpdateApis also updates besides the published APIs.
+    pub batch_work_also: BatchWorkAlso,
+    /// Injected task faults: per-API update failures, a task that never finishes.
+    pub update_faults: UpdateFaults,
+}
+
+/// The task faults of ModifyVpcAccessAndUpdateApis, from the merged `faults`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateFaults {
+    /// API id or name, optionally `@STAGE` → the ErrorMsg of its FAILED update.
+    pub fail: BTreeMap<String, String>,
+    /// Every API stays RUNNING and nothing is updated.
+    pub never_finishes: bool,
+}
+
+impl UpdateFaults {
+    /// The ErrorMsg chosen for the API `api` (id or name) in `stage`, if its update fails.
+    pub fn failure(&self, api_id: &str, api_name: &str, stage: &str) -> Option<&String> {
+        [api_id, api_name]
+            .iter()
+            .flat_map(|k| [format!("{k}@{stage}"), (*k).to_owned()])
+            .find_map(|k| self.fail.get(&k))
+    }
+}
+
+/// One ModifyVpcAccessAndUpdateApis operation: its published APIs are updated over several
+/// DescribeUpdateVpcInfoTask polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateOperation {
+    /// The (API, stage) pairs whose published definition it updates, in report order.
+    pub apis: Vec<StageRef>,
+    /// The final status and ErrorMsg of each, once decided (same order as `apis`).
+    pub outcomes: Vec<Option<(String, String)>>,
+    /// How many times DescribeUpdateVpcInfoTask asked.
+    pub polls: u32,
+    /// The grant's name and its keys before the change.
+    pub from: Grant,
+    /// The grant after the change.
+    pub to: Grant,
 }
 
 /// One RemoveVpcAccessAndAbolishApis operation.
@@ -121,6 +162,12 @@ impl Account {
             backends: fixture.backends.clone(),
             index: fixture.index.clone(),
             operations: BTreeMap::new(),
+            updates: BTreeMap::new(),
+            batch_work_also: fixture.batch_work_also,
+            update_faults: UpdateFaults {
+                fail: fixture.faults.update_fail.clone(),
+                never_finishes: fixture.faults.update_never_finishes,
+            },
         }
     }
 
@@ -373,6 +420,34 @@ impl Account {
         self.apis.retain(|a| a.id != api_id);
         self.deployments.retain(|d| d.api != api_id);
         self.history.retain(|h| h.api != api_id);
+    }
+
+    /// Points a direct VPC route that refers to `from` (by name or tuple) at `to`'s tuple,
+    /// keeping the name; returns whether it changed.
+    pub fn repoint_route(route: &mut Route, from: &Grant, to: &Grant) -> bool {
+        match route {
+            Route::Vpc(v) if VpcRef::from(&*v).matches(from) => {
+                v.name = Some(to.name.clone());
+                v.vpc_id = Some(to.vpc_id.clone());
+                v.instance_id = Some(to.instance_id.clone());
+                v.port = Some(to.port);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The deployments whose own definition refers to `grant` (a backend-routed one does not:
+    /// its grant is in the backend's model), sorted.
+    pub fn deployments_naming(&self, grant: &Grant) -> Vec<StageRef> {
+        let mut out: Vec<StageRef> = self
+            .deployments
+            .iter()
+            .filter(|d| matches!(&d.route, Some(Route::Vpc(v)) if VpcRef::from(v).matches(grant)))
+            .filter_map(|d| self.stage_ref(&d.api, &d.stage))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Every stage name, in the service's order.

@@ -622,6 +622,180 @@ async fn abolish_unpublishes_and_reports_progress() {
     assert!(!state.has_grant_named("orders-slb-80"));
 }
 
+/// Polls DescribeUpdateVpcInfoTask once; returns (ApiName, StageName, UpdateStatus, ErrorMsg).
+async fn update_task(sim: &Sim, op: &str) -> Vec<(String, String, String, String)> {
+    let r = call(sim, "DescribeUpdateVpcInfoTask", &[("OperationUid", op)]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["ApiUpdateVpcInfoResults"]["ApiUpdateVpcInfoResult"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap().to_owned();
+            (s("ApiName"), s("StageName"), s("UpdateStatus"), s("ErrorMsg"))
+        })
+        .collect()
+}
+
+const NEW_TARGET: [(&str, &str); 3] = [
+    ("VpcId", "vpc-new"),
+    ("InstanceId", "lb-new"),
+    ("Port", "8443"),
+];
+
+async fn repoint(sim: &Sim, extra: &[(&str, &str)]) -> Reply {
+    let mut params = vec![("Name", "orders-slb-80")];
+    params.extend(NEW_TARGET);
+    params.extend(extra);
+    call(sim, "ModifyVpcAccessAndUpdateApis", &params).await
+}
+
+fn deployed_tuple(sim: &Sim, stage: &str) -> (Option<String>, Option<u16>) {
+    let state = sim.state();
+    match &state.deployment(GET_ORDER, stage).unwrap().route {
+        Some(fixture::Route::Vpc(v)) => (v.instance_id.clone(), v.port),
+        other => panic!("getOrder routes by VPC: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn repoint_moves_the_grant_in_place_and_updates_published_apis_over_several_polls() {
+    let sim = start(Faults::default());
+    let before = sim.state().grant_named("orders-slb-80").unwrap().clone();
+    let r = repoint(&sim, &[("NeedBatchWork", "true")]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let op = r.body["OperationId"].as_str().unwrap().to_owned();
+    let grant = sim.state().grant_named("orders-slb-80").unwrap().clone();
+    assert_eq!(grant.vpc_access_id, before.vpc_access_id, "same grant, same id");
+    assert_eq!((grant.instance_id.as_str(), grant.port), ("lb-new", 8443));
+
+    let first = update_task(&sim, &op).await;
+    assert_eq!(first.len(), 2, "RELEASE and TEST: {first:?}");
+    assert!(first.iter().all(|x| x.0 == "getOrder" && x.2 == "RUNNING"));
+    assert_eq!(deployed_tuple(&sim, "RELEASE").1, Some(80), "not yet");
+    let second = update_task(&sim, &op).await;
+    let done = second.iter().filter(|x| x.2 == "SUCCESS").count();
+    assert_eq!(done, 1, "half of them per poll: {second:?}");
+    let third = update_task(&sim, &op).await;
+    assert!(third.iter().all(|x| x.2 == "SUCCESS"), "{third:?}");
+    for stage in ["RELEASE", "TEST"] {
+        assert_eq!(
+            deployed_tuple(&sim, stage),
+            (Some("lb-new".into()), Some(8443))
+        );
+    }
+    // The draft and the backend model are the service's to leave alone.
+    let state = sim.state();
+    assert!(matches!(&state.api(GET_ORDER).unwrap().route,
+        fixture::Route::Vpc(v) if v.port == Some(80)));
+
+    // The answer reads back through the wire types.
+    let typed: grantguard_wire::models::DescribeUpdateVpcInfoTaskResponse = serde_json::from_value(
+        call(&sim, "DescribeUpdateVpcInfoTask", &[("OperationUid", &op)]).await.body,
+    )
+    .unwrap();
+    assert_eq!(typed.api_update_vpc_info_results.items.len(), 2);
+    assert_eq!(typed.api_update_vpc_info_results.items[0].stage_id.len(), 32);
+}
+
+#[tokio::test]
+async fn repoint_without_batch_work_moves_only_the_grant() {
+    let sim = start(Faults::default());
+    let r = repoint(&sim, &[]).await;
+    let op = r.body["OperationId"].as_str().unwrap().to_owned();
+    assert!(update_task(&sim, &op).await.is_empty());
+    assert_eq!(deployed_tuple(&sim, "RELEASE").1, Some(80));
+    assert_eq!(sim.state().grant_named("orders-slb-80").unwrap().port, 8443);
+}
+
+#[tokio::test]
+async fn repoint_refuses_a_taken_tuple_and_an_unknown_name() {
+    let sim = start(Faults::default());
+    let taken = sim.state().grant_named("orders-ecs-8080").unwrap().clone();
+    let port = taken.port.to_string();
+    let r = call(
+        &sim,
+        "ModifyVpcAccessAndUpdateApis",
+        &[
+            ("Name", "orders-slb-80"),
+            ("VpcId", &taken.vpc_id),
+            ("InstanceId", &taken.instance_id),
+            ("Port", &port),
+        ],
+    )
+    .await;
+    assert_eq!((r.status, r.body["Code"].as_str()), (400, Some("RepeatedCommit")));
+    let mut params = vec![("Name", "no-such-grant")];
+    params.extend(NEW_TARGET);
+    let r = call(&sim, "ModifyVpcAccessAndUpdateApis", &params).await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    let r = call(&sim, "DescribeUpdateVpcInfoTask", &[("OperationUid", "nope")]).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn an_update_fault_fails_the_chosen_api_and_leaves_its_definition() {
+    let faults = Faults {
+        update_fail: [("getOrder@TEST".to_owned(), "backend check failed".to_owned())].into(),
+        ..Faults::default()
+    };
+    let sim = start(faults);
+    let r = repoint(&sim, &[("NeedBatchWork", "true")]).await;
+    let op = r.body["OperationId"].as_str().unwrap().to_owned();
+    let mut last = Vec::new();
+    for _ in 0..3 {
+        last = update_task(&sim, &op).await;
+    }
+    let test = last.iter().find(|x| x.1 == "TEST").unwrap();
+    assert_eq!((test.2.as_str(), test.3.as_str()), ("FAILED", "backend check failed"));
+    let release = last.iter().find(|x| x.1 == "RELEASE").unwrap();
+    assert_eq!(release.2, "SUCCESS");
+    assert_eq!(deployed_tuple(&sim, "TEST").1, Some(80), "the failed one stays");
+    assert_eq!(deployed_tuple(&sim, "RELEASE").1, Some(8443));
+}
+
+#[tokio::test]
+async fn a_task_that_never_finishes_stays_running_and_changes_no_api() {
+    let faults = Faults {
+        update_never_finishes: true,
+        ..Faults::default()
+    };
+    let sim = start(faults);
+    let r = repoint(&sim, &[("NeedBatchWork", "true")]).await;
+    let op = r.body["OperationId"].as_str().unwrap().to_owned();
+    for _ in 0..5 {
+        assert!(update_task(&sim, &op).await.iter().all(|x| x.2 == "RUNNING"));
+    }
+    assert_eq!(deployed_tuple(&sim, "RELEASE").1, Some(80));
+}
+
+#[tokio::test]
+async fn the_fixture_can_have_the_service_update_backend_models_drafts_and_history() {
+    let mut fixture = fixture();
+    fixture.batch_work_also = fixture::BatchWorkAlso {
+        drafts: true,
+        history: true,
+        backend_models: true,
+    };
+    let options = SimOptions {
+        env_credentials: false,
+        ..SimOptions::default()
+    };
+    let sim = Sim::start(fixture, options).unwrap();
+    let key = [
+        ("Name", "orders-internal-9000"),
+        ("VpcId", "vpc-new"),
+        ("InstanceId", "lb-new"),
+        ("Port", "9443"),
+        ("NeedBatchWork", "true"),
+    ];
+    let r = call(&sim, "ModifyVpcAccessAndUpdateApis", &key).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let vpc = sim.state().backend_vpc(BACKEND, "RELEASE").unwrap();
+    assert_eq!((vpc.instance_id.as_deref(), vpc.port), (Some("lb-new"), Some(9443)));
+    assert_eq!(vpc.name.as_deref(), Some("orders-internal-9000"));
+}
+
 #[tokio::test]
 async fn usage_index_follows_deployments_and_its_adjustments() {
     let sim = start(Faults::default());

@@ -583,6 +583,63 @@ impl Action for DescribeAbolishApiTask {
     }
 }
 
+/// ModifyVpcAccessAndUpdateApis: moves a grant to another target in place (same name and
+/// VpcAccessId); with `NeedBatchWork=true` the service also updates the published APIs that
+/// use it, asynchronously.
+#[derive(Debug, Clone)]
+pub struct ModifyVpcAccessAndUpdateApis {
+    /// The grant's current name (the action cannot rename).
+    pub name: String,
+    /// New VPC id.
+    pub vpc_id: String,
+    /// New instance id.
+    pub instance_id: String,
+    /// New port.
+    pub port: u16,
+    /// New host header.
+    pub vpc_target_host_name: Option<String>,
+    /// Also update the published APIs.
+    pub need_batch_work: bool,
+}
+
+impl Action for ModifyVpcAccessAndUpdateApis {
+    const NAME: &'static str = "ModifyVpcAccessAndUpdateApis";
+    const MUTATING: bool = true;
+    type Response = OperationResponse;
+    fn params(&self) -> Params {
+        let mut p = vec![
+            ("InstanceId", self.instance_id.clone()),
+            ("Name", self.name.clone()),
+            ("NeedBatchWork", self.need_batch_work.to_string()),
+            ("Port", self.port.to_string()),
+            ("VpcId", self.vpc_id.clone()),
+        ];
+        push_opt(&mut p, "VpcTargetHostName", &self.vpc_target_host_name);
+        p
+    }
+    fn scope(&self) -> String {
+        format!("grant-name:{}", self.name)
+    }
+}
+
+/// DescribeUpdateVpcInfoTask: progress of a ModifyVpcAccessAndUpdateApis operation.
+#[derive(Debug, Clone)]
+pub struct DescribeUpdateVpcInfoTask {
+    /// The `OperationId` ModifyVpcAccessAndUpdateApis returned.
+    pub operation_uid: String,
+}
+
+impl Action for DescribeUpdateVpcInfoTask {
+    const NAME: &'static str = "DescribeUpdateVpcInfoTask";
+    type Response = DescribeUpdateVpcInfoTaskResponse;
+    fn params(&self) -> Params {
+        vec![("OperationUid", self.operation_uid.clone())]
+    }
+    fn scope(&self) -> String {
+        format!("operation:{}", self.operation_uid)
+    }
+}
+
 /// DescribeBackendList: backend services of the region (bare arrays; max 50 assumed).
 #[derive(Debug, Clone, Default)]
 pub struct DescribeBackendList {

@@ -881,14 +881,15 @@ pub struct RemoveVpcAccessResponse {
     pub apis: RemovedApis,
 }
 
-/// RemoveVpcAccessAndAbolishApis response (the work continues asynchronously).
+/// RemoveVpcAccessAndAbolishApis and ModifyVpcAccessAndUpdateApis response (the work
+/// continues asynchronously).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct OperationResponse {
     /// Request id.
     #[serde(default)]
     pub request_id: String,
-    /// Operation to follow with DescribeAbolishApiTask.
+    /// Operation to follow with DescribeAbolishApiTask or DescribeUpdateVpcInfoTask.
     pub operation_id: String,
 }
 
@@ -933,6 +934,49 @@ pub struct DescribeAbolishApiTaskResponse {
     /// Per-API results.
     #[serde(default)]
     pub api_abolish_results: ApiAbolishResults,
+}
+
+/// Per-API progress of a ModifyVpcAccessAndUpdateApis operation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiUpdateVpcInfoResult {
+    /// API id.
+    pub api_uid: String,
+    /// API name.
+    #[serde(default)]
+    pub api_name: String,
+    /// Group id.
+    #[serde(default)]
+    pub group_id: String,
+    /// Group name.
+    #[serde(default)]
+    pub group_name: String,
+    /// Stage id.
+    #[serde(default)]
+    pub stage_id: String,
+    /// Stage name.
+    #[serde(default)]
+    pub stage_name: String,
+    /// Status; the vocabulary is undocumented, unknown values mean "not finished".
+    #[serde(default)]
+    pub update_status: String,
+    /// Error text.
+    #[serde(default)]
+    pub error_msg: String,
+}
+wrapper!(/// `ApiUpdateVpcInfoResults.ApiUpdateVpcInfoResult[]`.
+    ApiUpdateVpcInfoResults, "ApiUpdateVpcInfoResult", ApiUpdateVpcInfoResult);
+
+/// DescribeUpdateVpcInfoTask response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeUpdateVpcInfoTaskResponse {
+    /// Request id.
+    #[serde(default)]
+    pub request_id: String,
+    /// Per-API results.
+    #[serde(default)]
+    pub api_update_vpc_info_results: ApiUpdateVpcInfoResults,
 }
 
 // ---------------------------------------------------------------- backends
