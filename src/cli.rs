@@ -160,7 +160,12 @@ pub enum Command {
         after_help = "Examples:\n  grantguard --region cn-hangzhou remove --name legacy-unused-443 --dry-run\n  grantguard --region cn-hangzhou remove --name legacy-unused-443\n  grantguard --region cn-hangzhou remove --name orders-ecs-8080 --accept-warnings\n  grantguard --region cn-hangzhou remove --all-safe --max 5 --yes --format json\n  grantguard restore    # undo the last removal"
     )]
     Remove(RemoveArgs),
-    /// Re-create a removed grant from the removal journal
+    /// Move a grant and every user of it to a new target in place (journaled, verified, restorable)
+    #[command(
+        after_help = "The grant is named by --name or --vpc-access-id; --instance-id, --port and --vpc-id give the NEW target.\n\nExamples:\n  grantguard --region cn-hangzhou repoint --name orders-slb-80 --instance-id lb-new --port 80 --dry-run\n  grantguard --region cn-hangzhou repoint --name orders-slb-80 --instance-id lb-new --port 80\n  grantguard --region cn-hangzhou repoint --name orders-slb-80 --vpc-id vpc-new --instance-id i-new --port 8080 --yes --format json\n  grantguard restore --id 20250101T120000Z-3fa2c1   # move it back"
+    )]
+    Repoint(RepointArgs),
+    /// Re-create a removed grant (or move a repointed one back) from the journal
     #[command(
         after_help = "Examples:\n  grantguard restore                        # the last removal\n  grantguard journal                        # list the entries and their ids\n  grantguard restore --id 20250101T120000Z-3fa2c1"
     )]
@@ -302,7 +307,7 @@ pub enum MinSeverity {
 /// `policy`.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// Add the removal and restore actions (RemoveVpcAccess, SetVpcAccess, …)
+    /// Add the removal, restore and repoint actions (RemoveVpcAccess, SetVpcAccess, …)
     #[arg(long)]
     pub with_removal: bool,
 }
@@ -555,6 +560,70 @@ pub struct RemoveArgs {
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
+}
+
+/// `repoint`.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("grant")
+        .required(true)
+        .args(["name", "vpc_access_id"])
+))]
+pub struct RepointArgs {
+    /// Name of the grant to move
+    #[arg(long, value_name = "NAME", conflicts_with = "vpc_access_id")]
+    pub name: Option<String>,
+    /// Id (VpcAccessId) of the grant to move
+    #[arg(long, value_name = "ID")]
+    pub vpc_access_id: Option<String>,
+    /// New target: ECS instance or SLB id
+    #[arg(long, value_name = "ID")]
+    pub instance_id: String,
+    /// New target: port
+    #[arg(long, value_name = "PORT")]
+    pub port: u16,
+    /// New target: VPC id [default: the grant's]
+    #[arg(long, value_name = "ID")]
+    pub vpc_id: Option<String>,
+    /// New target: host header sent to it [default: the grant's]
+    #[arg(long, value_name = "HOST")]
+    pub target_host_name: Option<String>,
+    /// Run every check and print the exact call that would be made; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm without typing the grant's name (required when stdin is not a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Repoint even when the verdict is unknown (needs --reason; journaled)
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the override is acceptable (recorded in the journal)
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+    /// How long to wait for DescribeUpdateVpcInfoTask to report every API final, e.g. 2m
+    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = parse_timeout)]
+    pub task_timeout: std::time::Duration,
+    /// Journal file [default: $XDG_STATE_HOME/grantguard/journal.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Result format
+    #[arg(long, value_enum, default_value_t = RepointFormat::Human)]
+    pub format: RepointFormat,
+    /// Write the result to a file instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Walk tuning.
+    #[command(flatten)]
+    pub walk: WalkArgs,
+}
+
+/// Formats of `repoint`'s result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RepointFormat {
+    /// For people: the plan, each user's result, the follow-ups and the undo command.
+    Human,
+    /// The grantguard.repoint/v1 contract.
+    Json,
 }
 
 /// `restore`.

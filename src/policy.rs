@@ -40,12 +40,15 @@ pub const AUDIT_ACTIONS: [&str; 13] = [
 /// What `--region all` adds: listing the regions (one call, read-only).
 pub const REGION_ACTIONS: [&str; 1] = [read::<actions::DescribeRegions>()];
 
-/// The removal (`RemoveVpcAccess*`, its task poll) and restore (`SetVpcAccess`) actions.
-pub const REMOVAL_ACTIONS: [&str; 4] = [
+/// The removal (`RemoveVpcAccess*`, its task poll), restore (`SetVpcAccess`) and repoint
+/// (`ModifyVpcAccessAndUpdateApis`, its task poll) actions.
+pub const REMOVAL_ACTIONS: [&str; 6] = [
     write::<actions::RemoveVpcAccess>(),
     write::<actions::SetVpcAccess>(),
     read::<actions::DescribeAbolishApiTask>(),
     write::<actions::RemoveVpcAccessAndAbolishApis>(),
+    write::<actions::ModifyVpcAccessAndUpdateApis>(),
+    read::<actions::DescribeUpdateVpcInfoTask>(),
 ];
 
 /// The RAM service prefix of API Gateway actions.
@@ -124,6 +127,8 @@ mod tests {
             added,
             [
                 "apigateway:DescribeAbolishApiTask",
+                "apigateway:DescribeUpdateVpcInfoTask",
+                "apigateway:ModifyVpcAccessAndUpdateApis",
                 "apigateway:RemoveVpcAccess",
                 "apigateway:RemoveVpcAccessAndAbolishApis",
                 "apigateway:SetVpcAccess",

@@ -103,6 +103,8 @@ fn the_audit_policy_equals_what_a_full_audit_calls() {
         added,
         BTreeSet::from([
             "apigateway:DescribeAbolishApiTask",
+            "apigateway:DescribeUpdateVpcInfoTask",
+            "apigateway:ModifyVpcAccessAndUpdateApis",
             "apigateway:RemoveVpcAccess",
             "apigateway:RemoveVpcAccessAndAbolishApis",
             "apigateway:SetVpcAccess",

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let single = match &command {
         Command::Graph(_) => Some("graph"),
         Command::Remove(_) => Some("remove"),
+        Command::Repoint(_) => Some("repoint"),
         Command::Restore(_) => Some("restore"),
         Command::Journal(_) => Some("journal"),
         Command::Whoami(_) => Some("whoami"),
@@ -53,6 +54,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Demo(args) => runtime()?.block_on(demo::demo_command(&output, args)),
         Command::Remove(args) => {
             runtime()?.block_on(removal::remove_command(&account, &given, &output, args))
+        }
+        Command::Repoint(args) => {
+            runtime()?.block_on(removal::repoint_command(&account, &given, &output, args))
         }
         Command::Restore(args) => {
             runtime()?.block_on(removal::restore_command(&account, &given, args))

@@ -5,7 +5,10 @@ use crate::cli::{self, AccountArgs, Given, OutputArgs, WalkArgs};
 use crate::inventory::walk::WalkOptions;
 use crate::output::use_color;
 use crate::removal::journal::Action;
+use crate::inventory::VpcAccessId;
+use crate::removal::repoint::{RepointRequest, TargetSpec};
 use crate::removal::{Plan, RemovalRequest, ResultFormat, Targets};
+use crate::selection::Selector;
 use crate::rules::Catalog;
 use crate::session::connect;
 use crate::settings::{Flags, Settings};
@@ -77,6 +80,58 @@ fn flags<'a>(account: &'a AccountArgs, walk: &'a WalkArgs, given: &'a Given) -> 
         min_severity: None,
         given,
     }
+}
+
+pub(crate) async fn repoint_command(
+    account: &AccountArgs,
+    given: &Given,
+    output: &OutputArgs,
+    args: cli::RepointArgs,
+) -> Result<Outcome, Error> {
+    if let Some(path) = &args.output {
+        crate::output::check_writable(path)?;
+    }
+    interrupt::install();
+    let catalog = Catalog::builtin();
+    let settings = Settings::load(&flags(account, &args.walk, given), &catalog)?;
+    let (client, region) = connect(&settings).await?;
+    let context = removal::Context {
+        client,
+        region,
+        config: settings.config,
+        catalog,
+        walk: WalkOptions {
+            history_depth: settings.history_depth,
+            progress: None,
+        },
+        color: args.output.is_none() && use_color(output.color),
+    };
+    let selector = match (&args.name, &args.vpc_access_id) {
+        (Some(name), _) => Selector::Name(name.clone()),
+        (None, Some(id)) => Selector::Id(VpcAccessId::from(id.as_str())),
+        // clap requires one of the two.
+        (None, None) => unreachable!("clap requires --name or --vpc-access-id"),
+    };
+    let request = RepointRequest {
+        selector,
+        target: TargetSpec {
+            vpc_id: args.vpc_id.clone(),
+            instance_id: args.instance_id.clone(),
+            port: args.port,
+            host: args.target_host_name.clone(),
+        },
+        dry_run: args.dry_run,
+        yes: args.yes,
+        reason: args.force.then(|| args.reason.clone()).flatten(),
+        journal: args.journal.clone(),
+        format: match args.format {
+            cli::RepointFormat::Human => ResultFormat::Human,
+            cli::RepointFormat::Json => ResultFormat::Json,
+        },
+        output: args.output.clone(),
+        task_timeout: args.task_timeout,
+    };
+    Ok(removal::repoint::repoint_command(&context, request).await?)
 }
 
 pub(crate) async fn restore_command(

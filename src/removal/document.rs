@@ -6,7 +6,7 @@
 //! It never holds a secret: only grant attributes, audit findings, journal ids and API ids.
 
 use super::journal::{
-    Abolished, ApiStage, GrantRecord, OverriddenFinding, Override, RecheckFacts, State,
+    ApiTaskResult, ApiStage, GrantRecord, OverriddenFinding, Override, RecheckFacts, State,
 };
 use super::steps::{Call, DryRun, Finished, Refusal};
 use crate::inventory::Grant;
@@ -183,8 +183,8 @@ struct AbolishedView {
     error: String,
 }
 
-impl From<&Abolished> for AbolishedView {
-    fn from(a: &Abolished) -> Self {
+impl From<&ApiTaskResult> for AbolishedView {
+    fn from(a: &ApiTaskResult) -> Self {
         AbolishedView {
             api: ApiView::from(&a.api),
             status: a.status.clone(),
@@ -220,7 +220,7 @@ impl From<&Call> for CallView {
     }
 }
 
-fn findings(list: &[Finding]) -> Vec<serde_json::Value> {
+pub(super) fn findings(list: &[Finding]) -> Vec<serde_json::Value> {
     list.iter()
         .map(|f| serde_json::to_value(FindingJson(f)).expect("a finding always serializes"))
         .collect()
@@ -337,6 +337,7 @@ impl Handled {
             Refusal::PlanMismatch(..) => "plan-mismatch",
             Refusal::NotConfirmed(..) => "not-confirmed",
             Refusal::Changed(_) => "recheck-changed",
+            Refusal::Target(..) => "target",
         };
         let mut handled = match (refusal, report.grants.as_slice()) {
             (Refusal::Unresolved(_), _) | (_, []) => {

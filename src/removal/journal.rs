@@ -124,13 +124,15 @@ pub struct Override {
     pub findings: Vec<OverriddenFinding>,
 }
 
-/// Which mutating action a removal uses.
+/// Which mutating action an entry uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     /// Delete the grant only.
     RemoveVpcAccess,
     /// Delete the grant and unpublish the APIs that use it.
     RemoveVpcAccessAndAbolishApis,
+    /// Move the grant to another target in place (`repoint`), and its published APIs with it.
+    ModifyVpcAccessAndUpdateApis,
 }
 
 impl Action {
@@ -139,8 +141,111 @@ impl Action {
         match self {
             Action::RemoveVpcAccess => "RemoveVpcAccess",
             Action::RemoveVpcAccessAndAbolishApis => "RemoveVpcAccessAndAbolishApis",
+            Action::ModifyVpcAccessAndUpdateApis => "ModifyVpcAccessAndUpdateApis",
         }
     }
+
+    /// The DescribeXTask action that follows it, for the asynchronous ones.
+    pub fn task(self) -> Option<&'static str> {
+        match self {
+            Action::RemoveVpcAccess => None,
+            Action::RemoveVpcAccessAndAbolishApis => Some("DescribeAbolishApiTask"),
+            Action::ModifyVpcAccessAndUpdateApis => Some("DescribeUpdateVpcInfoTask"),
+        }
+    }
+}
+
+/// Where a repoint moves a grant: the new (VpcId, InstanceId, Port) and host header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Target {
+    /// VPC id.
+    pub vpc_id: String,
+    /// Instance id.
+    pub instance_id: String,
+    /// Port.
+    pub port: u16,
+    /// Host header (empty: none).
+    #[serde(default)]
+    pub vpc_target_host_name: String,
+}
+
+impl Target {
+    /// The target a grant record has now.
+    pub fn of(grant: &GrantRecord) -> Target {
+        Target {
+            vpc_id: grant.vpc_id.clone(),
+            instance_id: grant.instance_id.clone(),
+            port: grant.port,
+            vpc_target_host_name: grant.vpc_target_host_name.clone(),
+        }
+    }
+
+    /// Whether (`vpc_id`, `instance_id`, `port`) is this target's tuple.
+    pub fn is(&self, vpc_id: &str, instance_id: &str, port: u16) -> bool {
+        self.vpc_id == vpc_id && self.instance_id == instance_id && self.port == port
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}:{}", self.vpc_id, self.instance_id, self.port)?;
+        if !self.vpc_target_host_name.is_empty() {
+            write!(f, " (host {})", self.vpc_target_host_name)?;
+        }
+        Ok(())
+    }
+}
+
+/// A live user of a repointed grant: an API in a stage, and the backend service it reaches the
+/// grant through (none when its own definition names the grant).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LiveUser {
+    /// The API and stage.
+    pub api: ApiStage,
+    /// Backend id, for a user whose backend model routes through the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_id: Option<String>,
+}
+
+/// How the check of one live user after a repoint (or its restore) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckResult {
+    /// Its deployed definition (or backend model) routes to the target now.
+    Updated,
+    /// The service reported the update failed.
+    Failed,
+    /// Nothing shows it routes to the target.
+    NotVerified,
+}
+
+impl CheckResult {
+    /// `updated`, `failed` or `not-verified`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResult::Updated => "updated",
+            CheckResult::Failed => "failed",
+            CheckResult::NotVerified => "not-verified",
+        }
+    }
+}
+
+/// The check of one live user after a repoint: what the service said, what a read shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Who.
+    pub user: LiveUser,
+    /// The outcome.
+    pub result: CheckResult,
+    /// The task's status for it, when the task named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_status: Option<String>,
+    /// The service's error text, when it gave one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_message: String,
+    /// What the read showed, for people.
+    pub note: String,
 }
 
 /// What a `pending` record promises: everything needed to judge and undo the removal.
@@ -163,15 +268,21 @@ pub struct Intent {
     /// The (API, stage) pairs the audit expects the service to name (or to unpublish).
     #[serde(default)]
     pub predicted: Vec<ApiStage>,
+    /// A repoint's new target (the old one is `grant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// A repoint's live users, each to be verified on the new target after the call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live_users: Vec<LiveUser>,
     /// Who ran it.
     pub pid: u32,
     /// On which host.
     pub host: String,
 }
 
-/// Per-API result of RemoveVpcAccessAndAbolishApis.
+/// Per-API result of an asynchronous task (DescribeAbolishApiTask, DescribeUpdateVpcInfoTask).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Abolished {
+pub struct ApiTaskResult {
     /// The API and stage.
     pub api: ApiStage,
     /// The service's status.
@@ -187,13 +298,15 @@ pub struct Abolished {
 pub enum State {
     /// Written before the call; the outcome is not known yet.
     Pending,
-    /// The grant is gone and the service named only the predicted APIs.
+    /// The grant is gone and the service named only the predicted APIs (a repoint: the grant
+    /// has the new target and every live user was verified on it).
     Done,
-    /// The grant is gone but the service named APIs the audit did not predict.
+    /// The grant is gone but the service named APIs the audit did not predict (a repoint: the
+    /// grant has the new target, but not every live user was verified on it).
     DoneUnexpected,
     /// Nothing was called: the re-check found a change.
     Aborted,
-    /// The call failed or was never made, and the grant is still there.
+    /// The call failed or was never made, and the grant is still there (as it was).
     NotRemoved,
     /// A restore is about to call SetVpcAccess.
     RestorePending,
@@ -215,6 +328,17 @@ impl State {
             State::RestorePending => "restore-pending",
             State::Restored => "restored",
             State::RestoreFailed => "restore-failed",
+        }
+    }
+
+    /// The name people read for an entry of `action`: a repoint's outcomes say what happened
+    /// to the grant (`moved`, `moved-unverified`, `not-moved`) instead of removal words.
+    pub fn label(self, action: Action) -> &'static str {
+        match (action, self) {
+            (Action::ModifyVpcAccessAndUpdateApis, State::Done) => "moved",
+            (Action::ModifyVpcAccessAndUpdateApis, State::DoneUnexpected) => "moved-unverified",
+            (Action::ModifyVpcAccessAndUpdateApis, State::NotRemoved) => "not-moved",
+            (_, state) => state.as_str(),
         }
     }
 }
@@ -257,12 +381,21 @@ pub struct Detail {
     /// True when the state was decided by reading the live account afterwards.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reconciled: bool,
-    /// RemoveVpcAccessAndAbolishApis' OperationId.
+    /// The OperationId of RemoveVpcAccessAndAbolishApis or ModifyVpcAccessAndUpdateApis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String>,
     /// Per-API abolish results.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub abolished: Vec<Abolished>,
+    pub abolished: Vec<ApiTaskResult>,
+    /// Per-API results of a repoint's DescribeUpdateVpcInfoTask.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub updated: Vec<ApiTaskResult>,
+    /// The task was still running when grantguard stopped waiting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    /// A repoint's (or its restore's) check of every live user on the target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
     /// The VpcAccessId of a restored grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_access_id: Option<String>,
@@ -692,6 +825,8 @@ mod tests {
             forced: None,
             accepted_warnings: Vec::new(),
             predicted: Vec::new(),
+            target: None,
+            live_users: Vec::new(),
             pid: 7,
             host: "h".into(),
         }

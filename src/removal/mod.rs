@@ -9,6 +9,8 @@
 
 pub mod document;
 pub mod journal;
+pub mod repoint;
+pub mod repoint_document;
 pub mod restore;
 pub mod steps;
 
@@ -141,6 +143,21 @@ pub enum RemovalError {
     NotRemoved {
         /// The action.
         action: &'static str,
+        /// The grant.
+        grant: String,
+        /// Journal entry.
+        id: String,
+        /// The failure.
+        #[source]
+        source: Box<CallError>,
+    },
+    /// ModifyVpcAccessAndUpdateApis failed and the grant still has its old target.
+    #[error("ModifyVpcAccessAndUpdateApis failed; grant {grant} was not moved (journal entry {id})")]
+    #[diagnostic(
+        code(grantguard::removal::not_moved),
+        help("the journal records `not-moved`; fix the cause and run the same repoint again")
+    )]
+    NotMoved {
         /// The grant.
         grant: String,
         /// Journal entry.
@@ -544,12 +561,12 @@ async fn remove_one_inner(
         }
     };
     *fresh = Some(rechecked.take_fresh());
-    let mut removed = steps::remove(&ctx.client, rechecked).await;
+    let mut removed = steps::mutate(&ctx.client, rechecked).await;
     if plan.action == Action::RemoveVpcAccessAndAbolishApis {
         let mut progress =
             |done: usize, all: usize| eprintln!("abolishing APIs: {done}/{all} finished");
         if let Err(error) =
-            steps::follow_abolish(&ctx.client, &mut removed, ABOLISH_TIMEOUT, &mut progress).await
+            steps::follow_task(&ctx.client, &mut removed, ABOLISH_TIMEOUT, &mut progress).await
         {
             eprintln!("warning: cannot follow the abolish operation: {error}");
         }
@@ -561,6 +578,10 @@ async fn remove_one_inner(
 
 /// How long `--abolish-apis` waits for DescribeAbolishApiTask to report every API final.
 const ABOLISH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long a repoint's restore waits for DescribeUpdateVpcInfoTask (`repoint` itself takes
+/// `--task-timeout`, with this default).
+pub const TASK_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
     match refusal {
@@ -582,7 +603,7 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
                 refusal.why()
             ));
         }
-        Refusal::PlanMismatch(why, _) => {
+        Refusal::PlanMismatch(why, _) | Refusal::Target(why, _) => {
             sink.say(&format!("removal refused: {why}; nothing was removed\n"))
         }
         Refusal::NotConfirmed(why, _) => sink.say(&format!("removal refused: {why}\n")),

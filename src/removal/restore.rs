@@ -5,7 +5,7 @@
 //! `restore-pending` record before the call.
 
 use super::journal::{self, Detail, Entry, GrantRecord, Journal, Record, State};
-use super::steps::reconcile_removal;
+use super::steps::reconcile;
 use super::{say, RemovalError};
 use crate::client::Client;
 use crate::Outcome;
@@ -76,6 +76,17 @@ pub async fn restore_command(
     warn_damage(path, &contents);
     let entries = journal::entries(&contents.records);
     let entry = pick(&entries, id)?;
+    if entry.intent.action == journal::Action::ModifyVpcAccessAndUpdateApis {
+        if !entry.is_restorable() {
+            say(&format!(
+                "entry {} is {}: the grant was never recorded as moved, so there is nothing to move back\n",
+                entry.id,
+                entry.state().label(entry.intent.action)
+            ));
+            return Ok(Outcome::Held);
+        }
+        return super::repoint::restore(client, &mut journal, entry, super::TASK_TIMEOUT).await;
+    }
     let grant = &entry.intent.grant;
     let live = live_matches(client, grant).await?;
     if let Some(existing) = live.iter().find(|l| same_grant(l, grant)) {
@@ -197,16 +208,17 @@ where
         for entry in entries.iter_mut().filter(|e| unsettled(e)) {
             let grant = entry.intent.grant.clone();
             if entry.removal == State::Pending {
-                match reconcile_removal(&client, &grant).await {
+                match reconcile(&client, &entry.intent).await {
                     Some(state) => {
+                        let found = match (entry.intent.target.is_some(), state) {
+                            (true, State::NotRemoved) => "on its old target",
+                            (true, _) => "on the new target, its users not verified (run grantguard audit)",
+                            (false, State::Done) => "gone",
+                            (false, _) => "still there",
+                        };
                         let detail = Detail {
                             reason: Some(format!(
-                                "reconciled by grantguard journal: the grant is {}",
-                                if state == State::Done {
-                                    "gone"
-                                } else {
-                                    "still there"
-                                }
+                                "reconciled by grantguard journal: the grant is {found}"
                             )),
                             reconciled: true,
                             ..Detail::default()
@@ -250,22 +262,26 @@ where
         }
     }
     let mut table = format!(
-        "{:<25}  {:<20}  {:<15}  {:<6}  GRANT\n",
+        "{:<25}  {:<20}  {:<16}  {:<7}  GRANT\n",
         "ENTRY", "OPENED", "STATE", "ACTION"
     );
     for e in &entries {
         let action = match e.intent.action {
             journal::Action::RemoveVpcAccess => "remove",
             journal::Action::RemoveVpcAccessAndAbolishApis => "abolish",
+            journal::Action::ModifyVpcAccessAndUpdateApis => "repoint",
         };
         let mut line = format!(
-            "{:<25}  {:<20}  {:<15}  {:<6}  {}",
+            "{:<25}  {:<20}  {:<16}  {:<7}  {}",
             e.id,
             e.at.get(..19).unwrap_or(&e.at),
-            e.state().as_str(),
+            e.state().label(e.intent.action),
             action,
             e.intent.grant.describe()
         );
+        if let Some(target) = &e.intent.target {
+            line.push_str(&format!(" → {target}"));
+        }
         if let Some((State::Restored, d)) = &e.restore {
             if let Some(id) = &d.vpc_access_id {
                 line.push_str(&format!(" → restored as {id}"));

@@ -9,8 +9,8 @@
 //! record and a re-check.
 
 use super::journal::{
-    self, Abolished, Action, ApiStage, Detail, GrantRecord, Intent, Journal, OverriddenFinding,
-    Override, RecheckFacts, Record, State,
+    self, Action, ApiStage, ApiTaskResult, Check, CheckResult, Detail, GrantRecord, Intent,
+    Journal, LiveUser, OverriddenFinding, Override, RecheckFacts, Record, State, Target,
 };
 use super::{Context, RemovalError};
 use crate::client::{CallError, Client};
@@ -18,7 +18,8 @@ use crate::inventory::{Grant, GrantKey, Inventory, Stage};
 use crate::selection::Selector;
 use crate::verdict::{Finding, GrantReport, Report, RuleId, Verdict};
 use grantguard_wire::actions::{
-    DescribeAbolishApiTask, DescribeVpcAccesses, RemoveVpcAccess, RemoveVpcAccessAndAbolishApis,
+    DescribeAbolishApiTask, DescribeUpdateVpcInfoTask, DescribeVpcAccesses,
+    ModifyVpcAccessAndUpdateApis, RemoveVpcAccess, RemoveVpcAccessAndAbolishApis,
 };
 use grantguard_wire::models::VpcAccessAttribute;
 use std::collections::BTreeSet;
@@ -61,6 +62,9 @@ pub enum Refusal {
     NotConfirmed(String, Box<Report>),
     /// The re-check found a change (journaled `aborted`).
     Changed(Box<Aborted>),
+    /// A repoint's new target is the current one, or another grant holds it (GG305 would
+    /// follow).
+    Target(String, Box<Report>),
 }
 
 impl Refusal {
@@ -84,7 +88,9 @@ impl Refusal {
                     super::joined(&crate::verdict::rule_ids(warnings()))
                 )
             }
-            Refusal::PlanMismatch(why, _) | Refusal::NotConfirmed(why, _) => why.clone(),
+            Refusal::PlanMismatch(why, _)
+            | Refusal::NotConfirmed(why, _)
+            | Refusal::Target(why, _) => why.clone(),
             Refusal::Changed(aborted) => aborted.why.clone(),
         }
     }
@@ -96,7 +102,8 @@ impl Refusal {
             | Refusal::NotSafe(report)
             | Refusal::Warnings(report)
             | Refusal::PlanMismatch(_, report)
-            | Refusal::NotConfirmed(_, report) => report,
+            | Refusal::NotConfirmed(_, report)
+            | Refusal::Target(_, report) => report,
             Refusal::Changed(aborted) => &aborted.report,
         }
     }
@@ -274,6 +281,8 @@ pub struct Cleared {
     audited: Audited,
     forced: Option<Override>,
     accepted: Vec<OverriddenFinding>,
+    /// A repoint's new target.
+    target: Option<Target>,
 }
 
 /// The overrides step 3 may apply, from the command line.
@@ -323,6 +332,61 @@ pub fn clear(audited: Audited, overrides: Overrides<'_>) -> Result<Cleared, Stop
         audited,
         forced,
         accepted,
+        target: None,
+    })
+}
+
+/// Step 3 of a repoint: moving users is the point, so `blocked` and warnings are the normal
+/// case; only `unknown` (users that could not be listed) needs `--force --reason`. The target
+/// must differ from the grant's current one, and no other grant may hold its tuple (the two
+/// would share it, GG305).
+pub fn clear_repoint(
+    audited: Audited,
+    reason: Option<&str>,
+    target: Target,
+) -> Result<Cleared, Stop> {
+    let g = audited.grant();
+    let current = Target {
+        vpc_id: g.key.vpc_id.to_string(),
+        instance_id: g.key.instance_id.to_string(),
+        port: g.key.port,
+        vpc_target_host_name: g.vpc_target_host_name.clone(),
+    };
+    if target == current {
+        let why = format!(
+            "the new target {target} is the grant's current one; nothing to repoint"
+        );
+        return Err(Stop::Refused(Refusal::Target(why, Box::new(audited.report))));
+    }
+    let holder = audited.inventory.grants.iter().find(|other| {
+        other.id != g.id
+            && target.is(other.key.vpc_id.as_str(), other.key.instance_id.as_str(), other.key.port)
+    });
+    if let Some(other) = holder {
+        let why = format!(
+            "grant {} ({}) already holds {}/{}:{}; two grants on one tuple are ambiguous (GG305), so nothing was changed",
+            other.name, other.id, target.vpc_id, target.instance_id, target.port
+        );
+        return Err(Stop::Refused(Refusal::Target(why, Box::new(audited.report))));
+    }
+    let forced = reason.map(|reason| Override {
+        reason: reason.to_owned(),
+        verdict: audited.verdict().as_str().to_owned(),
+        findings: audited
+            .grant_report
+            .findings
+            .iter()
+            .map(journaled)
+            .collect(),
+    });
+    if forced.is_none() && audited.verdict() == Verdict::Unknown {
+        return Err(Stop::Refused(Refusal::NotSafe(Box::new(audited.report))));
+    }
+    Ok(Cleared {
+        audited,
+        forced,
+        accepted: Vec::new(),
+        target: Some(target),
     })
 }
 
@@ -335,6 +399,26 @@ impl Cleared {
     /// The verdict that was cleared.
     pub fn verdict(&self) -> Verdict {
         self.audited.verdict()
+    }
+
+    /// The fresh audit's report of the grant.
+    pub fn grant_report(&self) -> &GrantReport {
+        &self.audited.grant_report
+    }
+
+    /// The fresh audit's inventory.
+    pub fn inventory(&self) -> &Inventory {
+        &self.audited.inventory
+    }
+
+    /// A repoint's new target.
+    pub fn target(&self) -> Option<&Target> {
+        self.target.as_ref()
+    }
+
+    /// `--force --reason`, when given.
+    pub fn forced(&self) -> Option<&Override> {
+        self.forced.as_ref()
     }
 
     /// The (API, stage) pairs that route through the grant now (GG101/GG102 findings,
@@ -388,7 +472,7 @@ impl Cleared {
                 read("DescribeApiGroups", Vec::new()),
                 read("DescribeBackendList", Vec::new()),
                 read("DescribeApisByVpcAccess", vec![("VpcName", g.name.clone())]),
-                mutating_call(action, g),
+                mutating_call(action, g, self.target.as_ref()),
             ],
         }
     }
@@ -396,10 +480,7 @@ impl Cleared {
     /// The exact calls a run would make, for `--dry-run`.
     pub fn plan(&self, action: Action, journal: &Path) -> String {
         let g = self.grant();
-        let params = match action {
-            Action::RemoveVpcAccess => remove_call(g).1,
-            Action::RemoveVpcAccessAndAbolishApis => abolish_call(g).1,
-        };
+        let params = params_text(&mutating_call(action, g, self.target.as_ref()).params);
         let predicted = self.predicted();
         let mut text = format!(
             "dry run: nothing was changed. For grant {} ({}) a real run would:\n  1. append a pending record to {}\n  2. re-check: re-walk the grants, every group's stages, deployments, drafts and history, every backend and the APIs on it, and the service's index (DescribeApisByVpcAccess VpcName={}), reusing a definition only where its listing proves it unchanged\n  3. call {} {}\n",
@@ -417,6 +498,9 @@ impl Cleared {
                 Action::RemoveVpcAccess => "expect the response to name",
                 Action::RemoveVpcAccessAndAbolishApis => {
                     "unpublish, then follow with DescribeAbolishApiTask:"
+                }
+                Action::ModifyVpcAccessAndUpdateApis => {
+                    "follow DescribeUpdateVpcInfoTask until every API is final, then re-read where each live user routes:"
                 }
             };
             text.push_str(&format!("  and {verb}\n"));
@@ -458,13 +542,15 @@ pub struct Call {
     pub mutating: bool,
 }
 
-/// The mutating call `action` makes for grant `g`, with its exact wire parameters.
-fn mutating_call(action: Action, g: &Grant) -> Call {
-    let params = match action {
-        Action::RemoveVpcAccess => grantguard_wire::actions::Action::params(&remove_call(g).0),
-        Action::RemoveVpcAccessAndAbolishApis => {
-            grantguard_wire::actions::Action::params(&abolish_call(g).0)
-        }
+/// The mutating call `action` makes for grant `g` (moving it to `target`, for a repoint),
+/// with its exact wire parameters.
+fn mutating_call(action: Action, g: &Grant, target: Option<&Target>) -> Call {
+    use grantguard_wire::actions::Action as _;
+    let params = match (action, target) {
+        (Action::RemoveVpcAccess, _) => remove_call(g).0.params(),
+        (Action::RemoveVpcAccessAndAbolishApis, _) => abolish_call(g).0.params(),
+        (Action::ModifyVpcAccessAndUpdateApis, Some(target)) => modify_call(&g.name, target).params(),
+        (Action::ModifyVpcAccessAndUpdateApis, None) => Vec::new(),
     };
     Call {
         action: action.as_str(),
@@ -491,6 +577,19 @@ fn abolish_call(g: &Grant) -> (RemoveVpcAccessAndAbolishApis, String) {
     };
     let params = params_text(&grantguard_wire::actions::Action::params(&call));
     (call, params)
+}
+
+/// ModifyVpcAccessAndUpdateApis moving the grant named `name` to `target`, with its published
+/// APIs (`NeedBatchWork=true`).
+pub fn modify_call(name: &str, target: &Target) -> ModifyVpcAccessAndUpdateApis {
+    ModifyVpcAccessAndUpdateApis {
+        name: name.to_owned(),
+        vpc_id: target.vpc_id.clone(),
+        instance_id: target.instance_id.clone(),
+        port: target.port,
+        vpc_target_host_name: Some(target.vpc_target_host_name.clone()).filter(|h| !h.is_empty()),
+        need_batch_work: true,
+    }
 }
 
 fn params_text(params: &[(&'static str, String)]) -> String {
@@ -576,7 +675,10 @@ pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Con
                 ));
             }
         }
-        if cleared.forced.is_some() && !abolish {
+        if let Some(target) = &cleared.target {
+            prompt.push_str(&format!("It moves the grant to {target}; these live users move with it:\n"));
+            prompt.push_str(&per_stage(&cleared.predicted()));
+        } else if cleared.forced.is_some() && !abolish {
             let predicted = cleared.predicted();
             if !predicted.is_empty() {
                 prompt.push_str("These live users break when the grant goes:\n");
@@ -597,8 +699,9 @@ pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Con
         if typed.trim() != name {
             return Err(Stop::Refused(Refusal::NotConfirmed(
                 format!(
-                    "the typed name {:?} is not {name:?}; nothing was removed",
-                    typed.trim()
+                    "the typed name {:?} is not {name:?}; nothing was {}",
+                    typed.trim(),
+                    if cleared.target.is_some() { "changed" } else { "removed" }
                 ),
                 Box::new(cleared.audited.report),
             )));
@@ -646,6 +749,15 @@ pub fn write_ahead(
         forced: confirmed.cleared.forced.clone(),
         accepted_warnings: confirmed.cleared.accepted.clone(),
         predicted: confirmed.cleared.predicted(),
+        target: confirmed.cleared.target.clone(),
+        live_users: if confirmed.cleared.target.is_some() {
+            super::repoint::live_users(
+                &confirmed.cleared.audited.grant_report,
+                &confirmed.cleared.audited.inventory,
+            )
+        } else {
+            Vec::new()
+        },
         pid: std::process::id(),
         host: journal::host_name(),
     };
@@ -916,6 +1028,38 @@ impl Rechecked {
     pub fn take_fresh(&mut self) -> Inventory {
         take_inventory(&mut self.fresh)
     }
+
+    /// For a repoint: why the move must not happen now that the re-check has read the grants
+    /// again (another grant took the new tuple since the audit), if it must not.
+    pub fn target_taken(&self) -> Option<String> {
+        let target = self.entry.confirmed.cleared.target.as_ref()?;
+        let own = &self.entry.confirmed.cleared.grant().id;
+        self.fresh
+            .grants
+            .iter()
+            .find(|g| g.id != *own && target.is(g.key.vpc_id.as_str(), g.key.instance_id.as_str(), g.key.port))
+            .map(|g| {
+                format!(
+                    "aborted by the re-check: grant {} ({}) took {}/{}:{} since the audit (GG305 would follow)",
+                    g.name, g.id, target.vpc_id, target.instance_id, target.port
+                )
+            })
+    }
+
+    /// Closes the entry as not changed, for `why`: the journal record and the refusal.
+    pub fn abort(self, why: String) -> (Record, Refusal) {
+        let record = Record::outcome(
+            &self.entry.id,
+            State::NotRemoved,
+            Detail {
+                reason: Some(why.clone()),
+                recheck: self.found.facts,
+                ..Detail::default()
+            },
+        );
+        let report = Box::new(self.entry.confirmed.cleared.audited.report);
+        (record, Refusal::Target(why, report))
+    }
 }
 
 /// Moves `inventory` out, leaving an empty one of the same region.
@@ -1003,9 +1147,10 @@ pub struct Removed {
     error: Option<CallError>,
 }
 
-/// Step 7: RemoveVpcAccess or RemoveVpcAccessAndAbolishApis, sent once through
-/// `Client::write`; an unclear failure is reconciled by reading the grant back, never resent.
-pub async fn remove(client: &Client, rechecked: Rechecked) -> Removed {
+/// Step 7: RemoveVpcAccess, RemoveVpcAccessAndAbolishApis or (a repoint)
+/// ModifyVpcAccessAndUpdateApis, sent once through `Client::write`; an unclear failure is
+/// reconciled by reading the grant back, never resent.
+pub async fn mutate(client: &Client, rechecked: Rechecked) -> Removed {
     let Rechecked {
         entry, found, at, ..
     } = rechecked;
@@ -1028,6 +1173,13 @@ pub async fn remove(client: &Client, rechecked: Rechecked) -> Removed {
             .write(&abolish_call(&grant).0)
             .await
             .map(|r| (r.request_id, None, Some(r.operation_id))),
+        Action::ModifyVpcAccessAndUpdateApis => {
+            let target = entry.intent.target.as_ref().expect("a repoint has a target");
+            client
+                .write(&modify_call(&grant.name, target))
+                .await
+                .map(|r| (r.request_id, None, Some(r.operation_id)))
+        }
     };
     // The window in which a change can slip past the re-check: from its end to the answer,
     // with the rate limiter, a credential refresh and the round trip on the path.
@@ -1071,9 +1223,14 @@ pub async fn remove(client: &Client, rechecked: Rechecked) -> Removed {
             }
         }
         Err(error) => {
-            let state = reconcile_removal(client, &entry.intent.grant).await;
+            let state = reconcile(client, &entry.intent).await;
             detail.reconciled = true;
+            let repoint = entry.intent.target.is_some();
             detail.reason = Some(match state {
+                Some(State::Done | State::DoneUnexpected) if repoint => {
+                    format!("{error}; but the grant has the new target")
+                }
+                Some(_) if repoint => format!("{error}; the grant still has its old target"),
                 Some(State::Done) => format!("{error}; but the grant is gone"),
                 Some(_) => format!("{error}; the grant is still there"),
                 None => format!("{error}; reading the grant back failed too"),
@@ -1113,6 +1270,37 @@ fn name_stage(inventory: &Inventory, api_id: String, group_id: String, stage_id:
     }
 }
 
+/// Reads the live account to decide a `pending` entry: [`reconcile_removal`] for a removal,
+/// [`reconcile_repoint`] for a repoint.
+pub async fn reconcile(client: &Client, intent: &Intent) -> Option<State> {
+    match &intent.target {
+        Some(target) => reconcile_repoint(client, &intent.grant, target).await,
+        None => reconcile_removal(client, &intent.grant).await,
+    }
+}
+
+/// Reads where the grant of a repoint points: `not-removed` (not moved) on its old tuple;
+/// on the new one `done-unexpected` (moved, its users not verified: the task was never
+/// followed); `None` when the read failed or the grant has neither (the entry stays `pending`).
+pub async fn reconcile_repoint(
+    client: &Client,
+    grant: &GrantRecord,
+    target: &Target,
+) -> Option<State> {
+    let listed = client
+        .pages(DescribeVpcAccesses::by_name(&grant.name))
+        .await
+        .ok()?;
+    let live = listed.iter().find(|g| g.name == grant.name)?;
+    if target.is(&live.vpc_id, &live.instance_id, live.port) {
+        Some(State::DoneUnexpected)
+    } else if Target::of(grant).is(&live.vpc_id, &live.instance_id, live.port) {
+        Some(State::NotRemoved)
+    } else {
+        None
+    }
+}
+
 /// Reads whether a grant's tuple is still listed: `done` when gone, `not-removed` when
 /// present, `None` when the read failed (the entry stays `pending`).
 pub async fn reconcile_removal(client: &Client, grant: &GrantRecord) -> Option<State> {
@@ -1131,9 +1319,10 @@ pub async fn reconcile_removal(client: &Client, grant: &GrantRecord) -> Option<S
     })
 }
 
-/// Step 7 for `--abolish-apis`: follows the operation until every API has a final status
-/// (unknown statuses mean "not finished"), reporting progress through `progress`.
-pub async fn follow_abolish(
+/// Step 7 for the asynchronous actions (`--abolish-apis`, `repoint`): follows the call's
+/// operation ([`follow`]); the per-API results land in the outcome's detail (`abolished` or
+/// `updated`), a timeout in `timed_out`.
+pub async fn follow_task(
     client: &Client,
     removed: &mut Removed,
     timeout: Duration,
@@ -1142,49 +1331,102 @@ pub async fn follow_abolish(
     let Some(operation) = removed.detail.operation_id.clone() else {
         return Ok(());
     };
+    let action = removed.entry.intent.action;
+    let followed = follow(client, action, &operation, timeout, progress).await?;
+    removed.detail.timed_out = followed.timed_out;
+    match action {
+        Action::ModifyVpcAccessAndUpdateApis => removed.detail.updated = followed.results,
+        _ => removed.detail.abolished = followed.results,
+    }
+    Ok(())
+}
+
+/// What following an operation saw last.
+#[derive(Debug, Clone, Default)]
+pub struct Followed {
+    /// Per-API results; a status that is not final says grantguard stopped waiting.
+    pub results: Vec<ApiTaskResult>,
+    /// Not every API was final when `timeout` passed.
+    pub timed_out: bool,
+}
+
+/// Polls the task that follows `action` (DescribeAbolishApiTask, DescribeUpdateVpcInfoTask)
+/// for `operation` until every API has a final status or `timeout` passes, backing off from
+/// 100 ms to 2 s between polls. Unknown statuses mean "not finished".
+pub async fn follow(
+    client: &Client,
+    action: Action,
+    operation: &str,
+    timeout: Duration,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Followed, CallError> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(100);
     loop {
-        let answer = client
-            .read(&DescribeAbolishApiTask {
-                operation_uid: operation.clone(),
-            })
-            .await?;
-        let results = answer.api_abolish_results.items;
-        let finished = results
-            .iter()
-            .filter(|r| is_final(&r.abolish_status))
-            .count();
+        let results = poll_task(client, action, operation).await?;
+        let finished = results.iter().filter(|r| is_final(&r.status)).count();
         progress(finished, results.len());
-        if finished == results.len() || started.elapsed() >= timeout {
-            removed.detail.abolished = results
+        let timed_out = finished < results.len() && started.elapsed() >= timeout;
+        if finished == results.len() || timed_out {
+            let results = results
                 .into_iter()
-                .map(|r| Abolished {
-                    api: ApiStage {
-                        api_id: r.api_uid,
-                        api_name: r.api_name,
-                        group_id: r.group_id,
-                        stage: r.stage_name,
-                    },
-                    status: if is_final(&r.abolish_status) {
-                        r.abolish_status
-                    } else {
-                        format!(
+                .map(|mut r| {
+                    if !is_final(&r.status) {
+                        r.status = format!(
                             "{} (still running when grantguard stopped waiting)",
-                            r.abolish_status
-                        )
-                    },
-                    error: r.error_msg,
+                            r.status
+                        );
+                    }
+                    r
                 })
                 .collect();
-            return Ok(());
+            return Ok(Followed { results, timed_out });
         }
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(wait.min(timeout.saturating_sub(started.elapsed()))).await;
         wait = (wait * 2).min(Duration::from_secs(2));
     }
 }
 
-fn is_final(status: &str) -> bool {
+/// One poll of the task that follows `action`, as per-API results.
+async fn poll_task(
+    client: &Client,
+    action: Action,
+    operation: &str,
+) -> Result<Vec<ApiTaskResult>, CallError> {
+    let result = |api_uid, api_name, group_id, stage_name, status, error| ApiTaskResult {
+        api: ApiStage {
+            api_id: api_uid,
+            api_name,
+            group_id,
+            stage: stage_name,
+        },
+        status,
+        error,
+    };
+    let operation_uid = operation.to_owned();
+    Ok(match action {
+        Action::RemoveVpcAccess => Vec::new(),
+        Action::RemoveVpcAccessAndAbolishApis => client
+            .read(&DescribeAbolishApiTask { operation_uid })
+            .await?
+            .api_abolish_results
+            .items
+            .into_iter()
+            .map(|r| result(r.api_uid, r.api_name, r.group_id, r.stage_name, r.abolish_status, r.error_msg))
+            .collect(),
+        Action::ModifyVpcAccessAndUpdateApis => client
+            .read(&DescribeUpdateVpcInfoTask { operation_uid })
+            .await?
+            .api_update_vpc_info_results
+            .items
+            .into_iter()
+            .map(|r| result(r.api_uid, r.api_name, r.group_id, r.stage_name, r.update_status, r.error_msg))
+            .collect(),
+    })
+}
+
+/// Whether a task status is final.
+pub fn is_final(status: &str) -> bool {
     // The vocabulary is undocumented (docs/cloudapi-notes.md §3.15a): only these count as finished.
     matches!(
         status.to_ascii_uppercase().as_str(),
@@ -1219,6 +1461,63 @@ pub struct Finished {
     pub forced: Option<Override>,
     /// The warnings `--accept-warnings` accepted.
     pub accepted_warnings: Vec<OverriddenFinding>,
+    /// A repoint's new target.
+    pub target: Option<Target>,
+    /// A repoint's live users.
+    pub live_users: Vec<LiveUser>,
+}
+
+impl Removed {
+    /// The call's OperationId, for the asynchronous actions that answered.
+    pub fn operation_id(&self) -> Option<&str> {
+        self.detail.operation_id.as_deref()
+    }
+
+    /// Whether the grant was changed (or read back changed): the outcome is `done` or
+    /// `done-unexpected`.
+    pub fn changed(&self) -> bool {
+        matches!(self.state, State::Done | State::DoneUnexpected)
+    }
+
+    /// A repoint's live users, as journaled before the call.
+    pub fn live_users(&self) -> &[LiveUser] {
+        &self.entry.intent.live_users
+    }
+
+    /// A repoint's new target.
+    pub fn target(&self) -> Option<&Target> {
+        self.entry.intent.target.as_ref()
+    }
+
+    /// Per-API results of the followed task.
+    pub fn task_results(&self) -> &[ApiTaskResult] {
+        &self.detail.updated
+    }
+
+    /// Whether the task was still running when grantguard stopped waiting.
+    pub fn timed_out(&self) -> bool {
+        self.detail.timed_out
+    }
+
+    /// Records a repoint's checks: the grant moved, so the outcome is `done` when every live
+    /// user is on the new target and `done-unexpected` otherwise (the report says who).
+    pub fn record_checks(&mut self, checks: Vec<Check>) {
+        let all = checks.iter().all(|c| c.result == CheckResult::Updated);
+        if self.changed() {
+            self.state = if all && !self.detail.timed_out {
+                State::Done
+            } else {
+                State::DoneUnexpected
+            };
+        }
+        if self.detail.timed_out && self.detail.reason.is_none() {
+            self.detail.reason = Some(format!(
+                "{} did not report every API final before grantguard stopped waiting",
+                self.entry.intent.action.task().unwrap_or("the task")
+            ));
+        }
+        self.detail.checks = checks;
+    }
 }
 
 /// Step 8: appends the outcome (`done`, `done-unexpected`, `not-removed`); an outcome that
@@ -1241,7 +1540,7 @@ pub fn finish(journal: &mut Journal, removed: Removed) -> Result<Finished, Remov
     let grant_report = confirmed.cleared.audited.grant_report;
     Ok(Finished {
         id,
-        call: mutating_call(intent.action, &grant_report.grant),
+        call: mutating_call(intent.action, &grant_report.grant, intent.target.as_ref()),
         grant: intent.grant,
         state,
         detail,
@@ -1252,6 +1551,8 @@ pub fn finish(journal: &mut Journal, removed: Removed) -> Result<Finished, Remov
         predicted: intent.predicted,
         forced: intent.forced,
         accepted_warnings: intent.accepted_warnings,
+        target: intent.target,
+        live_users: intent.live_users,
     })
 }
 
