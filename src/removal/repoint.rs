@@ -417,7 +417,7 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
         }
         Refusal::NotSafe(report) => {
             print_report(ctx, sink, report);
-            sink.say("repoint refused: the verdict is unknown, so not every user of the grant could be listed and checked; nothing was changed (override only with --force --reason TEXT)\n");
+            sink.say(&format!("repoint refused: {INCOMPLETE}; nothing was changed (override only with --force --reason TEXT)\n"));
         }
         Refusal::Changed(aborted) => sink.say(&format!(
             "repoint {}; nothing was changed (journaled as not-moved, entry {})\n",
@@ -426,6 +426,9 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
         other => sink.say(&format!("repoint refused: {}\n", other.why())),
     }
 }
+
+/// Why a repoint refuses an audit that could not read everything.
+pub const INCOMPLETE: &str = "part of the account that may use the grant was not read (the verdict is unknown, or blocked with coverage findings), so not every user can be listed and checked";
 
 fn dry_run_text(planned: &Planned, journal: &Path) -> String {
     let mut text = planned.text.clone();

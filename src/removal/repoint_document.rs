@@ -4,7 +4,7 @@
 //! read `summary.not_verified` or `restore_command` without probing. It holds no secret: grant
 //! attributes, audit findings, journal ids, API and backend ids.
 
-use super::journal::{Check, Override, State, Target};
+use super::journal::{Check, CheckResult, Override, State, Target};
 use super::repoint::{Ended, PlannedUser};
 use super::steps::Refusal;
 use crate::verdict::Finding;
@@ -24,7 +24,7 @@ pub struct Document {
     /// `moved`, `moved-unverified`, `not-moved`, `pending`, `dry-run` or `refused`.
     outcome: &'static str,
     grant: Option<GrantView>,
-    target: Option<Target>,
+    target: Option<TargetView>,
     verdict: Option<String>,
     digest: Option<String>,
     findings: Vec<serde_json::Value>,
@@ -37,7 +37,7 @@ pub struct Document {
     operation_id: Option<String>,
     timed_out: bool,
     users: Vec<UserView>,
-    checks: Vec<Check>,
+    checks: Vec<CheckView>,
     calls: Vec<CallView>,
     restore_command: Option<String>,
     summary: Summary,
@@ -51,6 +51,55 @@ struct GrantView {
     instance_id: String,
     port: u16,
     vpc_target_host_name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct TargetView {
+    vpc_id: String,
+    instance_id: String,
+    port: u16,
+    vpc_target_host_name: String,
+}
+
+impl From<&Target> for TargetView {
+    fn from(t: &Target) -> Self {
+        TargetView {
+            vpc_id: t.vpc_id.clone(),
+            instance_id: t.instance_id.clone(),
+            port: t.port,
+            vpc_target_host_name: t.vpc_target_host_name.clone(),
+        }
+    }
+}
+
+/// One live user's check after the call, flat.
+#[derive(Debug, Serialize)]
+struct CheckView {
+    result: &'static str,
+    stage: String,
+    api_id: String,
+    api_name: String,
+    group_id: String,
+    backend_id: Option<String>,
+    service_status: Option<String>,
+    service_message: String,
+    note: String,
+}
+
+impl From<&Check> for CheckView {
+    fn from(c: &Check) -> Self {
+        CheckView {
+            result: c.result.as_str(),
+            stage: c.user.api.stage.clone(),
+            api_id: c.user.api.api_id.clone(),
+            api_name: c.user.api.api_name.clone(),
+            group_id: c.user.api.group_id.clone(),
+            backend_id: c.user.backend_id.clone(),
+            service_status: c.service_status.clone(),
+            service_message: c.service_message.clone(),
+            note: c.note.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -159,7 +208,7 @@ impl Document {
         match ended {
             Ended::DryRun(planned) | Ended::Refused(_, Some(planned)) => {
                 doc.grant = Some(grant_view(&planned.grant));
-                doc.target = Some(planned.target.clone());
+                doc.target = Some(TargetView::from(&planned.target));
                 doc.verdict = Some(planned.verdict.clone());
                 doc.digest = Some(planned.digest.clone());
                 doc.findings = findings(&planned.findings);
@@ -198,13 +247,16 @@ impl Document {
             doc.refusal = Some(RefusalView {
                 kind: match refusal {
                     Refusal::Unresolved(_) => "unresolved",
-                    Refusal::NotSafe(_) => "unknown",
+                    Refusal::NotSafe(_) => "incomplete",
                     Refusal::Target(..) => "target",
                     Refusal::NotConfirmed(..) => "not-confirmed",
                     Refusal::Changed(_) => "recheck-changed",
                     Refusal::Warnings(_) | Refusal::PlanMismatch(..) => "other",
                 },
-                message: refusal.why(),
+                message: match refusal {
+                    Refusal::NotSafe(_) => super::repoint::INCOMPLETE.to_owned(),
+                    other => other.why(),
+                },
             });
             if let Refusal::Changed(aborted) = refusal {
                 doc.outcome = "not-moved";
@@ -223,7 +275,7 @@ impl Document {
                 port: g.port,
                 vpc_target_host_name: g.vpc_target_host_name,
             });
-            doc.target = f.target.clone();
+            doc.target = f.target.as_ref().map(TargetView::from);
             doc.verdict = Some(f.verdict.clone());
             doc.digest = Some(f.digest.clone());
             doc.findings = findings(&f.findings);
@@ -234,7 +286,7 @@ impl Document {
             doc.request_id = f.detail.request_id.clone();
             doc.operation_id = f.detail.operation_id.clone();
             doc.timed_out = f.detail.timed_out;
-            doc.checks = f.detail.checks.clone();
+            doc.checks = f.detail.checks.iter().map(CheckView::from).collect();
             if matches!(f.state, State::Done | State::DoneUnexpected) {
                 doc.restore_command = Some(super::document::restore_command_line(&f.id));
             }
@@ -242,9 +294,9 @@ impl Document {
         doc.users = users.iter().map(UserView::from).collect();
         doc.summary = Summary {
             live_users: users.iter().filter(|u| u.kind.is_live()).count(),
-            updated: count(&doc.checks, super::journal::CheckResult::Updated),
-            failed: count(&doc.checks, super::journal::CheckResult::Failed),
-            not_verified: count(&doc.checks, super::journal::CheckResult::NotVerified),
+            updated: count(&doc.checks, CheckResult::Updated),
+            failed: count(&doc.checks, CheckResult::Failed),
+            not_verified: count(&doc.checks, CheckResult::NotVerified),
             follow_ups: users.iter().filter(|u| !u.kind.is_live()).count(),
         };
         doc
@@ -258,6 +310,6 @@ impl Document {
     }
 }
 
-fn count(checks: &[Check], result: super::journal::CheckResult) -> usize {
-    checks.iter().filter(|c| c.result == result).count()
+fn count(checks: &[CheckView], result: CheckResult) -> usize {
+    checks.iter().filter(|c| c.result == result.as_str()).count()
 }

@@ -379,7 +379,14 @@ pub fn clear_repoint(
             .map(journaled)
             .collect(),
     });
-    if forced.is_none() && audited.verdict() == Verdict::Unknown {
+    // A `blocked` grant can still have unread parts (a blocking finding outranks coverage in
+    // the verdict); a repoint must list every user, so those count like `unknown`.
+    let unread = audited
+        .grant_report
+        .findings
+        .iter()
+        .any(|f| f.holds() && f.rule.is_coverage());
+    if forced.is_none() && (audited.verdict() == Verdict::Unknown || unread) {
         return Err(Stop::Refused(Refusal::NotSafe(Box::new(audited.report))));
     }
     Ok(Cleared {
