@@ -1,4 +1,4 @@
-//! docs/fault-model.md R8's crash points K1, K3, K4 and K5 and R12's forced panic, through the binary
+//! docs/fault-model.md R8's crash points K1–K5 (K2 and K3 also for a repoint) and R12's forced panic, through the binary
 //! built with `--features failpoints` (`cargo test --features failpoints --test failpoints`;
 //! plain `cargo test` skips this file). `FAILPOINTS=NAME=pause` stops the process at the
 //! point, which says so on stderr, and the test SIGKILLs it there. K3 and K4 lose the
@@ -35,9 +35,15 @@ fn run(sim: &TestSim, home: &Home, failpoints: &str, args: &[&str]) -> std::proc
 
 /// `remove --name SAFE --yes` paused at `point`, then killed there with SIGKILL.
 fn kill_at(sim: &TestSim, home: &Home, point: &str) {
+    kill_running_at(sim, home, point, &["remove", "--name", SAFE, "--yes"]);
+}
+
+/// `grantguard ARGS --journal J` paused at `point`, then killed there with SIGKILL.
+fn kill_running_at(sim: &TestSim, home: &Home, point: &str, args: &[&str]) {
     let mut child = std_grantguard(sim, home)
         .env("FAILPOINTS", format!("{point}=pause"))
-        .args(["remove", "--name", SAFE, "--yes", "--journal"])
+        .args(args)
+        .arg("--journal")
         .arg(home.journal())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -226,6 +232,75 @@ fn k5_a_crash_after_the_answer_before_the_outcome_is_reconciled_as_done_and_rest
     assert!(sim.state().has_grant_named(SAFE));
     assert_eq!(sim.calls("RemoveVpcAccess"), 1, "never removed twice");
     assert_eq!(sim.calls("SetVpcAccess"), 1);
+}
+
+/// `repoint` of the basic account's blocked grant to a free target.
+const REPOINT: [&str; 8] = [
+    "repoint",
+    "--name",
+    "orders-slb-80",
+    "--instance-id",
+    "lb-uf6replacement0xxx",
+    "--port",
+    "80",
+    "--yes",
+];
+
+/// The repointed grant's (instance, port), as the service has it.
+fn repointed(sim: &TestSim) -> (String, u16) {
+    let state = sim.state();
+    let g = state.grant_named("orders-slb-80").unwrap();
+    (g.instance_id.clone(), g.port)
+}
+
+#[test]
+fn k2_a_repoint_killed_between_its_journal_record_and_the_call_is_reconciled_as_not_moved() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    kill_running_at(&sim, &home, names::AFTER_JOURNAL_FSYNC, &REPOINT);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending"]);
+    let pending = &journal_records(&journal)[0];
+    assert_eq!(pending["intent"]["grant"]["InstanceId"], "lb-uf6bzcg1pr4oh5jjmxxx", "the old target");
+    assert_eq!(pending["intent"]["target"]["InstanceId"], "lb-uf6replacement0xxx");
+    assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 0);
+
+    let listed = run(&sim, &home, "", &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert!(stdout(&listed).contains("not-moved"), "{}", stdout(&listed));
+    assert_eq!(journal_states(&journal), ["pending", "not-removed"]);
+    assert_eq!(repointed(&sim), ("lb-uf6bzcg1pr4oh5jjmxxx".into(), 80));
+    // Nothing was half-done: the repoint runs again, once.
+    let again = run(&sim, &home, "", &REPOINT);
+    assert_eq!(again.status.code(), Some(0), "{}{}", stdout(&again), stderr(&again));
+    assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 1);
+    assert_eq!(repointed(&sim), ("lb-uf6replacement0xxx".into(), 80));
+}
+
+#[test]
+fn k3_a_repoint_applied_whose_answer_was_lost_is_reconciled_as_moved_unverified_and_restorable() {
+    let sim = faulted(
+        "basic-account.json",
+        Faults {
+            apply_then_drop: vec!["ModifyVpcAccessAndUpdateApis=once".parse().unwrap()],
+            ..Faults::default()
+        },
+    );
+    let home = Home::new();
+    kill_running_at(&sim, &home, names::AFTER_RESPONSE, &REPOINT);
+    let journal = home.journal();
+    assert_eq!(journal_states(&journal), ["pending"]);
+    assert_eq!(repointed(&sim), ("lb-uf6replacement0xxx".into(), 80), "applied");
+
+    let listed = run(&sim, &home, "", &["journal"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert!(stdout(&listed).contains("moved-unverified"), "{}", stdout(&listed));
+    assert_eq!(journal_states(&journal), ["pending", "done-unexpected"]);
+    assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 1, "never resent");
+
+    let restored = run(&sim, &home, "", &["restore"]);
+    assert_eq!(restored.status.code(), Some(0), "{}{}", stdout(&restored), stderr(&restored));
+    assert_eq!(repointed(&sim), ("lb-uf6bzcg1pr4oh5jjmxxx".into(), 80));
 }
 
 #[test]
