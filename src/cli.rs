@@ -162,7 +162,7 @@ pub enum Command {
     Remove(RemoveArgs),
     /// Move a grant and every user of it to a new target in place (journaled, verified, restorable)
     #[command(
-        after_help = "The grant is named by --name or --vpc-access-id; --instance-id, --port and --vpc-id give the NEW target.\n\nExamples:\n  grantguard --region cn-hangzhou repoint --name orders-slb-80 --instance-id lb-new --port 80 --dry-run\n  grantguard --region cn-hangzhou repoint --name orders-slb-80 --instance-id lb-new --port 80\n  grantguard --region cn-hangzhou repoint --name orders-slb-80 --vpc-id vpc-new --instance-id i-new --port 8080 --yes --format json\n  grantguard restore --id 20250101T120000Z-3fa2c1   # move it back"
+        after_help = "The grant is named by --name or --vpc-access-id; --instance-id, --port and --vpc-id give the NEW target.\n\nExamples:\n  grantguard repoint --name orders-slb-80 --instance-id lb-new --port 80 --dry-run\n  grantguard repoint --name orders-slb-80 --instance-id lb-new --port 80\n  grantguard repoint --name orders-slb-80 --instance-id i-new --port 8080 --yes --format json\n  grantguard restore --id 20250101T120000Z-3fa2c1   # move it back"
     )]
     Repoint(RepointArgs),
     /// Re-create a removed grant (or move a repointed one back) from the journal
@@ -594,7 +594,7 @@ pub struct RepointArgs {
     /// Confirm without typing the grant's name (required when stdin is not a terminal)
     #[arg(long)]
     pub yes: bool,
-    /// Repoint even when the verdict is unknown (needs --reason; journaled)
+    /// Repoint even when the audit could not read everything (needs --reason; journaled)
     #[arg(long, requires = "reason")]
     pub force: bool,
     /// Why the override is acceptable (recorded in the journal)
