@@ -474,6 +474,8 @@ mod tests {
             predicted: Vec::new(),
             forced: None,
             accepted_warnings: Vec::new(),
+            target: None,
+            live_users: Vec::new(),
         }
     }
 
