@@ -261,8 +261,14 @@ fn k2_a_repoint_killed_between_its_journal_record_and_the_call_is_reconciled_as_
     let journal = home.journal();
     assert_eq!(journal_states(&journal), ["pending"]);
     let pending = &journal_records(&journal)[0];
-    assert_eq!(pending["intent"]["grant"]["InstanceId"], "lb-uf6bzcg1pr4oh5jjmxxx", "the old target");
-    assert_eq!(pending["intent"]["target"]["InstanceId"], "lb-uf6replacement0xxx");
+    assert_eq!(
+        pending["intent"]["grant"]["InstanceId"], "lb-uf6bzcg1pr4oh5jjmxxx",
+        "the old target"
+    );
+    assert_eq!(
+        pending["intent"]["target"]["InstanceId"],
+        "lb-uf6replacement0xxx"
+    );
     assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 0);
 
     let listed = run(&sim, &home, "", &["journal"]);
@@ -272,7 +278,13 @@ fn k2_a_repoint_killed_between_its_journal_record_and_the_call_is_reconciled_as_
     assert_eq!(repointed(&sim), ("lb-uf6bzcg1pr4oh5jjmxxx".into(), 80));
     // Nothing was half-done: the repoint runs again, once.
     let again = run(&sim, &home, "", &REPOINT);
-    assert_eq!(again.status.code(), Some(0), "{}{}", stdout(&again), stderr(&again));
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&again),
+        stderr(&again)
+    );
     assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 1);
     assert_eq!(repointed(&sim), ("lb-uf6replacement0xxx".into(), 80));
 }
@@ -290,16 +302,30 @@ fn k3_a_repoint_applied_whose_answer_was_lost_is_reconciled_as_moved_unverified_
     kill_running_at(&sim, &home, names::AFTER_RESPONSE, &REPOINT);
     let journal = home.journal();
     assert_eq!(journal_states(&journal), ["pending"]);
-    assert_eq!(repointed(&sim), ("lb-uf6replacement0xxx".into(), 80), "applied");
+    assert_eq!(
+        repointed(&sim),
+        ("lb-uf6replacement0xxx".into(), 80),
+        "applied"
+    );
 
     let listed = run(&sim, &home, "", &["journal"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
-    assert!(stdout(&listed).contains("moved-unverified"), "{}", stdout(&listed));
+    assert!(
+        stdout(&listed).contains("moved-unverified"),
+        "{}",
+        stdout(&listed)
+    );
     assert_eq!(journal_states(&journal), ["pending", "done-unexpected"]);
     assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 1, "never resent");
 
     let restored = run(&sim, &home, "", &["restore"]);
-    assert_eq!(restored.status.code(), Some(0), "{}{}", stdout(&restored), stderr(&restored));
+    assert_eq!(
+        restored.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&restored),
+        stderr(&restored)
+    );
     assert_eq!(repointed(&sim), ("lb-uf6bzcg1pr4oh5jjmxxx".into(), 80));
 }
 

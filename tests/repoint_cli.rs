@@ -54,7 +54,8 @@ fn repoint(sim: &TestSim, home: &Home, extra: &[&str]) -> std::process::Output {
 }
 
 fn schema() -> jsonschema::Validator {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/repoint.v1.schema.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/repoint.v1.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).expect("a valid JSON Schema")
 }
@@ -65,13 +66,22 @@ fn assert_valid(document: &Value) {
         .iter_errors(document)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "schema violations: {errors:#?}\n{document:#}");
+    assert!(
+        errors.is_empty(),
+        "schema violations: {errors:#?}\n{document:#}"
+    );
 }
 
 /// Where the deployment of `api` in `stage` routes: (instance, port), or the backend id.
 fn deployed(sim: &TestSim, api: &str, stage: &str) -> String {
     let state = sim.state();
-    let id = state.apis.iter().find(|a| a.name == api).unwrap().id.clone();
+    let id = state
+        .apis
+        .iter()
+        .find(|a| a.name == api)
+        .unwrap()
+        .id
+        .clone();
     match &state.deployment(&id, stage).unwrap().route {
         Some(Route::Vpc(v)) => format!("{}:{}", v.instance_id.clone().unwrap(), v.port.unwrap()),
         other => format!("{other:?}"),
@@ -101,17 +111,29 @@ fn a_clean_repoint_moves_three_stages_and_a_backend_and_verifies_each() {
     assert_eq!(document["summary"]["live_users"], 4);
     assert_eq!(document["summary"]["updated"], 4);
     let checks = document["checks"].as_array().unwrap();
-    let stages: Vec<&str> = checks.iter().map(|c| c["stage"].as_str().unwrap()).collect();
+    let stages: Vec<&str> = checks
+        .iter()
+        .map(|c| c["stage"].as_str().unwrap())
+        .collect();
     for stage in ["RELEASE", "PRE", "TEST"] {
         assert!(stages.contains(&stage), "{stages:?}");
     }
-    assert!(checks.iter().any(|c| c["backend_id"].is_string()), "the backend user is checked");
+    assert!(
+        checks.iter().any(|c| c["backend_id"].is_string()),
+        "the backend user is checked"
+    );
     // The grant moved in place: same name, same id, the new tuple.
     let state = sim.state();
     let grant = state.grant_named(GRANT).unwrap();
-    assert_eq!((grant.instance_id.as_str(), grant.port), (NEW_INSTANCE, 8080));
+    assert_eq!(
+        (grant.instance_id.as_str(), grant.port),
+        (NEW_INSTANCE, 8080)
+    );
     for stage in ["RELEASE", "PRE", "TEST"] {
-        assert_eq!(deployed(&sim, "listItems", stage), format!("{NEW_INSTANCE}:8080"));
+        assert_eq!(
+            deployed(&sim, "listItems", stage),
+            format!("{NEW_INSTANCE}:8080")
+        );
     }
     assert_eq!(backend_release(&sim), format!("{NEW_INSTANCE}:8080"));
     // The draft and the rollback target are follow-ups, named as such.
@@ -122,13 +144,19 @@ fn a_clean_repoint_moves_three_stages_and_a_backend_and_verifies_each() {
         .filter(|u| u["live"] == false)
         .map(|u| u["kind"].as_str().unwrap())
         .collect();
-    assert!(follow_ups.contains(&"draft") && follow_ups.contains(&"history"), "{follow_ups:?}");
+    assert!(
+        follow_ups.contains(&"draft") && follow_ups.contains(&"history"),
+        "{follow_ups:?}"
+    );
     // Each deployed definition was read back.
     assert!(sim.calls("DescribeUpdateVpcInfoTask") >= 2);
     let states = journal_states(&home.journal());
     assert_eq!(states, ["pending", "done"]);
     let pending = &journal_records(&home.journal())[0]["intent"];
-    assert_eq!(pending["grant"]["InstanceId"], OLD_INSTANCE, "the old target is journaled");
+    assert_eq!(
+        pending["grant"]["InstanceId"], OLD_INSTANCE,
+        "the old target is journaled"
+    );
     assert_eq!(pending["target"]["InstanceId"], NEW_INSTANCE);
 }
 
@@ -139,18 +167,28 @@ fn the_human_report_lists_users_per_stage_and_follow_ups_and_says_what_the_servi
     let out = repoint(&sim, &home, &["--dry-run"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    assert!(text.contains("verdict blocked (its live users are what a repoint moves)"), "{text}");
+    assert!(
+        text.contains("verdict blocked (its live users are what a repoint moves)"),
+        "{text}"
+    );
     for stage in ["  RELEASE\n", "  PRE\n", "  TEST\n"] {
         assert!(text.contains(stage), "{text}");
     }
-    assert!(text.contains("the service does NOT promise to update backend models"), "{text}");
+    assert!(
+        text.contains("the service does NOT promise to update backend models"),
+        "{text}"
+    );
     assert!(text.contains("Follow-ups"), "{text}");
     assert!(text.contains("[draft]"), "{text}");
     assert!(
         text.contains("ModifyVpcAccessAndUpdateApis InstanceId=lb-shopnew000000000xxx Name=shop-slb-80 NeedBatchWork=true Port=8080"),
         "{text}"
     );
-    assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 0, "a dry run changes nothing");
+    assert_eq!(
+        sim.calls("ModifyVpcAccessAndUpdateApis"),
+        0,
+        "a dry run changes nothing"
+    );
     assert!(!home.journal().exists(), "a dry run journals nothing");
 }
 
@@ -164,13 +202,20 @@ fn a_backend_model_the_service_leaves_alone_is_not_verified_and_exits_1() {
     assert!(text.contains("not-verified"), "{text}");
     assert!(text.contains("3 of 4 live users"), "{text}");
     assert!(text.contains("point the model at the new target"), "{text}");
-    assert_eq!(journal_states(&home.journal()), ["pending", "done-unexpected"]);
+    assert_eq!(
+        journal_states(&home.journal()),
+        ["pending", "done-unexpected"]
+    );
 }
 
 #[test]
 fn a_failed_api_exits_1_names_it_and_restore_moves_everything_back() {
     let faults = Faults {
-        update_fail: [("listItems@PRE".to_owned(), "the backend health check failed".to_owned())].into(),
+        update_fail: [(
+            "listItems@PRE".to_owned(),
+            "the backend health check failed".to_owned(),
+        )]
+        .into(),
         ..Faults::default()
     };
     let sim = sim(true, faults);
@@ -189,28 +234,52 @@ fn a_failed_api_exits_1_names_it_and_restore_moves_everything_back() {
     assert_eq!(failed.len(), 1, "{document:#}");
     assert_eq!(failed[0]["stage"], "PRE");
     assert_eq!(failed[0]["api_name"], "listItems");
-    assert_eq!(failed[0]["service_message"], "the backend health check failed");
-    assert_eq!(deployed(&sim, "listItems", "PRE"), format!("{OLD_INSTANCE}:80"));
-    assert_eq!(deployed(&sim, "listItems", "RELEASE"), format!("{NEW_INSTANCE}:8080"));
+    assert_eq!(
+        failed[0]["service_message"],
+        "the backend health check failed"
+    );
+    assert_eq!(
+        deployed(&sim, "listItems", "PRE"),
+        format!("{OLD_INSTANCE}:80")
+    );
+    assert_eq!(
+        deployed(&sim, "listItems", "RELEASE"),
+        format!("{NEW_INSTANCE}:8080")
+    );
 
     // The human report names it too.
     let id = entry_id(&document);
     let listed = run(&sim, &home, &["journal"]);
-    assert!(stdout(&listed).contains("moved-unverified"), "{}", stdout(&listed));
+    assert!(
+        stdout(&listed).contains("moved-unverified"),
+        "{}",
+        stdout(&listed)
+    );
 
     let restored = run(&sim, &home, &["restore", "--id", &id]);
     let text = stdout(&restored);
-    assert_eq!(restored.status.code(), Some(0), "{text}{}", stderr(&restored));
+    assert_eq!(
+        restored.status.code(),
+        Some(0),
+        "{text}{}",
+        stderr(&restored)
+    );
     assert!(text.contains("moved grant shop-slb-80 back"), "{text}");
     let state = sim.state();
     let grant = state.grant_named(GRANT).unwrap();
     assert_eq!((grant.instance_id.as_str(), grant.port), (OLD_INSTANCE, 80));
     for stage in ["RELEASE", "PRE", "TEST"] {
-        assert_eq!(deployed(&sim, "listItems", stage), format!("{OLD_INSTANCE}:80"));
+        assert_eq!(
+            deployed(&sim, "listItems", stage),
+            format!("{OLD_INSTANCE}:80")
+        );
     }
     assert_eq!(backend_release(&sim), format!("{OLD_INSTANCE}:80"));
     let states = journal_states(&home.journal());
-    assert_eq!(states, ["pending", "done-unexpected", "restore-pending", "restored"]);
+    assert_eq!(
+        states,
+        ["pending", "done-unexpected", "restore-pending", "restored"]
+    );
 }
 
 #[test]
@@ -228,9 +297,15 @@ fn the_human_report_names_the_failed_api_with_the_service_message() {
         .lines()
         .find(|l| l.starts_with("failed"))
         .unwrap_or_else(|| panic!("no failed line:\n{text}"));
-    assert!(line.contains("TEST") && line.contains("listItems"), "{line}");
+    assert!(
+        line.contains("TEST") && line.contains("listItems"),
+        "{line}"
+    );
     assert!(line.contains("service: quota exceeded"), "{line}");
-    assert!(text.contains("undo with: grantguard restore --id"), "{text}");
+    assert!(
+        text.contains("undo with: grantguard restore --id"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -255,12 +330,27 @@ fn an_incomplete_audit_is_refused_without_force_and_reason() {
     let forced = repoint(
         &sim,
         &home,
-        &["--yes", "--force", "--reason", "the drafts are known to be HTTP"],
+        &[
+            "--yes",
+            "--force",
+            "--reason",
+            "the drafts are known to be HTTP",
+        ],
     );
-    assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 1, "{}", stdout(&forced));
+    assert_eq!(
+        sim.calls("ModifyVpcAccessAndUpdateApis"),
+        1,
+        "{}",
+        stdout(&forced)
+    );
     let pending = &journal_records(&home.journal())[0];
-    assert_eq!(pending["intent"]["override"]["reason"], "the drafts are known to be HTTP");
-    let overridden = pending["intent"]["override"]["findings"].as_array().unwrap();
+    assert_eq!(
+        pending["intent"]["override"]["reason"],
+        "the drafts are known to be HTTP"
+    );
+    let overridden = pending["intent"]["override"]["findings"]
+        .as_array()
+        .unwrap();
     assert!(overridden.iter().any(|f| f["rule"] == "GG201"), "{pending}");
 }
 
@@ -281,22 +371,52 @@ fn a_tuple_another_grant_holds_and_the_current_target_are_refused() {
     let taken = run(
         &sim,
         &home,
-        &["repoint", "--name", GRANT, "--instance-id", "i-shopecs00000000000xxx", "--port", "8080", "--yes", "--format", "json"],
+        &[
+            "repoint",
+            "--name",
+            GRANT,
+            "--instance-id",
+            "i-shopecs00000000000xxx",
+            "--port",
+            "8080",
+            "--yes",
+            "--format",
+            "json",
+        ],
     );
     let document = json(&taken);
     assert_eq!(taken.status.code(), Some(1), "{document:#}");
     assert_valid(&document);
     assert_eq!(document["refusal"]["kind"], "target");
-    assert!(document["refusal"]["message"].as_str().unwrap().contains("shop-ecs-8080"));
-    assert!(document["refusal"]["message"].as_str().unwrap().contains("GG305"));
+    assert!(document["refusal"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("shop-ecs-8080"));
+    assert!(document["refusal"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("GG305"));
 
     let same = run(
         &sim,
         &home,
-        &["repoint", "--name", GRANT, "--instance-id", OLD_INSTANCE, "--port", "80", "--yes"],
+        &[
+            "repoint",
+            "--name",
+            GRANT,
+            "--instance-id",
+            OLD_INSTANCE,
+            "--port",
+            "80",
+            "--yes",
+        ],
     );
     assert_eq!(same.status.code(), Some(1));
-    assert!(stdout(&same).contains("is the grant's current one"), "{}", stdout(&same));
+    assert!(
+        stdout(&same).contains("is the grant's current one"),
+        "{}",
+        stdout(&same)
+    );
     assert_eq!(sim.calls("ModifyVpcAccessAndUpdateApis"), 0);
 }
 
@@ -353,7 +473,14 @@ fn repoint_is_in_the_help_with_the_target_flags() {
     let home = Home::new();
     let out = bare(&home).args(["repoint", "--help"]).output().unwrap();
     let text = stdout(&out);
-    for flag in ["--instance-id", "--port", "--vpc-id", "--target-host-name", "--dry-run", "--task-timeout"] {
+    for flag in [
+        "--instance-id",
+        "--port",
+        "--vpc-id",
+        "--target-host-name",
+        "--dry-run",
+        "--task-timeout",
+    ] {
         assert!(text.contains(flag), "{flag}: {text}");
     }
 }

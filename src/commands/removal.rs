@@ -3,13 +3,13 @@
 use super::selector_of;
 use crate::cli::{self, AccountArgs, Given, OutputArgs, WalkArgs};
 use crate::inventory::walk::WalkOptions;
+use crate::inventory::VpcAccessId;
 use crate::output::use_color;
 use crate::removal::journal::Action;
-use crate::inventory::VpcAccessId;
 use crate::removal::repoint::{RepointRequest, TargetSpec};
 use crate::removal::{Plan, RemovalRequest, ResultFormat, Targets};
-use crate::selection::Selector;
 use crate::rules::Catalog;
+use crate::selection::Selector;
 use crate::session::connect;
 use crate::settings::{Flags, Settings};
 use crate::{interrupt, removal, Error, Outcome};

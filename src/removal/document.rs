@@ -6,7 +6,7 @@
 //! It never holds a secret: only grant attributes, audit findings, journal ids and API ids.
 
 use super::journal::{
-    ApiTaskResult, ApiStage, GrantRecord, OverriddenFinding, Override, RecheckFacts, State,
+    ApiStage, ApiTaskResult, GrantRecord, OverriddenFinding, Override, RecheckFacts, State,
 };
 use super::steps::{Call, DryRun, Finished, Refusal};
 use crate::inventory::Grant;

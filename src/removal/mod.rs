@@ -152,7 +152,9 @@ pub enum RemovalError {
         source: Box<CallError>,
     },
     /// ModifyVpcAccessAndUpdateApis failed and the grant still has its old target.
-    #[error("ModifyVpcAccessAndUpdateApis failed; grant {grant} was not moved (journal entry {id})")]
+    #[error(
+        "ModifyVpcAccessAndUpdateApis failed; grant {grant} was not moved (journal entry {id})"
+    )]
     #[diagnostic(
         code(grantguard::removal::not_moved),
         help("the journal records `not-moved`; fix the cause and run the same repoint again")

@@ -157,7 +157,10 @@ impl PlannedUser {
                 api_id: String::new(),
                 api_name: String::new(),
                 group_id: String::new(),
-                stage: self.stage.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                stage: self
+                    .stage
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
             }),
             backend_id: self.backend.as_ref().map(|(id, _)| id.clone()),
         })
@@ -193,9 +196,7 @@ pub fn planned_users(report: &GrantReport, inventory: &Inventory) -> Vec<Planned
         .iter()
         .filter_map(|f| planned(f, inventory))
         .collect();
-    users.sort_by(|a, b| {
-        (a.stage, a.kind as u8, &a.who).cmp(&(b.stage, b.kind as u8, &b.who))
-    });
+    users.sort_by(|a, b| (a.stage, a.kind as u8, &a.who).cmp(&(b.stage, b.kind as u8, &b.who)));
     users
 }
 
@@ -269,7 +270,12 @@ pub fn live_users(report: &GrantReport, inventory: &Inventory) -> Vec<LiveUser> 
 
 /// The plan for people: the move, every user per stage with what the service promises for
 /// it, and the follow-ups.
-pub fn plan_text(grant: &crate::inventory::Grant, verdict: &str, target: &Target, users: &[PlannedUser]) -> String {
+pub fn plan_text(
+    grant: &crate::inventory::Grant,
+    verdict: &str,
+    target: &Target,
+    users: &[PlannedUser],
+) -> String {
     let mut text = format!(
         "repoint grant {} ({}): {}/{}:{} → {target}; verdict {verdict}{}\n",
         grant.name,
@@ -413,7 +419,9 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
     match refusal {
         Refusal::Unresolved(report) => {
             print_report(ctx, sink, report);
-            sink.say("repoint refused: the selector must name exactly one grant; nothing was changed\n");
+            sink.say(
+                "repoint refused: the selector must name exactly one grant; nothing was changed\n",
+            );
         }
         Refusal::NotSafe(report) => {
             print_report(ctx, sink, report);
@@ -437,7 +445,11 @@ fn dry_run_text(planned: &Planned, journal: &Path) -> String {
         journal.display()
     ));
     for call in planned.calls.iter().filter(|c| c.mutating) {
-        let params: Vec<String> = call.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let params: Vec<String> = call
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         text.push_str(&format!("  {} {}\n", call.action, params.join(" ")));
     }
     text.push_str("  then follow DescribeUpdateVpcInfoTask until every API is final, and read each live user's deployed definition (DescribeDeployedApi) or backend model (DescribeBackendInfo) to check it routes to the new target\n");
@@ -520,7 +532,10 @@ async fn repoint_one(
             Err(changed) => {
                 let (record, aborted) = changed.into_record();
                 journal.append(&record)?;
-                return Ok(Ended::Refused(Refusal::Changed(Box::new(aborted)), Some(kept)));
+                return Ok(Ended::Refused(
+                    Refusal::Changed(Box::new(aborted)),
+                    Some(kept),
+                ));
             }
         },
         Err((entry, error)) => {
@@ -708,7 +723,12 @@ pub fn checks_table(checks: &[Check]) -> String {
             None => name,
         }
     };
-    let width = checks.iter().map(|c| who(c).len()).max().unwrap_or(4).max(4);
+    let width = checks
+        .iter()
+        .map(|c| who(c).len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let mut text = format!(
         "{:<12}  {:<7}  {:<width$}  {:<8}  CHECK\n",
         "RESULT", "STAGE", "USER", "SERVICE"
@@ -885,8 +905,9 @@ pub async fn restore(
             });
         }
     };
-    let mut progress =
-        |done: usize, all: usize| eprintln!("updating APIs: {done}/{all} final (DescribeUpdateVpcInfoTask)");
+    let mut progress = |done: usize, all: usize| {
+        eprintln!("updating APIs: {done}/{all} final (DescribeUpdateVpcInfoTask)")
+    };
     let action = journal::Action::ModifyVpcAccessAndUpdateApis;
     let followed = match steps::follow(client, action, &operation, timeout, &mut progress).await {
         Ok(followed) => followed,
@@ -904,7 +925,11 @@ pub async fn restore(
     )
     .await;
     let all = checks.iter().all(|c| c.result == CheckResult::Updated) && !followed.timed_out;
-    let state = if all { State::Restored } else { State::RestoreFailed };
+    let state = if all {
+        State::Restored
+    } else {
+        State::RestoreFailed
+    };
     let detail = Detail {
         operation_id: Some(operation),
         updated: followed.results,

@@ -279,7 +279,9 @@ impl Document {
             doc.verdict = Some(f.verdict.clone());
             doc.digest = Some(f.digest.clone());
             doc.findings = findings(&f.findings);
-            doc.outcome = f.state.label(super::journal::Action::ModifyVpcAccessAndUpdateApis);
+            doc.outcome = f
+                .state
+                .label(super::journal::Action::ModifyVpcAccessAndUpdateApis);
             doc.reason = f.detail.reason.clone();
             doc.forced = f.forced.clone();
             doc.journal_id = Some(f.id.clone());
@@ -311,5 +313,8 @@ impl Document {
 }
 
 fn count(checks: &[CheckView], result: CheckResult) -> usize {
-    checks.iter().filter(|c| c.result == result.as_str()).count()
+    checks
+        .iter()
+        .filter(|c| c.result == result.as_str())
+        .count()
 }

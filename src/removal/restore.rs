@@ -212,7 +212,9 @@ where
                     Some(state) => {
                         let found = match (entry.intent.target.is_some(), state) {
                             (true, State::NotRemoved) => "on its old target",
-                            (true, _) => "on the new target, its users not verified (run grantguard audit)",
+                            (true, _) => {
+                                "on the new target, its users not verified (run grantguard audit)"
+                            }
                             (false, State::Done) => "gone",
                             (false, _) => "still there",
                         };

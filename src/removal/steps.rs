@@ -353,21 +353,29 @@ pub fn clear_repoint(
         vpc_target_host_name: g.vpc_target_host_name.clone(),
     };
     if target == current {
-        let why = format!(
-            "the new target {target} is the grant's current one; nothing to repoint"
-        );
-        return Err(Stop::Refused(Refusal::Target(why, Box::new(audited.report))));
+        let why = format!("the new target {target} is the grant's current one; nothing to repoint");
+        return Err(Stop::Refused(Refusal::Target(
+            why,
+            Box::new(audited.report),
+        )));
     }
     let holder = audited.inventory.grants.iter().find(|other| {
         other.id != g.id
-            && target.is(other.key.vpc_id.as_str(), other.key.instance_id.as_str(), other.key.port)
+            && target.is(
+                other.key.vpc_id.as_str(),
+                other.key.instance_id.as_str(),
+                other.key.port,
+            )
     });
     if let Some(other) = holder {
         let why = format!(
             "grant {} ({}) already holds {}/{}:{}; two grants on one tuple are ambiguous (GG305), so nothing was changed",
             other.name, other.id, target.vpc_id, target.instance_id, target.port
         );
-        return Err(Stop::Refused(Refusal::Target(why, Box::new(audited.report))));
+        return Err(Stop::Refused(Refusal::Target(
+            why,
+            Box::new(audited.report),
+        )));
     }
     let forced = reason.map(|reason| Override {
         reason: reason.to_owned(),
@@ -556,7 +564,9 @@ fn mutating_call(action: Action, g: &Grant, target: Option<&Target>) -> Call {
     let params = match (action, target) {
         (Action::RemoveVpcAccess, _) => remove_call(g).0.params(),
         (Action::RemoveVpcAccessAndAbolishApis, _) => abolish_call(g).0.params(),
-        (Action::ModifyVpcAccessAndUpdateApis, Some(target)) => modify_call(&g.name, target).params(),
+        (Action::ModifyVpcAccessAndUpdateApis, Some(target)) => {
+            modify_call(&g.name, target).params()
+        }
         (Action::ModifyVpcAccessAndUpdateApis, None) => Vec::new(),
     };
     Call {
@@ -683,7 +693,9 @@ pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Con
             }
         }
         if let Some(target) = &cleared.target {
-            prompt.push_str(&format!("It moves the grant to {target}; these live users move with it:\n"));
+            prompt.push_str(&format!(
+                "It moves the grant to {target}; these live users move with it:\n"
+            ));
             prompt.push_str(&per_stage(&cleared.predicted()));
         } else if cleared.forced.is_some() && !abolish {
             let predicted = cleared.predicted();
@@ -708,7 +720,11 @@ pub fn confirm(cleared: Cleared, action: Action, how: Confirm<'_>) -> Result<Con
                 format!(
                     "the typed name {:?} is not {name:?}; nothing was {}",
                     typed.trim(),
-                    if cleared.target.is_some() { "changed" } else { "removed" }
+                    if cleared.target.is_some() {
+                        "changed"
+                    } else {
+                        "removed"
+                    }
                 ),
                 Box::new(cleared.audited.report),
             )));
@@ -1181,7 +1197,11 @@ pub async fn mutate(client: &Client, rechecked: Rechecked) -> Removed {
             .await
             .map(|r| (r.request_id, None, Some(r.operation_id))),
         Action::ModifyVpcAccessAndUpdateApis => {
-            let target = entry.intent.target.as_ref().expect("a repoint has a target");
+            let target = entry
+                .intent
+                .target
+                .as_ref()
+                .expect("a repoint has a target");
             client
                 .write(&modify_call(&grant.name, target))
                 .await
@@ -1419,7 +1439,16 @@ async fn poll_task(
             .api_abolish_results
             .items
             .into_iter()
-            .map(|r| result(r.api_uid, r.api_name, r.group_id, r.stage_name, r.abolish_status, r.error_msg))
+            .map(|r| {
+                result(
+                    r.api_uid,
+                    r.api_name,
+                    r.group_id,
+                    r.stage_name,
+                    r.abolish_status,
+                    r.error_msg,
+                )
+            })
             .collect(),
         Action::ModifyVpcAccessAndUpdateApis => client
             .read(&DescribeUpdateVpcInfoTask { operation_uid })
@@ -1427,7 +1456,16 @@ async fn poll_task(
             .api_update_vpc_info_results
             .items
             .into_iter()
-            .map(|r| result(r.api_uid, r.api_name, r.group_id, r.stage_name, r.update_status, r.error_msg))
+            .map(|r| {
+                result(
+                    r.api_uid,
+                    r.api_name,
+                    r.group_id,
+                    r.stage_name,
+                    r.update_status,
+                    r.error_msg,
+                )
+            })
             .collect(),
     })
 }

@@ -1092,8 +1092,14 @@ fn describe_update_task(acc: &mut Account, p: &Params, ctx: &Ctx) -> Result<Valu
                 continue;
             }
             let s = &op.apis[i];
-            let api_name = acc.api(&s.api_id).map(|a| a.name.clone()).unwrap_or_default();
-            let outcome = match acc.update_faults.failure(&s.api_id, &api_name, &s.stage_name) {
+            let api_name = acc
+                .api(&s.api_id)
+                .map(|a| a.name.clone())
+                .unwrap_or_default();
+            let outcome = match acc
+                .update_faults
+                .failure(&s.api_id, &api_name, &s.stage_name)
+            {
                 Some(message) => ("FAILED".to_owned(), message.clone()),
                 None => {
                     if let Some(d) = acc
@@ -1123,7 +1129,10 @@ fn describe_update_task(acc: &mut Account, p: &Params, ctx: &Ctx) -> Result<Valu
                 .unwrap_or_else(|| ("RUNNING".to_owned(), String::new()));
             ApiUpdateVpcInfoResult {
                 api_uid: s.api_id.clone(),
-                api_name: acc.api(&s.api_id).map(|a| a.name.clone()).unwrap_or_default(),
+                api_name: acc
+                    .api(&s.api_id)
+                    .map(|a| a.name.clone())
+                    .unwrap_or_default(),
                 group_id: s.group_id.clone(),
                 group_name: acc.group_name(&s.group_id),
                 stage_id: s.stage_id.clone(),

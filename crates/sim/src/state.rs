@@ -4,8 +4,8 @@
 //! It knows nothing of HTTP, signatures or faults.
 
 use super::fixture::{
-    derived_id, version_from_time, Api, Backend, Deployment, Fixture, Grant, Group, HistoryEntry,
-    BatchWorkAlso, IndexAdjustments, Route, VpcRoute, STAGE_NAMES,
+    derived_id, version_from_time, Api, Backend, BatchWorkAlso, Deployment, Fixture, Grant, Group,
+    HistoryEntry, IndexAdjustments, Route, VpcRoute, STAGE_NAMES,
 };
 use std::collections::BTreeMap;
 

@@ -632,7 +632,12 @@ async fn update_task(sim: &Sim, op: &str) -> Vec<(String, String, String, String
         .iter()
         .map(|x| {
             let s = |k: &str| x[k].as_str().unwrap().to_owned();
-            (s("ApiName"), s("StageName"), s("UpdateStatus"), s("ErrorMsg"))
+            (
+                s("ApiName"),
+                s("StageName"),
+                s("UpdateStatus"),
+                s("ErrorMsg"),
+            )
         })
         .collect()
 }
@@ -666,7 +671,10 @@ async fn repoint_moves_the_grant_in_place_and_updates_published_apis_over_severa
     assert_eq!(r.status, 200, "{:?}", r.body);
     let op = r.body["OperationId"].as_str().unwrap().to_owned();
     let grant = sim.state().grant_named("orders-slb-80").unwrap().clone();
-    assert_eq!(grant.vpc_access_id, before.vpc_access_id, "same grant, same id");
+    assert_eq!(
+        grant.vpc_access_id, before.vpc_access_id,
+        "same grant, same id"
+    );
     assert_eq!((grant.instance_id.as_str(), grant.port), ("lb-new", 8443));
 
     let first = update_task(&sim, &op).await;
@@ -691,11 +699,16 @@ async fn repoint_moves_the_grant_in_place_and_updates_published_apis_over_severa
 
     // The answer reads back through the wire types.
     let typed: grantguard_wire::models::DescribeUpdateVpcInfoTaskResponse = serde_json::from_value(
-        call(&sim, "DescribeUpdateVpcInfoTask", &[("OperationUid", &op)]).await.body,
+        call(&sim, "DescribeUpdateVpcInfoTask", &[("OperationUid", &op)])
+            .await
+            .body,
     )
     .unwrap();
     assert_eq!(typed.api_update_vpc_info_results.items.len(), 2);
-    assert_eq!(typed.api_update_vpc_info_results.items[0].stage_id.len(), 32);
+    assert_eq!(
+        typed.api_update_vpc_info_results.items[0].stage_id.len(),
+        32
+    );
 }
 
 #[tokio::test]
@@ -724,19 +737,31 @@ async fn repoint_refuses_a_taken_tuple_and_an_unknown_name() {
         ],
     )
     .await;
-    assert_eq!((r.status, r.body["Code"].as_str()), (400, Some("RepeatedCommit")));
+    assert_eq!(
+        (r.status, r.body["Code"].as_str()),
+        (400, Some("RepeatedCommit"))
+    );
     let mut params = vec![("Name", "no-such-grant")];
     params.extend(NEW_TARGET);
     let r = call(&sim, "ModifyVpcAccessAndUpdateApis", &params).await;
     assert_eq!(r.status, 404, "{:?}", r.body);
-    let r = call(&sim, "DescribeUpdateVpcInfoTask", &[("OperationUid", "nope")]).await;
+    let r = call(
+        &sim,
+        "DescribeUpdateVpcInfoTask",
+        &[("OperationUid", "nope")],
+    )
+    .await;
     assert_eq!(r.status, 400);
 }
 
 #[tokio::test]
 async fn an_update_fault_fails_the_chosen_api_and_leaves_its_definition() {
     let faults = Faults {
-        update_fail: [("getOrder@TEST".to_owned(), "backend check failed".to_owned())].into(),
+        update_fail: [(
+            "getOrder@TEST".to_owned(),
+            "backend check failed".to_owned(),
+        )]
+        .into(),
         ..Faults::default()
     };
     let sim = start(faults);
@@ -747,10 +772,17 @@ async fn an_update_fault_fails_the_chosen_api_and_leaves_its_definition() {
         last = update_task(&sim, &op).await;
     }
     let test = last.iter().find(|x| x.1 == "TEST").unwrap();
-    assert_eq!((test.2.as_str(), test.3.as_str()), ("FAILED", "backend check failed"));
+    assert_eq!(
+        (test.2.as_str(), test.3.as_str()),
+        ("FAILED", "backend check failed")
+    );
     let release = last.iter().find(|x| x.1 == "RELEASE").unwrap();
     assert_eq!(release.2, "SUCCESS");
-    assert_eq!(deployed_tuple(&sim, "TEST").1, Some(80), "the failed one stays");
+    assert_eq!(
+        deployed_tuple(&sim, "TEST").1,
+        Some(80),
+        "the failed one stays"
+    );
     assert_eq!(deployed_tuple(&sim, "RELEASE").1, Some(8443));
 }
 
@@ -764,7 +796,10 @@ async fn a_task_that_never_finishes_stays_running_and_changes_no_api() {
     let r = repoint(&sim, &[("NeedBatchWork", "true")]).await;
     let op = r.body["OperationId"].as_str().unwrap().to_owned();
     for _ in 0..5 {
-        assert!(update_task(&sim, &op).await.iter().all(|x| x.2 == "RUNNING"));
+        assert!(update_task(&sim, &op)
+            .await
+            .iter()
+            .all(|x| x.2 == "RUNNING"));
     }
     assert_eq!(deployed_tuple(&sim, "RELEASE").1, Some(80));
 }
@@ -792,7 +827,10 @@ async fn the_fixture_can_have_the_service_update_backend_models_drafts_and_histo
     let r = call(&sim, "ModifyVpcAccessAndUpdateApis", &key).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let vpc = sim.state().backend_vpc(BACKEND, "RELEASE").unwrap();
-    assert_eq!((vpc.instance_id.as_deref(), vpc.port), (Some("lb-new"), Some(9443)));
+    assert_eq!(
+        (vpc.instance_id.as_deref(), vpc.port),
+        (Some("lb-new"), Some(9443))
+    );
     assert_eq!(vpc.name.as_deref(), Some("orders-internal-9000"));
 }
 
