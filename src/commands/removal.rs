@@ -23,12 +23,24 @@ pub(crate) async fn remove_command(
     if let Some(path) = &args.output {
         crate::output::check_writable(path)?;
     }
-    // Ctrl-C exits 130, but never between a removal's pending record and its outcome.
+    let context = context(account, given, output, &args.walk, args.output.is_none()).await?;
+    Ok(removal::remove_command(&context, request_of(&args)).await?)
+}
+
+/// Connects for a removal or a repoint; colour only when the result goes to the terminal.
+/// Ctrl-C exits 130 from here on, but never between a pending record and its outcome.
+async fn context(
+    account: &AccountArgs,
+    given: &Given,
+    output: &OutputArgs,
+    walk: &WalkArgs,
+    to_stdout: bool,
+) -> Result<removal::Context, Error> {
     interrupt::install();
     let catalog = Catalog::builtin();
-    let settings = Settings::load(&flags(account, &args.walk, given), &catalog)?;
+    let settings = Settings::load(&flags(account, walk, given), &catalog)?;
     let (client, region) = connect(&settings).await?;
-    let context = removal::Context {
+    Ok(removal::Context {
         client,
         region,
         config: settings.config,
@@ -37,9 +49,8 @@ pub(crate) async fn remove_command(
             history_depth: settings.history_depth,
             progress: None,
         },
-        color: args.output.is_none() && use_color(output.color),
-    };
-    Ok(removal::remove_command(&context, request_of(&args)).await?)
+        color: to_stdout && use_color(output.color),
+    })
 }
 
 /// The removal `args` ask for. Without a selector the request is `--all-safe` (clap requires
@@ -91,21 +102,7 @@ pub(crate) async fn repoint_command(
     if let Some(path) = &args.output {
         crate::output::check_writable(path)?;
     }
-    interrupt::install();
-    let catalog = Catalog::builtin();
-    let settings = Settings::load(&flags(account, &args.walk, given), &catalog)?;
-    let (client, region) = connect(&settings).await?;
-    let context = removal::Context {
-        client,
-        region,
-        config: settings.config,
-        catalog,
-        walk: WalkOptions {
-            history_depth: settings.history_depth,
-            progress: None,
-        },
-        color: args.output.is_none() && use_color(output.color),
-    };
+    let context = context(account, given, output, &args.walk, args.output.is_none()).await?;
     let selector = match (&args.name, &args.vpc_access_id) {
         (Some(name), _) => Selector::Name(name.clone()),
         (None, Some(id)) => Selector::Id(VpcAccessId::from(id.as_str())),

@@ -206,6 +206,9 @@ pub struct LiveUser {
     /// Backend id, for a user whose backend model routes through the grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_id: Option<String>,
+    /// That backend's name, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub backend_name: String,
 }
 
 /// How the check of one live user after a repoint (or its restore) ended.

@@ -100,7 +100,7 @@ pub enum RemovalError {
     })]
     #[diagnostic(
         code(grantguard::removal::needs_yes),
-        help("pass --yes to confirm non-interactively (after reviewing `grantguard remove … --dry-run`)")
+        help("pass --yes to confirm non-interactively, after reviewing the same command with --dry-run")
     )]
     NeedsConfirmation {
         /// Whether it was an abolish.

@@ -163,6 +163,11 @@ impl PlannedUser {
                     .unwrap_or_default(),
             }),
             backend_id: self.backend.as_ref().map(|(id, _)| id.clone()),
+            backend_name: self
+                .backend
+                .as_ref()
+                .map(|(_, name)| name.clone())
+                .unwrap_or_default(),
         })
     }
 
@@ -263,7 +268,9 @@ pub fn live_users(report: &GrantReport, inventory: &Inventory) -> Vec<LiveUser> 
         .iter()
         .filter_map(PlannedUser::live_user)
         .collect();
-    users.sort();
+    // Stage by stage in the service's order (RELEASE, PRE, TEST), then by API.
+    let rank = |u: &LiveUser| Stage::ALL.iter().position(|s| s.as_str() == u.api.stage);
+    users.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     users.dedup();
     users
 }
@@ -718,9 +725,10 @@ pub fn checks_table(checks: &[Check]) -> String {
         } else {
             format!("{} ({})", api.api_name, api.api_id)
         };
-        match &c.user.backend_id {
-            Some(b) => format!("{name} via backend {b}"),
-            None => name,
+        match (&c.user.backend_id, c.user.backend_name.as_str()) {
+            (Some(id), "") => format!("{name} via backend {id}"),
+            (Some(_), backend) => format!("{name} via backend {backend}"),
+            (None, _) => name,
         }
     };
     let width = checks
@@ -889,20 +897,7 @@ pub async fn restore(
                     "was not moved back"
                 }
             );
-            journal.append(&Record::outcome(
-                &entry.id,
-                State::RestoreFailed,
-                Detail {
-                    reason: Some(message.clone()),
-                    reconciled: true,
-                    ..Detail::default()
-                },
-            ))?;
-            return Err(RemovalError::RestoreFailed {
-                grant: grant.describe(),
-                id: entry.id.clone(),
-                message,
-            });
+            return Err(super::restore::restore_failed(journal, entry, message)?);
         }
     };
     let mut progress = |done: usize, all: usize| {

@@ -153,22 +153,32 @@ pub async fn restore_command(
         None => {
             let message = call_error
                 .unwrap_or_else(|| "SetVpcAccess answered, but the grant is not listed".into());
-            journal.append(&Record::outcome(
-                &entry.id,
-                State::RestoreFailed,
-                Detail {
-                    reason: Some(message.clone()),
-                    reconciled: true,
-                    ..Detail::default()
-                },
-            ))?;
-            Err(RemovalError::RestoreFailed {
-                grant: grant.describe(),
-                id: entry.id.clone(),
-                message,
-            })
+            Err(restore_failed(&mut journal, entry, message)?)
         }
     }
+}
+
+/// Journals a restore that did not bring the grant back (decided by reading it), and the
+/// error that says so; the entry stays restorable.
+pub(super) fn restore_failed(
+    journal: &mut Journal,
+    entry: &Entry,
+    message: String,
+) -> Result<RemovalError, RemovalError> {
+    journal.append(&Record::outcome(
+        &entry.id,
+        State::RestoreFailed,
+        Detail {
+            reason: Some(message.clone()),
+            reconciled: true,
+            ..Detail::default()
+        },
+    ))?;
+    Ok(RemovalError::RestoreFailed {
+        grant: entry.intent.grant.describe(),
+        id: entry.id.clone(),
+        message,
+    })
 }
 
 fn warn_damage(path: &Path, contents: &journal::Contents) {
