@@ -499,6 +499,10 @@ pub struct DemoArgs {
     /// Report format
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+    /// Instead of the audit, repoint the account's blocked grant orders-slb-80 to a new
+    /// target and show each live user verified there
+    #[arg(long, conflicts_with = "format")]
+    pub repoint: bool,
 }
 
 /// Formats of `remove`'s result (the report formats that make sense for one).

@@ -174,6 +174,9 @@ pub(crate) async fn demo_command(
     client_config.qps = 0.0;
     client_config.concurrency = 8;
     let client = Client::new(client_config, credentials).map_err(Box::new)?;
+    if args.repoint {
+        return repoint_demo(client, region).await;
+    }
     let inventory = walk_live(&client, &region, output, DEFAULT_HISTORY_DEPTH, None).await?;
     drop(sim);
 
@@ -197,6 +200,56 @@ pub(crate) async fn demo_command(
     })?;
     // The demo succeeded when it could show the report; blocked grants are its point.
     Ok(Outcome::Clear)
+}
+
+/// The grant `demo --repoint` moves (blocked: two stages route through it).
+pub const REPOINT_GRANT: &str = "orders-slb-80";
+/// Where `demo --repoint` moves it: the SLB that replaces the old one, same VPC and port.
+pub const REPOINT_INSTANCE: &str = "lb-uf6replacement0xxx";
+
+/// `demo --repoint`: the same `repoint` a user runs, confirmed with `--yes`, journaled in a
+/// file of its own that is deleted afterwards.
+async fn repoint_demo(client: Client, region: RegionId) -> Result<Outcome, Error> {
+    use crate::removal::repoint::{repoint_command, RepointRequest, TargetSpec};
+    let journal = std::env::temp_dir().join(format!(
+        "grantguard-demo-{}-journal.jsonl",
+        std::process::id()
+    ));
+    let context = crate::removal::Context {
+        client,
+        region,
+        config: Config::default(),
+        catalog: Catalog::builtin(),
+        walk: crate::inventory::walk::WalkOptions {
+            history_depth: DEFAULT_HISTORY_DEPTH,
+            progress: None,
+        },
+        color: false,
+    };
+    println!(
+        "grantguard demo: the emulator runs `repoint --name {REPOINT_GRANT} --instance-id {REPOINT_INSTANCE} --port 80 --yes`\n"
+    );
+    let request = RepointRequest {
+        selector: Selector::Name(REPOINT_GRANT.to_owned()),
+        target: TargetSpec {
+            vpc_id: None,
+            instance_id: REPOINT_INSTANCE.to_owned(),
+            port: 80,
+            host: None,
+        },
+        dry_run: false,
+        yes: true,
+        reason: None,
+        journal: Some(journal.clone()),
+        format: crate::removal::ResultFormat::Human,
+        output: None,
+        task_timeout: crate::removal::TASK_TIMEOUT,
+    };
+    let outcome = repoint_command(&context, request).await;
+    let _ = std::fs::remove_file(&journal);
+    let _ = std::fs::remove_file(crate::removal::journal::lock_path(&journal));
+    println!("(the demo's emulator and journal end with it; on your own account, `restore` undoes a repoint)");
+    Ok(outcome?)
 }
 
 #[cfg(test)]
