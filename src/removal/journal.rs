@@ -866,6 +866,35 @@ mod tests {
     }
 
     #[test]
+    fn a_repoint_reads_its_states_in_its_own_words_and_keeps_its_targets() {
+        let repoint = Action::ModifyVpcAccessAndUpdateApis;
+        assert_eq!(State::Done.label(repoint), "moved");
+        assert_eq!(State::DoneUnexpected.label(repoint), "moved-unverified");
+        assert_eq!(State::NotRemoved.label(repoint), "not-moved");
+        assert_eq!(State::Done.label(Action::RemoveVpcAccess), "done");
+        let mut moved = intent();
+        moved.action = repoint;
+        moved.target = Some(Target {
+            vpc_id: "vpc-2".into(),
+            instance_id: "lb-2".into(),
+            port: 8443,
+            vpc_target_host_name: "h".into(),
+        });
+        let record = Record {
+            intent: Some(moved.clone()),
+            ..pending("r")
+        };
+        let back = entries(&parse(encode(&record).as_bytes()).records);
+        assert_eq!(back[0].intent, moved);
+        assert_eq!(
+            back[0].intent.target.as_ref().unwrap().to_string(),
+            "vpc-2/lb-2:8443 (host h)"
+        );
+        // A removal's record has no target field at all (older journals read the same).
+        assert!(!encode(&pending("p")).contains("\"target\""));
+    }
+
+    #[test]
     fn a_flipped_byte_is_damage_not_a_record() {
         let mut bytes = encode(&Record::outcome("a", State::Done, Detail::default())).into_bytes();
         let at = bytes.len() - 10;

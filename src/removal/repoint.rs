@@ -954,3 +954,117 @@ pub async fn restore(
         Ok(Outcome::Held)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(backend: Option<&str>) -> LiveUser {
+        LiveUser {
+            api: ApiStage {
+                api_id: "api-1".into(),
+                api_name: "getOrder".into(),
+                group_id: "grp-1".into(),
+                stage: "PRE".into(),
+            },
+            backend_id: backend.map(Into::into),
+            backend_name: String::new(),
+        }
+    }
+
+    fn target() -> Target {
+        Target {
+            vpc_id: "vpc-1".into(),
+            instance_id: "lb-new".into(),
+            port: 80,
+            vpc_target_host_name: String::new(),
+        }
+    }
+
+    fn said(status: &str, error: &str) -> ApiTaskResult {
+        ApiTaskResult {
+            api: user(None).api,
+            status: status.into(),
+            error: error.into(),
+        }
+    }
+
+    fn at(instance: &str) -> Read {
+        Ok(Some(("vpc-1".into(), instance.into(), 80)))
+    }
+
+    #[test]
+    fn only_a_read_on_the_target_is_updated_whatever_the_service_said() {
+        let check = judge(
+            &user(None),
+            &target(),
+            Some(&said("FAILED", "x")),
+            at("lb-new"),
+            false,
+        );
+        assert_eq!(check.result, CheckResult::Updated);
+        let check = judge(
+            &user(None),
+            &target(),
+            Some(&said("SUCCESS", "")),
+            at("lb-old"),
+            false,
+        );
+        assert_eq!(check.result, CheckResult::NotVerified, "{check:?}");
+        assert!(
+            check.note.contains("still routes to vpc-1/lb-old:80"),
+            "{}",
+            check.note
+        );
+    }
+
+    #[test]
+    fn a_failure_keeps_the_service_message_and_what_the_read_showed() {
+        let check = judge(
+            &user(None),
+            &target(),
+            Some(&said("Failed", "quota")),
+            at("lb-old"),
+            false,
+        );
+        assert_eq!(check.result, CheckResult::Failed);
+        assert_eq!(check.service_message, "quota");
+        assert!(check.note.contains("lb-old"), "{}", check.note);
+    }
+
+    #[test]
+    fn an_unknown_status_at_the_timeout_and_a_failed_read_are_not_verified() {
+        let running = said("QUEUED (still running when grantguard stopped waiting)", "");
+        let check = judge(&user(None), &target(), Some(&running), at("lb-old"), true);
+        assert_eq!(check.result, CheckResult::NotVerified);
+        assert!(check.note.contains("still running"), "{}", check.note);
+        let check = judge(
+            &user(None),
+            &target(),
+            None,
+            Err("Forbidden.RAM".into()),
+            false,
+        );
+        assert_eq!(check.result, CheckResult::NotVerified);
+        assert!(
+            check
+                .note
+                .contains("reading its deployed definition failed"),
+            "{}",
+            check.note
+        );
+    }
+
+    #[test]
+    fn a_backend_model_left_alone_says_the_service_does_not_promise_it() {
+        let check = judge(&user(Some("be-1")), &target(), None, at("lb-old"), false);
+        assert_eq!(check.result, CheckResult::NotVerified);
+        assert!(
+            check
+                .note
+                .contains("does not promise to update backend models"),
+            "{}",
+            check.note
+        );
+    }
+}
