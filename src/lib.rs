@@ -33,6 +33,7 @@ pub mod selection;
 pub mod session;
 pub mod settings;
 pub mod shell;
+pub mod terraform;
 pub mod verdict;
 
 pub use commands::run;
