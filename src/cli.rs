@@ -287,6 +287,10 @@ pub struct AuditArgs {
     /// unchanged, and keep this audit there (incremental re-audit)
     #[arg(long, value_name = "DIR", conflicts_with = "inventory")]
     pub cache: Option<PathBuf>,
+    /// Terraform state file, `terraform show -json` output, or folder of .tf files, read
+    /// offline; repeatable [default: terraform from the config file]
+    #[arg(long, value_name = "PATH")]
+    pub terraform: Vec<PathBuf>,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -561,6 +565,10 @@ pub struct RemoveArgs {
     /// Write the result to a file instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Terraform state file, `terraform show -json` output, or folder of .tf files, read
+    /// offline; repeatable [default: terraform from the config file]
+    #[arg(long, value_name = "PATH")]
+    pub terraform: Vec<PathBuf>,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -616,6 +624,10 @@ pub struct RepointArgs {
     /// Write the result to a file instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Terraform state file, `terraform show -json` output, or folder of .tf files, read
+    /// offline; repeatable [default: terraform from the config file]
+    #[arg(long, value_name = "PATH")]
+    pub terraform: Vec<PathBuf>,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,

@@ -12,10 +12,11 @@
 //!                 "justification": "old versions are never rolled back to"}],
 //!   "max_inventory_age": "24h",
 //!   "region": "cn-hangzhou", "profile": "audit", "qps": 5, "min_severity": "warn",
-//!   "attempt_timeout": "30s", "idle_timeout": "10s", "connect_timeout": "5s" }
+//!   "attempt_timeout": "30s", "idle_timeout": "10s", "connect_timeout": "5s",
+//!   "terraform": ["infra", "infra/terraform.tfstate"] }
 //! ```
 //!
-//! `region`, `profile`, `qps`, `min_severity` and the three timeouts are defaults: a flag (or
+//! `region`, `profile`, `qps`, `min_severity`, `terraform` and the three timeouts are defaults: a flag (or
 //! its environment variable) wins. `settings` reads the file, once per run, and decides.
 
 use crate::inventory::{ApiId, Grant};
@@ -81,6 +82,8 @@ pub struct Defaults {
     pub idle_timeout: Option<Duration>,
     /// Longest one attempt may take, when `--attempt-timeout` is not given.
     pub attempt_timeout: Option<Duration>,
+    /// Terraform inputs (paths relative to the working directory), when no `--terraform` is given.
+    pub terraform: Vec<std::path::PathBuf>,
 }
 
 // `qps` is an f64 but never NaN (parse refuses it), so equality is total.
@@ -120,6 +123,8 @@ struct File {
     idle_timeout: Option<String>,
     #[serde(default)]
     attempt_timeout: Option<String>,
+    #[serde(default)]
+    terraform: Vec<std::path::PathBuf>,
 }
 
 /// A suppression as written: the rule is an id or a name until [`Config::parse`] resolves it.
@@ -150,7 +155,7 @@ pub enum ConfigError {
     #[error("config is not valid: {message}")]
     #[diagnostic(
         code(grantguard::config::invalid),
-        help("the keys are severity, suppress, max_inventory_age, region, profile, qps, min_severity, connect_timeout, idle_timeout and attempt_timeout")
+        help("the keys are severity, suppress, max_inventory_age, region, profile, qps, min_severity, connect_timeout, idle_timeout, attempt_timeout and terraform")
     )]
     Invalid {
         /// What serde said.
@@ -436,6 +441,7 @@ impl Config {
                 connect_timeout: timeout("connect_timeout", file.connect_timeout)?,
                 idle_timeout: timeout("idle_timeout", file.idle_timeout)?,
                 attempt_timeout: timeout("attempt_timeout", file.attempt_timeout)?,
+                terraform: file.terraform,
             },
         })
     }

@@ -18,6 +18,7 @@ use crate::rules::Catalog;
 use crate::selection::Selector;
 use crate::session::walk_live;
 use crate::settings::DEFAULT_HISTORY_DEPTH;
+use crate::terraform::Terraform;
 use crate::verdict::{Report, RuleId};
 use crate::{Error, Outcome};
 use grantguard_sim as sim;
@@ -26,6 +27,39 @@ use std::path::Path;
 
 /// The example account `demo` serves.
 pub const DEMO_FIXTURE: &str = include_str!("../tests/fixtures/demo-account.json");
+
+/// The Terraform folder the demo audits with the account, as `--terraform demo-terraform`
+/// would read it: `(path inside the folder, text)`.
+pub const DEMO_TERRAFORM: &[(&str, &str)] = &[
+    (
+        "main.tf",
+        include_str!("../tests/fixtures/demo-terraform/main.tf"),
+    ),
+    (
+        "modules/billing/main.tf",
+        include_str!("../tests/fixtures/demo-terraform/modules/billing/main.tf"),
+    ),
+];
+/// The local state of [`DEMO_TERRAFORM`] (`terraform.tfstate` in the folder).
+pub const DEMO_TERRAFORM_STATE: &str =
+    include_str!("../tests/fixtures/demo-terraform/terraform.tfstate");
+
+/// What the demo's Terraform folder declares, read exactly as `--terraform` reads a folder.
+pub fn demo_terraform() -> Result<Terraform, Error> {
+    let folder = crate::terraform::Folder {
+        shown_as: "demo-terraform".into(),
+        files: DEMO_TERRAFORM
+            .iter()
+            .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
+            .collect(),
+    };
+    let mut terraform = crate::terraform::read_configuration(&folder)?;
+    terraform.extend(crate::terraform::read_state(
+        "demo-terraform/terraform.tfstate",
+        DEMO_TERRAFORM_STATE,
+    )?);
+    Ok(terraform)
+}
 
 /// A name no grant of the demo account has (one letter off `orders-slb-80`): GG301.
 pub const MISSING_NAME: &str = "orders-slb-8O";
@@ -45,6 +79,7 @@ What to try next:
   grantguard sim serve --fixture tests/fixtures/demo-account.json
                                           serve this account, then point --endpoint at it
   grantguard audit --name NAME            audit one grant of your own account (read-only)
+  grantguard audit --terraform infra/     with what your Terraform declares (docs/terraform.md)
 ";
 
 /// One extra audit of the demo's inventory, and what it found.
@@ -61,7 +96,11 @@ pub struct ExtraCheck {
 }
 
 /// The audits an unselected live audit cannot show, run over the demo's own `inventory`.
-pub fn more_checks(inventory: &Inventory, catalog: &Catalog) -> Result<Vec<ExtraCheck>, Error> {
+pub fn more_checks(
+    inventory: &Inventory,
+    terraform: &Terraform,
+    catalog: &Catalog,
+) -> Result<Vec<ExtraCheck>, Error> {
     let missing = Selector::Name(MISSING_NAME.to_owned());
     let shared = Selector::Name(SHARED_NAME.to_owned());
     let stale = Selector::Name(STALE_GRANT.to_owned());
@@ -80,13 +119,13 @@ pub fn more_checks(inventory: &Inventory, catalog: &Catalog) -> Result<Vec<Extra
             rule: RuleId::GG301,
             title: "a selector that matches no grant",
             command: format!("grantguard audit {missing}"),
-            report: audit(inventory, Some(&missing), &defaults, catalog),
+            report: audit(inventory, terraform, Some(&missing), &defaults, catalog),
         },
         ExtraCheck {
             rule: RuleId::GG302,
             title: "a name two grants share",
             command: format!("grantguard audit {shared}"),
-            report: audit(inventory, Some(&shared), &defaults, catalog),
+            report: audit(inventory, terraform, Some(&shared), &defaults, catalog),
         },
         ExtraCheck {
             rule: RuleId::GG202,
@@ -95,7 +134,7 @@ pub fn more_checks(inventory: &Inventory, catalog: &Catalog) -> Result<Vec<Extra
                 "grantguard scan --output demo-scan.json, then grantguard --config {} audit --inventory demo-scan.json {stale}",
                 "demo-grantguard.json"
             ),
-            report: audit(&saved, Some(&stale), &config, catalog),
+            report: audit(&saved, terraform, Some(&stale), &config, catalog),
         },
     ])
 }
@@ -181,9 +220,10 @@ pub(crate) async fn demo_command(
     drop(sim);
 
     let catalog = Catalog::builtin();
-    let report = audit(&inventory, None, &Config::default(), &catalog);
+    let terraform = demo_terraform()?;
+    let report = audit(&inventory, &terraform, None, &Config::default(), &catalog);
     let extra = match args.format {
-        ReportFormat::Human => more_checks(&inventory, &catalog)?,
+        ReportFormat::Human => more_checks(&inventory, &terraform, &catalog)?,
         _ => Vec::new(),
     };
     let options = RenderOptions {
@@ -220,6 +260,8 @@ async fn repoint_demo(client: Client, region: RegionId) -> Result<Outcome, Error
         region,
         config: Config::default(),
         catalog: Catalog::builtin(),
+        // The repoint tour shows the protocol; the Terraform findings are the audit's.
+        terraform: Terraform::default(),
         walk: crate::inventory::walk::WalkOptions {
             history_depth: DEFAULT_HISTORY_DEPTH,
             progress: None,

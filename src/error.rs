@@ -27,6 +27,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Snapshot(#[from] crate::inventory::snapshot::SnapshotError),
+    /// A `--terraform` input cannot be read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Terraform(#[from] crate::terraform::TerraformError),
     /// The configuration file is invalid.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -323,7 +323,13 @@ mod tests {
             (gap.action.as_str(), gap.code.as_str()),
             ("DescribeVpcAccesses", "Forbidden.RAM")
         );
-        let reports = audit(&settled, None, &Config::default(), &Catalog::builtin());
+        let reports = audit(
+            &settled,
+            &Default::default(),
+            None,
+            &Config::default(),
+            &Catalog::builtin(),
+        );
         let failed = &reports[1].report;
         assert!(!failed.complete && failed.grants.is_empty());
         assert_eq!(failed.region.as_str(), "cn-shanghai");
@@ -377,6 +383,7 @@ mod tests {
         let name = regions[0].inventory.grants[0].name.clone();
         let found = audit(
             &regions,
+            &Default::default(),
             Some(&Selector::Name(name)),
             &Config::default(),
             &Catalog::builtin(),
@@ -389,6 +396,7 @@ mod tests {
             .all(|f| f.rule != RuleId::GG301));
         let missing = audit(
             &regions,
+            &Default::default(),
             Some(&Selector::Name("nope".into())),
             &Config::default(),
             &Catalog::builtin(),

@@ -250,6 +250,7 @@ pub struct RegionReport {
 /// one region, so GG301 (no such grant) is kept only when no region holds a selected grant.
 pub fn audit_each_region(
     regions: &[regions::RegionInventory],
+    terraform: &crate::terraform::Terraform,
     selector: Option<&Selector>,
     config: &Config,
     catalog: &Catalog,
@@ -260,6 +261,7 @@ pub fn audit_each_region(
             // A failed region has no grant to select; its gap is the whole story.
             report: rules::audit(
                 &region.inventory,
+                terraform,
                 selector.filter(|_| !region.failed),
                 config,
                 catalog,

@@ -290,6 +290,24 @@ impl Settings {
         })
     }
 
+    /// The Terraform inputs of a run: the `--terraform` flags when given, else the config
+    /// file's `terraform` list.
+    pub fn terraform(&self, flags: &[std::path::PathBuf]) -> Setting<Vec<std::path::PathBuf>> {
+        match (flags, &self.config.defaults.terraform) {
+            ([], paths) if !paths.is_empty() => Setting::new(paths.clone(), Source::ConfigFile),
+            ([], _) => Setting::new(Vec::new(), Source::Default),
+            (flags, _) => Setting::new(flags.to_vec(), Source::Flag("--terraform")),
+        }
+    }
+
+    /// What the Terraform inputs of a run declare; nothing without any.
+    pub fn load_terraform(
+        &self,
+        flags: &[std::path::PathBuf],
+    ) -> Result<crate::terraform::Terraform, Error> {
+        Ok(crate::terraform::load(&self.terraform(flags).value)?)
+    }
+
     /// The same settings for one `region` (a region of `--region ID,ID`, or the fallback
     /// `--region all` asks DescribeRegions through).
     pub fn for_region(&self, region: Setting<String>) -> Settings {

@@ -69,9 +69,10 @@ pub(crate) async fn audit_command(
         given,
     };
     let settings = Settings::load(&flags, &catalog)?;
+    let terraform = settings.load_terraform(&args.terraform)?;
     if args.inventory.is_none() {
         if let Some(wanted) = regions::wanted(account.region.as_deref())? {
-            return audit_regions(&settings, output, args, wanted, &catalog).await;
+            return audit_regions(&settings, output, args, wanted, &catalog, &terraform).await;
         }
     }
     let inventory = match (&args.cache, &args.inventory) {
@@ -85,6 +86,7 @@ pub(crate) async fn audit_command(
     };
     let report = audit(
         &inventory,
+        &terraform,
         selector_of(&args.selector).as_ref(),
         &settings.config,
         &catalog,
@@ -112,6 +114,7 @@ pub(crate) async fn audit_regions(
     args: cli::AuditArgs,
     wanted: regions::Wanted,
     catalog: &Catalog,
+    terraform: &crate::terraform::Terraform,
 ) -> Result<Outcome, Error> {
     let clients = connect_regions(settings, wanted).await?;
     let settled = walk_regions(
@@ -123,6 +126,7 @@ pub(crate) async fn audit_regions(
     .await?;
     let audited = audit_each_region(
         &settled,
+        terraform,
         selector_of(&args.selector).as_ref(),
         &settings.config,
         catalog,
@@ -172,6 +176,7 @@ pub(crate) async fn graph_command(
         if selection.grants().next().is_none() {
             let report = audit(
                 &inventory,
+                &crate::terraform::Terraform::default(),
                 Some(selector),
                 &crate::config::Config::default(),
                 &Catalog::builtin(),

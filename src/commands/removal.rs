@@ -23,7 +23,15 @@ pub(crate) async fn remove_command(
     if let Some(path) = &args.output {
         crate::output::check_writable(path)?;
     }
-    let context = context(account, given, output, &args.walk, args.output.is_none()).await?;
+    let context = context(
+        account,
+        given,
+        output,
+        &args.walk,
+        &args.terraform,
+        args.output.is_none(),
+    )
+    .await?;
     Ok(removal::remove_command(&context, request_of(&args)).await?)
 }
 
@@ -34,17 +42,21 @@ async fn context(
     given: &Given,
     output: &OutputArgs,
     walk: &WalkArgs,
+    terraform: &[std::path::PathBuf],
     to_stdout: bool,
 ) -> Result<removal::Context, Error> {
     interrupt::install();
     let catalog = Catalog::builtin();
     let settings = Settings::load(&flags(account, walk, given), &catalog)?;
+    // Terraform is read before any call: a damaged file costs no API calls.
+    let terraform = settings.load_terraform(terraform)?;
     let (client, region) = connect(&settings).await?;
     Ok(removal::Context {
         client,
         region,
         config: settings.config,
         catalog,
+        terraform,
         walk: WalkOptions {
             history_depth: settings.history_depth,
             progress: None,
@@ -102,7 +114,15 @@ pub(crate) async fn repoint_command(
     if let Some(path) = &args.output {
         crate::output::check_writable(path)?;
     }
-    let context = context(account, given, output, &args.walk, args.output.is_none()).await?;
+    let context = context(
+        account,
+        given,
+        output,
+        &args.walk,
+        &args.terraform,
+        args.output.is_none(),
+    )
+    .await?;
     let selector = match (&args.name, &args.vpc_access_id) {
         (Some(name), _) => Selector::Name(name.clone()),
         (None, Some(id)) => Selector::Id(VpcAccessId::from(id.as_str())),

@@ -19,6 +19,7 @@ use crate::inventory::{
     ApiDraft, ApiId, ApiIdentity, ApiRef, Backend, BackendId, BackendUser, Deployment, Gap, Grant,
     GroupId, HistoricalVersion, IndexedUse, Inventory, RegionId, Route, Stage, VpcAccessId, VpcRef,
 };
+use crate::terraform::Terraform;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -440,7 +441,16 @@ pub struct Graph<'a> {
     models: Vec<OnceLock<Vec<ModelUse<'a>>>>,
     /// Grant positions per (VpcId, InstanceId, Port) held by more than one grant.
     shared_tuples: HashMap<Tuple<'a>, Vec<usize>>,
+    /// What Terraform declares beside the account (nothing unless `--terraform` is given).
+    terraform: &'a Terraform,
 }
+
+/// The Terraform input of a graph built without one.
+static NO_TERRAFORM: Terraform = Terraform {
+    grants: Vec::new(),
+    apis: Vec::new(),
+    unresolved: Vec::new(),
+};
 
 /// Builds the graph of `inventory`, borrowing from it.
 pub fn build(inventory: &Inventory) -> Graph<'_> {
@@ -531,6 +541,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         usages: (0..grant_count).map(|_| OnceLock::new()).collect(),
         models: (0..grant_count).map(|_| OnceLock::new()).collect(),
         shared_tuples,
+        terraform: &NO_TERRAFORM,
     }
 }
 
@@ -744,6 +755,17 @@ impl<'a> Builder<'a> {
 }
 
 impl<'a> Graph<'a> {
+    /// The same graph, with what Terraform declares beside the account.
+    pub fn with_terraform(mut self, terraform: &'a Terraform) -> Graph<'a> {
+        self.terraform = terraform;
+        self
+    }
+
+    /// What Terraform declares (empty unless [`Graph::with_terraform`] gave it).
+    pub fn terraform(&self) -> &'a Terraform {
+        self.terraform
+    }
+
     /// The grants of the inventory, in inventory order.
     pub fn grants(&self) -> &'a [Grant] {
         self.grant_list

@@ -41,6 +41,8 @@ pub struct Context {
     pub config: Config,
     /// The rule catalog.
     pub catalog: Catalog,
+    /// What Terraform declares (`--terraform`), audited with the account.
+    pub terraform: crate::terraform::Terraform,
     /// Walk options for the fresh audits.
     pub walk: WalkOptions,
     /// Colour in printed reports (never when the result goes to a file).
@@ -742,7 +744,13 @@ async fn all_safe(
         max,
     } = batch;
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
-    let overview = crate::rules::audit(&inventory, None, &ctx.config, &ctx.catalog);
+    let overview = crate::rules::audit(
+        &inventory,
+        &ctx.terraform,
+        None,
+        &ctx.config,
+        &ctx.catalog,
+    );
     // Each grant is audited from the newest live inventory: this walk for the first, then
     // the previous grant's re-check (itself an incremental re-walk), never a full walk again.
     let mut latest = Some(inventory);

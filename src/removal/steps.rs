@@ -166,7 +166,13 @@ pub async fn resolve(ctx: &Context, selector: &Selector) -> Result<Resolved, Sto
     // GG301 and GG302 come from the rule catalog, so the refusal reads like any audit.
     let mut inventory = Inventory::new(ctx.region.clone());
     inventory.grants = grants;
-    let report = crate::rules::audit(&inventory, Some(selector), &ctx.config, &ctx.catalog);
+    let report = crate::rules::audit(
+        &inventory,
+        &ctx.terraform,
+        Some(selector),
+        &ctx.config,
+        &ctx.catalog,
+    );
     Err(Stop::Refused(Refusal::Unresolved(Box::new(report))))
 }
 
@@ -194,7 +200,13 @@ pub fn audit_from(
     inventory: Inventory,
 ) -> Result<Audited, Stop> {
     let selector = Selector::Id(resolved.grant.id.clone());
-    let report = crate::rules::audit(&inventory, Some(&selector), &ctx.config, &ctx.catalog);
+    let report = crate::rules::audit(
+        &inventory,
+        &ctx.terraform,
+        Some(&selector),
+        &ctx.config,
+        &ctx.catalog,
+    );
     let found = report
         .grants
         .iter()
@@ -1124,6 +1136,7 @@ pub async fn recheck(
     let grant = audited.grant().clone();
     let report = crate::rules::audit(
         &fresh,
+        &ctx.terraform,
         Some(&Selector::Id(grant.id.clone())),
         &ctx.config,
         &ctx.catalog,
@@ -1616,6 +1629,7 @@ mod tests {
         let selector = Selector::Id("apv-9".into());
         let report = crate::rules::audit(
             inventory,
+            &Default::default(),
             Some(&selector),
             &Config::default(),
             &Catalog::builtin(),

@@ -26,6 +26,9 @@ impl fmt::Debug for FindingDiagnostic<'_> {
 impl fmt::Display for FindingDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.finding.message)?;
+        if let Some(source) = &self.finding.source {
+            write!(f, "\nat: {source}")?;
+        }
         if self.finding.path.len() > 1 {
             write!(f, "\npath: {}", self.finding.path_joined(" ← "))?;
         }

@@ -3,7 +3,7 @@
 //! cannot drift (the tests below check all three). In: the embedded files. Out: a [`Catalog`]
 //! of [`RuleDoc`]s and checks. It never reads the disk.
 
-use super::{identity, scan, usage, Freshness, Hit};
+use super::{iac, identity, scan, usage, Freshness, Hit};
 use crate::graph::Graph;
 use crate::selection::Selection;
 use crate::verdict::{RuleDoc, RuleId};
@@ -38,6 +38,10 @@ const RULES: &[(RuleId, &str, Check)] = &[
     rule!(GG304, identity::dangling_reference),
     rule!(GG305, identity::shared_tuple),
     rule!(GG306, identity::near_match_reference),
+    rule!(GG401, iac::managed_by_terraform),
+    rule!(GG402, iac::terraform_declares_user),
+    rule!(GG403, iac::terraform_drift),
+    rule!(GG404, iac::terraform_unresolved),
 ];
 
 /// A rule: its document and its check.

@@ -158,6 +158,7 @@ pub fn near_match_reference<'g>(
                 user: Some(near.user),
                 path,
                 message,
+                source: None,
             }
         })
         .collect()

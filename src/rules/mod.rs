@@ -6,6 +6,7 @@
 //! in through [`AuditContext`].
 
 pub mod catalog;
+pub mod iac;
 pub mod identity;
 pub mod scan;
 pub mod usage;
@@ -16,6 +17,7 @@ use crate::config::Config;
 use crate::graph::{Graph, Step, Usage, User};
 use crate::inventory::{Grant, VpcAccessId};
 use crate::selection::Selection;
+use crate::terraform::{SourceLine, Terraform};
 use crate::verdict::{Finding, GrantReport, PathStep, Report, Severity, Summary, Verdict};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +50,8 @@ pub struct Hit<'a> {
     pub path: Vec<Step<'a>>,
     /// What was found, in one sentence.
     pub message: String,
+    /// The Terraform file and line it is about, when it is about one.
+    pub source: Option<SourceLine>,
 }
 
 impl<'a> Hit<'a> {
@@ -58,6 +62,7 @@ impl<'a> Hit<'a> {
             user: Some(usage.user.clone()),
             path: usage.path(),
             message,
+            source: None,
         }
     }
 
@@ -68,6 +73,7 @@ impl<'a> Hit<'a> {
             user: None,
             path: vec![Step::Grant(grant)],
             message,
+            source: None,
         }
     }
 
@@ -78,7 +84,14 @@ impl<'a> Hit<'a> {
             user,
             path,
             message,
+            source: None,
         }
+    }
+
+    /// The same hit, about the Terraform declaration at `source`.
+    pub fn at(mut self, source: &SourceLine) -> Hit<'a> {
+        self.source = Some(source.clone());
+        self
     }
 }
 
@@ -91,15 +104,16 @@ pub(crate) fn dormant_note(dormant: bool) -> &'static str {
     }
 }
 
-/// The audit of an inventory: its graph, the selected grants, every rule, the verdicts —
-/// with the config and selector the user gave, judged as of now.
+/// The audit of an inventory (and what Terraform declares): its graph, the selected grants,
+/// every rule, the verdicts — with the config and selector the user gave, judged as of now.
 pub fn audit(
     inventory: &crate::inventory::Inventory,
+    terraform: &Terraform,
     selector: Option<&crate::selection::Selector>,
     config: &Config,
     catalog: &Catalog,
 ) -> Report {
-    let graph = crate::graph::build(inventory);
+    let graph = crate::graph::build(inventory).with_terraform(terraform);
     let selection = Selection::resolve(selector, &inventory.grants);
     evaluate(
         &graph,
@@ -252,6 +266,7 @@ fn finding(
     let mut message = hit.message;
     message.shrink_to_fit();
     Finding {
+        source: hit.source,
         rule: rule.doc.id,
         rule_name: Arc::clone(&rule.name),
         severity,

@@ -87,6 +87,8 @@ pub struct Finding {
     pub path: Vec<PathStep>,
     /// The justification, when the config suppressed the finding.
     pub suppressed: Option<String>,
+    /// The Terraform file and line the finding is about, when it is about one.
+    pub source: Option<crate::terraform::SourceLine>,
 }
 
 impl Finding {

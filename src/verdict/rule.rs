@@ -92,6 +92,14 @@ rule_ids! {
     GG305,
     /// GG306 near-match-reference (coverage)
     GG306,
+    /// GG401 managed-by-terraform
+    GG401,
+    /// GG402 terraform-declares-user
+    GG402,
+    /// GG403 terraform-drift
+    GG403,
+    /// GG404 terraform-unresolved
+    GG404,
 }
 
 impl RuleId {
