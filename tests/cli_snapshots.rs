@@ -145,6 +145,72 @@ fn demo_sarif_validates_against_the_oasis_schema() {
     assert!(rules.iter().all(|r| r["help"]["text"].as_str().is_some()));
 }
 
+/// What GitHub code scanning requires of an upload beyond the OASIS schema: every result has
+/// a location whose artifact URI is a repository-relative path, at most 10 locations, rule ids
+/// and fingerprints stable across runs, and rules with help text and a `security-severity`.
+#[test]
+fn demo_sarif_is_what_github_code_scanning_accepts() {
+    let first: Value = serde_json::from_slice(&demo("sarif").stdout).unwrap();
+    let second: Value = serde_json::from_slice(&demo("sarif").stdout).unwrap();
+    let results = |log: &Value| log["runs"][0]["results"].as_array().unwrap().clone();
+    let mut on_terraform_lines = 0;
+    for result in results(&first) {
+        let locations = result["locations"].as_array().expect("locations");
+        assert!((1..=10).contains(&locations.len()), "{result:#}");
+        let physical = &locations[0]["physicalLocation"];
+        let uri = physical["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no artifact URI: {result:#}"));
+        assert!(
+            !uri.is_empty() && !uri.starts_with('/') && !uri.contains("://") && !uri.contains(".."),
+            "{uri} is not repository-relative"
+        );
+        assert!(!uri.contains(' '), "{uri} is not URI-encoded");
+        if uri.ends_with(".tf") {
+            assert!(physical["region"]["startLine"].as_u64().is_some_and(|l| l >= 1));
+            on_terraform_lines += 1;
+        } else {
+            assert!(uri.starts_with(".grantguard/cn-hangzhou/"), "{uri}");
+        }
+        let logical = locations[0]["logicalLocations"].as_array().unwrap();
+        if let Some(api) = logical.iter().find(|l| l["kind"] == "function") {
+            assert!(!api["name"].as_str().unwrap().is_empty());
+            let group = logical.iter().find(|l| l["kind"] == "namespace").unwrap();
+            assert_ne!(
+                group["name"],
+                group["fullyQualifiedName"].as_str().unwrap().trim_start_matches("group/"),
+                "the group's name, not its id"
+            );
+        }
+    }
+    assert!(on_terraform_lines >= 2, "GG401/GG402 point at the .tf lines");
+    let identity = |log: &Value| -> Vec<(String, String, String)> {
+        results(log)
+            .iter()
+            .map(|r| {
+                (
+                    r["ruleId"].as_str().unwrap().to_owned(),
+                    r["partialFingerprints"]["grantguard/v1"].as_str().unwrap().to_owned(),
+                    r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(identity(&first), identity(&second), "stable across runs");
+    for rule in first["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap() {
+        assert!(rule["help"]["text"].as_str().is_some_and(|t| !t.is_empty()));
+        let score: f64 = rule["properties"]["security-severity"]
+            .as_str()
+            .expect("security-severity is a string")
+            .parse()
+            .expect("a number");
+        assert!((0.0..=10.0).contains(&score), "{rule:#}");
+    }
+}
+
 #[test]
 fn graph_of_the_demo_account_in_dot_and_mermaid() {
     let sim = start("demo-account.json");

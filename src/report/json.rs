@@ -1,6 +1,6 @@
 //! The JSON report, `grantguard.report/v1` (docs/architecture.md "JSON report"): the fields other tools
 //! read, exactly as the contract spells them, plus extras (generated_at, taken_at, digest,
-//! path, user, suppressed, top-level findings). In: a report. Out: one pretty JSON document.
+//! path, user, suppressed, source, top-level findings). In: a report. Out: one pretty JSON document.
 
 use crate::verdict::{Finding, Report, RuleId, Severity, Summary, Verdict};
 use serde::Serialize;
@@ -79,6 +79,15 @@ struct FindingView<'a> {
     path: PathView<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceView<'a>>,
+}
+
+/// Where a finding about a Terraform declaration is written.
+#[derive(Serialize)]
+struct SourceView<'a> {
+    file: &'a str,
+    line: Option<u32>,
 }
 
 /// The user as text, written straight into the document.
@@ -113,6 +122,10 @@ fn finding(f: &Finding) -> FindingView<'_> {
         user: f.user().map(UserText),
         path: PathView(f),
         suppressed: f.suppressed.as_deref(),
+        source: f.source.as_ref().map(|s| SourceView {
+            file: &s.file,
+            line: s.line,
+        }),
     }
 }
 

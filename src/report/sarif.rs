@@ -1,15 +1,89 @@
-//! SARIF 2.1.0 for change-review tools: one run, the rule catalog as `tool.driver.rules` with
-//! help text, one result per finding with its level, logical locations (grant, group, API,
-//! stage) and a partial fingerprint that is stable across runs. In: a report. Out: JSON.
+//! SARIF 2.1.0 for change-review tools and GitHub code scanning: one run, the rule catalog as
+//! `tool.driver.rules` with help text and a `security-severity`, one result per finding with
+//! its level, one physical location, logical locations (grant, group and API by name, stage)
+//! and a partial fingerprint that is stable across runs. In: a report. Out: JSON.
+//!
+//! Code scanning refuses a result without `physicalLocation.artifactLocation.uri`. A finding
+//! about a Terraform declaration points at its file and line; any other finding points at a
+//! stable path of its own grant, `.grantguard/REGION/grants/NAME` (docs/sarif.md), so alerts
+//! group per grant and are matched across runs.
 
 use crate::inventory::Grant;
 use crate::verdict::{Finding, Report, Severity};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io;
 
 /// The SARIF schema the output follows.
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// The folder of the stable paths of findings outside any Terraform file.
+pub const STABLE_ROOT: &str = ".grantguard";
+
+/// What a path segment keeps as is: RFC 3986 unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The stable, repository-relative path of a finding's grant: `.grantguard/REGION/grants/NAME`
+/// (`NAME~ID` when another audited grant has the same name), or `.grantguard/REGION/account`
+/// for a finding about no single grant.
+pub fn stable_path(report: &Report, grant: Option<&Grant>) -> String {
+    let region = utf8_percent_encode(report.region.as_str(), SEGMENT);
+    let Some(grant) = grant else {
+        return format!("{STABLE_ROOT}/{region}/account");
+    };
+    let shared = report
+        .grants
+        .iter()
+        .filter(|g| g.grant.name == grant.name)
+        .count()
+        > 1;
+    let name = utf8_percent_encode(&grant.name, SEGMENT);
+    if shared {
+        let id = utf8_percent_encode(grant.id.as_str(), SEGMENT);
+        format!("{STABLE_ROOT}/{region}/grants/{name}~{id}")
+    } else {
+        format!("{STABLE_ROOT}/{region}/grants/{name}")
+    }
+}
+
+/// The finding's physical location: the Terraform file and line when the finding is about a
+/// declaration in a repository-relative file, else its grant's stable path.
+fn physical_location(report: &Report, finding: &Finding, grant: Option<&Grant>) -> Value {
+    if let Some(source) = &finding.source {
+        let relative = !source.file.starts_with('/')
+            && !source.file.split('/').any(|part| part == "..")
+            && !source.file.contains(':');
+        if let (Some(line), true) = (source.line, relative) {
+            let uri: Vec<String> = source
+                .file
+                .split('/')
+                .map(|part| utf8_percent_encode(part, SEGMENT).to_string())
+                .collect();
+            return json!({
+                "artifactLocation": {"uri": uri.join("/"), "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": line}
+            });
+        }
+    }
+    json!({
+        "artifactLocation": {"uri": stable_path(report, grant), "uriBaseId": "%SRCROOT%"}
+    })
+}
+
+/// The `security-severity` code scanning ranks alerts by (9.0 and up critical, 7.0 high, 4.0
+/// medium, below low): a deny finding breaks traffic, a warning breaks it later.
+fn security_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Deny => "8.0",
+        Severity::Warn => "5.0",
+        Severity::Info => "2.0",
+    }
+}
 
 fn level(severity: Severity) -> &'static str {
     match severity {
@@ -67,13 +141,15 @@ fn result(
             "kind": "resource"
         }));
     }
-    if let Some(group) = finding.group_id() {
-        locations.push(json!({"name": group, "fullyQualifiedName": format!("group/{group}"), "kind": "namespace"}));
-    }
-    if let Some(api) = finding.api_id() {
-        locations.push(
-            json!({"name": api, "fullyQualifiedName": format!("api/{api}"), "kind": "function"}),
-        );
+    if let Some(api) = finding.subject.as_ref().and_then(|s| s.api.as_deref()) {
+        let (group, id) = (&api.group_id, &api.api_id);
+        locations.push(json!({"name": api.group_name, "fullyQualifiedName": format!("group/{group}"), "kind": "namespace"}));
+        locations.push(json!({
+            "name": api.api_name,
+            "fullyQualifiedName": format!("api/{id}"),
+            "decoratedName": format!("{}/{} ({} {})", api.group_name, api.api_name, api.method, api.path),
+            "kind": "function"
+        }));
     }
     if let Some(stage) = finding.stage() {
         locations.push(json!({"name": stage.as_str(), "fullyQualifiedName": format!("stage/{stage}"), "kind": "module"}));
@@ -87,7 +163,10 @@ fn result(
         "ruleId": finding.rule,
         "level": level(finding.severity),
         "message": {"text": text},
-        "locations": [{"logicalLocations": locations}],
+        "locations": [{
+            "physicalLocation": physical_location(report, finding, grant),
+            "logicalLocations": locations
+        }],
         "partialFingerprints": {"grantguard/v1": fingerprint(finding, grant, region)},
         "properties": {"severity": finding.severity.as_str()}
     });
@@ -175,7 +254,11 @@ fn write_log(
                 "shortDescription": {"text": rule.summary},
                 "fullDescription": {"text": rule.section("What it finds").unwrap_or(&rule.summary)},
                 "help": {"text": rule.help(), "markdown": rule.explanation},
-                "defaultConfiguration": {"level": level(rule.default_severity)}
+                "defaultConfiguration": {"level": level(rule.default_severity)},
+                "properties": {
+                    "security-severity": security_severity(rule.default_severity),
+                    "tags": ["security"]
+                }
             })
         })
         .collect();
