@@ -598,6 +598,7 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
         Refusal::NotSafe(report) => {
             print_report(ctx, sink, report);
             sink.say("removal refused: the verdict is not safe; nothing was removed (override only with --force --reason TEXT)\n");
+            say_terraform_owner(ctx, sink, report);
         }
         Refusal::Warnings(_) => {
             let report = refusal.report();
@@ -606,6 +607,7 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
                 "removal refused: {}; nothing was removed.\n  Review the warnings above. To remove anyway, pass --accept-warnings (the journal records them);\n  to accept a rule for good, change its severity or suppress it with a justification in grantguard.json.\n",
                 refusal.why()
             ));
+            say_terraform_owner(ctx, sink, report);
         }
         Refusal::PlanMismatch(why, _) | Refusal::Target(why, _) => {
             sink.say(&format!("removal refused: {why}; nothing was removed\n"))
@@ -615,6 +617,27 @@ fn print_refusal(ctx: &Context, sink: &mut Sink, refusal: &Refusal) {
             "removal {}; nothing was removed (journaled as not-removed, entry {})\n  re-check: {} calls, {} definitions reused, {:.1} ms\n",
             aborted.why, aborted.id, aborted.recheck.calls, aborted.recheck.reused, aborted.recheck.ms
         )),
+    }
+}
+
+/// For a refused grant that Terraform manages (GG401): the resource to delete instead, since
+/// a removal here is undone by the next `terraform apply`.
+fn say_terraform_owner(ctx: &Context, sink: &mut Sink, report: &crate::verdict::Report) {
+    for audited in &report.grants {
+        let declarations = ctx.terraform.grants_declaring(&audited.grant);
+        let mut addresses: Vec<String> = declarations
+            .iter()
+            .map(|(d, _)| format!("{} ({})", d.address, d.source))
+            .collect();
+        addresses.dedup();
+        if addresses.is_empty() {
+            continue;
+        }
+        sink.say(&format!(
+            "  Terraform manages {}: delete {} and run `terraform apply` instead.\n",
+            audited.grant.name,
+            addresses.join(" and ")
+        ));
     }
 }
 
