@@ -1,5 +1,5 @@
 //! Graph → findings. Each rule is a data file in `rules/` plus one function named after it
-//! (usage.rs: GG1xx, scan.rs: GG2xx, identity.rs: GG3xx). A check returns [`Hit`]s; the
+//! (usage.rs: GG1xx, scan.rs: GG2xx, identity.rs: GG3xx, iac.rs: GG4xx). A check returns [`Hit`]s; the
 //! catalog adds id and severity, the config may raise, lower (never a coverage rule below
 //! deny) or suppress, and [`evaluate`] turns it all into the `verdict` types: a [`Report`]
 //! with one verdict per selected grant. Nothing here prints, reads the clock or touches the network: `now` comes
