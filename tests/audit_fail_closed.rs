@@ -225,8 +225,13 @@ fn audit_in_process(sim: &TestSim) -> (Value, grantguard::client::Stats) {
         )
         .await
         .unwrap();
-        let report =
-            grantguard::rules::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+        let report = grantguard::rules::audit(
+            &inventory,
+            &Default::default(),
+            None,
+            &Config::default(),
+            &Catalog::builtin(),
+        );
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         (serde_json::from_slice(&out).unwrap(), client.stats())

@@ -167,7 +167,9 @@ fn demo_sarif_is_what_github_code_scanning_accepts() {
         );
         assert!(!uri.contains(' '), "{uri} is not URI-encoded");
         if uri.ends_with(".tf") {
-            assert!(physical["region"]["startLine"].as_u64().is_some_and(|l| l >= 1));
+            assert!(physical["region"]["startLine"]
+                .as_u64()
+                .is_some_and(|l| l >= 1));
             on_terraform_lines += 1;
         } else {
             assert!(uri.starts_with(".grantguard/cn-hangzhou/"), "{uri}");
@@ -178,19 +180,28 @@ fn demo_sarif_is_what_github_code_scanning_accepts() {
             let group = logical.iter().find(|l| l["kind"] == "namespace").unwrap();
             assert_ne!(
                 group["name"],
-                group["fullyQualifiedName"].as_str().unwrap().trim_start_matches("group/"),
+                group["fullyQualifiedName"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("group/"),
                 "the group's name, not its id"
             );
         }
     }
-    assert!(on_terraform_lines >= 2, "GG401/GG402 point at the .tf lines");
+    assert!(
+        on_terraform_lines >= 2,
+        "GG401/GG402 point at the .tf lines"
+    );
     let identity = |log: &Value| -> Vec<(String, String, String)> {
         results(log)
             .iter()
             .map(|r| {
                 (
                     r["ruleId"].as_str().unwrap().to_owned(),
-                    r["partialFingerprints"]["grantguard/v1"].as_str().unwrap().to_owned(),
+                    r["partialFingerprints"]["grantguard/v1"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
                     r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
                         .as_str()
                         .unwrap()
@@ -200,7 +211,10 @@ fn demo_sarif_is_what_github_code_scanning_accepts() {
             .collect()
     };
     assert_eq!(identity(&first), identity(&second), "stable across runs");
-    for rule in first["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap() {
+    for rule in first["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+    {
         assert!(rule["help"]["text"].as_str().is_some_and(|t| !t.is_empty()));
         let score: f64 = rule["properties"]["security-severity"]
             .as_str()

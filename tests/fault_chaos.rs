@@ -93,8 +93,13 @@ async fn audit(sim: &TestSim) -> (Option<Value>, u64) {
     )
     .await;
     let report = walked.ok().map(|inventory| {
-        let report =
-            grantguard::rules::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+        let report = grantguard::rules::audit(
+            &inventory,
+            &Default::default(),
+            None,
+            &Config::default(),
+            &Catalog::builtin(),
+        );
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         serde_json::from_slice(&out).unwrap()

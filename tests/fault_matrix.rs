@@ -101,8 +101,13 @@ fn audit_in_process(client: &Client) -> Result<Value, WalkError> {
             &WalkOptions::default(),
         )
         .await?;
-        let report =
-            grantguard::rules::audit(&inventory, None, &Config::default(), &Catalog::builtin());
+        let report = grantguard::rules::audit(
+            &inventory,
+            &Default::default(),
+            None,
+            &Config::default(),
+            &Catalog::builtin(),
+        );
         let mut out = Vec::new();
         report::render(&report, Format::Json, &mut out, RenderOptions::default()).unwrap();
         Ok(serde_json::from_slice(&out).unwrap())

@@ -38,7 +38,10 @@ fn findings(report: &Value, grant: Option<&str>, rule: &str) -> Vec<Value> {
             .collect(),
         None => report["findings"].as_array().unwrap().iter().collect(),
     };
-    all.into_iter().filter(|f| f["rule"] == rule).cloned().collect()
+    all.into_iter()
+        .filter(|f| f["rule"] == rule)
+        .cloned()
+        .collect()
 }
 
 /// Every GG4xx finding of the report, on any grant or none.
@@ -91,7 +94,10 @@ fn a_root_module_grant_and_published_api_fire_gg401_and_gg402_at_their_lines() {
         .map(str::to_owned)
         .collect();
     assert!(others.is_empty(), "{others:?}");
-    assert!(findings(&report, None, "GG403").is_empty(), "a configuration is not a state");
+    assert!(
+        findings(&report, None, "GG403").is_empty(),
+        "a configuration is not a state"
+    );
 }
 
 #[test]
@@ -129,7 +135,10 @@ fn a_for_each_instance_is_addressed_by_its_key() {
 #[test]
 fn a_variable_name_is_reported_unresolved_and_never_guessed_until_a_state_says() {
     let (code, report) = audit(&["variable-name"]);
-    assert!(findings(&report, Some(LEGACY), "GG401").is_empty(), "not guessed from the default");
+    assert!(
+        findings(&report, Some(LEGACY), "GG401").is_empty(),
+        "not guessed from the default"
+    );
     let unresolved = findings(&report, None, "GG404");
     assert_eq!(unresolved.len(), 1, "{report:#}");
     assert_eq!(unresolved[0]["severity"], "info");
@@ -139,7 +148,11 @@ fn a_variable_name_is_reported_unresolved_and_never_guessed_until_a_state_says()
         .contains("name = var.grant_name"));
     assert_eq!(unresolved[0]["source"]["line"], 10);
     assert_eq!(verdicts(&report)[LEGACY], "safe");
-    assert_eq!(code, Some(1), "other grants are blocked; GG404 alone holds nothing");
+    assert_eq!(
+        code,
+        Some(1),
+        "other grants are blocked; GG404 alone holds nothing"
+    );
 
     let (_, report) = audit(&["variable-name", "states/legacy.tfstate"]);
     let managed = findings(&report, Some(LEGACY), "GG401");
@@ -148,7 +161,10 @@ fn a_variable_name_is_reported_unresolved_and_never_guessed_until_a_state_says()
         managed[0]["source"],
         serde_json::json!({"file": "tests/fixtures/terraform/states/legacy.tfstate", "line": null})
     );
-    assert!(findings(&report, Some(LEGACY), "GG403").is_empty(), "state and account agree");
+    assert!(
+        findings(&report, Some(LEGACY), "GG403").is_empty(),
+        "state and account agree"
+    );
 }
 
 #[test]
@@ -159,7 +175,10 @@ fn a_drifted_state_fires_gg403_on_the_grant_and_for_the_missing_one() {
     assert!(drift[0]["message"].as_str().unwrap().contains(":8443"));
     let missing = findings(&report, None, "GG403");
     assert_eq!(missing.len(), 1);
-    assert!(missing[0]["message"].as_str().unwrap().contains("gone-slb-80"));
+    assert!(missing[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("gone-slb-80"));
     assert_eq!(verdicts(&report)[LEGACY], "safe", "drift is a warning");
 }
 
@@ -192,7 +211,13 @@ fn the_human_report_says_file_and_line() {
     let home = Home::new();
     let out = grantguard(&sim, &home)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["audit", "--name", LEGACY, "--terraform", "tests/fixtures/terraform/root-module"])
+        .args([
+            "audit",
+            "--name",
+            LEGACY,
+            "--terraform",
+            "tests/fixtures/terraform/root-module",
+        ])
         .output()
         .unwrap();
     let text = stdout(&out);
@@ -206,7 +231,10 @@ fn the_human_report_says_file_and_line() {
 #[test]
 fn damaged_terraform_input_is_a_clear_error_before_any_call() {
     for (path, says) in [
-        ("states/version-3.tfstate", "state format version 3; grantguard reads version 4"),
+        (
+            "states/version-3.tfstate",
+            "state format version 3; grantguard reads version 4",
+        ),
         ("broken", "broken/main.tf is not valid HCL"),
         ("empty", "holds no Terraform files"),
         ("no-such-folder", "cannot read Terraform input"),
@@ -215,18 +243,29 @@ fn damaged_terraform_input_is_a_clear_error_before_any_call() {
         let home = Home::new();
         let out = grantguard(&sim, &home)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["audit", "--terraform", &format!("tests/fixtures/terraform/{path}")])
+            .args([
+                "audit",
+                "--terraform",
+                &format!("tests/fixtures/terraform/{path}"),
+            ])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{path}: {}", stderr(&out));
         let text = stderr(&out);
-        let words = text.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+        let words = text
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(words.contains(says), "{path}: {text}");
         if path == "broken" {
             assert!(text.contains("line 3"), "the position: {text}");
         }
         assert!(!text.contains("panicked"), "{text}");
-        assert!(sim.log().is_empty(), "{path}: no API call before the input is read");
+        assert!(
+            sim.log().is_empty(),
+            "{path}: no API call before the input is read"
+        );
     }
 }
 

@@ -767,13 +767,7 @@ async fn all_safe(
         max,
     } = batch;
     let inventory = crate::inventory::walk::walk(&ctx.client, &ctx.region, &ctx.walk).await?;
-    let overview = crate::rules::audit(
-        &inventory,
-        &ctx.terraform,
-        None,
-        &ctx.config,
-        &ctx.catalog,
-    );
+    let overview = crate::rules::audit(&inventory, &ctx.terraform, None, &ctx.config, &ctx.catalog);
     // Each grant is audited from the newest live inventory: this walk for the first, then
     // the previous grant's re-check (itself an incremental re-walk), never a full walk again.
     let mut latest = Some(inventory);

@@ -14,7 +14,10 @@ use crate::terraform::{DeclaredGrant, GrantMatch, Origin};
 /// not say it is this grant.
 fn declared_at(declaration: &DeclaredGrant, how: GrantMatch) -> String {
     let tuple_only = if how.by_name { "" } else { ", by tuple" };
-    format!("{} ({}{tuple_only})", declaration.address, declaration.source)
+    format!(
+        "{} ({}{tuple_only})",
+        declaration.address, declaration.source
+    )
 }
 
 /// GG401 managed-by-terraform
@@ -131,11 +134,7 @@ pub fn terraform_drift<'g>(
 }
 
 /// GG404 terraform-unresolved
-pub fn terraform_unresolved<'g>(
-    graph: &'g Graph,
-    _: &'g Selection,
-    _: &Freshness,
-) -> Vec<Hit<'g>> {
+pub fn terraform_unresolved<'g>(graph: &'g Graph, _: &'g Selection, _: &Freshness) -> Vec<Hit<'g>> {
     graph
         .terraform()
         .unresolved
@@ -164,13 +163,17 @@ mod tests {
     }
 
     /// `orders-vpc` (apv-1, vpc-1/i-1:80) and `spare` (apv-9, port 9000).
-    fn hits(terraform: &Terraform, check: super::super::Check) -> Vec<(Option<String>, String, Option<SourceLine>)> {
+    fn hits(
+        terraform: &Terraform,
+        check: super::super::Check,
+    ) -> Vec<(Option<String>, String, Option<SourceLine>)> {
         let mut inventory = account();
         inventory.grants.push(grant("apv-9", "spare", 9000));
         let inventory: &'static _ = Box::leak(Box::new(inventory));
         let terraform: &'static Terraform = Box::leak(Box::new(terraform.clone()));
-        let graph: &'static Graph<'static> =
-            Box::leak(Box::new(crate::graph::build(inventory).with_terraform(terraform)));
+        let graph: &'static Graph<'static> = Box::leak(Box::new(
+            crate::graph::build(inventory).with_terraform(terraform),
+        ));
         let selection: &'static Selection = Box::leak(Box::new(Selection::all(graph.grants())));
         let freshness = Freshness {
             now: inventory.taken_at,
@@ -192,8 +195,20 @@ mod tests {
             },
             name: name.map(str::to_owned),
             tuple: DeclaredTuple {
-                vpc_id: Some(grant("apv-1", "orders-vpc", 80).key.vpc_id.as_str().to_owned()),
-                instance_id: Some(grant("apv-1", "orders-vpc", 80).key.instance_id.as_str().to_owned()),
+                vpc_id: Some(
+                    grant("apv-1", "orders-vpc", 80)
+                        .key
+                        .vpc_id
+                        .as_str()
+                        .to_owned(),
+                ),
+                instance_id: Some(
+                    grant("apv-1", "orders-vpc", 80)
+                        .key
+                        .instance_id
+                        .as_str()
+                        .to_owned(),
+                ),
                 port,
             },
         }
@@ -212,7 +227,11 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         let (grant, message, source) = &found[0];
         assert_eq!(grant.as_deref(), Some("orders-vpc"), "not spare");
-        assert_eq!(source.as_ref().map(ToString::to_string).as_deref(), Some("main.tf:3"), "the configuration's line first");
+        assert_eq!(
+            source.as_ref().map(ToString::to_string).as_deref(),
+            Some("main.tf:3"),
+            "the configuration's line first"
+        );
         assert!(message.contains("alicloud_api_gateway_vpc_access.orders (main.tf:3), alicloud_api_gateway_vpc_access.orders (terraform.tfstate)"), "{message}");
         assert!(hits(&Terraform::default(), managed_by_terraform).is_empty());
     }
@@ -228,13 +247,21 @@ mod tests {
             stages: stages.iter().map(|s| (*s).to_owned()).collect(),
         };
         let terraform = Terraform {
-            apis: vec![api(&["RELEASE"], "orders-vpc"), api(&[], "orders-vpc"), api(&["TEST", "PRE"], "other")],
+            apis: vec![
+                api(&["RELEASE"], "orders-vpc"),
+                api(&[], "orders-vpc"),
+                api(&["TEST", "PRE"], "other"),
+            ],
             ..Terraform::default()
         };
         let found = hits(&terraform, terraform_declares_user);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0.as_deref(), Some("orders-vpc"));
-        assert!(found[0].1.contains("published to RELEASE"), "{}", found[0].1);
+        assert!(
+            found[0].1.contains("published to RELEASE"),
+            "{}",
+            found[0].1
+        );
     }
 
     #[test]
@@ -252,8 +279,15 @@ mod tests {
         let found = hits(&terraform, terraform_drift);
         assert_eq!(found.len(), 2, "{found:?}");
         assert_eq!(found[0].0.as_deref(), Some("orders-vpc"));
-        assert!(found[0].1.contains(":8080, the account's grant has"), "{}", found[0].1);
-        assert_eq!(found[1].0, None, "a missing grant is about no grant of the account");
+        assert!(
+            found[0].1.contains(":8080, the account's grant has"),
+            "{}",
+            found[0].1
+        );
+        assert_eq!(
+            found[1].0, None,
+            "a missing grant is about no grant of the account"
+        );
         assert!(found[1].1.contains("no such grant"));
         let agreeing = Terraform {
             grants: vec![declared(Origin::State, Some("orders-vpc"), Some(80))],
@@ -275,7 +309,11 @@ mod tests {
         };
         let found = hits(&terraform, terraform_unresolved);
         assert_eq!(found.len(), 1);
-        assert!(found[0].1.contains("sets name = var.grant_name"), "{}", found[0].1);
+        assert!(
+            found[0].1.contains("sets name = var.grant_name"),
+            "{}",
+            found[0].1
+        );
         assert_eq!(found[0].2.as_ref().and_then(|s| s.line), Some(5));
     }
 }

@@ -99,11 +99,10 @@ pub fn read_configuration(folder: &Folder) -> Result<Terraform, TerraformError> 
             })
         })?;
         let dir = relative.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-        by_dir.entry(dir).or_default().push(Parsed {
-            shown,
-            text,
-            body,
-        });
+        by_dir
+            .entry(dir)
+            .or_default()
+            .push(Parsed { shown, text, body });
     }
     // A folder some local module block calls is read through that call, not as a root.
     let mut called = BTreeSet::new();
@@ -162,7 +161,11 @@ impl Scope {
         match expression {
             Expression::String(s) => Some(Val::Str(s.value().clone())),
             Expression::Number(n) => n.value().as_u64().map(Val::Num),
-            Expression::Array(items) => items.iter().map(|e| self.eval(e)).collect::<Option<_>>().map(Val::List),
+            Expression::Array(items) => items
+                .iter()
+                .map(|e| self.eval(e))
+                .collect::<Option<_>>()
+                .map(Val::List),
             Expression::Object(object) => {
                 let mut map = BTreeMap::new();
                 for (key, value) in object.iter() {
@@ -257,7 +260,9 @@ impl<'f> Reader<'_, 'f> {
         };
         let mut scope = Scope::default();
         scope.roots.insert("var".into(), Val::Map(vars.clone()));
-        scope.roots.insert("local".into(), Val::Map(self.locals(files, &scope)));
+        scope
+            .roots
+            .insert("local".into(), Val::Map(self.locals(files, &scope)));
 
         // Grants first: an API may name one of them.
         let mut grants = BTreeMap::new();
@@ -307,9 +312,9 @@ impl<'f> Reader<'_, 'f> {
             let before = locals.len();
             for attribute in &written {
                 let name = attribute.key.value().to_string();
-                if !locals.contains_key(&name) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = locals.entry(name) {
                     if let Some(value) = scope.eval(&attribute.value) {
-                        locals.insert(name, value);
+                        slot.insert(value);
                     }
                 }
             }
@@ -336,7 +341,9 @@ impl<'f> Reader<'_, 'f> {
             let text = |name: &str| attribute(name).and_then(|e| scope.eval(e)?.text());
             let name = text("name");
             if name.is_none() {
-                let expression = attribute("name").map(|e| file.written(e)).unwrap_or_default();
+                let expression = attribute("name")
+                    .map(|e| file.written(e))
+                    .unwrap_or_default();
                 self.found.unresolved.push(Unresolved {
                     address: address.clone(),
                     attribute: "name".into(),
@@ -383,7 +390,10 @@ impl<'f> Reader<'_, 'f> {
         let base = format!("{prefix}{API_TYPE}.{}", block.labels[1].as_str());
         for instance in instances(block, scope) {
             let scope = scope.with_each(instance.as_ref().map(|(k, v)| (k, v)));
-            let address = format!("{base}{}", key_suffix(instance.as_ref().map(|(k, _)| k.as_str())));
+            let address = format!(
+                "{base}{}",
+                key_suffix(instance.as_ref().map(|(k, _)| k.as_str()))
+            );
             let mut unresolved = |attribute: &str, expression: Option<&Expression>| {
                 self.found.unresolved.push(Unresolved {
                     address: address.clone(),
@@ -493,9 +503,16 @@ resource "alicloud_api_gateway_api" "get_order" {
                 "variable \"grant_name\" {}\nvariable \"port\" {}\nlocals {\n  vpc = \"vpc-${var.port}\"\n}\nresource \"alicloud_api_gateway_vpc_access\" \"this\" {\n  name = var.grant_name\n  vpc_id = local.vpc\n  instance_id = \"i-2\"\n  port = var.port\n}\n",
             ),
         ]);
-        assert_eq!(found.grants.len(), 1, "the module is read once, through its call");
+        assert_eq!(
+            found.grants.len(),
+            1,
+            "the module is read once, through its call"
+        );
         let grant = &found.grants[0];
-        assert_eq!(grant.address, "module.edge.alicloud_api_gateway_vpc_access.this");
+        assert_eq!(
+            grant.address,
+            "module.edge.alicloud_api_gateway_vpc_access.this"
+        );
         assert_eq!(grant.name.as_deref(), Some("billing-vpc"));
         assert_eq!(grant.tuple.to_string(), "vpc-8080/i-2:8080");
         assert_eq!(grant.source.to_string(), "infra/modules/edge/main.tf:6");
@@ -565,7 +582,10 @@ resource "alicloud_api_gateway_api" "get_order" {
             unresolved,
             [
                 ("name", "var.grant_name"),
-                ("http_vpc_service_config.name", "alicloud_api_gateway_vpc_access.orders.name")
+                (
+                    "http_vpc_service_config.name",
+                    "alicloud_api_gateway_vpc_access.orders.name"
+                )
             ]
         );
         assert!(found.apis.is_empty());
@@ -575,13 +595,19 @@ resource "alicloud_api_gateway_api" "get_order" {
     fn a_file_that_does_not_parse_names_its_line() {
         let folder = Folder {
             shown_as: String::new(),
-            files: vec![("main.tf".into(), "resource \"x\" \"y\" {\n  name = \n}\n".into())],
+            files: vec![(
+                "main.tf".into(),
+                "resource \"x\" \"y\" {\n  name = \n}\n".into(),
+            )],
         };
         let error = read_configuration(&folder).expect_err("broken");
         let TerraformError::Syntax { file, position, .. } = &error else {
             panic!("{error:?}")
         };
         assert_eq!(file, "main.tf");
-        assert!(position.starts_with("line 2") || position.starts_with("line 3"), "{position}");
+        assert!(
+            position.starts_with("line 2") || position.starts_with("line 3"),
+            "{position}"
+        );
     }
 }

@@ -339,7 +339,12 @@ fn shown(path: &Path, cwd: Option<&Path>) -> String {
     };
     let text = relative
         .components()
-        .filter(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::ParentDir))
+        .filter(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::ParentDir
+            )
+        })
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/");
@@ -454,8 +459,14 @@ mod tests {
     #[test]
     fn paths_are_shown_relative_and_slash_separated() {
         let cwd = Path::new("/repo");
-        assert_eq!(shown(Path::new("/repo/infra/main.tf"), Some(cwd)), "infra/main.tf");
+        assert_eq!(
+            shown(Path::new("/repo/infra/main.tf"), Some(cwd)),
+            "infra/main.tf"
+        );
         assert_eq!(shown(Path::new("./infra"), Some(cwd)), "infra");
-        assert_eq!(shown(Path::new("/elsewhere/s.json"), Some(cwd)), "/elsewhere/s.json");
+        assert_eq!(
+            shown(Path::new("/elsewhere/s.json"), Some(cwd)),
+            "/elsewhere/s.json"
+        );
     }
 }

@@ -70,7 +70,11 @@ pub fn read_state(file: &str, text: &str) -> Result<Terraform, TerraformError> {
         }
     } else if let Some(version) = object.get("format_version") {
         if !version.as_str().is_some_and(|v| v.starts_with("1.")) {
-            return Err(wrong_version(version, "format_version", "format_version 1.x"));
+            return Err(wrong_version(
+                version,
+                "format_version",
+                "format_version 1.x",
+            ));
         }
         if object.contains_key("planned_values") {
             return Err(not_state(
@@ -143,7 +147,12 @@ impl Found<'_> {
 
     /// One module of `terraform show -json`'s `values`, and its child modules.
     fn show_module(&mut self, module: &Value) {
-        for resource in module.get("resources").and_then(Value::as_array).into_iter().flatten() {
+        for resource in module
+            .get("resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let text = |key: &str| resource.get(key).and_then(Value::as_str);
             if text("mode") != Some("managed") {
                 continue;
@@ -165,7 +174,12 @@ impl Found<'_> {
 
     /// One resource instance's attributes.
     fn instance(&mut self, kind: &str, address: String, attributes: &Value) {
-        let text = |key: &str| attributes.get(key).and_then(Value::as_str).map(str::to_owned);
+        let text = |key: &str| {
+            attributes
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         let source = SourceLine {
             file: self.file.to_owned(),
             line: None,
@@ -271,7 +285,10 @@ mod tests {
                "index": "orders", "values": {"name": "orders-vpc", "vpc_id": "vpc-1",
                "instance_id": "i-1", "port": 80}}]}]}}}"#;
         let found = read_state("show.json", text).expect("show -json output");
-        assert_eq!(found.grants[0].address, r#"module.edge.alicloud_api_gateway_vpc_access.this["orders"]"#);
+        assert_eq!(
+            found.grants[0].address,
+            r#"module.edge.alicloud_api_gateway_vpc_access.this["orders"]"#
+        );
         assert_eq!(found.grants[0].source.to_string(), "show.json");
     }
 
@@ -280,22 +297,29 @@ mod tests {
         let error = read_state("old.tfstate", "{\n  \"version\": 3,\n  \"modules\": []\n}")
             .expect_err("version 3");
         assert!(matches!(&error, TerraformError::StateVersion { found, .. } if found == "3"));
-        assert_eq!(error.to_string(), "old.tfstate is state format version 3; grantguard reads version 4");
+        assert_eq!(
+            error.to_string(),
+            "old.tfstate is state format version 3; grantguard reads version 4"
+        );
         let error = read_state("show.json", r#"{"format_version": "2.0"}"#).expect_err("2.0");
         assert!(matches!(error, TerraformError::StateVersion { .. }));
     }
 
     #[test]
     fn damaged_or_foreign_json_is_refused_with_a_position() {
-        let error = read_state("s.json", "{\n  \"version\": 4,\n  \"resources\": [\n").expect_err("cut");
+        let error =
+            read_state("s.json", "{\n  \"version\": 4,\n  \"resources\": [\n").expect_err("cut");
         let TerraformError::NotState { position, .. } = &error else {
             panic!("{error:?}")
         };
         assert!(position.starts_with("line 4"), "{position}");
         let error = read_state("s.json", r#"{"name": "x"}"#).expect_err("not a state");
         assert!(error.to_string().contains("neither `version`"), "{error}");
-        let error = read_state("plan.json", r#"{"format_version": "1.2", "planned_values": {}}"#)
-            .expect_err("a plan");
+        let error = read_state(
+            "plan.json",
+            r#"{"format_version": "1.2", "planned_values": {}}"#,
+        )
+        .expect_err("a plan");
         assert!(error.to_string().contains("plan"), "{error}");
     }
 }
