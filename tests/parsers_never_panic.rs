@@ -1,6 +1,7 @@
 //! docs/fault-model.md P3: the parsers of untrusted input never panic, whatever the bytes: the service's
 //! error envelope and every response model (through the client's own `decode`), the journal
-//! reader, the aliyun credentials profile file and the emulator's fixture format. Inputs are
+//! reader, the aliyun credentials profile file, the emulator's fixture format and the
+//! `--terraform` readers (state JSON and `.tf` files, rendered as a diagnostic too). Inputs are
 //! arbitrary bytes, arbitrary JSON trees built from the vendor's key names (so the lenient
 //! number/bool and list-wrapper paths are reached), and valid documents cut or corrupted at a
 //! random offset.
@@ -238,13 +239,43 @@ proptest! {
         let text = damaged(fixture_text().as_bytes(), cut, flip, with);
         let _ = Fixture::from_json(&String::from_utf8_lossy(&text));
     }
+
+    #[test]
+    fn terraform_readers_survive_arbitrary_and_damaged_text(
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+        cut in any::<usize>(), flip in any::<usize>(), with in any::<u8>(),
+    ) {
+        let arbitrary = String::from_utf8_lossy(&bytes).into_owned();
+        for (tf, state) in [
+            (arbitrary.clone(), arbitrary),
+            (
+                String::from_utf8_lossy(&damaged(TF_SAMPLE.as_bytes(), cut, flip, with)).into_owned(),
+                String::from_utf8_lossy(&damaged(grantguard::demo::DEMO_TERRAFORM_STATE.as_bytes(), cut, flip, with)).into_owned(),
+            ),
+        ] {
+            let folder = grantguard::terraform::Folder {
+                shown_as: "infra".into(),
+                files: vec![("main.tf".into(), tf)],
+            };
+            if let Err(error) = grantguard::terraform::read_configuration(&folder) {
+                let _ = format!("{:?}", miette::Report::new(error));
+            }
+            if let Err(error) = grantguard::terraform::read_state("s.json", &state) {
+                let _ = format!("{:?}", miette::Report::new(error));
+            }
+        }
+    }
 }
+
+/// A configuration with every construct the reader resolves.
+const TF_SAMPLE: &str = grantguard::demo::DEMO_TERRAFORM[0].1;
 
 #[test]
 fn the_undamaged_samples_parse() {
     // The seeds the damage starts from are valid, so the properties above really do cut into
     // working documents.
     assert!(Fixture::from_json(fixture_text()).is_ok());
+    assert!(grantguard::demo::demo_terraform().is_ok());
     let contents = journal::parse(&journal_sample());
     assert_eq!((contents.records.len(), contents.damaged.len()), (2, 0));
     // Cut anywhere inside the second line, the first record survives and the second is

@@ -46,7 +46,7 @@ pub fn read_state(file: &str, text: &str) -> Result<Terraform, TerraformError> {
             found: found.to_string().trim_matches('"').to_owned(),
             wanted,
             src: std::sync::Arc::new(crate::excerpt::Clipped::new(file, text)),
-            at: miette::SourceSpan::from((offset, key.len() + 2)),
+            at: miette::SourceSpan::from((offset, (key.len() + 2).min(text.len() - offset))),
         }
     };
     let Some(object) = document.as_object() else {
@@ -303,6 +303,13 @@ mod tests {
         );
         let error = read_state("show.json", r#"{"format_version": "2.0"}"#).expect_err("2.0");
         assert!(matches!(error, TerraformError::StateVersion { .. }));
+    }
+
+    #[test]
+    fn a_version_key_written_with_an_escape_still_renders() {
+        let error = read_state("s", r#"{"\u0076ersion":3}"#).expect_err("version 3");
+        let text = format!("{:?}", miette::Report::new(error));
+        assert!(text.contains("version 3"), "{text}");
     }
 
     #[test]
