@@ -19,7 +19,7 @@ use crate::inventory::{
     ApiDraft, ApiId, ApiIdentity, ApiRef, Backend, BackendId, BackendUser, Deployment, Gap, Grant,
     GroupId, HistoricalVersion, IndexedUse, Inventory, RegionId, Route, Stage, VpcAccessId, VpcRef,
 };
-use crate::terraform::Terraform;
+use crate::terraform::{Terraform, TerraformIndex};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -443,6 +443,8 @@ pub struct Graph<'a> {
     shared_tuples: HashMap<Tuple<'a>, Vec<usize>>,
     /// What Terraform declares beside the account (nothing unless `--terraform` is given).
     terraform: &'a Terraform,
+    /// Its declarations by key, made once for every rule that asks.
+    terraform_index: TerraformIndex<'a>,
 }
 
 /// The Terraform input of a graph built without one.
@@ -542,6 +544,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         models: (0..grant_count).map(|_| OnceLock::new()).collect(),
         shared_tuples,
         terraform: &NO_TERRAFORM,
+        terraform_index: NO_TERRAFORM.index(),
     }
 }
 
@@ -758,7 +761,13 @@ impl<'a> Graph<'a> {
     /// The same graph, with what Terraform declares beside the account.
     pub fn with_terraform(mut self, terraform: &'a Terraform) -> Graph<'a> {
         self.terraform = terraform;
+        self.terraform_index = terraform.index();
         self
+    }
+
+    /// What Terraform declares, by key.
+    pub fn terraform_index(&self) -> &TerraformIndex<'a> {
+        &self.terraform_index
     }
 
     /// What Terraform declares (empty unless [`Graph::with_terraform`] gave it).

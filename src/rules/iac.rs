@@ -9,6 +9,7 @@ use crate::graph::{Graph, Step};
 use crate::inventory::Grant;
 use crate::selection::Selection;
 use crate::terraform::{DeclaredGrant, GrantMatch, Origin};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// `ADDRESS (FILE:LINE)`, how a finding names a declaration; `by tuple` when the names do
 /// not say it is this grant.
@@ -26,11 +27,11 @@ pub fn managed_by_terraform<'g>(
     selection: &'g Selection,
     _: &Freshness,
 ) -> Vec<Hit<'g>> {
-    let terraform = graph.terraform();
+    let index = graph.terraform_index();
     selection
         .grants()
         .filter_map(|grant| {
-            let declarations = terraform.grants_declaring(grant);
+            let declarations = index.grants_declaring(grant);
             let (first, _) = declarations.first()?;
             let mut places: Vec<String> = declarations.iter().map(|(d, how)| declared_at(d, *how)).collect();
             places.dedup();
@@ -51,11 +52,11 @@ pub fn terraform_declares_user<'g>(
     selection: &'g Selection,
     _: &Freshness,
 ) -> Vec<Hit<'g>> {
-    let terraform = graph.terraform();
+    let index = graph.terraform_index();
     selection
         .grants()
         .flat_map(|grant| {
-            terraform
+            index
                 .apis_publishing_through(&grant.name)
                 .into_iter()
                 .map(move |api| {
@@ -84,15 +85,44 @@ pub fn terraform_drift<'g>(
     _: &Freshness,
 ) -> Vec<Hit<'g>> {
     let mut hits = Vec::new();
-    let recorded = graph
-        .terraform()
-        .grants
-        .iter()
-        .filter(|d| d.origin == Origin::State);
+    let recorded: Vec<&DeclaredGrant> = (graph.terraform().grants.iter())
+        .filter(|d| d.origin == Origin::State)
+        .collect();
+    if recorded.is_empty() {
+        return hits;
+    }
+    // The account's grants by name and by tuple: a state records thousands of them.
+    let mut by_name: FxHashMap<&str, Vec<&Grant>> = FxHashMap::default();
+    let mut by_tuple: FxHashMap<(&str, &str, u16), Vec<&Grant>> = FxHashMap::default();
+    for grant in graph.grants() {
+        by_name.entry(&grant.name).or_default().push(grant);
+        let key = (
+            grant.key.vpc_id.as_str(),
+            grant.key.instance_id.as_str(),
+            grant.key.port,
+        );
+        by_tuple.entry(key).or_default().push(grant);
+    }
+    let selected: FxHashSet<&str> = selection.grants().map(|g| g.id.as_str()).collect();
     for declaration in recorded {
-        let matched: Vec<(&Grant, _)> = graph
-            .grants()
-            .iter()
+        let tuple = &declaration.tuple;
+        let by_its_tuple = match (&tuple.vpc_id, &tuple.instance_id, tuple.port) {
+            (Some(vpc), Some(instance), Some(port)) => {
+                by_tuple.get(&(vpc.as_str(), instance.as_str(), port))
+            }
+            _ => None,
+        };
+        let by_its_name = declaration.name.as_deref().and_then(|n| by_name.get(n));
+        let mut candidates: Vec<&Grant> = by_its_name
+            .into_iter()
+            .chain(by_its_tuple)
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_by_key(|g| std::ptr::from_ref(*g));
+        candidates.dedup_by_key(|g| std::ptr::from_ref(*g));
+        let matched: Vec<(&Grant, _)> = candidates
+            .into_iter()
             .filter_map(|g| declaration.matches(g).map(|m| (g, m)))
             .collect();
         if matched.is_empty() {
@@ -108,7 +138,10 @@ pub fn terraform_drift<'g>(
             }
             continue;
         }
-        for (grant, how) in matched.into_iter().filter(|(g, _)| selection.contains(g)) {
+        for (grant, how) in matched
+            .into_iter()
+            .filter(|(g, _)| selected.contains(g.id.as_str()))
+        {
             let message = if how.by_name && !how.by_tuple && declaration.tuple.is_complete() {
                 format!(
                     "the state records {} with tuple {}, the account's grant has {}/{}:{}: the next apply replaces it",

@@ -20,7 +20,9 @@ use hcl_edit::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::template::Element;
 use hcl_edit::Span;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// Module calls deeper than this are a cycle (`a` calls `b` calls `a`), not a configuration.
 const MAX_MODULE_DEPTH: usize = 16;
@@ -58,13 +60,16 @@ struct Parsed<'f> {
     shown: String,
     text: &'f str,
     body: Body,
+    /// The byte offset of every line start, so a declaration's line is a binary search, not
+    /// a count through the file (a generated file declares thousands of resources).
+    line_starts: Vec<usize>,
 }
 
 impl Parsed<'_> {
     fn source(&self, offset: Option<usize>) -> SourceLine {
         let line = offset.map(|o| {
-            let before = &self.text[..o.min(self.text.len())];
-            u32::try_from(before.matches('\n').count() + 1).unwrap_or(u32::MAX)
+            let index = self.line_starts.partition_point(|&start| start <= o);
+            u32::try_from(index).unwrap_or(u32::MAX)
         });
         SourceLine {
             file: self.shown.clone(),
@@ -99,10 +104,15 @@ pub fn read_configuration(folder: &Folder) -> Result<Terraform, TerraformError> 
             })
         })?;
         let dir = relative.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-        by_dir
-            .entry(dir)
-            .or_default()
-            .push(Parsed { shown, text, body });
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        by_dir.entry(dir).or_default().push(Parsed {
+            shown,
+            text,
+            body,
+            line_starts,
+        });
     }
     // A folder some local module block calls is read through that call, not as a root.
     let mut called = BTreeSet::new();
@@ -150,13 +160,26 @@ struct Reader<'r, 'f> {
 }
 
 /// What names resolve to inside one module: `var`, `local`, the grants declared there, and
-/// `each` inside a resource with a literal `for_each`.
+/// `each` inside a resource with a literal `for_each`. The module's names are shared, not
+/// copied, by every instance's scope: a module declares thousands of resources.
 #[derive(Default, Clone)]
 struct Scope {
-    roots: BTreeMap<String, Val>,
+    roots: Rc<BTreeMap<String, Val>>,
+    each: Option<Val>,
 }
 
 impl Scope {
+    fn root(&self, name: &str) -> Option<&Val> {
+        match name {
+            "each" => self.each.as_ref(),
+            name => self.roots.get(name),
+        }
+    }
+
+    fn set(&mut self, name: &str, value: Val) {
+        Rc::make_mut(&mut self.roots).insert(name.to_owned(), value);
+    }
+
     fn eval(&self, expression: &Expression) -> Option<Val> {
         match expression {
             Expression::String(s) => Some(Val::Str(s.value().clone())),
@@ -200,9 +223,14 @@ impl Scope {
                     _ => None,
                 }
             }
-            Expression::Variable(name) => self.roots.get(name.value().as_str()).cloned(),
+            Expression::Variable(name) => self.root(name.value().as_str()).cloned(),
             Expression::Traversal(traversal) => {
-                let mut value = self.eval(&traversal.expr)?;
+                // Walked by reference: only the value reached is copied, not the module's map.
+                let base = match &traversal.expr {
+                    Expression::Variable(name) => Cow::Borrowed(self.root(name.value().as_str())?),
+                    expression => Cow::Owned(self.eval(expression)?),
+                };
+                let mut value: &Val = &base;
                 for operator in &traversal.operators {
                     let key = match operator.value() {
                         TraversalOperator::GetAttr(ident) => Val::Str(ident.value().to_string()),
@@ -210,9 +238,9 @@ impl Scope {
                         TraversalOperator::LegacyIndex(n) => Val::Num(*n.value()),
                         _ => return None,
                     };
-                    value = value.get(&key)?.clone();
+                    value = value.get(&key)?;
                 }
-                Some(value)
+                Some(value.clone())
             }
             _ => None,
         }
@@ -220,13 +248,12 @@ impl Scope {
 
     fn with_each(&self, each: Option<(&String, &Val)>) -> Scope {
         let mut scope = self.clone();
-        if let Some((key, value)) = each {
-            let each = BTreeMap::from([
+        scope.each = each.map(|(key, value)| {
+            Val::Map(BTreeMap::from([
                 ("key".to_owned(), Val::Str(key.clone())),
                 ("value".to_owned(), value.clone()),
-            ]);
-            scope.roots.insert("each".into(), Val::Map(each));
-        }
+            ]))
+        });
         scope
     }
 }
@@ -259,10 +286,9 @@ impl<'f> Reader<'_, 'f> {
             return;
         };
         let mut scope = Scope::default();
-        scope.roots.insert("var".into(), Val::Map(vars.clone()));
-        scope
-            .roots
-            .insert("local".into(), Val::Map(self.locals(files, &scope)));
+        scope.set("var", Val::Map(vars.clone()));
+        let locals = self.locals(files, &scope);
+        scope.set("local", Val::Map(locals));
 
         // Grants first: an API may name one of them.
         let mut grants = BTreeMap::new();
@@ -273,7 +299,7 @@ impl<'f> Reader<'_, 'f> {
                 grants.insert(name.to_owned(), value);
             }
         }
-        scope.roots.insert(GRANT_TYPE.into(), Val::Map(grants));
+        scope.set(GRANT_TYPE, Val::Map(grants));
         for file in files {
             for block in resources(&file.body, API_TYPE) {
                 self.api(file, block, prefix, &scope);
@@ -321,7 +347,7 @@ impl<'f> Reader<'_, 'f> {
             if locals.len() == before {
                 return locals;
             }
-            scope.roots.insert("local".into(), Val::Map(locals.clone()));
+            scope.set("local", Val::Map(locals.clone()));
         }
     }
 

@@ -179,26 +179,86 @@ impl Terraform {
         self.unresolved.extend(other.unresolved);
     }
 
-    /// The declarations about `grant`, configuration first, each resource once: a `for_each`
-    /// resource in the configuration and its instances in the state are one resource.
+    /// The declarations about `grant` (see [`TerraformIndex::grants_declaring`]).
     pub fn grants_declaring<'t>(&'t self, grant: &Grant) -> Vec<(&'t DeclaredGrant, GrantMatch)> {
-        let mut found: Vec<(&DeclaredGrant, GrantMatch)> = self
-            .grants
-            .iter()
-            .filter_map(|d| d.matches(grant).map(|m| (d, m)))
+        self.index().grants_declaring(grant)
+    }
+
+    /// The declarations indexed by grant name and tuple, and the APIs by grant name, so that
+    /// asking for each of thousands of grants is not a scan of every declaration each time.
+    pub fn index(&self) -> TerraformIndex<'_> {
+        let mut index = TerraformIndex {
+            grants: &self.grants,
+            by_name: Default::default(),
+            by_tuple: Default::default(),
+            apis: Default::default(),
+        };
+        for (position, declared) in self.grants.iter().enumerate() {
+            if let Some(name) = &declared.name {
+                index.by_name.entry(name).or_default().push(position);
+            }
+            if let (Some(vpc), Some(instance), Some(port)) = (
+                &declared.tuple.vpc_id,
+                &declared.tuple.instance_id,
+                declared.tuple.port,
+            ) {
+                let key = (vpc.as_str(), instance.as_str(), port);
+                index.by_tuple.entry(key).or_default().push(position);
+            }
+        }
+        for api in self.apis.iter().filter(|a| !a.stages.is_empty()) {
+            index.apis.entry(&api.grant_name).or_default().push(api);
+        }
+        index
+    }
+}
+
+/// [`Terraform`]'s declarations by key (see [`Terraform::index`]).
+#[derive(Debug, Clone)]
+pub struct TerraformIndex<'t> {
+    grants: &'t [DeclaredGrant],
+    /// Positions in `grants` per name and per full tuple.
+    by_name: rustc_hash::FxHashMap<&'t str, Vec<usize>>,
+    by_tuple: rustc_hash::FxHashMap<(&'t str, &'t str, u16), Vec<usize>>,
+    apis: rustc_hash::FxHashMap<&'t str, Vec<&'t DeclaredApi>>,
+}
+
+impl<'t> TerraformIndex<'t> {
+    /// The declarations about `grant`, by name or full tuple: configuration first, then in
+    /// input order.
+    pub fn grants_declaring(&self, grant: &Grant) -> Vec<(&'t DeclaredGrant, GrantMatch)> {
+        let by_name = self.by_name.get(grant.name.as_str());
+        let key = (
+            grant.key.vpc_id.as_str(),
+            grant.key.instance_id.as_str(),
+            grant.key.port,
+        );
+        let by_tuple = self.by_tuple.get(&key);
+        let mut positions: Vec<usize> = by_name
+            .into_iter()
+            .chain(by_tuple)
+            .flatten()
+            .copied()
             .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        let mut found: Vec<(&DeclaredGrant, GrantMatch)> = positions
+            .into_iter()
+            .filter_map(|p| {
+                let declared = &self.grants[p];
+                declared.matches(grant).map(|how| (declared, how))
+            })
+            .collect();
+        // Stable: input order among the same origin.
         found.sort_by_key(|(d, _)| d.origin);
         found
     }
 
     /// The APIs published to at least one stage through a grant named `name`, each resource
-    /// once (configuration before state).
-    pub fn apis_publishing_through(&self, name: &str) -> Vec<&DeclaredApi> {
-        let mut found: Vec<&DeclaredApi> = self
-            .apis
-            .iter()
-            .filter(|a| a.grant_name == name && !a.stages.is_empty())
-            .collect();
+    /// once (configuration before state): a `for_each` resource in the configuration and its
+    /// instances in the state are one resource.
+    pub fn apis_publishing_through(&self, name: &str) -> Vec<&'t DeclaredApi> {
+        let mut found: Vec<&DeclaredApi> = self.apis.get(name).cloned().unwrap_or_default();
         found.sort_by_key(|a| a.origin);
         let mut seen = std::collections::BTreeSet::new();
         found.retain(|a| seen.insert((resource_of(&a.address), a.name.clone())));
