@@ -238,6 +238,10 @@ fn damaged_terraform_input_is_a_clear_error_before_any_call() {
         ("broken", "broken/main.tf is not valid HCL"),
         ("empty", "holds no Terraform files"),
         ("no-such-folder", "cannot read Terraform input"),
+        (
+            "root-module/main.tf",
+            "root-module/main.tf is one .tf file; --terraform takes the folder that holds it",
+        ),
     ] {
         let sim = start("demo-account.json");
         let home = Home::new();

@@ -309,6 +309,18 @@ pub enum TerraformError {
         /// The folder.
         path: String,
     },
+    /// One `.tf` file instead of its folder.
+    #[error("{path} is one .tf file; --terraform takes the folder that holds it")]
+    #[diagnostic(
+        code(grantguard::terraform::tf_file),
+        help("every .tf file of a folder belongs to one module, and modules are read through their calls: pass the folder, e.g. --terraform {folder}")
+    )]
+    TfFile {
+        /// The file.
+        path: String,
+        /// Its folder.
+        folder: String,
+    },
     /// A `.tf` file that does not parse.
     #[error("{file} is not valid HCL: {message}")]
     #[diagnostic(
@@ -468,6 +480,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Terraform, TerraformError> {
                 let text = std::fs::read_to_string(&local_state).map_err(unreadable)?;
                 terraform.extend(read_state(&shown(&local_state, cwd.as_deref()), &text)?);
             }
+        } else if path.extension().is_some_and(|e| e == "tf") {
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+            return Err(TerraformError::TfFile {
+                path: path.display().to_string(),
+                folder: folder.map_or(".".into(), |f| f.display().to_string()),
+            });
         } else {
             let text = std::fs::read_to_string(path).map_err(unreadable)?;
             terraform.extend(read_state(&shown(path, cwd.as_deref()), &text)?);
