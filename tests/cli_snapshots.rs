@@ -211,6 +211,11 @@ fn demo_sarif_is_what_github_code_scanning_accepts() {
             .collect()
     };
     assert_eq!(identity(&first), identity(&second), "stable across runs");
+    let prints: std::collections::BTreeSet<_> = identity(&first)
+        .into_iter()
+        .map(|(_, print, _)| print)
+        .collect();
+    assert_eq!(prints.len(), results(&first).len(), "one alert per finding");
     for rule in first["runs"][0]["tool"]["driver"]["rules"]
         .as_array()
         .unwrap()

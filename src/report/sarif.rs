@@ -328,6 +328,51 @@ mod tests {
         assert_eq!(rendered(), log, "stable across renders");
     }
 
+    // Regression: findings about no grant (GG403 missing, GG404) had an empty path, so two of
+    // them shared one fingerprint and code scanning would have shown one alert for both.
+    #[test]
+    fn findings_about_no_grant_keep_apart_and_point_at_their_line() {
+        use crate::terraform::{SourceLine, Terraform, Unresolved};
+        let unresolved = |address: &str, line| Unresolved {
+            address: address.into(),
+            attribute: "name".into(),
+            expression: "var.name".into(),
+            source: SourceLine {
+                file: "infra/main.tf".into(),
+                line: Some(line),
+            },
+        };
+        let terraform = Terraform {
+            unresolved: vec![unresolved("a.x", 3), unresolved("a.y", 9)],
+            ..Terraform::default()
+        };
+        let inventory = crate::inventory::testing::rich_account();
+        let report = crate::rules::audit(
+            &inventory,
+            &terraform,
+            None,
+            &crate::config::Config::default(),
+            &crate::rules::Catalog::builtin(),
+        );
+        let mut out = Vec::new();
+        super::render(&report, &mut out).expect("render to memory");
+        let log: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
+        let gg404: Vec<&serde_json::Value> = log["runs"][0]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter(|r| r["ruleId"] == "GG404")
+            .collect();
+        assert_eq!(gg404.len(), 2);
+        assert_ne!(
+            gg404[0]["partialFingerprints"],
+            gg404[1]["partialFingerprints"]
+        );
+        let location = &gg404[1]["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], "infra/main.tf");
+        assert_eq!(location["region"]["startLine"], 9);
+    }
+
     #[test]
     fn the_sarif_snapshot() {
         let mut log = rendered();

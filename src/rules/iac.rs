@@ -134,7 +134,9 @@ pub fn terraform_drift<'g>(
                     declaration.name.as_deref().unwrap_or("?"),
                     declaration.tuple
                 );
-                hits.push(Hit::global(None, Vec::new(), message).at(&declaration.source));
+                // The path names the resource, so each such finding has its own fingerprint.
+                let path = vec![Step::Text(format!("terraform {}", declaration.address))];
+                hits.push(Hit::global(None, path, message).at(&declaration.source));
             }
             continue;
         }
@@ -177,7 +179,8 @@ pub fn terraform_unresolved<'g>(graph: &'g Graph, _: &'g Selection, _: &Freshnes
                 "{} sets {} = {}, which cannot be resolved without running terraform; grantguard does not guess it",
                 u.address, u.attribute, u.expression
             );
-            Hit::global(None, Vec::new(), message).at(&u.source)
+            let path = vec![Step::Text(format!("terraform {} {}", u.address, u.attribute))];
+            Hit::global(None, path, message).at(&u.source)
         })
         .collect()
 }
