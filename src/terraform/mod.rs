@@ -167,11 +167,6 @@ pub struct Terraform {
 }
 
 impl Terraform {
-    /// True when no input was given or none declares anything.
-    pub fn is_empty(&self) -> bool {
-        self.grants.is_empty() && self.apis.is_empty() && self.unresolved.is_empty()
-    }
-
     /// Adds what `other` declares.
     pub fn extend(&mut self, other: Terraform) {
         self.grants.extend(other.grants);
