@@ -8,7 +8,7 @@ use super::{Freshness, Hit};
 use crate::graph::{Graph, Step};
 use crate::inventory::Grant;
 use crate::selection::Selection;
-use crate::terraform::{DeclaredGrant, GrantMatch, Origin};
+use crate::terraform::{tuple_of, DeclaredGrant, GrantMatch, Origin};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// `ADDRESS (FILE:LINE)`, how a finding names a declaration; `by tuple` when the names do
@@ -96,22 +96,11 @@ pub fn terraform_drift<'g>(
     let mut by_tuple: FxHashMap<(&str, &str, u16), Vec<&Grant>> = FxHashMap::default();
     for grant in graph.grants() {
         by_name.entry(&grant.name).or_default().push(grant);
-        let key = (
-            grant.key.vpc_id.as_str(),
-            grant.key.instance_id.as_str(),
-            grant.key.port,
-        );
-        by_tuple.entry(key).or_default().push(grant);
+        by_tuple.entry(tuple_of(grant)).or_default().push(grant);
     }
     let selected: FxHashSet<&str> = selection.grants().map(|g| g.id.as_str()).collect();
     for declaration in recorded {
-        let tuple = &declaration.tuple;
-        let by_its_tuple = match (&tuple.vpc_id, &tuple.instance_id, tuple.port) {
-            (Some(vpc), Some(instance), Some(port)) => {
-                by_tuple.get(&(vpc.as_str(), instance.as_str(), port))
-            }
-            _ => None,
-        };
+        let by_its_tuple = declaration.tuple.key().and_then(|key| by_tuple.get(&key));
         let by_its_name = declaration.name.as_deref().and_then(|n| by_name.get(n));
         let mut candidates: Vec<&Grant> = by_its_name
             .into_iter()

@@ -64,7 +64,17 @@ pub struct DeclaredTuple {
 impl DeclaredTuple {
     /// True when every part is known.
     pub fn is_complete(&self) -> bool {
-        self.vpc_id.is_some() && self.instance_id.is_some() && self.port.is_some()
+        self.key().is_some()
+    }
+
+    /// `(vpc_id, instance_id, port)`, when every part is known: the key a grant's tuple is
+    /// looked up by.
+    pub fn key(&self) -> Option<(&str, &str, u16)> {
+        Some((
+            self.vpc_id.as_deref()?,
+            self.instance_id.as_deref()?,
+            self.port?,
+        ))
     }
 
     /// True when every part is known and equals `grant`'s.
@@ -192,12 +202,7 @@ impl Terraform {
             if let Some(name) = &declared.name {
                 index.by_name.entry(name).or_default().push(position);
             }
-            if let (Some(vpc), Some(instance), Some(port)) = (
-                &declared.tuple.vpc_id,
-                &declared.tuple.instance_id,
-                declared.tuple.port,
-            ) {
-                let key = (vpc.as_str(), instance.as_str(), port);
+            if let Some(key) = declared.tuple.key() {
                 index.by_tuple.entry(key).or_default().push(position);
             }
         }
@@ -223,12 +228,7 @@ impl<'t> TerraformIndex<'t> {
     /// input order.
     pub fn grants_declaring(&self, grant: &Grant) -> Vec<(&'t DeclaredGrant, GrantMatch)> {
         let by_name = self.by_name.get(grant.name.as_str());
-        let key = (
-            grant.key.vpc_id.as_str(),
-            grant.key.instance_id.as_str(),
-            grant.key.port,
-        );
-        let by_tuple = self.by_tuple.get(&key);
+        let by_tuple = self.by_tuple.get(&tuple_of(grant));
         let mut positions: Vec<usize> = by_name
             .into_iter()
             .chain(by_tuple)
@@ -259,6 +259,15 @@ impl<'t> TerraformIndex<'t> {
         found.retain(|a| seen.insert((resource_of(&a.address), a.name.clone())));
         found
     }
+}
+
+/// An account grant's tuple as [`DeclaredTuple::key`] writes it.
+pub fn tuple_of(grant: &Grant) -> (&str, &str, u16) {
+    (
+        grant.key.vpc_id.as_str(),
+        grant.key.instance_id.as_str(),
+        grant.key.port,
+    )
 }
 
 /// A resource address without instance keys: `module.a["x"].t.n["k"]` → `module.a.t.n`.
