@@ -14,6 +14,10 @@ pub mod names {
     /// K3/K4/K5: the service answered (or the call failed, e.g. its connection dropped), the
     /// outcome not yet journaled.
     pub const AFTER_RESPONSE: &str = "remove::after_response";
+    /// A journal record's write fails as on a full disk (`ENOSPC`), nothing written.
+    pub const JOURNAL_WRITE: &str = "journal::write";
+    /// A journal record is written but its fsync fails (`EIO`), as a failing disk does.
+    pub const JOURNAL_FSYNC: &str = "journal::fsync";
 }
 
 /// Keeps the `FAILPOINTS` configuration alive for the run; drop it at exit.
@@ -54,6 +58,27 @@ pub fn point(name: &str) {
         // A crash, not an exit: no destructor, no flush, no outcome written.
         std::process::abort();
     }
+}
+
+/// An I/O point: when `name` is configured `return`, the I/O step it stands for fails with
+/// `errno` instead of running (the journal's write and fsync, so a test reaches the code that
+/// handles a full or failing disk without needing one). Says so on stderr like [`point`].
+#[cfg(feature = "failpoints")]
+pub fn io_point(name: &str, errno: i32) -> std::io::Result<()> {
+    match fail::eval(name, |_| ()) {
+        Some(()) => {
+            eprintln!("failpoint {name} reached");
+            Err(std::io::Error::from_raw_os_error(errno))
+        }
+        None => Ok(()),
+    }
+}
+
+/// An I/O point (always `Ok` without the `failpoints` feature).
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn io_point(_name: &str, _errno: i32) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Passes the point `name` (nothing without the `failpoints` feature).

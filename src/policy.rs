@@ -90,12 +90,6 @@ pub fn render(with_removal: bool) -> String {
     text
 }
 
-/// Whether an action is one the audit needs (a permission gap on it is worth pointing at
-/// `grantguard policy`).
-pub fn is_audit_action(action: &str) -> bool {
-    AUDIT_ACTIONS.contains(&action) || REGION_ACTIONS.contains(&action)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,11 +129,5 @@ mod tests {
             ]
         );
         assert!(render(true).ends_with("}\n"));
-    }
-
-    #[test]
-    fn only_read_actions_count_as_audit_actions() {
-        assert!(AUDIT_ACTIONS.iter().all(|a| is_audit_action(a)));
-        assert!(REMOVAL_ACTIONS.iter().all(|a| !is_audit_action(a)));
     }
 }

@@ -360,6 +360,13 @@ fn an_unreadable_online_version_falls_back_to_the_deployed_definition() {
     );
     assert_eq!(code, Some(1));
     // The history read of getOrder's offline version is a gap; nothing became less cautious.
+    let gap = gap_of(&report, "DescribeApiHistory");
+    assert_eq!(gap["code"], "NoPermission", "{gap}");
+    assert!(
+        gap.to_string().contains("3b81fd160f5645e097cc8855d75a1cf6"),
+        "the gap names getOrder: {gap}"
+    );
+    assert_eq!(report["complete"], false);
     assert_more_cautious(&clean, &report);
     assert_honest(&report, code);
     assert_eq!(

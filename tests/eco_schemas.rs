@@ -32,6 +32,7 @@ fn reports_match_the_report_schema() {
         },
         ..Default::default()
     };
+    let mut suppressions_seen = 0;
     for (sim, config) in [
         (start("demo-account.json"), None),
         (
@@ -52,7 +53,28 @@ fn reports_match_the_report_schema() {
             .unwrap();
         let report = json(&out);
         assert_valid(&report_schema, &report);
+        if config.is_some() {
+            // The suppression took effect, so the schema saw a `suppressed` finding.
+            let grant = report["grants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["name"] == "orders-ecs-8080")
+                .expect("the suppressed grant is reported");
+            let suppressed: Vec<&Value> = grant["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["rule"] == "GG104")
+                .collect();
+            assert!(!suppressed.is_empty(), "GG104 on orders-ecs-8080: {grant}");
+            for f in suppressed {
+                assert_eq!(f["suppressed"], "never rolled back", "{f}");
+                suppressions_seen += 1;
+            }
+        }
     }
+    assert!(suppressions_seen > 0);
     // A wrong document is refused (the schema is not vacuous).
     let bad = serde_json::json!({"schema": "grantguard.report/v1", "region": "x"});
     assert!(!report_schema.is_valid(&bad));

@@ -1,4 +1,5 @@
-//! docs/fault-model.md R8's crash points K1–K5 (K2 and K3 also for a repoint) and R12's forced panic, through the binary
+//! docs/fault-model.md R8's crash points K1–K5 (K2 and K3 also for a repoint), R12's forced
+//! panic and a journal whose write or fsync fails (full or failing disk), through the binary
 //! built with `--features failpoints` (`cargo test --features failpoints --test failpoints`;
 //! plain `cargo test` skips this file). `FAILPOINTS=NAME=pause` stops the process at the
 //! point, which says so on stderr, and the test SIGKILLs it there. K3 and K4 lose the
@@ -141,6 +142,35 @@ fn k1_a_crash_before_the_journal_write_leaves_no_entry_and_the_grant() {
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
     assert_eq!(journal_states(&journal), ["pending", "done"]);
+}
+
+/// A full disk (the pending record's write fails with ENOSPC) or a failing one (its fsync
+/// fails with EIO): the removal stops with exit 2 naming the journal and the error, before
+/// any mutating call, and the grant stays.
+#[test]
+fn a_journal_write_or_fsync_that_fails_means_nothing_is_removed() {
+    for (point, error) in [
+        (names::JOURNAL_WRITE, "No space left on device"),
+        (names::JOURNAL_FSYNC, "Input/output error"),
+    ] {
+        let sim = start("basic-account.json");
+        let home = Home::new();
+        let out = run(
+            &sim,
+            &home,
+            &format!("{point}=return"),
+            &["remove", "--name", SAFE, "--yes"],
+        );
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{point}: {text}");
+        assert!(text.contains(&format!("failpoint {point} reached")), "{text}");
+        assert!(text.contains(error), "{point}: {text}");
+        assert!(text.contains("journal"), "{point}: {text}");
+        for action in ["RemoveVpcAccess", "RemoveVpcAccessAndAbolishApis", "SetVpcAccess"] {
+            assert_eq!(sim.calls(action), 0, "{point}: {action} was called");
+        }
+        assert!(sim.state().has_grant_named(SAFE), "{point}");
+    }
 }
 
 #[test]

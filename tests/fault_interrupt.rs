@@ -54,6 +54,36 @@ fn spawn(sim: &TestSim, home: &Home, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// What the binary says when Ctrl-C arrives during a removal's critical section.
+const DEFERRED: &str = "interrupted: finishing the removal in flight and journaling its outcome first";
+
+/// Takes `child`'s stderr: the receiver gets one message when a line contains `marker`; the
+/// thread returns the whole text once the child closes it (it keeps draining, so the child
+/// never blocks on a full pipe).
+fn watch_stderr(
+    child: &mut Child,
+    marker: &'static str,
+) -> (mpsc::Receiver<()>, std::thread::JoinHandle<String>) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(marker) {
+                let _ = tx.send(());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    (rx, reader)
+}
+
 fn sigint(child: &Child) {
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -94,7 +124,7 @@ fn ctrl_c_after_the_removal_was_sent_waits_for_the_answer_and_journals_it() {
     let home = Home::new();
     let journal = home.path().join("journal.jsonl");
     let (arrived, release) = hold_first(&sim, "RemoveVpcAccess", |_| true);
-    let child = spawn(
+    let mut child = spawn(
         &sim,
         &home,
         &[
@@ -106,24 +136,26 @@ fn ctrl_c_after_the_removal_was_sent_waits_for_the_answer_and_journals_it() {
             journal.to_str().unwrap(),
         ],
     );
+    let (deferred, err) = watch_stderr(&mut child, DEFERRED);
     arrived
         .recv_timeout(Duration::from_secs(30))
         .expect("the removal was sent");
     sigint(&child);
-    // Give the handler time to see the signal while the call is still held.
-    std::thread::sleep(Duration::from_millis(100));
+    // The call stays held until the handler has said it defers the exit.
+    let seen = deferred.recv_timeout(Duration::from_secs(30));
     release.send(()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert_eq!(
-        journal_states(&journal),
-        ["pending", "done"],
-        "{}",
-        stderr(&out)
+    let err = err.join().unwrap();
+    seen.unwrap_or_else(|_| panic!("no deferred-interrupt message:\n{err}"));
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted: the outcome is journaled; exiting"),
+        "{err}"
     );
+    assert_eq!(journal_states(&journal), ["pending", "done"], "{err}");
     assert_eq!(sim.calls("RemoveVpcAccess"), 1);
     assert!(!sim.state().has_grant_named(SAFE));
-    assert_no_secret(&sim, &[&stdout(&out), &stderr(&out)]);
+    assert_no_secret(&sim, &[&stdout(&out), &err]);
 }
 
 #[test]

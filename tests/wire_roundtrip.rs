@@ -312,14 +312,7 @@ fn sim_serve_fault_flags_apply_and_bad_rules_are_refused() {
     let served = serve_with(
         "basic-account.json",
         &home,
-        &[
-            "--oversize",
-            "DescribeVpcAccesses=2MiB",
-            "--sts-expire-after",
-            "1000",
-            "--reset",
-            "DescribeApi=once",
-        ],
+        &["--oversize", "DescribeVpcAccesses=2MiB"],
     );
     let fx = fixture("basic-account.json");
     let c = &fx.credentials[0];
@@ -342,6 +335,67 @@ fn sim_serve_fault_flags_apply_and_bad_rules_are_refused() {
         "{}",
         stderr(&out)
     );
+
+    drop(served);
+
+    // --reset and --sts-expire-after act, as the emulator's call log (--log) shows: the access
+    // key's audit meets one reset DescribeApi and retries it; the STS credential's calls are
+    // answered until the third, then refused as expired.
+    let log = home.path().join("calls.jsonl");
+    let served = serve_with(
+        "basic-account.json",
+        &home,
+        &[
+            "--reset",
+            "DescribeApi=once",
+            "--sts-expire-after",
+            "3",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let audit = |c: &grantguard_sim::FixtureCredential| {
+        let mut cmd = bare(&home);
+        cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", &c.access_key_id)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &c.access_key_secret)
+            .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
+            .env("GRANTGUARD_ENDPOINT", &served.url);
+        if let Some(token) = &c.security_token {
+            cmd.env("ALIBABA_CLOUD_SECURITY_TOKEN", token);
+        }
+        cmd.args(["audit", "--format", "json"]).output().unwrap()
+    };
+    let faults_logged = || -> Vec<(String, String)> {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["fault"].is_string())
+            .map(|r| (r["action"].as_str().unwrap().to_owned(), r["fault"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let out = audit(&fx.credentials[0]);
+    assert_eq!(out.status.code(), Some(1), "blocked grants: {}", stderr(&out));
+    assert_eq!(json(&out)["complete"], true, "the reset call was retried");
+    assert_eq!(faults_logged(), [("DescribeApi".to_owned(), "reset".to_owned())]);
+    let sts = fx
+        .credentials
+        .iter()
+        .find(|c| c.security_token.is_some())
+        .expect("the fixture has an STS credential");
+    let out = audit(sts);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("InvalidSecurityToken.Expired"),
+        "{}",
+        stderr(&out)
+    );
+    let expired = faults_logged()
+        .into_iter()
+        .filter(|(_, fault)| fault == "sts_expire_after")
+        .count();
+    assert!(expired >= 1, "the token expired after three calls");
+    drop(served);
 
     let out = bare(&home)
         .args(["sim", "serve", "--fixture"])

@@ -466,6 +466,11 @@ pub fn new_id() -> String {
     )
 }
 
+/// `ENOSPC` and `EIO` (the same numbers on Linux and macOS), the errors the journal's crash
+/// points stand in for.
+const ENOSPC: i32 = 28;
+const EIO: i32 = 5;
+
 const PREFIX: &str = "{\"sum\":\"";
 const MIDDLE: &str = "\",\"record\":";
 
@@ -776,9 +781,11 @@ impl Journal {
 
     /// Appends one record and waits until it is on disk (file and directory).
     pub fn append(&mut self, record: &Record) -> Result<(), RemovalError> {
+        use crate::failpoints::{io_point, names};
         let line = encode(record);
-        self.file
-            .write_all(line.as_bytes())
+        io_point(names::JOURNAL_WRITE, ENOSPC)
+            .and_then(|()| self.file.write_all(line.as_bytes()))
+            .and_then(|()| io_point(names::JOURNAL_FSYNC, EIO))
             .and_then(|()| self.file.sync_data())
             .and_then(|()| self.sync_dir())
             .map_err(|source| RemovalError::JournalWrite {

@@ -365,6 +365,17 @@ impl Sim {
         self.shared.log.records()
     }
 
+    /// How many requests the emulator answered with an injected fault (the call log's records
+    /// with a `fault`): what fired, not what was configured.
+    pub fn faults_applied(&self) -> usize {
+        self.shared
+            .log
+            .records()
+            .iter()
+            .filter(|r| r.fault.is_some())
+            .count()
+    }
+
     /// How many requests named `action` (whatever their outcome).
     pub fn calls(&self, action: &str) -> usize {
         self.shared.log.count(action)
@@ -456,9 +467,9 @@ fn sts_fault(shared: &Shared, rid: &str) -> Option<Answer> {
         (forced, hang, drop)
     };
     match (forced, hang, drop) {
-        (Some(e), _, _) => Some(Answer::error(shared, rid, &e)),
-        (None, true, _) => Some(Answer::raw(Raw::Hang)),
-        (None, false, true) => Some(Answer::raw(Raw::Drop)),
+        (Some(e), _, _) => Some(Answer::error(shared, rid, &e).injected("fail")),
+        (None, true, _) => Some(Answer::raw(Raw::Hang).injected("hang")),
+        (None, false, true) => Some(Answer::raw(Raw::Drop).injected("drop_before_apply")),
         (None, false, false) => None,
     }
 }
@@ -489,6 +500,7 @@ fn metadata_entry(
         status,
         error_code: None,
         response_bytes: body.len() as u64,
+        fault: None,
     };
     record.error_code = (status != 200).then(|| format!("HTTP{status}"));
     shared.log.push(record);
@@ -561,6 +573,8 @@ struct Answer {
     oversize: Option<(u64, bool)>,
     /// Answer in a way no plain HTTP response can (`slowloris`, `hang`, `drop_*`).
     raw: Option<Raw>,
+    /// The injected faults this answer carries, `+`-joined (the call log's `fault`).
+    fault: Option<String>,
 }
 
 /// The raw-connection faults.
@@ -586,6 +600,7 @@ impl Answer {
             cut_after: None,
             oversize: None,
             raw: Some(raw),
+            fault: None,
         }
     }
 }
@@ -617,7 +632,17 @@ impl Answer {
             cut_after: None,
             oversize: None,
             raw: None,
+            fault: None,
         }
+    }
+
+    /// The same answer, marked as carrying the injected fault `kind`.
+    fn injected(mut self, kind: &str) -> Answer {
+        self.fault = Some(match self.fault.take() {
+            Some(earlier) => format!("{earlier}+{kind}"),
+            None => kind.to_owned(),
+        });
+        self
     }
 }
 
@@ -675,6 +700,9 @@ async fn entry(
     }
     record.status = answer.status;
     record.error_code = answer.error_code.clone();
+    if answer.fault.is_some() {
+        record.fault = answer.fault.clone();
+    }
     match answer.raw {
         Some(Raw::Drop) => {
             // Status 0 in the log: no answer was sent.
@@ -760,6 +788,7 @@ impl Request {
             status: 0,
             error_code: None,
             response_bytes: 0,
+            fault: None,
         }
     }
 
@@ -801,6 +830,7 @@ fn json_answer(rid: &str, result: Result<serde_json::Value, ApiError>) -> Answer
             cut_after: None,
             oversize: None,
             raw: None,
+            fault: None,
         },
         Err(e) => Answer::error_of("sts.aliyuncs.com", "Sts", rid, &e),
     }
@@ -985,7 +1015,7 @@ fn authenticate(
         None => v1_claim(method, params, record)?,
     };
     let credential = credential_of(shared, &claim.access_key_id, now)?;
-    check_security_token(shared, &credential, claim.security_token.as_deref())?;
+    check_security_token(shared, &credential, claim.security_token.as_deref(), record)?;
     check_timestamp(&claim.timestamp, now)?;
 
     let computed = if claim.v1 {
@@ -1164,6 +1194,7 @@ fn check_security_token(
     shared: &Shared,
     credential: &FixtureCredential,
     token: Option<&str>,
+    record: &mut CallRecord,
 ) -> Result<(), ApiError> {
     match (&credential.security_token, token) {
         (Some(_), None) => {
@@ -1195,6 +1226,7 @@ fn check_security_token(
             .token_calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if limit.is_some_and(|n| seen >= n) {
+            record.fault = Some("sts_expire_after".into());
             return Err(ApiError::with_status(
                 400,
                 "InvalidSecurityToken.Expired",
@@ -1283,7 +1315,7 @@ fn serve_action(
                     "Throttling.User",
                     "Request was denied due to user flow control.",
                 );
-                return Answer::error(shared, rid, &e);
+                return Answer::error(shared, rid, &e).injected("throttle");
             }
             Verdict::Unavailable => {
                 let e = ApiError::with_status(
@@ -1291,20 +1323,20 @@ fn serve_action(
                     "ServiceUnavailable",
                     "The request has failed due to a temporary failure of the server.",
                 );
-                return Answer::error(shared, rid, &e);
+                return Answer::error(shared, rid, &e).injected("unavailable");
             }
             Verdict::Pass => {}
         }
         if let Some(rule) = faults.forced_error(action, &scopes) {
             let e =
                 ApiError::with_status(rule.status(), &rule.code, format!("Injected fault {rule}"));
-            return Answer::error(shared, rid, &e);
+            return Answer::error(shared, rid, &e).injected("fail");
         }
         if faults.hit(Counted::Hang, action, &scopes) {
-            return Answer::raw(Raw::Hang);
+            return Answer::raw(Raw::Hang).injected("hang");
         }
         if faults.hit(Counted::DropBeforeApply, action, &scopes) {
-            return Answer::raw(Raw::Drop);
+            return Answer::raw(Raw::Drop).injected("drop_before_apply");
         }
         (
             faults.corruption(action, &scopes),
@@ -1339,7 +1371,7 @@ fn serve_action(
     };
     if then_drop {
         // Applied (or refused) by the handler above; the client never learns which.
-        return Answer::raw(Raw::Drop);
+        return Answer::raw(Raw::Drop).injected("apply_then_drop");
     }
     let mut value = match result {
         Ok(v) => v,
@@ -1348,16 +1380,33 @@ fn serve_action(
     if let Some(map) = value.as_object_mut() {
         map.insert("RequestId".into(), rid.into());
     }
-    let ok = |body: Vec<u8>, content_type, truncate| Answer {
-        status: 200,
-        content_type,
-        body,
-        error_code: None,
-        retry_after: false,
-        truncate,
-        cut_after: reset.then_some(512),
-        oversize,
-        raw: slow.map(Raw::Trickle),
+    let ok = |body: Vec<u8>, content_type, truncate| {
+        let mut answer = Answer {
+            status: 200,
+            content_type,
+            body,
+            error_code: None,
+            retry_after: false,
+            truncate,
+            cut_after: reset.then_some(512),
+            oversize,
+            raw: slow.map(Raw::Trickle),
+            fault: None,
+        };
+        // What shaped_response will really do: a trickle wins over an oversized body, which
+        // replaces the (possibly corrupted) body and wins over a reset.
+        let applied = [
+            (corruption.is_some() && (slow.is_some() || oversize.is_none()), "corrupt"),
+            (slow.is_some(), "slowloris"),
+            (slow.is_none() && oversize.is_some(), "oversize"),
+            (slow.is_none() && oversize.is_none() && reset, "reset"),
+        ];
+        for (on, kind) in applied {
+            if on {
+                answer = answer.injected(kind);
+            }
+        }
+        answer
     };
     match corruption {
         None => ok(serde_json::to_vec(&value).unwrap_or_default(), "application/json;charset=utf-8", false),

@@ -65,6 +65,12 @@ pub struct CallRecord {
     pub error_code: Option<String>,
     /// Body bytes answered (for a truncated answer, the bytes actually sent).
     pub response_bytes: u64,
+    /// The injected faults the emulator applied to this answer, `+`-joined when several
+    /// (`throttle`, `unavailable`, `fail`, `hang`, `drop_before_apply`, `apply_then_drop`,
+    /// `corrupt`, `slowloris`, `oversize`, `reset`, `sts_expire_after`); none for an honest
+    /// answer, errors included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 impl CallRecord {

@@ -951,6 +951,41 @@ async fn forced_errors_hit_only_their_scope() {
     assert_eq!(denied[0].error_code.as_deref(), Some("Forbidden.RAM"));
 }
 
+/// The call log marks the answers a fault really changed, and only those: a rule whose scope
+/// no request names, a `once` rule after its first hit, and an honest error add nothing.
+#[tokio::test]
+async fn the_log_counts_faults_applied_not_faults_configured() {
+    let faults = Faults {
+        fail: vec![format!("DescribeApis:{BILLING}=Forbidden.RAM")
+            .parse()
+            .unwrap()],
+        corrupt: vec![format!("DescribeApi:{CREATE_ORDER}=html").parse().unwrap()],
+        reset: vec!["DescribeVpcAccesses=once".parse().unwrap()],
+        ..Faults::default()
+    };
+    let sim = start(faults);
+    assert_eq!(call(&sim, "DescribeApis", &[("GroupId", BILLING)]).await.status, 403);
+    assert_eq!(call(&sim, "DescribeApis", &[("GroupId", ORDERS)]).await.status, 200);
+    // An honest NotFound is an error, not a fault.
+    let missing = call(&sim, "DescribeApi", &[("GroupId", ORDERS), ("ApiId", "0")]).await;
+    assert_ne!(missing.status, 200);
+    let url = format!(
+        "{}?{}",
+        sim.url(),
+        V1::new("DescribeVpcAccesses", &[]).signed_query()
+    );
+    let cut = reqwest::Client::new().post(url).send().await.unwrap();
+    assert!(cut.bytes().await.is_err(), "the first listing is cut");
+    assert_eq!(call(&sim, "DescribeVpcAccesses", &[]).await.status, 200);
+    let faults: Vec<Option<String>> = sim.log().into_iter().map(|r| r.fault).collect();
+    assert_eq!(
+        faults,
+        [Some("fail".to_owned()), None, None, Some("reset".to_owned()), None]
+    );
+    // The html rule never fired: CREATE_ORDER was not asked for.
+    assert_eq!(sim.faults_applied(), 2);
+}
+
 #[tokio::test]
 async fn corrupted_answers_are_broken_the_promised_way() {
     let faults = Faults {
