@@ -12,10 +12,14 @@
 #      removal of one safe grant: its re-check's calls as a share of the cold run's, and the
 #      window from the end of the re-check to RemoveVpcAccess's answer;
 #   4. audit a generated 100,000-API x 3-stage snapshot offline: wall time and peak RSS;
-#   5. one table on stdout, the same figures as JSON in bench-results.json (gitignored).
+#   5. real-time figures that used to be timed tests: the throttled share of a client started
+#      at 10x the emulator's QPS cap (examples/rate_convergence.rs), and how long the emulator
+#      held each answer that the 2 s per-attempt timeout cut (examples/timeout_precision.rs);
+#   6. one table on stdout, the same figures as JSON in bench-results.json (gitignored).
 #
-# Knobs (environment): BENCH_CLIENT_QPS (default 475: 95% of the emulator's cap, because a
-# fixed one-second quota window answers the request that tips it over with a 5 s retry-after),
+# Knobs (environment): BENCH_CLIENT_QPS (default 475: 95% of the emulator's cap. The cap is a
+# fixed one-second window, and each throttled answer halves the client's adaptive rate; the
+# answer's x-acs-retry-after of 5 is milliseconds and costs next to nothing itself),
 # BENCH_CONCURRENCY (16), BENCH_SNAPSHOT_GROUPS (1000; x 100 APIs), BENCH_OUT (bench-results.json).
 set -euo pipefail
 
@@ -29,8 +33,9 @@ SNAPSHOT_GROUPS=${BENCH_SNAPSHOT_GROUPS:-1000}
 OUT=${BENCH_OUT:-$ROOT/bench-results.json}
 
 echo "building (release)..." >&2
-cargo build --release --quiet
-BIN=$ROOT/target/release/grantguard
+cargo build --release --quiet --bin grantguard --example rate_convergence --example timeout_precision
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release/grantguard
 
 WORK=$(mktemp -d)
 SIM_PID=
@@ -153,7 +158,19 @@ print(round(statistics.median(walls), 3), round(max(rss), 1))
 EOF
 )
 
-# 5. One table, and JSON for comparison across commits.
+# 5. Real-time figures (the machine's load moves them; the tests check only the logic).
+rate_json=$("$TARGET/release/examples/rate_convergence")
+timeout_json=$("$TARGET/release/examples/timeout_precision")
+read -r rate_requests rate_share timeout_slow timeout_hang timeout_span < <(python3 - "$rate_json" "$timeout_json" <<'EOF'
+import json, sys
+r, t = (json.loads(a) for a in sys.argv[1:3])
+fmt = lambda xs: "/".join(str(x) for x in xs)
+print(r["requests"], r["throttled_share"], fmt(t["slowloris_held_s"]), fmt(t["hang_held_s"]),
+      t["hang_call_span_s"])
+EOF
+)
+
+# 6. One table, and JSON for comparison across commits.
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 printf '\n%-50s %s\n' "grantguard bench @ $commit" "(emulator: ${SIM_LATENCY_MS} ms latency, ${SIM_QPS} QPS cap; client --qps $CLIENT_QPS --concurrency $CONCURRENCY)"
 printf '%-50s %s\n' \
@@ -175,7 +192,12 @@ printf '%-50s %s\n' \
     "offline: snapshot APIs / deployments" "$snapshot_apis / $snapshot_deployments" \
     "offline: snapshot size (MB)" "$snapshot_mb" \
     "offline: wall, median of 3 (s) (target <= 1.5)" "$offline_wall" \
-    "offline: peak RSS, max of 3 (MB) (target <= 400)" "$offline_rss_mb"
+    "offline: peak RSS, max of 3 (MB) (target <= 400)" "$offline_rss_mb" \
+    "rate: requests, started at 10x the 100 QPS cap" "$rate_requests" \
+    "rate: throttled share (target <= 0.05)" "$rate_share" \
+    "timeout 2 s: slowloris attempts held (s)" "$timeout_slow" \
+    "timeout 2 s: hang attempts held (s) (target <= 2.5)" "$timeout_hang" \
+    "timeout 2 s: hung call, 2 attempts (s) (target <= 5.5)" "$timeout_span"
 
 cat > "$OUT" <<EOF
 {
@@ -189,7 +211,9 @@ cat > "$OUT" <<EOF
   "recheck": { "calls": $recheck_calls, "share_of_cold": $recheck_share, "reused": $recheck_reused,
                "ms": $recheck_ms, "window_ms": $recheck_window_ms },
   "offline": { "apis": $snapshot_apis, "deployments": $snapshot_deployments,
-               "snapshot_mb": $snapshot_mb, "wall_s": $offline_wall, "peak_rss_mb": $offline_rss_mb }
+               "snapshot_mb": $snapshot_mb, "wall_s": $offline_wall, "peak_rss_mb": $offline_rss_mb },
+  "rate_convergence": $rate_json,
+  "timeout_precision": $timeout_json
 }
 EOF
 echo "wrote $OUT" >&2

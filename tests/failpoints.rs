@@ -163,10 +163,17 @@ fn a_journal_write_or_fsync_that_fails_means_nothing_is_removed() {
         );
         let text = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{point}: {text}");
-        assert!(text.contains(&format!("failpoint {point} reached")), "{text}");
+        assert!(
+            text.contains(&format!("failpoint {point} reached")),
+            "{text}"
+        );
         assert!(text.contains(error), "{point}: {text}");
         assert!(text.contains("journal"), "{point}: {text}");
-        for action in ["RemoveVpcAccess", "RemoveVpcAccessAndAbolishApis", "SetVpcAccess"] {
+        for action in [
+            "RemoveVpcAccess",
+            "RemoveVpcAccessAndAbolishApis",
+            "SetVpcAccess",
+        ] {
             assert_eq!(sim.calls(action), 0, "{point}: {action} was called");
         }
         assert!(sim.state().has_grant_named(SAFE), "{point}");

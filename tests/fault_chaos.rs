@@ -17,7 +17,7 @@ use grantguard_sim::{Faults, SimOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const GROUPS: [&str; 2] = [
     "be6d2abcc0dd4f749fc2d2edd6567164",
@@ -109,7 +109,6 @@ async fn audit(sim: &TestSim) -> (Option<Value>, u64) {
 
 #[test]
 fn a19_fifty_seeds_of_mixed_faults_never_make_a_verdict_less_cautious() {
-    let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -159,12 +158,10 @@ fn a19_fifty_seeds_of_mixed_faults_never_make_a_verdict_less_cautious() {
             assert_eq!(after, before, "seed {seed}: complete but different");
         }
     }
-    let elapsed = started.elapsed();
     eprintln!(
-        "A19: {SEEDS} seeds, {injected} faults injected, {incomplete} incomplete reports, \
-         {not_run} runs stopped, {to_unknown} verdicts moved to unknown (none elsewhere), \
-         in {elapsed:.1?}"
+        "A19: {SEEDS} seeds, {injected} faults applied, {incomplete} incomplete reports, \
+         {not_run} runs stopped, {to_unknown} verdicts moved to unknown (none elsewhere)"
     );
+    assert!(injected > 0, "the emulator applied faults");
     assert!(incomplete > 0, "the mix did produce gaps");
-    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
 }

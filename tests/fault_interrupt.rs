@@ -55,7 +55,8 @@ fn spawn(sim: &TestSim, home: &Home, args: &[&str]) -> Child {
 }
 
 /// What the binary says when Ctrl-C arrives during a removal's critical section.
-const DEFERRED: &str = "interrupted: finishing the removal in flight and journaling its outcome first";
+const DEFERRED: &str =
+    "interrupted: finishing the removal in flight and journaling its outcome first";
 
 /// Takes `child`'s stderr: the receiver gets one message when a line contains `marker`; the
 /// thread returns the whole text once the child closes it (it keeps draining, so the child

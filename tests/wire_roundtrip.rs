@@ -371,13 +371,26 @@ fn sim_serve_fault_flags_apply_and_bad_rules_are_refused() {
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
             .filter(|r| r["fault"].is_string())
-            .map(|r| (r["action"].as_str().unwrap().to_owned(), r["fault"].as_str().unwrap().to_owned()))
+            .map(|r| {
+                (
+                    r["action"].as_str().unwrap().to_owned(),
+                    r["fault"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     };
     let out = audit(&fx.credentials[0]);
-    assert_eq!(out.status.code(), Some(1), "blocked grants: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "blocked grants: {}",
+        stderr(&out)
+    );
     assert_eq!(json(&out)["complete"], true, "the reset call was retried");
-    assert_eq!(faults_logged(), [("DescribeApi".to_owned(), "reset".to_owned())]);
+    assert_eq!(
+        faults_logged(),
+        [("DescribeApi".to_owned(), "reset".to_owned())]
+    );
     let sts = fx
         .credentials
         .iter()

@@ -494,6 +494,26 @@ mod tests {
         assert_eq!(err.code(), "MalformedResponse");
     }
 
+    /// `x-acs-retry-after` is milliseconds, as the official SDK reads it: `5` is 5 ms, not
+    /// 5 s. Zero, negative, fractional and non-numeric hints are no hint.
+    #[test]
+    fn the_retry_after_hint_is_read_as_milliseconds() {
+        let hint = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-acs-retry-after", value.parse().unwrap());
+            let body = br#"{"RequestId":"R","Code":"Throttling.User","Message":"m"}"#;
+            match api_failure(400, &headers, body, None, "") {
+                Failure::Api { retry_after, .. } => retry_after,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(hint("5"), Some(Duration::from_millis(5)));
+        assert_eq!(hint(" 1500 "), Some(Duration::from_millis(1500)));
+        for none in ["0", "-5", "1.5", "soon", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(hint(none), None, "{none:?}");
+        }
+    }
+
     #[test]
     fn string_to_sign_is_stripped_from_server_messages() {
         let m = server_message(

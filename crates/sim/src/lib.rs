@@ -1396,7 +1396,10 @@ fn serve_action(
         // What shaped_response will really do: a trickle wins over an oversized body, which
         // replaces the (possibly corrupted) body and wins over a reset.
         let applied = [
-            (corruption.is_some() && (slow.is_some() || oversize.is_none()), "corrupt"),
+            (
+                corruption.is_some() && (slow.is_some() || oversize.is_none()),
+                "corrupt",
+            ),
             (slow.is_some(), "slowloris"),
             (slow.is_none() && oversize.is_some(), "oversize"),
             (slow.is_none() && oversize.is_none() && reset, "reset"),

@@ -964,8 +964,18 @@ async fn the_log_counts_faults_applied_not_faults_configured() {
         ..Faults::default()
     };
     let sim = start(faults);
-    assert_eq!(call(&sim, "DescribeApis", &[("GroupId", BILLING)]).await.status, 403);
-    assert_eq!(call(&sim, "DescribeApis", &[("GroupId", ORDERS)]).await.status, 200);
+    assert_eq!(
+        call(&sim, "DescribeApis", &[("GroupId", BILLING)])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        call(&sim, "DescribeApis", &[("GroupId", ORDERS)])
+            .await
+            .status,
+        200
+    );
     // An honest NotFound is an error, not a fault.
     let missing = call(&sim, "DescribeApi", &[("GroupId", ORDERS), ("ApiId", "0")]).await;
     assert_ne!(missing.status, 200);
@@ -980,7 +990,13 @@ async fn the_log_counts_faults_applied_not_faults_configured() {
     let faults: Vec<Option<String>> = sim.log().into_iter().map(|r| r.fault).collect();
     assert_eq!(
         faults,
-        [Some("fail".to_owned()), None, None, Some("reset".to_owned()), None]
+        [
+            Some("fail".to_owned()),
+            None,
+            None,
+            Some("reset".to_owned()),
+            None
+        ]
     );
     // The html rule never fired: CREATE_ORDER was not asked for.
     assert_eq!(sim.faults_applied(), 2);
