@@ -294,7 +294,7 @@ fn a5_when_every_draft_read_fails_the_retry_budget_empties_and_calls_fail_fast()
 // ---- A6: endpoint down ----
 
 #[test]
-fn a6_a_closed_loopback_port_exits_2_quickly_saying_the_endpoint_cannot_be_reached() {
+fn a6_a_closed_loopback_port_exits_2_saying_the_endpoint_cannot_be_reached() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
