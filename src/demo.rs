@@ -11,8 +11,8 @@ use crate::client::{Client, ClientConfig, Endpoint};
 use crate::config::Config;
 use crate::error::EmulatorError;
 use crate::inventory::{snapshot, Inventory, RegionId};
-use crate::output::{emit, format_of, use_color};
-use crate::report::{self, RenderOptions};
+use crate::output::{emit, format_of, render_options};
+use crate::report;
 use crate::rules::audit;
 use crate::rules::Catalog;
 use crate::selection::Selector;
@@ -141,13 +141,19 @@ pub fn more_checks(
 
 /// Writes the "More checks" section: per check its command, each finding of the rule it is
 /// there to show on one line, and how many other findings (already in the report) it had.
-pub fn render_more_checks(checks: &[ExtraCheck], out: &mut dyn Write) -> io::Result<()> {
+pub fn render_more_checks(
+    checks: &[ExtraCheck],
+    out: &mut dyn Write,
+    width: Option<usize>,
+) -> io::Result<()> {
+    use crate::report::human::write_paragraph;
     writeln!(
         out,
         "\nMore checks (audits a plain live audit cannot show):"
     )?;
     for check in checks {
-        writeln!(out, "\n  {}:\n  $ {}", check.title, check.command)?;
+        writeln!(out, "\n  {}:", check.title)?;
+        write_paragraph(out, width, "  $ ", "      ", &check.command)?;
         let (shown, others): (Vec<_>, Vec<_>) = check
             .report
             .findings
@@ -158,23 +164,23 @@ pub fn render_more_checks(checks: &[ExtraCheck], out: &mut dyn Write) -> io::Res
             writeln!(out, "    no {} finding", check.rule)?;
         }
         for finding in shown {
-            writeln!(
-                out,
-                "    {} {} ({}): {}",
+            let text = format!(
+                "{} {} ({}): {}",
                 finding.rule, finding.rule_name, finding.severity, finding.message
-            )?;
+            );
+            write_paragraph(out, width, "    ", "      ", &text)?;
         }
         let s = &check.report.summary;
-        writeln!(
-            out,
-            "    {} grant{} audited: {} safe, {} blocked, {} unknown; {} other findings, as in the report above",
+        let text = format!(
+            "{} grant{} audited: {} safe, {} blocked, {} unknown; {} other findings, as in the report above",
             s.grants,
             if s.grants == 1 { "" } else { "s" },
             s.safe,
             s.blocked,
             s.unknown,
             others.len()
-        )?;
+        );
+        write_paragraph(out, width, "    ", "      ", &text)?;
     }
     Ok(())
 }
@@ -226,14 +232,11 @@ pub(crate) async fn demo_command(
         ReportFormat::Human => more_checks(&inventory, &terraform, &catalog)?,
         _ => Vec::new(),
     };
-    let options = RenderOptions {
-        color: use_color(output.color),
-        ..RenderOptions::default()
-    };
+    let options = render_options(output.color, true);
     emit(None, |out| {
         report::render(&report, format_of(args.format), out, options)?;
         if args.format == ReportFormat::Human {
-            render_more_checks(&extra, out)?;
+            render_more_checks(&extra, out, options.width)?;
             out.write_all(DEMO_NEXT_STEPS.as_bytes())?;
         }
         Ok(())
@@ -266,7 +269,7 @@ async fn repoint_demo(client: Client, region: RegionId) -> Result<Outcome, Error
             history_depth: DEFAULT_HISTORY_DEPTH,
             progress: None,
         },
-        color: false,
+        render: crate::report::RenderOptions::default(),
     };
     println!(
         "grantguard demo: the emulator runs `repoint --name {REPOINT_GRANT} --instance-id {REPOINT_INSTANCE} --port 80 --yes`\n"

@@ -4,7 +4,7 @@
 //! lands.
 
 use crate::cli::{ColorChoice, OutputArgs, ReportFormat};
-use crate::report::Format;
+use crate::report::{Format, RenderOptions};
 use crate::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -44,6 +44,25 @@ pub fn progress(output: &OutputArgs, what: &str) -> Option<ProgressBar> {
     bar.set_message(what.to_owned());
     bar.enable_steady_tick(Duration::from_millis(120));
     Some(bar)
+}
+
+/// The width a report for people wraps at: the terminal's when stdout is one; `None` (one
+/// line per paragraph) for a pipe or a file, where a reader's tools want whole lines.
+pub fn report_width() -> Option<usize> {
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(&stdout).map(|(terminal_size::Width(w), _)| usize::from(w))
+}
+
+/// How to render a report for people: colour and the terminal's width when it goes to stdout,
+/// neither when it goes to a file.
+pub fn render_options(color: ColorChoice, to_stdout: bool) -> RenderOptions {
+    RenderOptions {
+        color: to_stdout && use_color(color),
+        width: report_width().filter(|_| to_stdout),
+    }
 }
 
 /// Whether stdout gets colour: `auto` means a terminal without NO_COLOR.

@@ -995,7 +995,10 @@ fn a_safe_grant_with_warnings_is_kept_unless_they_are_accepted() {
     let refused = remove(&sim, &home, &["--name", WARNED, "--yes"]);
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     let text = stdout(&refused);
-    assert!(text.contains("SAFE, 1 warning"), "{text}");
+    assert!(
+        text.contains("SAFE+WARN") && text.contains("1 warning: history-uses-grant"),
+        "{text}"
+    );
     assert!(!text.contains("nothing depends on it"), "{text}");
     assert!(
         text.contains("GG104") && text.contains("--accept-warnings"),

@@ -4,8 +4,8 @@
 use super::selector_of;
 use crate::cli::{self, AccountArgs, Given, OutputArgs};
 use crate::inventory::{self, Inventory};
-use crate::output::{emit, format_of, use_color};
-use crate::report::{self, RenderOptions};
+use crate::output::{emit, format_of, render_options};
+use crate::report;
 use crate::rules::audit;
 use crate::rules::Catalog;
 use crate::selection::Selection;
@@ -91,10 +91,7 @@ pub(crate) async fn audit_command(
         &settings.config,
         &catalog,
     );
-    let options = RenderOptions {
-        color: args.output.is_none() && use_color(output.color),
-        ..RenderOptions::default()
-    };
+    let options = render_options(output.color, args.output.is_none());
     emit(args.output.as_ref(), |out| {
         report::render(&report, format_of(args.format), out, options)
     })?;
@@ -132,10 +129,7 @@ pub(crate) async fn audit_regions(
         catalog,
     );
     let reports: Vec<Report> = audited.iter().map(|r| r.report.clone()).collect();
-    let options = RenderOptions {
-        color: args.output.is_none() && use_color(output.color),
-        ..RenderOptions::default()
-    };
+    let options = render_options(output.color, args.output.is_none());
     emit(args.output.as_ref(), |out| {
         report::render_regions(&reports, format_of(args.format), out, options)
     })?;

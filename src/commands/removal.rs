@@ -4,7 +4,7 @@ use super::selector_of;
 use crate::cli::{self, AccountArgs, Given, OutputArgs, WalkArgs};
 use crate::inventory::walk::WalkOptions;
 use crate::inventory::VpcAccessId;
-use crate::output::use_color;
+use crate::output::render_options;
 use crate::removal::journal::Action;
 use crate::removal::repoint::{RepointRequest, TargetSpec};
 use crate::removal::{Plan, RemovalRequest, ResultFormat, Targets};
@@ -61,7 +61,7 @@ async fn context(
             history_depth: settings.history_depth,
             progress: None,
         },
-        color: to_stdout && use_color(output.color),
+        render: render_options(output.color, to_stdout),
     })
 }
 

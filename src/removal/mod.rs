@@ -45,8 +45,9 @@ pub struct Context {
     pub terraform: crate::terraform::Terraform,
     /// Walk options for the fresh audits.
     pub walk: WalkOptions,
-    /// Colour in printed reports (never when the result goes to a file).
-    pub color: bool,
+    /// How printed reports look: colour and the terminal's width, never when the result goes
+    /// to a file.
+    pub render: RenderOptions,
 }
 
 /// Why a removal, restore or journal command could not do its job (exit 2).
@@ -263,12 +264,8 @@ impl Sink {
 }
 
 fn print_report(ctx: &Context, sink: &mut Sink, report: &Report) {
-    let options = RenderOptions {
-        color: ctx.color,
-        ..RenderOptions::default()
-    };
     let mut text = Vec::new();
-    let _ = report::render(report, Format::Human, &mut text, options);
+    let _ = report::render(report, Format::Human, &mut text, ctx.render);
     sink.say(&String::from_utf8_lossy(&text));
 }
 

@@ -1,138 +1,189 @@
-//! The report for people: per grant a verdict line, then each finding as a miette diagnostic
-//! (rule id, message, dependency path, help with the fix), then a summary line. In: a report
-//! and [`RenderOptions`]. Colour only when the caller asks for it; tests render without
-//! colour at a fixed width.
+//! The report for people: a summary table, one line per grant, worst first; then per grant
+//! that has findings its headline and its findings grouped by rule (the rule named once, each
+//! finding one line, the rule's fix once); then the summary line. In: a report and
+//! [`RenderOptions`]. Colour only when the caller asks for it; text wraps only at the width
+//! the caller gives (a terminal's), and never inside a word, so an identifier stays whole.
 
 use super::RenderOptions;
 use crate::verdict::{Finding, GrantReport, Report, RuleId, Severity, Summary, Verdict};
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
-use std::fmt;
+use owo_colors::OwoColorize;
 use std::io;
 
-/// One finding as miette sees it.
-struct FindingDiagnostic<'a> {
-    finding: &'a Finding,
-    help: Option<String>,
+/// Where the report's paragraphs go: wrapped to `width` (hanging indent, breaks at spaces
+/// only), or one line per paragraph when there is no width (a pipe or a file, read by tools
+/// such as grep that want a finding on one line).
+struct Paragraphs<'a> {
+    out: &'a mut dyn io::Write,
+    width: Option<usize>,
+    color: bool,
 }
 
-impl fmt::Debug for FindingDiagnostic<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FindingDiagnostic")
-            .field("rule", &self.finding.rule)
-            .finish()
+impl Paragraphs<'_> {
+    /// Writes `text` after `indent`; wrapped lines continue under `hanging`.
+    fn write(&mut self, indent: &str, hanging: &str, text: &str) -> io::Result<()> {
+        write_paragraph(self.out, self.width, indent, hanging, text)
     }
-}
 
-impl fmt::Display for FindingDiagnostic<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.finding.message)?;
-        if let Some(source) = &self.finding.source {
-            write!(f, "\nat: {source}")?;
+    /// A blank line.
+    fn blank(&mut self) -> io::Result<()> {
+        writeln!(self.out)
+    }
+
+    /// `word` in the colour of `verdict`, when colour is on.
+    fn verdict(&self, word: &str, verdict: Verdict, clean: bool) -> String {
+        if !self.color {
+            return word.to_owned();
         }
-        if self.finding.path.len() > 1 {
-            write!(f, "\npath: {}", self.finding.path_joined(" ← "))?;
+        match (verdict, clean) {
+            (Verdict::Blocked, _) => word.red().bold().to_string(),
+            (Verdict::Unknown, _) => word.magenta().bold().to_string(),
+            (Verdict::Safe, false) => word.yellow().bold().to_string(),
+            (Verdict::Safe, true) => word.green().bold().to_string(),
         }
-        if let Some(justification) = &self.finding.suppressed {
-            write!(f, "\nsuppressed: {justification}")?;
+    }
+
+    /// The mark of a finding's severity (× deny, ⚠ warn, ☞ info or suppressed).
+    fn mark(&self, finding: &Finding) -> String {
+        let (mark, severity) = match (finding.severity, &finding.suppressed) {
+            (_, Some(_)) | (Severity::Info, _) => ("☞", Severity::Info),
+            (Severity::Warn, _) => ("⚠", Severity::Warn),
+            (Severity::Deny, _) => ("×", Severity::Deny),
+        };
+        match (self.color, severity) {
+            (false, _) => mark.to_owned(),
+            (true, Severity::Deny) => mark.red().to_string(),
+            (true, Severity::Warn) => mark.yellow().to_string(),
+            (true, Severity::Info) => mark.cyan().to_string(),
         }
-        Ok(())
     }
 }
 
-impl std::error::Error for FindingDiagnostic<'_> {}
-
-impl Diagnostic for FindingDiagnostic<'_> {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(format!(
-            "{} {} ({})",
-            self.finding.rule, self.finding.rule_name, self.finding.severity
-        )))
-    }
-
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(match (self.finding.severity, &self.finding.suppressed) {
-            (_, Some(_)) | (Severity::Info, _) => miette::Severity::Advice,
-            (Severity::Warn, _) => miette::Severity::Warning,
-            (Severity::Deny, _) => miette::Severity::Error,
-        })
-    }
-
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
-    }
-}
-
-fn handler(options: RenderOptions) -> GraphicalReportHandler {
-    let theme = if options.color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    // Lines wrap at spaces only: a grant name, an id or a path is never cut at a hyphen.
-    GraphicalReportHandler::new_themed(theme)
-        .with_width(options.width)
-        .with_links(false)
-        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
-        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
-        .with_break_words(false)
-}
-
-/// Writes `findings`, each rule's fix with the first of its findings only; `grant` fills in
-/// the NAME the fixes say.
-fn write_findings(
-    report: &Report,
-    findings: &[Finding],
-    grant: Option<&str>,
-    handler: &GraphicalReportHandler,
+/// Writes `text` after `indent` as one line, or, given a `width`, wrapped at spaces only (an
+/// identifier longer than the line stays whole) with the lines after the first under
+/// `hanging`.
+pub fn write_paragraph(
     out: &mut dyn io::Write,
+    width: Option<usize>,
+    indent: &str,
+    hanging: &str,
+    text: &str,
 ) -> io::Result<()> {
-    let mut helped: Vec<RuleId> = Vec::new();
-    for finding in findings {
-        let help = (!helped.contains(&finding.rule))
-            .then(|| report.rule(finding.rule))
-            .flatten()
-            .map(|r| match grant {
-                Some(name) => r.help().replace("NAME", name),
-                None => r.help().to_owned(),
-            });
-        helped.push(finding.rule);
-        writeln!(out)?;
-        write_finding(finding, help, handler, out)?;
+    let Some(width) = width else {
+        return writeln!(out, "{indent}{text}");
+    };
+    let options = textwrap::Options::new(width)
+        .initial_indent(indent)
+        .subsequent_indent(hanging)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(false);
+    for line in textwrap::wrap(text, options) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
 
-/// Writes one finding; `help` is the rule's fix, given once per grant and rule.
-fn write_finding(
-    finding: &Finding,
-    help: Option<String>,
-    handler: &GraphicalReportHandler,
-    out: &mut dyn io::Write,
+/// The fixes said so far, with the grant they were said for, so that a fix repeated word for
+/// word (a rule whose help does not name the grant) points back instead of being said again.
+#[derive(Default)]
+struct SaidFixes(Vec<(String, String)>);
+
+/// Writes `findings` grouped by rule and severity: the rule once, each finding on its own
+/// line, then the rule's fix once, with `grant`'s name filled in where the fix says NAME.
+fn write_findings(
+    report: &Report,
+    findings: &[Finding],
+    grant: Option<&GrantReport>,
+    said: &mut SaidFixes,
+    out: &mut Paragraphs<'_>,
 ) -> io::Result<()> {
-    let diagnostic = FindingDiagnostic { finding, help };
-    let mut text = String::new();
-    handler
-        .render_report(&mut text, &diagnostic)
-        .map_err(io::Error::other)?;
-    writeln!(out, "{}", text.trim_end())
+    let grant_step = grant.map(|g| format!("grant {} ({})", g.grant.name, g.grant.id));
+    let mut rest = findings;
+    while let Some(first) = rest.first() {
+        let len = rest
+            .iter()
+            .take_while(|f| f.rule == first.rule && f.severity == first.severity)
+            .count();
+        let (group, tail) = rest.split_at(len);
+        rest = tail;
+        let heading = format!(
+            "{} {} {} ({})",
+            out.mark(first),
+            first.rule,
+            first.rule_name,
+            first.severity
+        );
+        // One finding goes on its rule's line; several go one per line below it.
+        if group.len() > 1 {
+            out.write("  ", "      ", &heading)?;
+        }
+        for finding in group {
+            let mut line = finding.message.clone();
+            if let Some(via) = untold_path(finding, &line, grant_step.as_deref()) {
+                line.push_str("; via ");
+                line.push_str(&via);
+            }
+            match group.len() {
+                1 => out.write("  ", "      ", &format!("{heading}: {line}"))?,
+                _ => out.write("    - ", "      ", &line)?,
+            }
+            if let Some(source) = &finding.source {
+                out.write("      at: ", "        ", &source.to_string())?;
+            }
+            if let Some(justification) = &finding.suppressed {
+                out.write("      suppressed: ", "        ", justification)?;
+            }
+        }
+        let Some(rule) = report.rule(first.rule) else {
+            continue;
+        };
+        let owner = grant.map_or("", |g| g.grant.name.as_str());
+        let help = match grant {
+            Some(g) => rule.help().replace("NAME", &g.grant.name),
+            None => rule.help().to_owned(),
+        };
+        match said.0.iter().find(|(text, _)| *text == help) {
+            Some((_, earlier)) if earlier == owner => {}
+            Some((_, earlier)) => {
+                let text = match earlier.as_str() {
+                    "" => "as above".to_owned(),
+                    name => format!("as for {name} above"),
+                };
+                out.write("    help: ", "      ", &text)?;
+            }
+            None => {
+                out.write("    help: ", "      ", &help)?;
+                said.0.push((help, owner.to_owned()));
+            }
+        }
+    }
+    Ok(())
 }
 
-/// The headline of a grant: "nothing depends on it" only for a clean grant, never above a
-/// list of warnings (a draft, a rollback target or a backend model still refers to it); an
-/// `unknown` one says what made it so.
-fn verdict_word(grant: &GrantReport) -> String {
-    match grant.verdict {
-        Verdict::Safe => match grant.warnings().count() {
-            0 => "SAFE     nothing depends on it".to_owned(),
-            n => format!(
-                "SAFE, {n} warning{}  nothing live breaks, but something below still refers to it",
-                if n == 1 { "" } else { "s" }
-            ),
-        },
-        Verdict::Blocked => "BLOCKED  something depends on it".to_owned(),
-        Verdict::Unknown => format!("UNKNOWN  {}", unknown_cause(grant)),
+/// The steps of the finding's dependency path that neither the grant's headline nor the
+/// message names (a backend in the middle, a missing grant), or `None` when every step is
+/// already said.
+fn untold_path(finding: &Finding, message: &str, grant_step: Option<&str>) -> Option<String> {
+    let untold: Vec<String> = finding
+        .path_steps()
+        .map(|s| s.to_string())
+        .enumerate()
+        .filter(|(n, step)| {
+            !(*n == 0 && grant_step == Some(step.as_str())) && !message.contains(step.as_str())
+        })
+        .map(|(_, step)| step)
+        .collect();
+    (!untold.is_empty()).then(|| untold.join(" ← "))
+}
+
+/// The verdict as the table and the headlines say it: a safe grant with warnings is
+/// `SAFE+WARN`.
+fn verdict_label(grant: &GrantReport) -> &'static str {
+    match (grant.verdict, grant.is_clean()) {
+        (Verdict::Safe, false) => "SAFE+WARN",
+        (Verdict::Safe, true) => "SAFE",
+        (Verdict::Blocked, _) => "BLOCKED",
+        (Verdict::Unknown, _) => "UNKNOWN",
     }
 }
 
@@ -210,23 +261,24 @@ fn main_reason(grant: &GrantReport) -> String {
     }
 }
 
-/// One line per grant, worst first: verdict, name, tuple, finding counts, main reason.
-fn write_summary_table(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+/// The grants in summary-table order (worst first; the sort is stable, so report order
+/// within a rank).
+fn worst_first(report: &Report) -> Vec<&GrantReport> {
     let mut grants: Vec<&GrantReport> = report.grants.iter().collect();
     grants.sort_by_key(|g| rank(g));
+    grants
+}
+
+/// One line per grant, worst first: verdict, name, tuple, finding counts, main reason. On a
+/// terminal too narrow for a row, the row continues under the reason's column (or under the
+/// name's, when even that is too far right).
+fn write_summary_table(report: &Report, out: &mut Paragraphs<'_>) -> io::Result<()> {
+    let grants = worst_first(report);
     let count = |g: &GrantReport, severity: Severity| {
         g.findings
             .iter()
             .filter(|f| f.severity == severity && f.suppressed.is_none())
             .count()
-    };
-    let verdict = |g: &GrantReport| match (g.verdict, g.is_clean()) {
-        (Verdict::Safe, false) => "SAFE+WARN",
-        (v, _) => match v {
-            Verdict::Safe => "SAFE",
-            Verdict::Blocked => "BLOCKED",
-            Verdict::Unknown => "UNKNOWN",
-        },
     };
     let name_width = grants
         .iter()
@@ -240,23 +292,39 @@ fn write_summary_table(report: &Report, out: &mut dyn io::Write) -> io::Result<(
         .max()
         .unwrap_or(5)
         .max(5);
-    writeln!(
-        out,
-        "{:<9}  {:<name_width$}  {:<key_width$}  DENY  WARN  INFO  WHY",
-        "VERDICT", "GRANT", "TUPLE"
-    )?;
+    // On a terminal too narrow for the tuples, they are left to the grants' headlines.
+    let fits = |columns: usize| out.width.is_none_or(|width| columns + 40 <= width);
+    let with_tuple = fits(9 + 2 + name_width + 2 + key_width + 2 + 18);
+    let (tuple_heading, key_width) = match with_tuple {
+        true => ("TUPLE  ", key_width + 2),
+        false => ("", 0),
+    };
+    let why_column = 9 + 2 + name_width + 2 + key_width + 18;
+    let hanging = match out.width {
+        Some(width) if why_column + 24 > width => " ".repeat(11),
+        _ => " ".repeat(why_column),
+    };
+    let heading = format!(
+        "{:<9}  {:<name_width$}  {:<key_width$}DENY  WARN  INFO  WHY",
+        "VERDICT", "GRANT", tuple_heading
+    );
+    out.write("", &hanging, &heading)?;
     for g in grants {
-        writeln!(
-            out,
-            "{:<9}  {:<name_width$}  {:<key_width$}  {:>4}  {:>4}  {:>4}  {}",
-            verdict(g),
+        let tuple = match with_tuple {
+            true => g.grant.key.to_string(),
+            false => String::new(),
+        };
+        let row = format!(
+            "{}  {:<name_width$}  {:<key_width$}{:>4}  {:>4}  {:>4}  {}",
+            out.verdict(&format!("{:<9}", verdict_label(g)), g.verdict, g.is_clean()),
             g.grant.name,
-            g.grant.key.to_string(),
+            tuple,
             count(g, Severity::Deny),
             count(g, Severity::Warn),
             count(g, Severity::Info),
             main_reason(g)
-        )?;
+        );
+        out.write("", &hanging, &row)?;
     }
     Ok(())
 }
@@ -273,19 +341,23 @@ fn ram_hint(gap: &crate::inventory::Gap) -> String {
 
 /// Writes the human report of `report`.
 pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) -> io::Result<()> {
-    let handler = handler(options);
-    writeln!(
+    let out = &mut Paragraphs {
         out,
-        "grantguard audit of {}{}",
-        report.region,
-        if report.complete {
-            ""
-        } else {
-            " (incomplete scan)"
-        }
+        width: options.width,
+        color: options.color,
+    };
+    let incomplete = if report.complete {
+        ""
+    } else {
+        " (incomplete scan)"
+    };
+    out.write(
+        "",
+        "",
+        &format!("grantguard audit of {}{incomplete}", report.region),
     )?;
     if !report.grants.is_empty() {
-        writeln!(out)?;
+        out.blank()?;
         write_summary_table(report, out)?;
     }
     // A gap narrowed to a grant this report does not show concerns nobody here.
@@ -295,61 +367,80 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
             .is_none_or(|id| report.grants.iter().any(|g| g.grant.id == *id))
     };
     if report.gaps.iter().any(|gap| concerns(&gap)) && !report.grants.is_empty() {
-        writeln!(out)?;
+        out.blank()?;
     }
     for gap in report.gaps.iter().filter(concerns) {
-        writeln!(
-            out,
-            "  gap: {} on {} ({}): {}{}",
+        let text = format!(
+            "{} on {} ({}): {}{}",
             gap.action,
             gap.scope,
             gap.code,
             gap.message,
             ram_hint(gap)
-        )?;
+        );
+        out.write("  gap: ", "       ", &text)?;
     }
     let denied = |code: &str| code.starts_with("Forbidden") || code == "NoPermission";
     if report.gaps.iter().any(|gap| denied(&gap.code)) {
-        writeln!(
-            out,
-            "  hint: grant the missing apigateway:<Action> above; `grantguard policy` prints the RAM policy with every action the audit needs"
+        out.write(
+            "  hint: ",
+            "        ",
+            "grant the missing apigateway:<Action> above; `grantguard policy` prints the RAM policy with every action the audit needs",
         )?;
     }
-    for grant in &report.grants {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "grant {} ({}) {}: {}",
+    let mut said = SaidFixes::default();
+    let grants = worst_first(report);
+    let (quiet, told): (Vec<&GrantReport>, Vec<&GrantReport>) = grants
+        .into_iter()
+        .partition(|g| g.findings.is_empty() && g.verdict == Verdict::Safe);
+    for grant in told {
+        out.blank()?;
+        // The table gave the reason already; an unknown verdict's cause is said again, since
+        // it decides what to do next.
+        let cause = match grant.verdict {
+            Verdict::Unknown => format!(": {}", unknown_cause(grant)),
+            _ => String::new(),
+        };
+        let headline = format!(
+            "{} {} ({}) {}{cause}",
+            out.verdict(verdict_label(grant), grant.verdict, grant.is_clean()),
             grant.grant.name,
             grant.grant.id,
             grant.grant.key,
-            verdict_word(grant)
-        )?;
+        );
+        out.write("", "  ", &headline)?;
         // Each rule's fix is said once per grant, with the grant's name filled in.
-        write_findings(
-            report,
-            &grant.findings,
-            Some(&grant.grant.name),
-            &handler,
-            out,
+        write_findings(report, &grant.findings, Some(grant), &mut said, out)?;
+    }
+    if !quiet.is_empty() {
+        out.blank()?;
+        let label = out.verdict("SAFE", Verdict::Safe, true);
+        out.write(
+            "",
+            "",
+            &format!("{label}, no finding, nothing depends on these:"),
         )?;
+        for g in quiet {
+            let line = format!("{} ({}) {}", g.grant.name, g.grant.id, g.grant.key);
+            out.write("  - ", "    ", &line)?;
+        }
     }
     if !report.findings.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "not tied to an audited grant:")?;
-        write_findings(report, &report.findings, None, &handler, out)?;
+        out.blank()?;
+        out.write("", "", "not tied to an audited grant:")?;
+        write_findings(report, &report.findings, None, &mut said, out)?;
     }
     let s = report.summary;
-    writeln!(out)?;
-    writeln!(
-        out,
+    out.blank()?;
+    let summary = format!(
         "{} grant{} audited: {} safe, {} blocked, {} unknown",
         s.grants,
         if s.grants == 1 { "" } else { "s" },
         s.safe,
         s.blocked,
         s.unknown
-    )
+    );
+    out.write("", "", &summary)
 }
 
 /// Writes several regions' reports: each region's report under its own heading (the
@@ -393,7 +484,7 @@ mod tests {
         let mut out = Vec::new();
         let options = RenderOptions {
             color: false,
-            width: 100,
+            width: None,
         };
         render(report, &mut out, options).expect("render to memory");
         String::from_utf8(out).expect("utf-8")
@@ -457,7 +548,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_help_is_said_once_per_grant_with_the_grant_name_filled_in() {
+    fn a_rule_is_named_and_its_help_said_once_per_grant_with_the_grant_name_filled_in() {
         let mut inventory = crate::inventory::testing::account();
         // A second deployment through the same grant: two GG101 findings.
         inventory
@@ -470,9 +561,10 @@ mod tests {
         let text = rendered(&audited(&inventory, None));
         assert_eq!(
             text.matches("GG101 deployed-api-uses-grant").count(),
-            2,
+            1,
             "{text}"
         );
+        assert_eq!(text.matches("\n    - ").count(), 2, "one line each: {text}");
         assert_eq!(text.matches("help: ").count(), 1, "{text}");
         assert!(
             text.contains("grantguard audit --name orders-vpc"),
@@ -492,12 +584,76 @@ mod tests {
             .push(crate::inventory::testing::gap(Some("apv-2")));
         let text = rendered(&audited(&inventory, Some("other")));
         assert!(
-            text.contains("UNKNOWN  part of the account was not read"),
+            text.contains(
+                "\nUNKNOWN other (apv-2) vpc-1/i-1:9100: part of the account was not read"
+            ),
             "{text}"
         );
         assert!(text.contains("gap: DescribeApis on group:grp-2"), "{text}");
         let text = rendered(&audited(&inventory, Some("orders-vpc")));
         assert!(!text.contains("gap:"), "a gap of another grant: {text}");
+    }
+
+    /// The same report at a terminal's width: every line fits unless it is one word, and no
+    /// word is cut (below the table, which leaves the tuples to the headlines when narrow, the
+    /// words are those of the one-line-per-paragraph rendering).
+    #[test]
+    fn a_terminal_width_wraps_at_spaces_and_a_pipe_gets_one_line_per_paragraph() {
+        let report = super::super::tests::report();
+        let mut wrapped = Vec::new();
+        let options = RenderOptions {
+            color: false,
+            width: Some(48),
+        };
+        render(&report, &mut wrapped, options).expect("render to memory");
+        let wrapped = String::from_utf8(wrapped).expect("utf-8");
+        let piped = rendered(&report);
+        assert!(wrapped.lines().count() > piped.lines().count(), "{wrapped}");
+        for line in wrapped.lines() {
+            assert!(
+                line.chars().count() <= 48 || !line.trim().contains(' '),
+                "{line:?} is longer than 48 columns"
+            );
+        }
+        let words = |text: &str| -> Vec<String> {
+            let details = text
+                .find("\nBLOCKED orders-vpc (apv-1)")
+                .expect("a headline");
+            text[details..]
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        };
+        assert!(
+            !wrapped.contains("TUPLE"),
+            "too narrow for tuples: {wrapped}"
+        );
+        assert_eq!(
+            words(&wrapped),
+            words(&piped),
+            "only the line breaks differ"
+        );
+        assert!(
+            piped.lines().any(|l| l.len() > 150),
+            "a pipe gets whole paragraphs: {piped}"
+        );
+    }
+
+    #[test]
+    fn a_fix_repeated_word_for_word_for_another_grant_points_back() {
+        let mut inventory = crate::inventory::testing::account();
+        inventory
+            .grants
+            .push(crate::inventory::testing::grant("apv-2", "spare", 9100));
+        for (id, grant) in [("api-8", "orders-vpc"), ("api-9", "spare")] {
+            inventory.drafts.push(crate::inventory::testing::draft(
+                id,
+                crate::inventory::testing::vpc_by_name(grant),
+            ));
+        }
+        let text = rendered(&audited(&inventory, None));
+        assert_eq!(text.matches("help: Edit the draft").count(), 1, "{text}");
+        assert!(text.contains("help: as for orders-vpc above"), "{text}");
     }
 
     #[test]

@@ -27,15 +27,15 @@ pub enum Format {
 pub struct RenderOptions {
     /// Use colour (the caller decides: a terminal and no `NO_COLOR`).
     pub color: bool,
-    /// Line width for wrapping.
-    pub width: usize,
+    /// Line width for wrapping (a terminal's); `None` writes each paragraph on one line.
+    pub width: Option<usize>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
         RenderOptions {
             color: false,
-            width: 100,
+            width: None,
         }
     }
 }
