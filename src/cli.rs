@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "grantguard", version, about, long_about = None, max_term_width = 100)]
 pub struct Cli {
-    /// Account, region and endpoint.
+    /// Account, region and endpoint, given before the subcommand (`grantguard --region ID
+    /// audit`); [`Cli::try_parse_checked`] merges in those given after it.
     #[command(flatten)]
     pub account: AccountArgs,
     /// Output and logging.
@@ -56,8 +57,22 @@ impl Cli {
             }
             level = current.subcommand().map(|(_, sub)| sub);
         }
+        let name = matches.subcommand_name().unwrap_or_default().to_owned();
         let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
         cli.given = given;
+        match cli.command.account() {
+            Some(after) => cli.account = after.clone().or(cli.account),
+            None => {
+                if let Some(flag) = cli.account.first_given() {
+                    let message = format!(
+                        "{flag} does not apply to `grantguard {name}`: it reads no account"
+                    );
+                    return Err(
+                        Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message)
+                    );
+                }
+            }
+        }
         Ok(cli)
     }
 }
@@ -88,21 +103,48 @@ impl Given {
 }
 
 /// Where to connect and as whom. Secrets come only from the environment or a profile file.
-#[derive(Debug, Args, Clone)]
+/// Only the commands that read the account take these flags, before or after their name; the
+/// variables are read where the settings are resolved (`settings`), so that a flag given on
+/// either side wins over them.
+#[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Account options")]
 pub struct AccountArgs {
     /// aliyun CLI profile to take credentials from (~/.aliyun/config.json)
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Region id; audit and scan also take a list (ID,ID) or `all` [env: ALIBABA_CLOUD_REGION_ID]
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, value_name = "ID")]
     pub region: Option<String>,
-    /// API endpoint; plain http:// only to loopback
-    #[arg(long, global = true, env = "GRANTGUARD_ENDPOINT", value_name = "URL")]
+    /// API endpoint; plain http:// only to loopback [env: GRANTGUARD_ENDPOINT]
+    #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Configuration file [default: ./grantguard.json when present]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+impl AccountArgs {
+    /// These flags, each taken from `before` where not given here.
+    pub fn or(self, before: AccountArgs) -> AccountArgs {
+        AccountArgs {
+            profile: self.profile.or(before.profile),
+            region: self.region.or(before.region),
+            endpoint: self.endpoint.or(before.endpoint),
+            config: self.config.or(before.config),
+        }
+    }
+
+    /// The first of these flags that was given, as the user spells it.
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.profile.is_some(), "--profile"),
+            (self.region.is_some(), "--region"),
+            (self.endpoint.is_some(), "--endpoint"),
+            (self.config.is_some(), "--config"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 /// How much to print, and how.
@@ -185,6 +227,29 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// The account flags given after the subcommand's name, for the commands that read the
+    /// account; `None` for those that do not (they take no account flag at all).
+    pub fn account(&self) -> Option<&AccountArgs> {
+        match self {
+            Command::Scan(args) => Some(&args.account),
+            Command::Audit(args) => Some(&args.account),
+            Command::Graph(args) => Some(&args.account),
+            Command::Remove(args) => Some(&args.account),
+            Command::Repoint(args) => Some(&args.account),
+            Command::Restore(args) => Some(&args.account),
+            Command::Journal(args) => Some(&args.account),
+            Command::Whoami(args) => Some(&args.account),
+            Command::Rules(_)
+            | Command::Sim(_)
+            | Command::Demo(_)
+            | Command::Policy(_)
+            | Command::Completions(_)
+            | Command::Man => None,
+        }
+    }
+}
+
 /// Which grant(s): a tuple, a name, or an id. Without one, every grant in the region.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectorArgs {
@@ -205,8 +270,9 @@ pub struct SelectorArgs {
     pub vpc_access_id: Option<String>,
 }
 
-/// Walk tuning shared by every command that reads the account.
+/// Walk tuning shared by every command that walks the account (scan, audit, graph, remove).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Walk options")]
 pub struct WalkArgs {
     /// Requests per second at most; 0 = no limit (adapts down on throttling)
     #[arg(long, default_value_t = 10.0, env = "GRANTGUARD_QPS", value_name = "N")]
@@ -219,6 +285,19 @@ pub struct WalkArgs {
         value_name = "N"
     )]
     pub concurrency: usize,
+    /// Historical versions per API and stage to check (rollback targets)
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub history_depth: usize,
+    /// Attempts, timeouts and sizes of each call.
+    #[command(flatten)]
+    pub call: CallArgs,
+}
+
+/// How each call is tried: for every command that calls the account, including restore and
+/// journal, which make a few calls and so take no walk tuning.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Connection options")]
+pub struct CallArgs {
     /// Attempts per call for transient failures
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_attempts: u32,
@@ -228,9 +307,6 @@ pub struct WalkArgs {
     /// Largest response accepted, e.g. 16MiB
     #[arg(long, default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_response_bytes: u64,
-    /// Historical versions per API and stage to check (rollback targets)
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    pub history_depth: usize,
     /// Longest wait for a connection, e.g. 5s [default: 5s, or connect_timeout from the config file]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub connect_timeout: Option<std::time::Duration>,
@@ -248,6 +324,9 @@ pub struct ScanArgs {
     /// Where to write the snapshot
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+    /// Account, region and endpoint.
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -291,6 +370,9 @@ pub struct AuditArgs {
     /// offline; repeatable [default: terraform from the config file]
     #[arg(long, value_name = "PATH")]
     pub terraform: Vec<PathBuf>,
+    /// Account, region and endpoint.
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -322,6 +404,9 @@ pub struct WhoamiArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     pub format: WhoamiFormat,
+    /// Account, region and endpoint.
+    #[command(flatten)]
+    pub account: AccountArgs,
 }
 
 /// `whoami` formats.
@@ -362,6 +447,9 @@ pub struct GraphArgs {
     /// Use a saved snapshot instead of the live account
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
+    /// Account, region and endpoint.
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -536,10 +624,10 @@ pub struct RemoveArgs {
     #[arg(long, default_value_t = 10, value_name = "N", requires = "all_safe")]
     pub max: usize,
     /// Run every check and print the exact call(s) that would be made; change nothing
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     pub dry_run: bool,
     /// Confirm without typing the grant's name (required when stdin is not a terminal)
-    #[arg(long)]
+    #[arg(long, short = 'y')]
     pub yes: bool,
     /// Remove a safe grant that still has warnings (a draft, rollback target or backend model; journaled)
     #[arg(long)]
@@ -569,6 +657,9 @@ pub struct RemoveArgs {
     /// offline; repeatable [default: terraform from the config file]
     #[arg(long, value_name = "PATH")]
     pub terraform: Vec<PathBuf>,
+    /// Account, region and endpoint.
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -601,10 +692,10 @@ pub struct RepointArgs {
     #[arg(long, value_name = "HOST")]
     pub target_host_name: Option<String>,
     /// Run every check and print the exact call that would be made; change nothing
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     pub dry_run: bool,
     /// Confirm without typing the grant's name (required when stdin is not a terminal)
-    #[arg(long)]
+    #[arg(long, short = 'y')]
     pub yes: bool,
     /// Repoint even when the audit could not read everything (needs --reason; journaled)
     #[arg(long, requires = "reason")]
@@ -628,6 +719,9 @@ pub struct RepointArgs {
     /// offline; repeatable [default: terraform from the config file]
     #[arg(long, value_name = "PATH")]
     pub terraform: Vec<PathBuf>,
+    /// Account, region and endpoint.
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// Walk tuning.
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -651,9 +745,12 @@ pub struct RestoreArgs {
     /// Journal file [default: $XDG_STATE_HOME/grantguard/journal.jsonl]
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Walk tuning.
+    /// Account, region and endpoint.
     #[command(flatten)]
-    pub walk: WalkArgs,
+    pub account: AccountArgs,
+    /// Attempts and timeouts of each call.
+    #[command(flatten)]
+    pub call: CallArgs,
 }
 
 /// `journal`.
@@ -662,9 +759,12 @@ pub struct JournalArgs {
     /// Journal file [default: $XDG_STATE_HOME/grantguard/journal.jsonl]
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Walk tuning.
+    /// Account, region and endpoint.
     #[command(flatten)]
-    pub walk: WalkArgs,
+    pub account: AccountArgs,
+    /// Attempts and timeouts of each call.
+    #[command(flatten)]
+    pub call: CallArgs,
 }
 
 /// Parses a timeout in humantime syntax (`2s`, `500ms`, `1m`); zero is refused, since it
@@ -755,8 +855,11 @@ mod tests {
         let Command::Audit(audit) = cli.command else {
             panic!("audit")
         };
-        assert_eq!(audit.walk.attempt_timeout, Some(Duration::from_secs(2)));
-        assert_eq!(audit.walk.idle_timeout, None);
+        assert_eq!(
+            audit.walk.call.attempt_timeout,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(audit.walk.call.idle_timeout, None);
     }
 
     #[test]
@@ -777,13 +880,72 @@ mod tests {
         assert_eq!(given.of("output"), Some(GivenBy::CommandLine));
         let default = Cli::try_parse_checked_from(["grantguard", "scan", "-o", "x"]);
         assert_eq!(default.unwrap().given.of("qps"), None);
-        let global = Cli::try_parse_checked_from(["grantguard", "--region", "r", "policy"]);
+        let before = Cli::try_parse_checked_from(["grantguard", "--region", "r", "whoami"]);
         assert_eq!(
-            global.unwrap().given.of("region"),
+            before.unwrap().given.of("region"),
             Some(GivenBy::CommandLine)
         );
         let other = Cli::try_parse_checked_from(["grantguard", "policy"]).unwrap();
         assert_eq!(other.given.of("qps"), None);
+    }
+
+    /// Account flags work before and after the subcommand's name (after wins), and are a usage
+    /// error on a command that reads no account.
+    #[test]
+    fn account_flags_go_on_either_side_of_the_commands_that_read_the_account() {
+        let parse = |args: &[&str]| Cli::try_parse_checked_from(args.iter().copied());
+        let before = parse(&["grantguard", "--region", "a", "audit"]).unwrap();
+        assert_eq!(before.account.region.as_deref(), Some("a"));
+        let after = parse(&["grantguard", "--profile", "p", "audit", "--region", "b"]).unwrap();
+        assert_eq!(after.account.region.as_deref(), Some("b"));
+        assert_eq!(after.account.profile.as_deref(), Some("p"), "merged");
+        let both = parse(&["grantguard", "--region", "a", "restore", "--region", "b"]).unwrap();
+        assert_eq!(both.account.region.as_deref(), Some("b"));
+        for command in ["rules", "man", "policy", "demo"] {
+            let error = parse(&["grantguard", "--endpoint", "http://127.0.0.1:1", command])
+                .expect_err(command);
+            assert!(error.use_stderr(), "{command}: a usage error");
+            assert!(
+                error.to_string().contains("--endpoint does not apply"),
+                "{error}"
+            );
+            assert!(
+                parse(&["grantguard", command, "--region", "a"]).is_err(),
+                "{command}"
+            );
+        }
+    }
+
+    /// The walk tuning only on the commands that walk; the call tuning also on restore and
+    /// journal; the short flags where users expect them.
+    #[test]
+    fn each_command_takes_only_the_tuning_that_applies_to_it() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied());
+        for walks in ["scan -o x", "audit", "graph", "remove --name n"] {
+            let mut args: Vec<&str> = vec!["grantguard"];
+            args.extend(walks.split(' '));
+            args.extend(["--qps", "2", "--history-depth", "1", "--max-attempts", "2"]);
+            assert!(parse(&args).is_ok(), "{walks}");
+        }
+        for calls in ["restore", "journal"] {
+            assert!(parse(&["grantguard", calls, "--attempt-timeout", "2s"]).is_ok());
+            assert!(
+                parse(&["grantguard", calls, "--qps", "2"]).is_err(),
+                "{calls}"
+            );
+            assert!(parse(&["grantguard", calls, "--concurrency", "2"]).is_err());
+        }
+        for none in ["rules", "man", "policy", "whoami"] {
+            assert!(
+                parse(&["grantguard", none, "--max-attempts", "2"]).is_err(),
+                "{none}"
+            );
+        }
+        let cli = parse(&["grantguard", "remove", "--name", "n", "-n", "-y"]).unwrap();
+        let Command::Remove(remove) = cli.command else {
+            panic!("remove")
+        };
+        assert!(remove.dry_run && remove.yes);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! its own variable (`GRANTGUARD_ENDPOINT_<REGION>`), because both depend on what the
 //! credential chain finds.
 
-use crate::cli::{AccountArgs, Given, GivenBy, MinSeverity, WalkArgs};
+use crate::cli::{AccountArgs, CallArgs, Given, GivenBy, MinSeverity, WalkArgs};
 use crate::config::{Config, ConfigError};
 use crate::regions;
 use crate::rules::Catalog;
@@ -37,6 +37,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one attempt may take (`--attempt-timeout`).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The variable that overrides the endpoint when `--endpoint` is not given.
+pub const ENDPOINT_VAR: &str = "GRANTGUARD_ENDPOINT";
 
 /// The region variables the aliyun CLI reads, first non-empty wins (docs/cloudapi-notes.md §6.1).
 pub const REGION_VARS: [&str; 3] = [
@@ -90,8 +93,11 @@ impl<T> Setting<T> {
 pub struct Flags<'a> {
     /// `--profile`, `--region`, `--endpoint`, `--config`.
     pub account: &'a AccountArgs,
-    /// Walk tuning, for the commands that read the account.
+    /// Walk tuning, for the commands that walk the account.
     pub walk: Option<&'a WalkArgs>,
+    /// Call tuning, for the commands that call the account without a walk (a walk's is in
+    /// `walk`).
+    pub call: Option<&'a CallArgs>,
     /// `audit --min-severity`.
     pub min_severity: Option<MinSeverity>,
     /// Which flags the user gave on the command line or through their variable.
@@ -215,13 +221,14 @@ impl Settings {
             })
             .or_else(|| (defaults.region.clone()).map(|r| Setting::new(r, Source::ConfigFile)));
 
-        let endpoint = account.endpoint.clone().map(|url| {
-            let source = given("endpoint", "--endpoint", "GRANTGUARD_ENDPOINT")
-                .unwrap_or(Source::Flag("--endpoint"));
-            Setting::new(url, source)
-        });
+        let endpoint = (account.endpoint.clone())
+            .map(|url| Setting::new(url, Source::Flag("--endpoint")))
+            .or_else(|| {
+                env(ENDPOINT_VAR).map(|url| Setting::new(url, Source::Env(ENDPOINT_VAR.into())))
+            });
 
         let walk = flags.walk;
+        let call = walk.map(|w| &w.call).or(flags.call);
         let qps = match (walk, given("qps", "--qps", "GRANTGUARD_QPS")) {
             (Some(walk), Some(source)) => Setting::new(walk.qps, source),
             _ => match defaults.qps {
@@ -248,19 +255,19 @@ impl Settings {
             (None, None) => Setting::new(default, Source::Default),
         };
         let connect_timeout = timeout(
-            walk.and_then(|w| w.connect_timeout),
+            call.and_then(|c| c.connect_timeout),
             "--connect-timeout",
             defaults.connect_timeout,
             DEFAULT_CONNECT_TIMEOUT,
         );
         let idle_timeout = timeout(
-            walk.and_then(|w| w.idle_timeout),
+            call.and_then(|c| c.idle_timeout),
             "--idle-timeout",
             defaults.idle_timeout,
             DEFAULT_IDLE_TIMEOUT,
         );
         let attempt_timeout = timeout(
-            walk.and_then(|w| w.attempt_timeout),
+            call.and_then(|c| c.attempt_timeout),
             "--attempt-timeout",
             defaults.attempt_timeout,
             DEFAULT_ATTEMPT_TIMEOUT,
@@ -281,10 +288,10 @@ impl Settings {
             idle_timeout,
             attempt_timeout,
             min_severity,
-            max_attempts: walk.map_or(DEFAULT_MAX_ATTEMPTS, |w| w.max_attempts),
-            max_throttled_attempts: walk
-                .map_or(DEFAULT_MAX_THROTTLED_ATTEMPTS, |w| w.max_throttled_attempts),
-            max_response_bytes: walk.map_or(DEFAULT_MAX_RESPONSE_BYTES, |w| w.max_response_bytes),
+            max_attempts: call.map_or(DEFAULT_MAX_ATTEMPTS, |c| c.max_attempts),
+            max_throttled_attempts: call
+                .map_or(DEFAULT_MAX_THROTTLED_ATTEMPTS, |c| c.max_throttled_attempts),
+            max_response_bytes: call.map_or(DEFAULT_MAX_RESPONSE_BYTES, |c| c.max_response_bytes),
             history_depth: walk.map_or(DEFAULT_HISTORY_DEPTH, |w| w.history_depth),
             config,
         })
@@ -358,6 +365,7 @@ mod tests {
         let flags = Flags {
             account: &cli.account,
             walk: Some(&audit.walk),
+            call: None,
             min_severity: audit.min_severity,
             given: &cli.given,
         };
@@ -489,6 +497,7 @@ mod tests {
         let flags = Flags {
             account: &cli.account,
             walk: None,
+            call: None,
             min_severity: None,
             given: &cli.given,
         };

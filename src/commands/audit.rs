@@ -65,6 +65,7 @@ pub(crate) async fn audit_command(
     let flags = Flags {
         account,
         walk: Some(&args.walk),
+        call: None,
         min_severity: args.min_severity,
         given,
     };
@@ -149,6 +150,7 @@ pub(crate) async fn graph_command(
             let flags = Flags {
                 account,
                 walk: Some(&args.walk),
+                call: None,
                 min_severity: None,
                 given,
             };

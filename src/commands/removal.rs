@@ -1,7 +1,7 @@
 //! `grantguard remove`, `restore` and `journal`: the command-line side of `crate::removal`.
 
 use super::selector_of;
-use crate::cli::{self, AccountArgs, Given, OutputArgs, WalkArgs};
+use crate::cli::{self, AccountArgs, CallArgs, Given, OutputArgs, WalkArgs};
 use crate::inventory::walk::WalkOptions;
 use crate::inventory::VpcAccessId;
 use crate::output::render_options;
@@ -47,7 +47,7 @@ async fn context(
 ) -> Result<removal::Context, Error> {
     interrupt::install();
     let catalog = Catalog::builtin();
-    let settings = Settings::load(&flags(account, walk, given), &catalog)?;
+    let settings = Settings::load(&flags(account, Some(walk), None, given), &catalog)?;
     // Terraform is read before any call: a damaged file costs no API calls.
     let terraform = settings.load_terraform(terraform)?;
     let (client, region) = connect(&settings).await?;
@@ -95,11 +95,18 @@ fn request_of(args: &cli::RemoveArgs) -> RemovalRequest {
     }
 }
 
-/// The flags of a removal command that reads the account; none of them has `--min-severity`.
-fn flags<'a>(account: &'a AccountArgs, walk: &'a WalkArgs, given: &'a Given) -> Flags<'a> {
+/// The flags of a removal command that reads the account: remove walks it, restore and
+/// journal only call it; none of them has `--min-severity`.
+fn flags<'a>(
+    account: &'a AccountArgs,
+    walk: Option<&'a WalkArgs>,
+    call: Option<&'a CallArgs>,
+    given: &'a Given,
+) -> Flags<'a> {
     Flags {
         account,
-        walk: Some(walk),
+        walk,
+        call,
         min_severity: None,
         given,
     }
@@ -157,7 +164,10 @@ pub(crate) async fn restore_command(
     args: cli::RestoreArgs,
 ) -> Result<Outcome, Error> {
     let path = removal::journal::resolve_path(args.journal.as_deref())?;
-    let settings = Settings::load(&flags(account, &args.walk, given), &Catalog::builtin())?;
+    let settings = Settings::load(
+        &flags(account, None, Some(&args.call), given),
+        &Catalog::builtin(),
+    )?;
     let (client, _) = connect(&settings).await?;
     Ok(removal::restore::restore_command(&client, &path, args.id.as_deref()).await?)
 }
@@ -173,7 +183,10 @@ pub(crate) async fn journal_command(
     let mut connected: Option<Error> = None;
     let outcome = removal::restore::journal_command(&path, || async {
         let connecting = async {
-            let settings = Settings::load(&flags(account, &args.walk, given), &Catalog::builtin())?;
+            let settings = Settings::load(
+                &flags(account, None, Some(&args.call), given),
+                &Catalog::builtin(),
+            )?;
             connect(&settings).await
         };
         match connecting.await {

@@ -22,6 +22,7 @@ pub(crate) async fn scan_command(
     let flags = Flags {
         account,
         walk: Some(&args.walk),
+        call: None,
         min_severity: None,
         given,
     };

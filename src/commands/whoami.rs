@@ -16,6 +16,7 @@ pub(crate) async fn whoami_command(
     let flags = Flags {
         account,
         walk: None,
+        call: None,
         min_severity: None,
         given,
     };
