@@ -188,7 +188,7 @@ pub enum Command {
     Audit(AuditArgs),
     /// Print the dependency graph from grants to what routes through them
     #[command(
-        after_help = "Examples:\n  grantguard --region cn-hangzhou graph --format mermaid --name orders-slb-80\n  grantguard graph --inventory inventory.json --format dot | dot -Tpng -o grants.png"
+        after_help = "Grants are coloured by verdict (red blocked, orange unknown, yellow safe with warnings,\ngreen safe); dashed links are users only the service's usage index lists (GG106).\n\nExamples:\n  grantguard --region cn-hangzhou graph --format mermaid --name orders-slb-80\n  grantguard graph --inventory inventory.json -o grants.dot && dot -Tsvg grants.dot -o grants.svg\n  grantguard graph --inventory inventory.json --all | dot -Tpng -o grants.png"
     )]
     Graph(GraphArgs),
     /// List the rule catalog, or explain one rule
@@ -447,6 +447,12 @@ pub struct GraphArgs {
     /// Use a saved snapshot instead of the live account
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
+    /// Write the graph to a file instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also draw the safe grants nothing routes through, and APIs that reach no grant
+    #[arg(long)]
+    pub all: bool,
     /// Account, region and endpoint.
     #[command(flatten)]
     pub account: AccountArgs,

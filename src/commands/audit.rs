@@ -143,19 +143,22 @@ pub(crate) async fn graph_command(
     output: &OutputArgs,
     args: cli::GraphArgs,
 ) -> Result<Outcome, Error> {
-    // A saved snapshot needs no settings; a live walk reads them (and the config file) here.
+    if let Some(path) = &args.output {
+        crate::output::check_writable(path)?;
+    }
+    let flags = Flags {
+        account,
+        walk: Some(&args.walk),
+        call: None,
+        min_severity: None,
+        given,
+    };
+    // The config file decides the verdicts the picture colours, as in `audit`.
+    let catalog = Catalog::builtin();
+    let settings = Settings::load(&flags, &catalog)?;
     let inventory = match &args.inventory {
         Some(path) => inventory::snapshot::load(path)?,
-        None => {
-            let flags = Flags {
-                account,
-                walk: Some(&args.walk),
-                call: None,
-                min_severity: None,
-                given,
-            };
-            walk_once(&Settings::load(&flags, &Catalog::builtin())?, output).await?
-        }
+        None => walk_once(&settings, output).await?,
     };
     let graph = graph::build(&inventory);
     let selector = selector_of(&args.selector);
@@ -166,29 +169,51 @@ pub(crate) async fn graph_command(
         cli::GraphFormat::Dot => graph::render::GraphFormat::Dot,
         cli::GraphFormat::Mermaid => graph::render::GraphFormat::Mermaid,
     };
+    // The graph reads no Terraform input: its colours are the account's verdicts alone.
+    let report = audit(
+        &inventory,
+        &crate::terraform::Terraform::default(),
+        selector.as_ref(),
+        &settings.config,
+        &catalog,
+    );
     // A selector that names no grant is GG301, as in `audit`: said on stderr, exit 1, and no
     // empty picture on stdout that a script could take for "nothing depends on it".
-    if let (Some(selection), Some(selector)) = (&selection, &selector) {
-        if selection.grants().next().is_none() {
-            let report = audit(
-                &inventory,
-                &crate::terraform::Terraform::default(),
-                Some(selector),
-                &crate::config::Config::default(),
-                &Catalog::builtin(),
+    if selection
+        .as_ref()
+        .is_some_and(|s| s.grants().next().is_none())
+    {
+        for finding in &report.findings {
+            eprintln!(
+                "{} {}: {}",
+                finding.rule, finding.rule_name, finding.message
             );
-            for finding in &report.findings {
-                eprintln!(
-                    "{} {}: {}",
-                    finding.rule, finding.rule_name, finding.message
-                );
-            }
-            return Ok(Outcome::Held);
         }
+        return Ok(Outcome::Held);
     }
-    let text = graph::render::render(&graph, format, selection.as_ref());
-    emit(None, |out| out.write_all(text.as_bytes()))?;
+    let look = graph::render::Look {
+        shades: report
+            .grants
+            .iter()
+            .map(|g| (g.grant.id.clone(), shade_of(g)))
+            .collect(),
+        all: args.all,
+    };
+    let text = graph::render::render(&graph, format, selection.as_ref(), &look);
+    emit(args.output.as_ref(), |out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Clear)
+}
+
+/// The colour of a grant's verdict in the graph.
+fn shade_of(grant: &crate::verdict::GrantReport) -> graph::render::Shade {
+    use crate::verdict::Verdict;
+    use graph::render::Shade;
+    match grant.verdict {
+        Verdict::Blocked => Shade::Blocked,
+        Verdict::Unknown => Shade::Unknown,
+        Verdict::Safe if grant.is_clean() => Shade::Safe,
+        Verdict::Safe => Shade::Warned,
+    }
 }
 
 /// `--region X --inventory FILE`: a snapshot of another region is refused rather than audited

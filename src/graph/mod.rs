@@ -1221,7 +1221,12 @@ mod tests {
         // The graph shows the possible route, and a selection of the grant keeps its holder.
         let selector = crate::selection::Selector::Id("apv-2".into());
         let selection = crate::selection::Selection::resolve(Some(&selector), graph.grants());
-        let dot = render::render(&graph, render::GraphFormat::Dot, Some(&selection));
+        let dot = render::render(
+            &graph,
+            render::GraphFormat::Dot,
+            Some(&selection),
+            &render::Look::default(),
+        );
         assert!(
             dot.contains("[label=\"may route through (name differs in case or whitespace)\"]"),
             "{dot}"
