@@ -188,7 +188,7 @@ pub enum Command {
     Audit(AuditArgs),
     /// Print the dependency graph from grants to what routes through them
     #[command(
-        after_help = "Grants are coloured by verdict (red blocked, orange unknown, yellow safe with warnings,\ngreen safe); dashed links are users only the service's usage index lists (GG106).\n\nExamples:\n  grantguard --region cn-hangzhou graph --format mermaid --name orders-slb-80\n  grantguard graph --inventory inventory.json -o grants.dot && dot -Tsvg grants.dot -o grants.svg\n  grantguard graph --inventory inventory.json --all | dot -Tpng -o grants.png"
+        after_help = "Grants are coloured by verdict (red blocked, orange unknown, yellow safe with warnings,\ngreen safe); dashed links are users only the service's usage index lists (GG106).\n\nExamples:\n  grantguard --region cn-hangzhou graph --format mermaid --name orders-slb-80\n  grantguard graph --inventory inventory.json -o grants.dot     # DOT for Graphviz\n  grantguard graph --inventory inventory.json --all | dot -Tpng -o grants.png"
     )]
     Graph(GraphArgs),
     /// List the rule catalog, or explain one rule
