@@ -194,6 +194,9 @@ pub enum Command {
     /// List the rule catalog, or explain one rule
     Rules(RulesArgs),
     /// Run the local CloudAPI emulator
+    #[command(
+        after_help = "Examples:\n  grantguard sim serve --demo                  # the demo's account; line 2 is what to export\n  grantguard sim serve --fixture account.json --listen 127.0.0.1:8080\n  grantguard sim generate --grants 100 -o big.json"
+    )]
     Sim(SimArgs),
     /// Audit a bundled example account on a local emulator (no credentials needed)
     Demo(DemoArgs),
@@ -490,7 +493,7 @@ pub struct SimArgs {
 /// `sim` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
-    /// Serve a fixture account over HTTP on loopback
+    /// Serve a fixture (or the demo) account on loopback; prints its address, then what to export
     Serve(Box<SimServeArgs>),
     /// Write a deterministic synthetic account fixture (for benchmarks and scale tests)
     Generate(SimGenerateArgs),
@@ -528,10 +531,14 @@ pub struct SimGenerateArgs {
 
 /// `sim serve`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("account").required(true).args(["fixture", "demo"])))]
 pub struct SimServeArgs {
     /// Account fixture (JSON; see docs/fixture-format.md)
     #[arg(long, value_name = "FILE")]
-    pub fixture: PathBuf,
+    pub fixture: Option<PathBuf>,
+    /// Serve the example account `grantguard demo` audits (built into the binary)
+    #[arg(long)]
+    pub demo: bool,
     /// Address to listen on (loopback only, unless --listen-beyond-loopback)
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: SocketAddr,

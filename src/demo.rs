@@ -70,16 +70,23 @@ pub const STALE_GRANT: &str = "legacy-unused-443";
 /// The demo config of the stale-snapshot check: any snapshot is older than zero seconds.
 pub const STALE_CONFIG: &str = r#"{ "max_inventory_age": "0s" }"#;
 
-/// What the demo prints after the report, in human format.
+/// What the demo prints after the report, in human format. Every `grantguard` line is a
+/// command that works after `cargo install`: the account comes from the binary, and the
+/// credentials from the export line `sim serve` prints (a test runs each of them).
 pub const DEMO_NEXT_STEPS: &str = "
 What to try next:
   grantguard rules                        the rule catalog
   grantguard rules explain GG102          why a backend model blocks a grant
   grantguard demo --format json           the report other tools read (grantguard.report/v1)
-  grantguard sim serve --fixture tests/fixtures/demo-account.json
-                                          serve this account, then point --endpoint at it
-  grantguard audit --name NAME            audit one grant of your own account (read-only)
-  grantguard audit --terraform infra/     with what your Terraform declares (docs/terraform.md)
+
+  Serve this account and use grantguard on it as on your own:
+  grantguard sim serve --demo             leave it running; run its second line (export ...)
+                                          in another shell, then there:
+  grantguard audit --name orders-slb-80   one grant: blocked, and by whom
+  grantguard audit --format json -o demo-report.json
+  grantguard graph --all -o demo.dot      the graph, for Graphviz (dot -Tsvg demo.dot)
+  grantguard remove --name legacy-unused-443 --dry-run
+                                          the exact call a removal would make; changes nothing
 ";
 
 /// One extra audit of the demo's inventory, and what it found.
