@@ -1,13 +1,19 @@
 //! docs/fault-model.md P3: the parsers of untrusted input never panic, whatever the bytes: the service's
 //! error envelope and every response model (through the client's own `decode`), the journal
-//! reader, the aliyun credentials profile file, the emulator's fixture format and the
-//! `--terraform` readers (state JSON and `.tf` files, rendered as a diagnostic too). Inputs are
-//! arbitrary bytes, arbitrary JSON trees built from the vendor's key names (so the lenient
-//! number/bool and list-wrapper paths are reached), and valid documents cut or corrupted at a
-//! random offset.
+//! reader, the aliyun credentials profile file, the emulator's fixture format, the inventory
+//! snapshot, the config file, the `--cache` file and the `--terraform` readers (state JSON and
+//! `.tf` files, rendered as a diagnostic too). Inputs are arbitrary bytes, arbitrary JSON trees
+//! built from the vendor's key names (so the lenient number/bool and list-wrapper paths are
+//! reached), valid documents cut or corrupted at a random offset, and the fuzz targets'
+//! committed seeds (`fuzz/seeds/TARGET`, replayed on the stable toolchain; the targets
+//! themselves need nightly: scripts/fuzz.sh). A damaged file's error, rendered as the binary
+//! prints it, stays short.
 
 use grantguard::client::transport::decode;
+use grantguard::config::Config;
+use grantguard::inventory::{cache, snapshot, RegionId};
 use grantguard::removal::journal;
+use grantguard::rules::Catalog;
 use grantguard_sim::Fixture;
 use grantguard_wire::models::*;
 use proptest::prelude::*;
@@ -186,8 +192,100 @@ fn resolve_profile(bytes: &[u8]) {
     let _ = grantguard::credentials::resolve(None, &env, Some(home.path()));
 }
 
+/// What `main` prints for an error is at most this long, whatever the input.
+const SHORT: usize = 4096;
+
+/// `error` as `main` prints it is short.
+fn assert_short(error: impl miette::Diagnostic + Send + Sync + 'static) {
+    let rendered = format!("{:?}", miette::Report::new(error));
+    assert!(
+        rendered.len() < SHORT,
+        "{} bytes: {rendered}",
+        rendered.len()
+    );
+}
+
+/// A small snapshot `scan` could have written.
+fn snapshot_text() -> &'static str {
+    include_str!("../fuzz/seeds/snapshot/small.json")
+}
+
+/// The snapshot readers on `bytes`: from a file (as `audit --inventory` and the cache read
+/// it) and from text; they agree, and an error is short.
+fn read_snapshot(bytes: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, bytes).unwrap();
+    let from_file = snapshot::load(&path);
+    let loads = from_file.is_ok();
+    if let Err(error) = from_file {
+        assert_short(error);
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        match snapshot::parse(text, &path) {
+            Ok(_) => assert!(loads, "parse and load disagree"),
+            Err(error) => {
+                assert!(!loads, "parse and load disagree");
+                assert_short(error);
+            }
+        }
+    }
+}
+
+/// `bytes` as the config file; an error is short.
+fn read_config(bytes: &[u8]) {
+    let catalog = Catalog::builtin();
+    let text = String::from_utf8_lossy(bytes);
+    if let Err(error) = Config::parse(&text, "grantguard.json", catalog.docs()) {
+        assert_short(error);
+    }
+}
+
+/// `bytes` as the cn-hangzhou file of a `--cache` directory: used only when it is that
+/// region's inventory; otherwise a reason on one short line.
+fn read_cache(bytes: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let region = RegionId::from("cn-hangzhou".to_owned());
+    std::fs::write(cache::path_for(dir.path(), &region), bytes).unwrap();
+    match cache::load(dir.path(), &region) {
+        Ok(inventory) => assert_eq!(inventory.region, region),
+        Err(miss) => {
+            let reason = miss.to_string();
+            assert!(reason.len() < SHORT && !reason.contains('\n'), "{reason}");
+        }
+    }
+}
+
+/// `bytes` as a fixture (`sim serve --fixture`); an error is short.
+fn read_fixture(bytes: &[u8]) {
+    if let Err(error) = Fixture::from_json(&String::from_utf8_lossy(bytes)) {
+        assert_short(error);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn snapshot_and_cache_readers_survive_arbitrary_and_damaged_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+        cut in any::<usize>(), flip in any::<usize>(), with in any::<u8>(),
+    ) {
+        read_snapshot(&bytes);
+        let text = damaged(snapshot_text().as_bytes(), cut, flip, with);
+        read_snapshot(&text);
+        read_cache(&text);
+    }
+
+    #[test]
+    fn config_parser_survives_arbitrary_and_damaged_text(
+        bytes in prop::collection::vec(any::<u8>(), 0..256),
+        cut in any::<usize>(), flip in any::<usize>(), with in any::<u8>(),
+    ) {
+        read_config(&bytes);
+        let full = include_bytes!("../fuzz/seeds/config/full.json");
+        read_config(&damaged(full, cut, flip, with));
+    }
 
     #[test]
     fn models_and_error_envelope_survive_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -235,9 +333,8 @@ proptest! {
         bytes in prop::collection::vec(any::<u8>(), 0..512),
         cut in any::<usize>(), flip in any::<usize>(), with in any::<u8>(),
     ) {
-        let _ = Fixture::from_json(&String::from_utf8_lossy(&bytes));
-        let text = damaged(fixture_text().as_bytes(), cut, flip, with);
-        let _ = Fixture::from_json(&String::from_utf8_lossy(&text));
+        read_fixture(&bytes);
+        read_fixture(&damaged(fixture_text().as_bytes(), cut, flip, with));
     }
 
     #[test]
@@ -287,4 +384,43 @@ fn the_undamaged_samples_parse() {
         assert_eq!(contents.records.len(), 1, "cut at {cut}");
         assert_eq!(contents.records[0].state, journal::State::NotRemoved);
     }
+}
+
+/// The fuzz targets' seeds, and any regression input saved beside them, through the same
+/// checks on the stable toolchain: every damaged-file parser the targets cover.
+#[test]
+fn the_fuzz_seeds_replay_without_a_panic() {
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let targets: [(&str, fn(&[u8])); 5] = [
+        ("snapshot", read_snapshot),
+        ("cache", read_cache),
+        ("config", read_config),
+        ("fixture", read_fixture),
+        ("journal_line", |bytes| {
+            let _ = journal::entries(&journal::parse(bytes).records);
+        }),
+    ];
+    for (target, read) in targets {
+        let files: Vec<_> = std::fs::read_dir(seeds.join(target))
+            .unwrap_or_else(|e| panic!("fuzz/seeds/{target}: {e}"))
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert!(files.len() >= 3, "{target}: {} seeds", files.len());
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            read(&bytes);
+            // Each seed cut in half, and as one huge single line, too.
+            read(&bytes[..bytes.len() / 2]);
+            let one_line: Vec<u8> = bytes
+                .iter()
+                .map(|&b| if b == b'\n' { b' ' } else { b })
+                .collect();
+            read(&one_line.repeat(8));
+        }
+    }
+    // The seeds really are what they say: the valid ones load.
+    read_snapshot(snapshot_text().as_bytes());
+    assert!(snapshot::parse(snapshot_text(), std::path::Path::new("s")).is_ok());
+    let full = std::str::from_utf8(include_bytes!("../fuzz/seeds/config/full.json")).unwrap();
+    assert!(Config::parse(full, "full.json", Catalog::builtin().docs()).is_ok());
 }
