@@ -381,7 +381,7 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
         out.write("  gap: ", "       ", &text)?;
     }
     let denied = |code: &str| code.starts_with("Forbidden") || code == "NoPermission";
-    if report.gaps.iter().any(|gap| denied(&gap.code)) {
+    if report.gaps.iter().filter(concerns).any(|gap| denied(&gap.code)) {
         out.write(
             "  hint: ",
             "        ",
@@ -592,6 +592,8 @@ mod tests {
         assert!(text.contains("gap: DescribeApis on group:grp-2"), "{text}");
         let text = rendered(&audited(&inventory, Some("orders-vpc")));
         assert!(!text.contains("gap:"), "a gap of another grant: {text}");
+        // Regression: the RAM hint still pointed "above" at the gap left out.
+        assert!(!text.contains("hint:"), "a hint about a gap not shown: {text}");
     }
 
     /// The same report at a terminal's width: every line fits unless it is one word, and no
