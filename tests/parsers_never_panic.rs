@@ -391,7 +391,9 @@ fn the_undamaged_samples_parse() {
 #[test]
 fn the_fuzz_seeds_replay_without_a_panic() {
     let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
-    let targets: [(&str, fn(&[u8])); 5] = [
+    /// A fuzz target's name (its seeds' folder) and the reader it drives.
+    type Target = (&'static str, fn(&[u8]));
+    let targets: [Target; 5] = [
         ("snapshot", read_snapshot),
         ("cache", read_cache),
         ("config", read_config),

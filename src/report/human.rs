@@ -169,7 +169,8 @@ fn untold_path(finding: &Finding, message: &str, grant_step: Option<&str>) -> Op
         .map(|s| s.to_string())
         .enumerate()
         .filter(|(n, step)| {
-            !(*n == 0 && grant_step == Some(step.as_str())) && !message.contains(step.as_str())
+            let the_headlines = *n == 0 && grant_step == Some(step.as_str());
+            !the_headlines && !message.contains(step.as_str())
         })
         .map(|(_, step)| step)
         .collect();
@@ -381,7 +382,12 @@ pub fn render(report: &Report, out: &mut dyn io::Write, options: RenderOptions) 
         out.write("  gap: ", "       ", &text)?;
     }
     let denied = |code: &str| code.starts_with("Forbidden") || code == "NoPermission";
-    if report.gaps.iter().filter(concerns).any(|gap| denied(&gap.code)) {
+    if report
+        .gaps
+        .iter()
+        .filter(concerns)
+        .any(|gap| denied(&gap.code))
+    {
         out.write(
             "  hint: ",
             "        ",
@@ -593,7 +599,10 @@ mod tests {
         let text = rendered(&audited(&inventory, Some("orders-vpc")));
         assert!(!text.contains("gap:"), "a gap of another grant: {text}");
         // Regression: the RAM hint still pointed "above" at the gap left out.
-        assert!(!text.contains("hint:"), "a hint about a gap not shown: {text}");
+        assert!(
+            !text.contains("hint:"),
+            "a hint about a gap not shown: {text}"
+        );
     }
 
     /// The same report at a terminal's width: every line fits unless it is one word, and no

@@ -22,22 +22,13 @@ pub enum Format {
     Sarif,
 }
 
-/// How to render for people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How to render for people; the default is plain text with no wrapping (a pipe or a file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RenderOptions {
     /// Use colour (the caller decides: a terminal and no `NO_COLOR`).
     pub color: bool,
     /// Line width for wrapping (a terminal's); `None` writes each paragraph on one line.
     pub width: Option<usize>,
-}
-
-impl Default for RenderOptions {
-    fn default() -> Self {
-        RenderOptions {
-            color: false,
-            width: None,
-        }
-    }
 }
 
 /// Writes `report` to `out` in `format`.
