@@ -620,6 +620,7 @@ impl Client {
         let string_to_sign = sign::string_to_sign(api.method, &signed[..signed.len() - 1]);
         drop(signed);
         inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let sent_at = tokio::time::Instant::now();
         let outcome = inner
             .transport
             .send(api, action, &query, &string_to_sign)
@@ -630,7 +631,7 @@ impl Client {
         match &decoded {
             Ok(_) => {
                 if let Some(rate) = &inner.rate {
-                    rate.on_success();
+                    rate.on_success(sent_at.elapsed());
                 }
                 tracing::debug!(action, scope, attempt, "ok");
             }

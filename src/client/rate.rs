@@ -13,6 +13,13 @@
 //! second), up to the ceiling: slow enough that probing above the quota costs a throttled
 //! answer every several seconds, not every window.
 //!
+//! A probing limiter ([`RateLimiter::probing`], `--qps auto`) finds the quota first: it starts
+//! at a polite rate and multiplies it by [`PROBE_GROWTH`] every [`PROBE_STEP`] in which the
+//! rate was used and answers were clean and no slower than the fastest step seen, up to its
+//! ceiling (`--max-qps`). The first throttling answer ends the probe with the ordinary cut
+//! above, which lands under the quota; a latency climb (the service queueing us) ends it one
+//! step back. From then on it is the AIMD limiter.
+//!
 //! Written here rather than taken from `governor`: governor's quota is fixed when the limiter
 //! is built and cannot change at runtime, which AIMD needs on every answer.
 
@@ -34,8 +41,23 @@ const INCREASE_MIN_QPS: f64 = 1.0;
 /// How long after a cut new attempts wait and further throttling answers are not cut again:
 /// the length of the quota window the service counts in.
 pub const PAUSE: Duration = Duration::from_secs(1);
+/// The shortest pause after a cut, for a window that was used up just before it ended.
+const MIN_PAUSE: Duration = Duration::from_millis(100);
 /// The window over which admitted requests are counted.
 const WINDOW: Duration = Duration::from_secs(1);
+/// How often a probe may grow the rate: a quarter of a quota window, so a probe reaches a
+/// quota 100 times its start in about three seconds.
+pub const PROBE_STEP: Duration = Duration::from_millis(250);
+/// Factor a probe grows the rate by after a clean step.
+pub const PROBE_GROWTH: f64 = 1.5;
+/// Share of a step's slots that must have been answered for the step to count: a rate the
+/// walk is not using says nothing about the quota.
+const PROBE_USED_SHARE: f64 = 0.5;
+/// A step's mean latency above this multiple of the fastest step's (plus [`LATENCY_SLACK`])
+/// is a climb.
+const LATENCY_CLIMB: f64 = 1.5;
+/// Latency noise never counted as a climb, so a loaded client machine does not end a probe.
+const LATENCY_SLACK: Duration = Duration::from_millis(10);
 
 /// Spaces attempts out to at most `rate` per second (no burst beyond one request).
 #[derive(Debug)]
@@ -44,9 +66,21 @@ pub struct RateLimiter {
     state: Mutex<State>,
 }
 
+/// A probe in progress: the current step's answers and the fastest step so far.
+#[derive(Debug)]
+struct Probe {
+    step_start: Instant,
+    step_successes: u32,
+    step_latency: Duration,
+    /// The lowest mean latency of a counted step.
+    baseline: Option<Duration>,
+}
+
 #[derive(Debug)]
 struct State {
     rate: f64,
+    /// `Some` while the rate is still being discovered.
+    probe: Option<Probe>,
     next_slot: Option<Instant>,
     /// No attempt starts before this, and no throttling answer cuts again (after a cut).
     calm_until: Option<Instant>,
@@ -69,15 +103,34 @@ impl State {
 impl RateLimiter {
     /// A limiter starting at `qps`; `None` for `qps <= 0` (unlimited).
     pub fn new(qps: f64) -> Option<Self> {
-        (qps > 0.0 && qps.is_finite()).then(|| Self {
-            ceiling: qps,
+        (qps > 0.0 && qps.is_finite()).then(|| Self::starting_at(qps, qps, None))
+    }
+
+    /// A limiter that discovers the quota: starts at `start` (at most `ceiling`) and grows
+    /// while answers stay clean, never above `ceiling`; `None` for a `ceiling <= 0`.
+    pub fn probing(start: f64, ceiling: f64) -> Option<Self> {
+        (ceiling > 0.0 && ceiling.is_finite()).then(|| {
+            let probe = Probe {
+                step_start: Instant::now(),
+                step_successes: 0,
+                step_latency: Duration::ZERO,
+                baseline: None,
+            };
+            Self::starting_at(start.clamp(FLOOR_QPS.min(ceiling), ceiling), ceiling, Some(probe))
+        })
+    }
+
+    fn starting_at(rate: f64, ceiling: f64, probe: Option<Probe>) -> Self {
+        Self {
+            ceiling,
             state: Mutex::new(State {
-                rate: qps,
+                rate,
+                probe,
                 next_slot: None,
                 calm_until: None,
                 successes: VecDeque::new(),
             }),
-        })
+        }
     }
 
     /// Waits until this attempt may be sent.
@@ -100,6 +153,8 @@ impl RateLimiter {
         if state.calm_until.is_some_and(|calm| now < calm) {
             return;
         }
+        // The quota is found: from here on, AIMD.
+        state.probe = None;
         state.forget_before(now);
         let admitted = state.successes.len() as f64 * ADMITTED_SHARE;
         let cut = if admitted >= FLOOR_QPS && admitted < state.rate {
@@ -107,20 +162,64 @@ impl RateLimiter {
         } else {
             state.rate * DECREASE
         };
+        // A window that was used up at our rate ends about when `successes / rate` of a
+        // second has gone since it began: a rate just over the quota fills it near its end.
+        let used_up = (state.successes.len() as f64 / state.rate).min(1.0);
+        let pause = PAUSE.mul_f64(1.0 - used_up).max(MIN_PAUSE);
         state.rate = cut.max(FLOOR_QPS.min(self.ceiling));
-        state.calm_until = Some(now + PAUSE);
+        state.calm_until = Some(now + pause);
         // Slots booked at the old rate would overrun the new one.
         state.next_slot = None;
     }
 
-    /// A successful answer: additive increase up to the ceiling.
-    pub fn on_success(&self) {
+    /// A successful answer that took `latency`: a probe's step, else additive increase up to
+    /// the ceiling.
+    pub fn on_success(&self, latency: Duration) {
         let mut state = self.state.lock().expect("rate limiter lock");
         let now = Instant::now();
         state.forget_before(now);
         state.successes.push_back(now);
+        if state.probe.is_some() {
+            self.probe_step(&mut state, now, latency);
+            return;
+        }
         let per_second = (state.rate * INCREASE_SHARE).max(INCREASE_MIN_QPS);
         state.rate = (state.rate + per_second / state.rate).min(self.ceiling);
+    }
+
+    /// Counts one success into the probe's step; at the end of a step grows the rate, holds
+    /// it (the step was not used), or ends the probe one step back (latency climbed).
+    fn probe_step(&self, state: &mut State, now: Instant, latency: Duration) {
+        let rate = state.rate;
+        let Some(probe) = state.probe.as_mut() else {
+            return;
+        };
+        probe.step_successes += 1;
+        probe.step_latency += latency;
+        let elapsed = now.duration_since(probe.step_start);
+        if elapsed < PROBE_STEP {
+            return;
+        }
+        let used = f64::from(probe.step_successes) >= rate * elapsed.as_secs_f64() * PROBE_USED_SHARE;
+        let mean = probe.step_latency / probe.step_successes;
+        let climbed = probe
+            .baseline
+            .is_some_and(|fastest| mean > fastest.mul_f64(LATENCY_CLIMB) + LATENCY_SLACK);
+        probe.step_start = now;
+        probe.step_successes = 0;
+        probe.step_latency = Duration::ZERO;
+        if climbed {
+            state.probe = None;
+            state.rate = (rate / PROBE_GROWTH).max(FLOOR_QPS.min(self.ceiling));
+        } else if used {
+            probe.baseline = Some(probe.baseline.map_or(mean, |fastest| fastest.min(mean)));
+            state.rate = (rate * PROBE_GROWTH).min(self.ceiling);
+        }
+    }
+
+    /// Whether the rate is still being discovered.
+    pub fn is_probing(&self) -> bool {
+        self.state.lock().expect("rate limiter lock").probe.is_some()
     }
 
     /// The current rate in requests per second.
@@ -144,7 +243,7 @@ mod tests {
         let limiter = RateLimiter::new(1000.0).unwrap();
         for _ in 0..100 {
             limiter.acquire().await;
-            limiter.on_success();
+            limiter.on_success(Duration::from_millis(20));
         }
         limiter.on_throttled();
         assert!((limiter.rate() - 90.0).abs() < 1e-9, "{}", limiter.rate());
@@ -193,12 +292,102 @@ mod tests {
         assert_eq!(limiter.rate(), 50.0);
         // One second of successes at 50/s adds max(1, 3% of 50) = 1.5 requests/s.
         for _ in 0..50 {
-            limiter.on_success();
+            limiter.on_success(Duration::from_millis(20));
         }
         assert!((limiter.rate() - 51.5).abs() < 0.05, "{}", limiter.rate());
         for _ in 0..100_000 {
-            limiter.on_success();
+            limiter.on_success(Duration::from_millis(20));
         }
         assert_eq!(limiter.rate(), 100.0);
+    }
+
+    /// Sends one request after another through `limiter` for `seconds` of paused time against
+    /// a service admitting `cap` requests per fixed one-second window (as the emulator's
+    /// `--qps` does). Returns (admitted in the last 10 s, throttled, sent, highest rate seen).
+    async fn against_a_quota(limiter: &RateLimiter, cap: u32, seconds: u64) -> (u32, u32, u32, f64) {
+        let start = Instant::now();
+        let end = start + Duration::from_secs(seconds);
+        let (mut window_start, mut window_count) = (start, 0);
+        let (mut late_admitted, mut throttled, mut sent, mut highest) = (0, 0, 0, 0.0_f64);
+        while Instant::now() < end {
+            limiter.acquire().await;
+            let now = Instant::now();
+            sent += 1;
+            if now.duration_since(window_start) >= Duration::from_secs(1) {
+                (window_start, window_count) = (now, 0);
+            }
+            window_count += 1;
+            if window_count > cap {
+                throttled += 1;
+                limiter.on_throttled();
+            } else {
+                if end.duration_since(now) <= Duration::from_secs(10) {
+                    late_admitted += 1;
+                }
+                limiter.on_success(Duration::from_millis(20));
+            }
+            highest = highest.max(limiter.rate());
+        }
+        (late_admitted, throttled, sent, highest)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_converges_on_each_quota_with_few_throttled_answers() {
+        for cap in [50, 200, 1000] {
+            let limiter = RateLimiter::probing(10.0, 5000.0).unwrap();
+            let (admitted, throttled, sent, highest) = against_a_quota(&limiter, cap, 60).await;
+            eprintln!("cap {cap}: {admitted} admitted in the last 10 s, {throttled} of {sent} throttled, highest rate {highest:.0}");
+            assert!(!limiter.is_probing(), "cap {cap}: the quota was found");
+            assert!(
+                f64::from(admitted) >= 0.85 * f64::from(cap) * 10.0,
+                "cap {cap}: {admitted} admitted in the last 10 s"
+            );
+            assert!(throttled * 50 <= sent, "cap {cap}: {throttled} of {sent} throttled");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_never_exceeds_its_ceiling() {
+        let limiter = RateLimiter::probing(10.0, 120.0).unwrap();
+        let (admitted, throttled, _, highest) = against_a_quota(&limiter, 1000, 20).await;
+        assert_eq!(throttled, 0);
+        assert!(highest <= 120.0, "{highest}");
+        // Ten seconds at the ceiling, both ends counted.
+        assert!((1190..=1201).contains(&admitted), "{admitted}");
+        // A ceiling under the polite start is the start.
+        assert_eq!(RateLimiter::probing(10.0, 4.0).unwrap().rate(), 4.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_holds_a_rate_the_walk_does_not_use() {
+        let limiter = RateLimiter::probing(10.0, 1000.0).unwrap();
+        // Two answers a second: far under the rate, so nothing is learnt about the quota.
+        for _ in 0..20 {
+            tokio::time::advance(Duration::from_millis(500)).await;
+            limiter.acquire().await;
+            limiter.on_success(Duration::from_millis(20));
+        }
+        assert_eq!(limiter.rate(), 10.0);
+        assert!(limiter.is_probing());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_latency_climb_ends_the_probe_one_step_back() {
+        let limiter = RateLimiter::probing(100.0, 1000.0).unwrap();
+        let mut latency = Duration::from_millis(20);
+        let mut grown = 0;
+        while limiter.is_probing() {
+            let before = limiter.rate();
+            limiter.acquire().await;
+            limiter.on_success(latency);
+            if limiter.rate() > before {
+                grown += 1;
+                // The service starts queueing after the second growth.
+                if grown == 2 {
+                    latency = Duration::from_millis(80);
+                }
+            }
+        }
+        assert!((limiter.rate() - 100.0 * PROBE_GROWTH).abs() < 1e-9, "{}", limiter.rate());
     }
 }
