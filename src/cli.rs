@@ -273,13 +273,75 @@ pub struct SelectorArgs {
     pub vpc_access_id: Option<String>,
 }
 
+/// `--qps`: a pinned rate, or `auto` to discover the account's quota.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Qps {
+    /// Start polite and grow while answers are clean, up to `--max-qps`.
+    Auto,
+    /// Requests per second at most (adapting down on throttling); 0 = no limit.
+    Fixed(f64),
+}
+
+impl std::str::FromStr for Qps {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("auto") {
+            return Ok(Qps::Auto);
+        }
+        match text.parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 => Ok(Qps::Fixed(n)),
+            _ => Err(format!(
+                "`{text}` is not `auto` or a number of requests per second (0 or more)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Qps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Qps::Auto => f.write_str("auto"),
+            Qps::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Qps {
+    /// `"auto"` or a number, as `grantguard.json`'s `qps` is written.
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(f64),
+            Word(String),
+        }
+        match Written::deserialize(de)? {
+            Written::Number(n) => Ok(Qps::Fixed(n)),
+            Written::Word(word) => word.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A ceiling in requests per second: a finite number above 0.
+pub fn parse_max_qps(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!("`{text}` is not a number of requests per second above 0")),
+    }
+}
+
 /// Walk tuning shared by every command that walks the account (scan, audit, graph, remove).
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Walk options")]
 pub struct WalkArgs {
-    /// Requests per second at most; 0 = no limit (adapts down on throttling)
-    #[arg(long, default_value_t = 10.0, env = "GRANTGUARD_QPS", value_name = "N")]
-    pub qps: f64,
+    /// Requests per second: `auto` finds the quota (up to --max-qps); a number pins it, 0 = no limit
+    #[arg(long, default_value = "auto", env = "GRANTGUARD_QPS", value_name = "N|auto")]
+    pub qps: Qps,
+    /// Highest rate `--qps auto` may reach [default: 25, or max_qps from the config file]
+    #[arg(long, value_name = "N", value_parser = parse_max_qps)]
+    pub max_qps: Option<f64>,
     /// Requests in flight at most
     #[arg(
         long,

@@ -72,8 +72,10 @@ pub struct Defaults {
     pub region: Option<String>,
     /// aliyun CLI profile when `--profile` is not given.
     pub profile: Option<String>,
-    /// Requests per second when neither `--qps` nor `GRANTGUARD_QPS` is given.
-    pub qps: Option<f64>,
+    /// Requests per second (or `auto`) when neither `--qps` nor `GRANTGUARD_QPS` is given.
+    pub qps: Option<crate::cli::Qps>,
+    /// The ceiling of `--qps auto` when `--max-qps` is not given.
+    pub max_qps: Option<f64>,
     /// Lowest finding severity that fails the run, when `--min-severity` is not given.
     pub min_severity: Option<crate::cli::MinSeverity>,
     /// Connect timeout, when `--connect-timeout` is not given.
@@ -114,7 +116,9 @@ struct File {
     #[serde(default)]
     profile: Option<String>,
     #[serde(default)]
-    qps: Option<f64>,
+    qps: Option<crate::cli::Qps>,
+    #[serde(default)]
+    max_qps: Option<f64>,
     #[serde(default)]
     min_severity: Option<crate::cli::MinSeverity>,
     #[serde(default)]
@@ -155,7 +159,7 @@ pub enum ConfigError {
     #[error("config is not valid: {message}")]
     #[diagnostic(
         code(grantguard::config::invalid),
-        help("the keys are severity, suppress, max_inventory_age, region, profile, qps, min_severity, connect_timeout, idle_timeout, attempt_timeout and terraform")
+        help("the keys are severity, suppress, max_inventory_age, region, profile, qps, max_qps, min_severity, connect_timeout, idle_timeout, attempt_timeout and terraform")
     )]
     Invalid {
         /// What serde said.
@@ -293,7 +297,7 @@ pub enum ConfigError {
     #[error("{key} {value} is not valid: {reason}")]
     #[diagnostic(
         code(grantguard::config::bad_value),
-        help("region and profile are non-empty names; qps is a number of requests per second, 0 for no limit")
+        help("region and profile are non-empty names; qps is `auto` or a number of requests per second, 0 for no limit; max_qps is a number above 0")
     )]
     BadValue {
         /// The key.
@@ -409,9 +413,14 @@ impl Config {
                 return Err(bad(key, "\"\"".into(), "it is empty"));
             }
         }
-        if let Some(qps) = file.qps {
+        if let Some(crate::cli::Qps::Fixed(qps)) = file.qps {
             if !qps.is_finite() || qps < 0.0 {
                 return Err(bad("qps", qps.to_string(), "it must be 0 or more"));
+            }
+        }
+        if let Some(max_qps) = file.max_qps {
+            if !max_qps.is_finite() || max_qps <= 0.0 {
+                return Err(bad("max_qps", max_qps.to_string(), "it must be above 0"));
             }
         }
         let timeout = |key: &'static str, value: Option<String>| -> Result<_, ConfigError> {
@@ -437,6 +446,7 @@ impl Config {
                 region: file.region,
                 profile: file.profile,
                 qps: file.qps,
+                max_qps: file.max_qps,
                 min_severity: file.min_severity,
                 connect_timeout: timeout("connect_timeout", file.connect_timeout)?,
                 idle_timeout: timeout("idle_timeout", file.idle_timeout)?,
@@ -616,7 +626,7 @@ mod tests {
         .expect("valid");
         assert_eq!(config.defaults.region.as_deref(), Some("cn-shanghai"));
         assert_eq!(config.defaults.profile.as_deref(), Some("audit"));
-        assert_eq!(config.defaults.qps, Some(2.5));
+        assert_eq!(config.defaults.qps, Some(crate::cli::Qps::Fixed(2.5)));
         assert_eq!(
             config.defaults.min_severity,
             Some(crate::cli::MinSeverity::Warn)

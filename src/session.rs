@@ -3,7 +3,7 @@
 //! inventory and the exit gate. In: [`Settings`] and the output flags. Out: clients,
 //! inventories, reports and an [`Outcome`]. It never prints a result; `output` does.
 
-use crate::cli::{self, OutputArgs};
+use crate::cli::{self, OutputArgs, Qps};
 use crate::client::{Client, ClientConfig, Endpoint};
 use crate::config::Config;
 use crate::inventory::walk::{self, WalkOptions};
@@ -11,7 +11,7 @@ use crate::inventory::{self, Inventory, RegionId};
 use crate::output::progress;
 use crate::rules::{self, Catalog};
 use crate::selection::Selector;
-use crate::settings::{Setting, Settings, Source};
+use crate::settings::{Setting, Settings, Source, PROBE_START_QPS};
 use crate::verdict::{Report, RuleId};
 use crate::{account, regions, Error, Outcome};
 use std::path::Path;
@@ -41,8 +41,10 @@ pub(crate) async fn connect(settings: &Settings) -> Result<(Client, RegionId), E
         access_key = %target.resolved.credentials.masked_key_id(),
         region = %target.region,
         endpoint = %target.endpoint.url,
-        qps = settings.qps.value,
+        qps = %settings.qps.value,
         qps_from = %settings.qps.source,
+        max_qps = settings.max_qps.value,
+        max_qps_from = %settings.max_qps.source,
         "connecting"
     );
     let client_config = client_config(target.endpoint, settings);
@@ -160,7 +162,13 @@ pub(crate) async fn target_of(settings: &Settings) -> Result<account::Target, Er
 /// The client's configuration from the settings.
 pub(crate) fn client_config(endpoint: Endpoint, settings: &Settings) -> ClientConfig {
     let mut config = ClientConfig::new(endpoint);
-    config.qps = settings.qps.value;
+    match settings.qps.value {
+        Qps::Auto => {
+            config.qps = PROBE_START_QPS;
+            config.max_qps = Some(settings.max_qps.value);
+        }
+        Qps::Fixed(qps) => config.qps = qps,
+    }
     config.concurrency = settings.concurrency.value;
     config.max_attempts = settings.max_attempts;
     config.max_throttled_attempts = settings.max_throttled_attempts;
@@ -206,6 +214,8 @@ pub(crate) fn walk_finished(options: &WalkOptions, client: &Client) {
         requests = stats.requests,
         throttled = stats.throttled,
         retries = stats.retries,
+        rate = client.rate(),
+        still_probing = client.is_probing(),
         "walk finished"
     );
 }

@@ -10,7 +10,7 @@
 //! its own variable (`GRANTGUARD_ENDPOINT_<REGION>`), because both depend on what the
 //! credential chain finds.
 
-use crate::cli::{AccountArgs, CallArgs, Given, GivenBy, MinSeverity, WalkArgs};
+use crate::cli::{AccountArgs, CallArgs, Given, GivenBy, MinSeverity, Qps, WalkArgs};
 use crate::config::{Config, ConfigError};
 use crate::regions;
 use crate::rules::Catalog;
@@ -19,8 +19,15 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-/// Requests per second when nothing else says (`--qps`).
-pub const DEFAULT_QPS: f64 = 10.0;
+/// The rate when nothing else says (`--qps`): discover the quota.
+pub const DEFAULT_QPS: Qps = Qps::Auto;
+/// Where `--qps auto` starts, in requests per second: a fifth of the 50 QPS the service
+/// documents for its write actions (docs/performance.md).
+pub const PROBE_START_QPS: f64 = 10.0;
+/// The ceiling of `--qps auto` when nothing else says (`--max-qps`): half of that documented
+/// 50 QPS, so an audit leaves at least half of a quota of that size to the account's other
+/// callers (docs/performance.md).
+pub const DEFAULT_MAX_QPS: f64 = 25.0;
 /// Requests in flight when nothing else says (`--concurrency`).
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Attempts per call for transient failures (`--max-attempts`).
@@ -150,8 +157,10 @@ pub struct Settings {
     pub region: Option<Setting<String>>,
     /// The endpoint URL, when one is given.
     pub endpoint: Option<Setting<String>>,
-    /// Requests per second at most; 0 means no limit.
-    pub qps: Setting<f64>,
+    /// Requests per second at most (0 means no limit), or `auto`.
+    pub qps: Setting<Qps>,
+    /// The highest rate `auto` may reach.
+    pub max_qps: Setting<f64>,
     /// Requests in flight at most.
     pub concurrency: Setting<usize>,
     /// Longest wait for a connection.
@@ -236,6 +245,11 @@ impl Settings {
                 None => Setting::new(walk.map_or(DEFAULT_QPS, |w| w.qps), Source::Default),
             },
         };
+        let max_qps = match (walk.and_then(|w| w.max_qps), defaults.max_qps) {
+            (Some(n), _) => Setting::new(n, Source::Flag("--max-qps")),
+            (None, Some(n)) => Setting::new(n, Source::ConfigFile),
+            (None, None) => Setting::new(DEFAULT_MAX_QPS, Source::Default),
+        };
         let concurrency = match (
             walk,
             given("concurrency", "--concurrency", "GRANTGUARD_CONCURRENCY"),
@@ -283,6 +297,7 @@ impl Settings {
             region,
             endpoint,
             qps,
+            max_qps,
             concurrency,
             connect_timeout,
             idle_timeout,
@@ -382,17 +397,48 @@ mod tests {
     #[test]
     fn qps_comes_from_the_flag_then_its_variable_then_the_config_file_then_the_default() {
         let flag = settings(&["audit", "--qps", "20"], &[], &[], true);
-        assert_eq!(flag.qps, Setting::new(20.0, Source::Flag("--qps")));
+        assert_eq!(flag.qps, Setting::new(Qps::Fixed(20.0), Source::Flag("--qps")));
         // What clap does with GRANTGUARD_QPS=30: the value in the field, the source recorded.
         let env = settings(&["audit", "--qps", "30"], &["qps"], &[], true);
         assert_eq!(
             env.qps,
-            Setting::new(30.0, Source::Env("GRANTGUARD_QPS".into()))
+            Setting::new(Qps::Fixed(30.0), Source::Env("GRANTGUARD_QPS".into()))
         );
         let config = settings(&["audit"], &[], &[], true);
-        assert_eq!(config.qps, Setting::new(3.0, Source::ConfigFile));
+        assert_eq!(config.qps, Setting::new(Qps::Fixed(3.0), Source::ConfigFile));
         let default = settings(&["audit"], &[], &[], false);
         assert_eq!(default.qps, Setting::new(DEFAULT_QPS, Source::Default));
+    }
+
+    #[test]
+    fn qps_auto_and_its_ceiling_come_from_the_flags_then_the_config_file_then_the_defaults() {
+        let flag = settings(&["audit", "--qps", "auto", "--max-qps", "80"], &[], &[], true);
+        assert_eq!(flag.qps, Setting::new(Qps::Auto, Source::Flag("--qps")));
+        assert_eq!(flag.max_qps, Setting::new(80.0, Source::Flag("--max-qps")));
+        let default = settings(&["audit"], &[], &[], false);
+        assert_eq!(default.qps, Setting::new(Qps::Auto, Source::Default));
+        assert_eq!(default.max_qps, Setting::new(DEFAULT_MAX_QPS, Source::Default));
+        let file = ConfigFile {
+            origin: "grantguard.json".into(),
+            text: r#"{"qps": "auto", "max_qps": 40}"#.into(),
+        };
+        let cli = Cli::try_parse_checked_from(["grantguard", "audit"]).unwrap();
+        let crate::cli::Command::Audit(audit) = &cli.command else {
+            panic!("audit")
+        };
+        let flags = Flags {
+            account: &cli.account,
+            walk: Some(&audit.walk),
+            min_severity: None,
+            given: &cli.given,
+        };
+        let s = Settings::resolve(&flags, Some(&file), &|_| None, &Catalog::builtin()).unwrap();
+        assert_eq!(s.qps, Setting::new(Qps::Auto, Source::ConfigFile));
+        assert_eq!(s.max_qps, Setting::new(40.0, Source::ConfigFile));
+        for wrong in [["--qps", "fast"], ["--max-qps", "0"]] {
+            let args = ["grantguard", "audit", wrong[0], wrong[1]];
+            assert!(Cli::try_parse_checked_from(args).is_err(), "{wrong:?}");
+        }
     }
 
     #[test]

@@ -215,8 +215,11 @@ pub struct ClientConfig {
     pub max_throttled_attempts: u32,
     /// Retry budget tokens per run.
     pub retry_budget: u32,
-    /// Ceiling of the adaptive request rate, per second; 0 = unlimited.
+    /// The adaptive request rate per second it starts at, and without `max_qps` its ceiling;
+    /// 0 = unlimited.
     pub qps: f64,
+    /// `Some`: discover the quota, growing from `qps` up to this ceiling (`--qps auto`).
+    pub max_qps: Option<f64>,
     /// Attempts in flight at once; 0 = unlimited.
     pub concurrency: usize,
     /// Pages one walk of a list may take before it is abandoned.
@@ -242,6 +245,7 @@ impl ClientConfig {
             max_throttled_attempts: 8,
             retry_budget: 500,
             qps: 10.0,
+            max_qps: None,
             concurrency: 4,
             max_pages: 1000,
             backoff_base: Duration::from_secs(1),
@@ -436,7 +440,11 @@ impl Client {
                 policy: policy_of(&config),
                 budget: Arc::new(RetryBudget::new(config.retry_budget)),
                 counters: Arc::new(Counters::default()),
-                rate: rate::RateLimiter::new(config.qps).map(Arc::new),
+                rate: match config.max_qps {
+                    Some(ceiling) => rate::RateLimiter::probing(config.qps, ceiling),
+                    None => rate::RateLimiter::new(config.qps),
+                }
+                .map(Arc::new),
                 slots: (config.concurrency > 0)
                     .then(|| Arc::new(Semaphore::new(config.concurrency))),
                 max_pages: config.max_pages.max(1),
@@ -536,6 +544,16 @@ impl Client {
             retries: c.retries.load(Ordering::Relaxed),
             nonce_reused: c.nonce_reused.load(Ordering::Relaxed),
         }
+    }
+
+    /// The rate limiter's current rate in requests per second; `None` when unlimited.
+    pub fn rate(&self) -> Option<f64> {
+        self.inner.rate.as_ref().map(|rate| rate.rate())
+    }
+
+    /// Whether `--qps auto` is still looking for the quota (no throttling answer yet).
+    pub fn is_probing(&self) -> bool {
+        self.inner.rate.as_ref().is_some_and(|rate| rate.is_probing())
     }
 
     /// The endpoint's base URL (no query, so never a signature).

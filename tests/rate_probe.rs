@@ -1,0 +1,109 @@
+//! `--qps auto`'s controller against the emulator's QPS cap: it finds each cap (the first
+//! throttling answer ends the probe and the rate settles under the cap) with few throttled
+//! answers, and it never goes above its ceiling. Counts only, no timing bounds.
+
+use grantguard::client::{Client, ClientConfig, Endpoint};
+use grantguard::credentials::Credentials;
+use grantguard::inventory::walk::{walk, WalkOptions};
+use grantguard::inventory::RegionId;
+use grantguard_sim::generate::{self, GenerateOptions};
+use grantguard_sim::{Faults, Fixture, Sim, SimOptions};
+use std::time::Duration;
+
+/// Walks a generated account against an emulator capped at `cap` with a client probing from
+/// 10 QPS up to `ceiling`: (requests, throttled, the rate at the end, still probing).
+async fn walk_capped(cap: Option<u32>, ceiling: f64, groups: usize) -> (u64, u64, f64, bool) {
+    let fixture = Fixture::from_json(&generate::fixture_json(&GenerateOptions {
+        groups,
+        apis_per_group: 12,
+        stages: 3,
+        grants: 6,
+        vpc_share: 0.4,
+        seed: 11,
+    }))
+    .unwrap();
+    let sim = Sim::start(
+        fixture,
+        SimOptions {
+            faults: Faults {
+                qps: cap,
+                ..Faults::default()
+            },
+            env_credentials: false,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap();
+    let mut config = ClientConfig::new(Endpoint::parse(&sim.url()).unwrap());
+    config.qps = 10.0;
+    config.max_qps = Some(ceiling);
+    config.concurrency = 8;
+    // The emulator asks for 5 s before a retry; a shorter cap keeps the test quick without
+    // changing how many requests are throttled.
+    config.backoff_cap = Duration::from_millis(300);
+    let client = Client::new(
+        config,
+        Credentials::new(
+            generate::ACCESS_KEY_ID.into(),
+            generate::ACCESS_KEY_SECRET.into(),
+            None,
+        ),
+    )
+    .unwrap();
+    let inventory = walk(
+        &client,
+        &RegionId::from("cn-hangzhou"),
+        &WalkOptions::default(),
+    )
+    .await
+    .expect("the walk completes");
+    assert!(inventory.is_complete(), "gaps: {:?}", inventory.gaps);
+    let throttled = sim
+        .log()
+        .iter()
+        .filter(|r| {
+            r.error_code
+                .as_deref()
+                .is_some_and(|c| c.starts_with("Throttling"))
+        })
+        .count() as u64;
+    let stats = client.stats();
+    assert_eq!(stats.throttled, throttled, "client and emulator agree");
+    (
+        stats.requests,
+        throttled,
+        client.rate().expect("a limited client"),
+        client.is_probing(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_finds_each_cap_with_few_throttled_answers() {
+    for (cap, groups) in [(50, 6), (200, 12)] {
+        let (requests, throttled, rate, probing) = walk_capped(Some(cap), 5000.0, groups).await;
+        eprintln!("cap {cap}: {requests} requests, {throttled} throttled, rate {rate:.0}");
+        assert!(!probing, "cap {cap}: the first throttling answer ends the probe");
+        assert!(throttled >= 1, "cap {cap}: the probe went past the cap");
+        // Settled just under the cap: a cut lands on 90% of what the service admitted.
+        let cap = f64::from(cap);
+        assert!(
+            rate >= 0.6 * cap && rate <= 1.1 * cap,
+            "cap {cap}: settled at {rate}"
+        );
+        assert!(
+            throttled * 20 <= requests,
+            "cap {cap}: at most 5% throttled, {throttled} of {requests}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_never_goes_above_its_ceiling() {
+    // An emulator admitting 10% more than the ceiling throttles any second in which the
+    // client went above it (the margin absorbs the network's jitter in arrival times).
+    let (requests, throttled, rate, probing) = walk_capped(Some(33), 30.0, 3).await;
+    assert_eq!(throttled, 0, "the client stayed under its ceiling");
+    assert!(probing, "nothing throttled, so it never left the probe");
+    assert!(rate <= 30.0, "{rate}");
+    assert!(requests > 200, "the account is big enough to matter");
+}
