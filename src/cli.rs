@@ -59,6 +59,14 @@ impl Cli {
         }
         let name = matches.subcommand_name().unwrap_or_default().to_owned();
         let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+        if let Command::Audit(audit) = &cli.command {
+            if audit.compact && audit.format != ReportFormat::Json {
+                return Err(Cli::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--compact lays out the JSON report: add --format json",
+                ));
+            }
+        }
         cli.given = given;
         match cli.command.account() {
             Some(after) => cli.account = after.clone().or(cli.account),
@@ -336,7 +344,7 @@ pub fn parse_max_qps(text: &str) -> Result<f64, String> {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Walk options")]
 pub struct WalkArgs {
-    /// Requests per second: `auto` finds the quota (up to --max-qps); a number pins it, 0 = no limit
+    /// Requests per second: `auto` finds the quota up to --max-qps; N pins it; 0 = no limit
     #[arg(long, default_value = "auto", env = "GRANTGUARD_QPS", value_name = "N|auto")]
     pub qps: Qps,
     /// Highest rate `--qps auto` may reach [default: 25, or max_qps from the config file]
@@ -420,6 +428,9 @@ pub struct AuditArgs {
     /// Report format
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+    /// With --format json: the report on one line, without indentation (same fields)
+    #[arg(long)]
+    pub compact: bool,
     /// Write the report to a file instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -1021,6 +1032,18 @@ mod tests {
             panic!("remove")
         };
         assert!(remove.dry_run && remove.yes);
+    }
+
+    #[test]
+    fn compact_without_the_json_format_is_a_usage_error() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_checked_from(["grantguard", "audit"].iter().chain(args))
+        };
+        let error = parse(&["--compact"]).expect_err("human output has no compact form");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(error.to_string().contains("--format json"), "{error}");
+        assert!(parse(&["--compact", "--format", "sarif"]).is_err());
+        assert!(parse(&["--compact", "--format", "json"]).is_ok());
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub fn render_options(color: ColorChoice, to_stdout: bool) -> RenderOptions {
     RenderOptions {
         color: to_stdout && use_color(color),
         width: report_width().filter(|_| to_stdout),
+        ..RenderOptions::default()
     }
 }
 

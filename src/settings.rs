@@ -429,6 +429,7 @@ mod tests {
         let flags = Flags {
             account: &cli.account,
             walk: Some(&audit.walk),
+            call: None,
             min_severity: None,
             given: &cli.given,
         };

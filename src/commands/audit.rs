@@ -5,7 +5,7 @@ use super::selector_of;
 use crate::cli::{self, AccountArgs, Given, OutputArgs};
 use crate::inventory::{self, Inventory};
 use crate::output::{emit, format_of, render_options};
-use crate::report;
+use crate::report::{self, Layout};
 use crate::rules::audit;
 use crate::rules::Catalog;
 use crate::selection::Selection;
@@ -92,7 +92,10 @@ pub(crate) async fn audit_command(
         &settings.config,
         &catalog,
     );
-    let options = render_options(output.color, args.output.is_none());
+    let options = report::RenderOptions {
+        layout: layout_of(&args),
+        ..render_options(output.color, args.output.is_none())
+    };
     emit(args.output.as_ref(), |out| {
         report::render(&report, format_of(args.format), out, options)
     })?;
@@ -102,6 +105,15 @@ pub(crate) async fn audit_command(
     std::mem::forget(report);
     std::mem::forget(inventory);
     Ok(outcome)
+}
+
+/// The JSON report's layout `--compact` asks for.
+fn layout_of(args: &cli::AuditArgs) -> Layout {
+    if args.compact {
+        Layout::Compact
+    } else {
+        Layout::Pretty
+    }
 }
 
 /// `audit` of several regions, walked in parallel: one report per region, rendered together
@@ -130,7 +142,10 @@ pub(crate) async fn audit_regions(
         catalog,
     );
     let reports: Vec<Report> = audited.iter().map(|r| r.report.clone()).collect();
-    let options = render_options(output.color, args.output.is_none());
+    let options = report::RenderOptions {
+        layout: layout_of(&args),
+        ..render_options(output.color, args.output.is_none())
+    };
     emit(args.output.as_ref(), |out| {
         report::render_regions(&reports, format_of(args.format), out, options)
     })?;

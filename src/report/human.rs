@@ -490,7 +490,7 @@ mod tests {
         let mut out = Vec::new();
         let options = RenderOptions {
             color: false,
-            width: None,
+            ..RenderOptions::default()
         };
         render(report, &mut out, options).expect("render to memory");
         String::from_utf8(out).expect("utf-8")
@@ -615,6 +615,7 @@ mod tests {
         let options = RenderOptions {
             color: false,
             width: Some(48),
+            ..RenderOptions::default()
         };
         render(&report, &mut wrapped, options).expect("render to memory");
         let wrapped = String::from_utf8(wrapped).expect("utf-8");

@@ -2,6 +2,7 @@
 //! read, exactly as the contract spells them, plus extras (generated_at, taken_at, digest,
 //! path, user, suppressed, source, top-level findings). In: a report. Out: one pretty JSON document.
 
+use super::Layout;
 use crate::verdict::{Finding, Report, RuleId, Severity, Summary, Verdict};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -133,9 +134,9 @@ fn timestamp(at: time::OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
-/// Writes `report` as the JSON contract, followed by a newline.
-pub fn render(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
-    write_pretty(out, &document(report))
+/// Writes `report` as the JSON contract in `layout`, followed by a newline.
+pub fn render(report: &Report, out: &mut dyn io::Write, layout: Layout) -> io::Result<()> {
+    write_document(out, &document(report), layout)
 }
 
 /// The multi-region form: one single-region document per region, verdict totals, and
@@ -151,21 +152,34 @@ struct RegionsDocument<'a> {
 /// Writes several regions' reports as one JSON document, followed by a newline: the schema
 /// tag, `regions` (each exactly what [`render`] writes for that region, schema tag included),
 /// the summed `summary`, and `complete` when every region is complete.
-pub fn render_regions(reports: &[Report], out: &mut dyn io::Write) -> io::Result<()> {
+pub fn render_regions(
+    reports: &[Report],
+    out: &mut dyn io::Write,
+    layout: Layout,
+) -> io::Result<()> {
     let document = RegionsDocument {
         schema: SCHEMA,
         regions: reports.iter().map(document).collect(),
         summary: Summary::total(reports.iter().map(|r| &r.summary)),
         complete: reports.iter().all(|r| r.complete),
     };
-    write_pretty(out, &document)
+    write_document(out, &document, layout)
 }
 
-/// Pretty JSON and a newline. A buffer of its own, typed, takes the serializer's many small
-/// writes without a dynamic call each (a large report is made of millions of them).
-fn write_pretty(out: &mut dyn io::Write, document: &impl Serialize) -> io::Result<()> {
+/// JSON in `layout` and a newline, serialized straight into `out` (the document is views of
+/// the report, never a string or a `Value`). A buffer of its own, typed, takes the
+/// serializer's many small writes without a dynamic call each (a large report is made of
+/// millions of them).
+fn write_document(
+    out: &mut dyn io::Write,
+    document: &impl Serialize,
+    layout: Layout,
+) -> io::Result<()> {
     let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
-    serde_json::to_writer_pretty(&mut buffered, document)?;
+    match layout {
+        Layout::Pretty => serde_json::to_writer_pretty(&mut buffered, document)?,
+        Layout::Compact => serde_json::to_writer(&mut buffered, document)?,
+    }
     writeln!(buffered)?;
     buffered.flush()
 }
@@ -260,8 +274,22 @@ mod tests {
 
     fn rendered(report: &crate::verdict::Report) -> String {
         let mut out = Vec::new();
-        super::render(report, &mut out).expect("render to memory");
+        super::render(report, &mut out, super::Layout::Pretty).expect("render to memory");
         String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn the_compact_report_is_one_line_with_the_same_document() {
+        let report = super::super::tests::report();
+        let mut compact = Vec::new();
+        super::render(&report, &mut compact, super::Layout::Compact).expect("render to memory");
+        let compact = String::from_utf8(compact).expect("utf-8");
+        assert_eq!(compact.lines().count(), 1, "{compact}");
+        assert!(compact.ends_with('\n'));
+        let pretty = rendered(&report);
+        assert!(compact.len() < pretty.len());
+        let as_value = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+        assert_eq!(as_value(&compact), as_value(&pretty));
     }
 
     #[test]

@@ -22,13 +22,25 @@ pub enum Format {
     Sarif,
 }
 
-/// How to render for people; the default is plain text with no wrapping (a pipe or a file).
+/// How the JSON report is laid out; the fields are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Indented, one field a line: for people and diffs (the default).
+    #[default]
+    Pretty,
+    /// One line without whitespace (`--compact`): about half the bytes of a large report.
+    Compact,
+}
+
+/// How to render; the default is plain text with no wrapping (a pipe or a file) and pretty JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RenderOptions {
     /// Use colour (the caller decides: a terminal and no `NO_COLOR`).
     pub color: bool,
     /// Line width for wrapping (a terminal's); `None` writes each paragraph on one line.
     pub width: Option<usize>,
+    /// The layout of the JSON report.
+    pub layout: Layout,
 }
 
 /// Writes `report` to `out` in `format`.
@@ -40,7 +52,7 @@ pub fn render(
 ) -> io::Result<()> {
     match format {
         Format::Human => human::render(report, out, options),
-        Format::Json => json::render(report, out),
+        Format::Json => json::render(report, out, options.layout),
         Format::Sarif => sarif::render(report, out),
     }
 }
@@ -60,7 +72,7 @@ pub fn render_regions(
     }
     match format {
         Format::Human => human::render_regions(reports, out, options),
-        Format::Json => json::render_regions(reports, out),
+        Format::Json => json::render_regions(reports, out, options.layout),
         Format::Sarif => sarif::render_regions(reports, out),
     }
 }
