@@ -2,6 +2,7 @@
 # grantguard benchmark: figures printed, never timed tests (docs/performance.md).
 #
 #   scripts/bench.sh            run everything, print one table, write bench-results.json
+#   scripts/bench.sh qps-auto   only the --qps auto section (capped emulators, see below)
 #
 # Steps:
 #   1. build --release; generate a 2,000-API account (40 groups x 50 APIs, 3 stages) and serve
@@ -31,6 +32,69 @@ CLIENT_QPS=${BENCH_CLIENT_QPS:-475}
 CONCURRENCY=${BENCH_CONCURRENCY:-16}
 SNAPSHOT_GROUPS=${BENCH_SNAPSHOT_GROUPS:-1000}
 OUT=${BENCH_OUT:-$ROOT/bench-results.json}
+
+# ---------------------------------------------------------------------------------------------
+# Section: --qps auto against capped emulators (issue 17). Kept apart from the steps below so
+# it merges cleanly; `scripts/bench.sh qps-auto` runs only this section. For each cap in
+# BENCH_AUTO_CAPS (50 200 1000), a fresh emulator (20 ms latency) serves the 2,000-API account
+# and a cold audit runs with `--qps auto --max-qps BENCH_AUTO_CEILING` (2000, above every cap:
+# the point is to find the cap) and BENCH_CONCURRENCY in flight. Prints per cap: calls, wall,
+# the bound max(calls / cap, calls x latency / concurrency), wall / bound (target <= 1.3) and
+# the throttled share (target <= 2%). Figures, not a test: a loaded machine stretches the wall.
+bench_qps_auto() {
+    local caps=${BENCH_AUTO_CAPS:-50 200 1000} ceiling=${BENCH_AUTO_CEILING:-2000}
+    local concurrency=${BENCH_CONCURRENCY:-16} latency_ms=20
+    local bin=${CARGO_TARGET_DIR:-$ROOT/target}/release/grantguard
+    echo "building (release)..." >&2
+    cargo build --release --quiet
+    local work; work=$(mktemp -d)
+    "$bin" sim generate --groups 40 --apis-per-group 50 --stages 3 --grants 50 \
+        --vpc-share 0.3 --seed 1 --output "$work/account.json"
+    printf '\n%-8s %8s %10s %10s %12s %12s   (--qps auto --max-qps %s --concurrency %s; %s ms latency)\n' \
+        cap calls wall_s bound_s wall/bound throttled "$ceiling" "$concurrency" "$latency_ms"
+    local cap
+    for cap in $caps; do
+        local log=$work/calls.$cap.jsonl out=$work/sim.$cap.out
+        "$bin" sim serve --fixture "$work/account.json" --latency-ms $latency_ms --qps "$cap" \
+            --log "$log" > "$out" &
+        local sim_pid=$!
+        local url=
+        for _ in $(seq 100); do
+            url=$(sed -n 's/^listening on //p' "$out" 2>/dev/null | head -1)
+            [[ -n "$url" ]] && break
+            sleep 0.1
+        done
+        [[ -n "$url" ]] || { kill "$sim_pid"; echo "the emulator did not start" >&2; return 2; }
+        local start end
+        start=$(date +%s.%N)
+        env -i PATH="$PATH" HOME="$work" \
+            ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI5tGeneratedBenchKey \
+            ALIBABA_CLOUD_ACCESS_KEY_SECRET=GeneratedBenchSecret0123456789ab \
+            "$bin" --quiet --endpoint "$url" --region cn-hangzhou audit --format json \
+            --compact --output "$work/auto.$cap.json" --qps auto --max-qps "$ceiling" \
+            --concurrency "$concurrency" || [[ $? -eq 1 ]]
+        end=$(date +%s.%N)
+        kill "$sim_pid" 2>/dev/null || true
+        wait "$sim_pid" 2>/dev/null || true
+        python3 - "$log" "$cap" "$start" "$end" "$latency_ms" "$concurrency" <<'EOF_PY'
+import sys
+log, cap, start, end, latency_ms, concurrency = sys.argv[1:]
+lines = open(log).read().splitlines()
+calls = len(lines)
+throttled = sum('"error_code":"Throttling' in l for l in lines)
+wall = float(end) - float(start)
+bound = max(calls / int(cap), calls * int(latency_ms) / 1000 / int(concurrency))
+print(f"{cap:<8} {calls:>8} {wall:>10.2f} {bound:>10.2f} {wall / bound:>12.3f} "
+      f"{throttled:>5} ({100 * throttled / calls:.2f}%)")
+EOF_PY
+    done
+    rm -rf "$work"
+}
+if [[ "${1:-}" == "qps-auto" ]]; then
+    bench_qps_auto
+    exit 0
+fi
+# ---- end of section: --qps auto -------------------------------------------------------------
 
 echo "building (release)..." >&2
 cargo build --release --quiet --bin grantguard --example rate_convergence --example timeout_precision
@@ -217,3 +281,5 @@ cat > "$OUT" <<EOF
 }
 EOF
 echo "wrote $OUT" >&2
+
+bench_qps_auto # the --qps auto section above
