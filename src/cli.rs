@@ -336,7 +336,9 @@ impl<'de> serde::Deserialize<'de> for Qps {
 pub fn parse_max_qps(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
-        _ => Err(format!("`{text}` is not a number of requests per second above 0")),
+        _ => Err(format!(
+            "`{text}` is not a number of requests per second above 0"
+        )),
     }
 }
 
@@ -345,7 +347,12 @@ pub fn parse_max_qps(text: &str) -> Result<f64, String> {
 #[command(next_help_heading = "Walk options")]
 pub struct WalkArgs {
     /// Requests per second: `auto` finds the quota up to --max-qps; N pins it; 0 = no limit
-    #[arg(long, default_value = "auto", env = "GRANTGUARD_QPS", value_name = "N|auto")]
+    #[arg(
+        long,
+        default_value = "auto",
+        env = "GRANTGUARD_QPS",
+        value_name = "N|auto"
+    )]
     pub qps: Qps,
     /// Highest rate `--qps auto` may reach [default: 25, or max_qps from the config file]
     #[arg(long, value_name = "N", value_parser = parse_max_qps)]
@@ -1036,9 +1043,8 @@ mod tests {
 
     #[test]
     fn compact_without_the_json_format_is_a_usage_error() {
-        let parse = |args: &[&str]| {
-            Cli::try_parse_checked_from(["grantguard", "audit"].iter().chain(args))
-        };
+        let parse =
+            |args: &[&str]| Cli::try_parse_checked_from(["grantguard", "audit"].iter().chain(args));
         let error = parse(&["--compact"]).expect_err("human output has no compact form");
         assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(error.to_string().contains("--format json"), "{error}");

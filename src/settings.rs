@@ -397,7 +397,10 @@ mod tests {
     #[test]
     fn qps_comes_from_the_flag_then_its_variable_then_the_config_file_then_the_default() {
         let flag = settings(&["audit", "--qps", "20"], &[], &[], true);
-        assert_eq!(flag.qps, Setting::new(Qps::Fixed(20.0), Source::Flag("--qps")));
+        assert_eq!(
+            flag.qps,
+            Setting::new(Qps::Fixed(20.0), Source::Flag("--qps"))
+        );
         // What clap does with GRANTGUARD_QPS=30: the value in the field, the source recorded.
         let env = settings(&["audit", "--qps", "30"], &["qps"], &[], true);
         assert_eq!(
@@ -405,19 +408,30 @@ mod tests {
             Setting::new(Qps::Fixed(30.0), Source::Env("GRANTGUARD_QPS".into()))
         );
         let config = settings(&["audit"], &[], &[], true);
-        assert_eq!(config.qps, Setting::new(Qps::Fixed(3.0), Source::ConfigFile));
+        assert_eq!(
+            config.qps,
+            Setting::new(Qps::Fixed(3.0), Source::ConfigFile)
+        );
         let default = settings(&["audit"], &[], &[], false);
         assert_eq!(default.qps, Setting::new(DEFAULT_QPS, Source::Default));
     }
 
     #[test]
     fn qps_auto_and_its_ceiling_come_from_the_flags_then_the_config_file_then_the_defaults() {
-        let flag = settings(&["audit", "--qps", "auto", "--max-qps", "80"], &[], &[], true);
+        let flag = settings(
+            &["audit", "--qps", "auto", "--max-qps", "80"],
+            &[],
+            &[],
+            true,
+        );
         assert_eq!(flag.qps, Setting::new(Qps::Auto, Source::Flag("--qps")));
         assert_eq!(flag.max_qps, Setting::new(80.0, Source::Flag("--max-qps")));
         let default = settings(&["audit"], &[], &[], false);
         assert_eq!(default.qps, Setting::new(Qps::Auto, Source::Default));
-        assert_eq!(default.max_qps, Setting::new(DEFAULT_MAX_QPS, Source::Default));
+        assert_eq!(
+            default.max_qps,
+            Setting::new(DEFAULT_MAX_QPS, Source::Default)
+        );
         let file = ConfigFile {
             origin: "grantguard.json".into(),
             text: r#"{"qps": "auto", "max_qps": 40}"#.into(),

@@ -82,7 +82,10 @@ async fn the_probe_finds_each_cap_with_few_throttled_answers() {
     for (cap, groups) in [(50, 6), (200, 12)] {
         let (requests, throttled, rate, probing) = walk_capped(Some(cap), 5000.0, groups).await;
         eprintln!("cap {cap}: {requests} requests, {throttled} throttled, rate {rate:.0}");
-        assert!(!probing, "cap {cap}: the first throttling answer ends the probe");
+        assert!(
+            !probing,
+            "cap {cap}: the first throttling answer ends the probe"
+        );
         assert!(throttled >= 1, "cap {cap}: the probe went past the cap");
         // Settled just under the cap: a cut lands on 90% of what the service admitted.
         let cap = f64::from(cap);

@@ -553,7 +553,10 @@ impl Client {
 
     /// Whether `--qps auto` is still looking for the quota (no throttling answer yet).
     pub fn is_probing(&self) -> bool {
-        self.inner.rate.as_ref().is_some_and(|rate| rate.is_probing())
+        self.inner
+            .rate
+            .as_ref()
+            .is_some_and(|rate| rate.is_probing())
     }
 
     /// The endpoint's base URL (no query, so never a signature).

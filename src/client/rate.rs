@@ -116,7 +116,11 @@ impl RateLimiter {
                 step_latency: Duration::ZERO,
                 baseline: None,
             };
-            Self::starting_at(start.clamp(FLOOR_QPS.min(ceiling), ceiling), ceiling, Some(probe))
+            Self::starting_at(
+                start.clamp(FLOOR_QPS.min(ceiling), ceiling),
+                ceiling,
+                Some(probe),
+            )
         })
     }
 
@@ -200,7 +204,8 @@ impl RateLimiter {
         if elapsed < PROBE_STEP {
             return;
         }
-        let used = f64::from(probe.step_successes) >= rate * elapsed.as_secs_f64() * PROBE_USED_SHARE;
+        let used =
+            f64::from(probe.step_successes) >= rate * elapsed.as_secs_f64() * PROBE_USED_SHARE;
         let mean = probe.step_latency / probe.step_successes;
         let climbed = probe
             .baseline
@@ -219,7 +224,11 @@ impl RateLimiter {
 
     /// Whether the rate is still being discovered.
     pub fn is_probing(&self) -> bool {
-        self.state.lock().expect("rate limiter lock").probe.is_some()
+        self.state
+            .lock()
+            .expect("rate limiter lock")
+            .probe
+            .is_some()
     }
 
     /// The current rate in requests per second.
@@ -304,7 +313,11 @@ mod tests {
     /// Sends one request after another through `limiter` for `seconds` of paused time against
     /// a service admitting `cap` requests per fixed one-second window (as the emulator's
     /// `--qps` does). Returns (admitted in the last 10 s, throttled, sent, highest rate seen).
-    async fn against_a_quota(limiter: &RateLimiter, cap: u32, seconds: u64) -> (u32, u32, u32, f64) {
+    async fn against_a_quota(
+        limiter: &RateLimiter,
+        cap: u32,
+        seconds: u64,
+    ) -> (u32, u32, u32, f64) {
         let start = Instant::now();
         let end = start + Duration::from_secs(seconds);
         let (mut window_start, mut window_count) = (start, 0);
@@ -342,7 +355,10 @@ mod tests {
                 f64::from(admitted) >= 0.85 * f64::from(cap) * 10.0,
                 "cap {cap}: {admitted} admitted in the last 10 s"
             );
-            assert!(throttled * 50 <= sent, "cap {cap}: {throttled} of {sent} throttled");
+            assert!(
+                throttled * 50 <= sent,
+                "cap {cap}: {throttled} of {sent} throttled"
+            );
         }
     }
 
@@ -388,6 +404,10 @@ mod tests {
                 }
             }
         }
-        assert!((limiter.rate() - 100.0 * PROBE_GROWTH).abs() < 1e-9, "{}", limiter.rate());
+        assert!(
+            (limiter.rate() - 100.0 * PROBE_GROWTH).abs() < 1e-9,
+            "{}",
+            limiter.rate()
+        );
     }
 }
