@@ -15,10 +15,10 @@
 //!
 //! A probing limiter ([`RateLimiter::probing`], `--qps auto`) finds the quota first: it starts
 //! at a polite rate and multiplies it by [`PROBE_GROWTH`] every [`PROBE_STEP`] in which the
-//! rate was used and answers were clean and no slower than the fastest step seen, up to its
-//! ceiling (`--max-qps`). The first throttling answer ends the probe with the ordinary cut
-//! above, which lands under the quota; a latency climb (the service queueing us) ends it one
-//! step back. From then on it is the AIMD limiter.
+//! rate was used and answers were clean and not much slower than the fastest step seen, up to
+//! its ceiling (`--max-qps`). The first throttling answer ends the probe with the ordinary cut
+//! above, which lands under the quota; a latency climb (two slow steps in a row: the service
+//! queueing us) ends it one step back. From then on it is the AIMD limiter.
 //!
 //! Written here rather than taken from `governor`: governor's quota is fixed when the limiter
 //! is built and cannot change at runtime, which AIMD needs on every answer.
@@ -54,10 +54,11 @@ pub const PROBE_GROWTH: f64 = 1.5;
 /// walk is not using says nothing about the quota.
 const PROBE_USED_SHARE: f64 = 0.5;
 /// A step's mean latency above this multiple of the fastest step's (plus [`LATENCY_SLACK`])
-/// is a climb.
-const LATENCY_CLIMB: f64 = 1.5;
-/// Latency noise never counted as a climb, so a loaded client machine does not end a probe.
-const LATENCY_SLACK: Duration = Duration::from_millis(10);
+/// is a slow step; two slow steps in a row are a climb (a service queueing us stays slow, a
+/// scheduling hiccup on a loaded client machine does not).
+const LATENCY_CLIMB: f64 = 2.0;
+/// Latency noise never counted as a climb.
+const LATENCY_SLACK: Duration = Duration::from_millis(25);
 
 /// Spaces attempts out to at most `rate` per second (no burst beyond one request).
 #[derive(Debug)]
@@ -74,6 +75,8 @@ struct Probe {
     step_latency: Duration,
     /// The lowest mean latency of a counted step.
     baseline: Option<Duration>,
+    /// Whether the last step was slow.
+    slow: bool,
 }
 
 #[derive(Debug)]
@@ -115,6 +118,7 @@ impl RateLimiter {
                 step_successes: 0,
                 step_latency: Duration::ZERO,
                 baseline: None,
+                slow: false,
             };
             Self::starting_at(
                 start.clamp(FLOOR_QPS.min(ceiling), ceiling),
@@ -207,16 +211,18 @@ impl RateLimiter {
         let used =
             f64::from(probe.step_successes) >= rate * elapsed.as_secs_f64() * PROBE_USED_SHARE;
         let mean = probe.step_latency / probe.step_successes;
-        let climbed = probe
+        let slow = probe
             .baseline
             .is_some_and(|fastest| mean > fastest.mul_f64(LATENCY_CLIMB) + LATENCY_SLACK);
+        let climbed = slow && probe.slow;
+        probe.slow = slow;
         probe.step_start = now;
         probe.step_successes = 0;
         probe.step_latency = Duration::ZERO;
         if climbed {
             state.probe = None;
             state.rate = (rate / PROBE_GROWTH).max(FLOOR_QPS.min(self.ceiling));
-        } else if used {
+        } else if used && !slow {
             probe.baseline = Some(probe.baseline.map_or(mean, |fastest| fastest.min(mean)));
             state.rate = (rate * PROBE_GROWTH).min(self.ceiling);
         }
@@ -398,7 +404,8 @@ mod tests {
             limiter.on_success(latency);
             if limiter.rate() > before {
                 grown += 1;
-                // The service starts queueing after the second growth.
+                // The service starts queueing after the second growth: one slow step holds the rate,
+                // the second steps back from it.
                 if grown == 2 {
                     latency = Duration::from_millis(80);
                 }
