@@ -28,7 +28,7 @@ pub enum Layout {
     /// Indented, one field a line: for people and diffs (the default).
     #[default]
     Pretty,
-    /// One line without whitespace (`--compact`): about half the bytes of a large report.
+    /// One line without whitespace (`--compact`): about a quarter fewer bytes.
     Compact,
 }
 
