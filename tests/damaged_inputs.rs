@@ -121,6 +121,17 @@ fn an_unusable_output_path_is_refused_before_any_call() {
             vec!["audit", "--format", "json", "--output"],
             vec!["scan", "--output"],
             vec!["remove", "--name", "legacy-unused-443", "--yes", "--output"],
+            vec![
+                "repoint",
+                "--name",
+                "legacy-unused-443",
+                "--instance-id",
+                "i-elsewhere",
+                "--port",
+                "81",
+                "--yes",
+                "--output",
+            ],
         ] {
             let out = grantguard(&sim, &home)
                 .args(&command)

@@ -20,22 +20,20 @@ pub(crate) async fn remove_command(
     output: &OutputArgs,
     args: cli::RemoveArgs,
 ) -> Result<Outcome, Error> {
-    if let Some(path) = &args.output {
-        crate::output::check_writable(path)?;
-    }
     let context = context(
         account,
         given,
         output,
         &args.walk,
         &args.terraform,
-        args.output.is_none(),
+        args.output.as_deref(),
     )
     .await?;
     Ok(removal::remove_command(&context, request_of(&args)).await?)
 }
 
-/// Connects for a removal or a repoint; colour only when the result goes to the terminal.
+/// Connects for a removal or a repoint, after checking that `-o FILE` (when given) can be
+/// written, so a typo costs no walk; colour only when the result goes to the terminal.
 /// Ctrl-C exits 130 from here on, but never between a pending record and its outcome.
 async fn context(
     account: &AccountArgs,
@@ -43,8 +41,12 @@ async fn context(
     output: &OutputArgs,
     walk: &WalkArgs,
     terraform: &[std::path::PathBuf],
-    to_stdout: bool,
+    result_file: Option<&std::path::Path>,
 ) -> Result<removal::Context, Error> {
+    if let Some(path) = result_file {
+        crate::output::check_writable(path)?;
+    }
+    let to_stdout = result_file.is_none();
     interrupt::install();
     let catalog = Catalog::builtin();
     let settings = Settings::load(&flags(account, Some(walk), None, given), &catalog)?;
@@ -118,16 +120,13 @@ pub(crate) async fn repoint_command(
     output: &OutputArgs,
     args: cli::RepointArgs,
 ) -> Result<Outcome, Error> {
-    if let Some(path) = &args.output {
-        crate::output::check_writable(path)?;
-    }
     let context = context(
         account,
         given,
         output,
         &args.walk,
         &args.terraform,
-        args.output.is_none(),
+        args.output.as_deref(),
     )
     .await?;
     let selector = match (&args.name, &args.vpc_access_id) {
