@@ -9,11 +9,12 @@ use super::model::{
 };
 use miette::{SourceOffset, SourceSpan};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
+
+mod reader;
 
 /// A snapshot that could not be written or read.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -112,97 +113,29 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
 
 /// Reads a snapshot, refusing unknown schemas and reporting damage where it is.
 ///
-/// The file is read whole and parsed from memory, which is about twice as fast as parsing
-/// it as it streams in; the text is dropped before the audit builds anything else from the
-/// inventory. Only a snapshot that fails to parse is parsed again, slowly, to name the
-/// schema it has or to point at the line and column where it breaks.
+/// The file is read as it streams in, its large sections parsed on every core a batch at a
+/// time ([`reader`]), so its text is never held whole beside the inventory. Only a snapshot
+/// that this fast path does not take (a damaged one, or one whose fields were reordered by
+/// hand) is read whole and parsed again, carefully, to name the schema it has or to point at
+/// the line and column where it breaks.
 pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
+    if let Some(inventory) = reader::read(path) {
+        return Ok(inventory);
+    }
     let io = |source| SnapshotError::Io {
         verb: "read",
         path: path.to_owned(),
         source,
     };
     let bytes = std::fs::read(path).map_err(io)?;
-    match parse_on_two_cores(&bytes) {
-        Ok(inventory) => Ok(inventory),
-        Err(_) => {
-            let text = String::from_utf8(bytes).map_err(|e| {
-                let at = e.utf8_error().valid_up_to();
-                io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("not UTF-8 text (byte {at})"),
-                ))
-            })?;
-            parse(&text, path)
-        }
-    }
-}
-
-/// The snapshot with its large sections left as text, to be parsed side by side.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSections<'a> {
-    #[allow(dead_code)] // Only its check matters.
-    schema: SchemaTag,
-    #[serde(with = "time::serde::rfc3339")]
-    taken_at: OffsetDateTime,
-    region: RegionId,
-    grants: Vec<Grant>,
-    groups: Vec<Group>,
-    #[serde(borrow)]
-    apis: &'a RawValue,
-    #[serde(borrow)]
-    drafts: &'a RawValue,
-    #[serde(borrow)]
-    deployments: &'a RawValue,
-    #[serde(borrow)]
-    history: &'a RawValue,
-    backends: Vec<Backend>,
-    #[serde(borrow)]
-    index: &'a RawValue,
-    gaps: Vec<Gap>,
-}
-
-/// Parses a snapshot with its two largest sections (deployments and history, about equal)
-/// on two threads. Any error is only a signal: the caller parses again, serially, to say
-/// what and where.
-fn parse_on_two_cores(bytes: &[u8]) -> Result<Inventory, serde_json::Error> {
-    fn section<T: serde::de::DeserializeOwned>(raw: &RawValue) -> Result<T, serde_json::Error> {
-        serde_json::from_str(raw.get())
-    }
-    let file: FileSections = serde_json::from_slice(bytes)?;
-    let (deployments, rest) = std::thread::scope(|scope| {
-        let deployments = scope.spawn(|| section(file.deployments));
-        let rest = (|| {
-            Ok::<_, serde_json::Error>((
-                section(file.apis)?,
-                section(file.drafts)?,
-                section(file.history)?,
-                section(file.index)?,
-            ))
-        })();
-        let deployments = deployments
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (deployments, rest)
-    });
-    let (apis, drafts, history, index) = rest?;
-    FileIn {
-        schema: SchemaTag,
-        taken_at: file.taken_at,
-        region: file.region,
-        grants: file.grants,
-        groups: file.groups,
-        apis,
-        drafts,
-        deployments: deployments?,
-        history,
-        backends: file.backends,
-        index,
-        gaps: file.gaps,
-    }
-    .into_inventory()
-    .map_err(serde::de::Error::custom)
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {at})"),
+        ))
+    })?;
+    parse(&text, path)
 }
 
 /// The schema tag, refused the moment it is read (it is the first field `save` writes), so a
@@ -646,5 +579,108 @@ mod tests {
         );
         let missing = load(&dir.path().join("nope.json")).unwrap_err();
         assert!(matches!(missing, SnapshotError::Io { .. }), "{missing:?}");
+    }
+
+    /// The rich test account grown past several of the reader's batches, with names that
+    /// need escapes and a gap.
+    fn large_account() -> Inventory {
+        use crate::inventory::testing::{api, deployment, gap, rich_account, vpc_by_name};
+        let mut inv = rich_account();
+        inv.gaps.push(gap(Some("apv-2")));
+        for n in 0..25_000 {
+            let name = format!("get\"{n}\\ü}}]");
+            let route = if n % 3 == 0 {
+                vpc_by_name("orders-vpc")
+            } else {
+                Route::Other
+            };
+            let stage = Stage::ALL[n % 3];
+            inv.deployments.push(deployment(
+                api(&format!("api-{n}"), &name, "GET", "/{x}[y]"),
+                stage,
+                route,
+            ));
+        }
+        inv
+    }
+
+    #[test]
+    fn the_streaming_reader_and_the_careful_one_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.json");
+        let inv = large_account();
+        save(&inv, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.len() > 3 << 20,
+            "the account spans several batches: {}",
+            text.len()
+        );
+        let streamed = reader::read(&path).expect("the fast path takes a snapshot save wrote");
+        assert_eq!(streamed, inv);
+        assert_eq!(parse(&text, &path).unwrap(), inv);
+        // Whitespace anywhere JSON allows it.
+        let pretty = serde_json::to_string_pretty(&inv).unwrap();
+        std::fs::write(&path, pretty).unwrap();
+        assert_eq!(reader::read(&path).expect("pretty"), inv);
+    }
+
+    #[test]
+    fn a_snapshot_with_its_fields_in_another_order_loads_the_careful_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.json");
+        let inv = large_account();
+        let value = serde_json::to_value(&inv).unwrap();
+        // The records before the identities they point at.
+        let order = [
+            "schema",
+            "deployments",
+            "taken_at",
+            "region",
+            "grants",
+            "groups",
+            "apis",
+            "drafts",
+            "history",
+            "backends",
+            "index",
+            "gaps",
+        ];
+        let fields: Vec<String> = order
+            .iter()
+            .map(|k| format!("{:?}:{}", k, value[k]))
+            .collect();
+        std::fs::write(&path, format!("{{{}}}", fields.join(","))).unwrap();
+        assert_eq!(reader::read(&path), None, "the fast path leaves it");
+        assert_eq!(load(&path).unwrap(), inv);
+    }
+
+    #[test]
+    fn the_streaming_reader_leaves_every_oddity_to_the_careful_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.json");
+        let text = serde_json::to_string(&sample()).unwrap();
+        for (what, odd) in [
+            (
+                "a field twice",
+                text.replacen("\"gaps\":[]", "\"gaps\":[],\"gaps\":[]", 1),
+            ),
+            ("an unknown field", text.replacen("{", "{\"extra\":1,", 1)),
+            ("a missing field", text.replacen(",\"gaps\":[]", "", 1)),
+            ("text after the object", format!("{text} x")),
+            ("a truncated file", text[..text.len() - 2].to_owned()),
+            (
+                "another schema",
+                text.replace(SCHEMA, "grantguard.inventory/v9"),
+            ),
+        ] {
+            assert_ne!(odd, text, "{what}: the test changed the text");
+            std::fs::write(&path, &odd).unwrap();
+            assert_eq!(reader::read(&path), None, "{what}");
+            assert!(
+                load(&path).is_err(),
+                "{what}: refused, with the careful reader's words"
+            );
+        }
     }
 }
