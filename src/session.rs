@@ -12,7 +12,7 @@ use crate::output::progress;
 use crate::rules::{self, Catalog};
 use crate::selection::Selector;
 use crate::settings::{Setting, Settings, Source, PROBE_START_QPS};
-use crate::verdict::{Report, RuleId};
+use crate::verdict::{Report, RuleId, Standing};
 use crate::{account, regions, Error, Outcome};
 use std::path::Path;
 
@@ -220,30 +220,24 @@ pub(crate) fn walk_finished(options: &WalkOptions, client: &Client) {
     );
 }
 
-/// Clear when every audited grant is safe.
-pub(crate) fn outcome_of(report: &Report) -> Outcome {
-    if report.all_safe() {
-        Outcome::Clear
-    } else {
-        Outcome::Held
-    }
-}
-
-/// The CI gate: held when [`outcome_of`] holds, or when an unsuppressed finding reaches
+/// The CI gate: held when a grant is not safe or a finding about no single grant holds, or when an unsuppressed finding reaches
 /// `min_severity` (`--min-severity warn` fails on warnings too). Blocked and unknown grants
 /// always hold, whatever the level: an unread account is never a pass.
 pub fn gate(report: &Report, min_severity: cli::MinSeverity) -> Outcome {
+    gate_standing(&Standing::of(report), min_severity)
+}
+
+/// [`gate`] from what a report written as it was judged kept of it.
+pub fn gate_standing(standing: &Standing, min_severity: cli::MinSeverity) -> Outcome {
     let floor = match min_severity {
         cli::MinSeverity::Deny => crate::verdict::Severity::Deny,
         cli::MinSeverity::Warn => crate::verdict::Severity::Warn,
         cli::MinSeverity::Info => crate::verdict::Severity::Info,
     };
-    let reaches = |f: &crate::verdict::Finding| f.suppressed.is_none() && f.severity >= floor;
-    let any = report.findings.iter().any(reaches)
-        || report.grants.iter().any(|g| g.findings.iter().any(reaches));
-    match outcome_of(report) {
-        Outcome::Clear if any => Outcome::Held,
-        outcome => outcome,
+    if !standing.all_safe() || standing.worst.is_some_and(|worst| worst >= floor) {
+        Outcome::Held
+    } else {
+        Outcome::Clear
     }
 }
 

@@ -6,11 +6,11 @@ use crate::cli::{self, AccountArgs, Given, OutputArgs};
 use crate::inventory::{self, Inventory};
 use crate::output::{emit, format_of, render_options};
 use crate::report::{self, Layout};
-use crate::rules::audit;
-use crate::rules::Catalog;
+use crate::rules::{self, audit, Catalog};
 use crate::selection::Selection;
 use crate::session::{
-    audit_each_region, connect, connect_regions, gate, gate_each_region, walk_live, walk_regions,
+    audit_each_region, connect, connect_regions, gate, gate_each_region, gate_standing, walk_live,
+    walk_regions,
 };
 use crate::settings::{Flags, Settings};
 use crate::verdict::Report;
@@ -85,17 +85,39 @@ pub(crate) async fn audit_command(
         (Some(dir), None) => audit_walk_cached(&settings, output, dir).await?,
         (None, None) => walk_once(&settings, output).await?,
     };
-    let report = audit(
-        &inventory,
-        &terraform,
-        selector_of(&args.selector).as_ref(),
-        &settings.config,
-        &catalog,
-    );
+    let selector = selector_of(&args.selector);
     let options = report::RenderOptions {
         layout: layout_of(&args),
         ..render_options(output.color, args.output.is_none())
     };
+    // JSON is written as the grants are judged: a large account's report is never held whole
+    // (docs/performance.md). The other formats need all of it first (the human report's
+    // summary table, SARIF's rule list).
+    if args.format == cli::ReportFormat::Json {
+        let mut standing = None;
+        emit(args.output.as_ref(), |out| {
+            let judged = rules::audit_streaming(
+                &inventory,
+                &terraform,
+                selector.as_ref(),
+                &settings.config,
+                &catalog,
+                |head, shares| report::json::render_streamed(&head, shares, out, options.layout),
+            )?;
+            standing = Some(judged);
+            Ok(())
+        })?;
+        let standing = standing.expect("written");
+        std::mem::forget(inventory);
+        return Ok(gate_standing(&standing, settings.min_severity.value));
+    }
+    let report = audit(
+        &inventory,
+        &terraform,
+        selector.as_ref(),
+        &settings.config,
+        &catalog,
+    );
     emit(args.output.as_ref(), |out| {
         report::render(&report, format_of(args.format), out, options)
     })?;

@@ -3,25 +3,29 @@
 //! path, user, suppressed, source, top-level findings). In: a report. Out: one pretty JSON document.
 
 use super::Layout;
-use crate::verdict::{Finding, Report, RuleId, Severity, Summary, Verdict};
+use crate::rules::Judged;
+use crate::verdict::{Finding, GrantReport, Report, RuleId, Severity, Standing, Summary, Verdict};
 use serde::Serialize;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use time::format_description::well_known::Rfc3339;
 
 /// The schema tag of the JSON report.
 pub const SCHEMA: &str = "grantguard.report/v1";
 
+/// The document, its last three fields generic so that a streamed report can write its
+/// grants as they are judged and the findings and summary they leave behind after them.
 #[derive(Serialize)]
-struct Document<'a> {
+struct Document<'a, G = Vec<GrantView<'a>>, F = Findings<'a>, S = Summary> {
     schema: &'static str,
     region: &'a str,
     complete: bool,
     generated_at: String,
     taken_at: String,
     gaps: Vec<GapView<'a>>,
-    grants: Vec<GrantView<'a>>,
-    findings: Findings<'a>,
-    summary: Summary,
+    grants: G,
+    findings: F,
+    summary: S,
 }
 
 #[derive(Serialize)]
@@ -185,6 +189,32 @@ fn write_document(
 }
 
 fn document(report: &Report) -> Document<'_> {
+    head(report).with(
+        report.grants.iter().map(grant_view).collect(),
+        Findings(&report.findings),
+        report.summary,
+    )
+}
+
+impl<'a> Document<'a, (), (), ()> {
+    /// The whole document: this head, then the grants, the findings and the summary.
+    fn with<G, F, S>(self, grants: G, findings: F, summary: S) -> Document<'a, G, F, S> {
+        Document {
+            schema: self.schema,
+            region: self.region,
+            complete: self.complete,
+            generated_at: self.generated_at,
+            taken_at: self.taken_at,
+            gaps: self.gaps,
+            grants,
+            findings,
+            summary,
+        }
+    }
+}
+
+/// The document's fields before the grants, with the rest to be filled.
+fn head(report: &Report) -> Document<'_, (), (), ()> {
     Document {
         schema: SCHEMA,
         region: report.region.as_str(),
@@ -202,22 +232,103 @@ fn document(report: &Report) -> Document<'_> {
                 grant: g.grant.as_ref().map(|id| id.as_str()),
             })
             .collect(),
-        grants: report
-            .grants
-            .iter()
-            .map(|g| GrantView {
-                vpc_access_id: g.grant.id.as_str(),
-                name: &g.grant.name,
-                vpc_id: g.grant.key.vpc_id.as_str(),
-                instance_id: g.grant.key.instance_id.as_str(),
-                port: g.grant.key.port,
-                verdict: g.verdict,
-                digest: &g.digest,
-                findings: Findings(&g.findings),
-            })
-            .collect(),
-        findings: Findings(&report.findings),
-        summary: report.summary,
+        grants: (),
+        findings: (),
+        summary: (),
+    }
+}
+
+fn grant_view(g: &GrantReport) -> GrantView<'_> {
+    GrantView {
+        vpc_access_id: g.grant.id.as_str(),
+        name: &g.grant.name,
+        vpc_id: g.grant.key.vpc_id.as_str(),
+        instance_id: g.grant.key.instance_id.as_str(),
+        port: g.grant.key.port,
+        verdict: g.verdict,
+        digest: &g.digest,
+        findings: Findings(&g.findings),
+    }
+}
+
+/// Writes a report as its shares are judged ([`crate::rules::evaluate_streaming`]): the same
+/// bytes [`render`] writes for the whole report, with only the shares in flight in memory.
+/// `head` is the report without grants and findings. Returns what the exit status needs.
+pub fn render_streamed(
+    head: &Report,
+    shares: &mut dyn Iterator<Item = Judged>,
+    out: &mut dyn io::Write,
+    layout: Layout,
+) -> io::Result<Standing> {
+    let stream = Stream {
+        shares: RefCell::new(shares),
+        global: RefCell::new(Vec::new()),
+        standing: Cell::new(Standing::default()),
+    };
+    let document = self::head(head).with(
+        StreamedGrants(&stream),
+        LateFindings(&stream),
+        LateSummary(&stream),
+    );
+    write_document(out, &document, layout)?;
+    let mut standing = stream.standing.get();
+    standing.add_global(&stream.global.borrow());
+    Ok(standing)
+}
+
+/// What a streamed document has written so far: the findings about no single grant (they
+/// come with the first share and are written after the grants) and the standing of the
+/// grants written, whose findings are dropped once they are.
+struct Stream<'s> {
+    shares: RefCell<&'s mut dyn Iterator<Item = Judged>>,
+    global: RefCell<Vec<Finding>>,
+    standing: Cell<Standing>,
+}
+
+/// The grants, written as the shares come.
+struct StreamedGrants<'s, 'a>(&'a Stream<'s>);
+
+impl Serialize for StreamedGrants<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let stream = self.0;
+        let mut shares = stream.shares.borrow_mut();
+        let grants = (&mut **shares).flat_map(|share| {
+            stream.global.borrow_mut().extend(share.findings);
+            share.grants
+        });
+        serializer.collect_seq(grants.map(|grant| {
+            let mut standing = stream.standing.get();
+            standing.add_grant(&grant);
+            stream.standing.set(standing);
+            OwnedGrant(grant)
+        }))
+    }
+}
+
+/// A grant's report, written as [`render`] writes it and dropped after.
+struct OwnedGrant(GrantReport);
+
+impl Serialize for OwnedGrant {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        grant_view(&self.0).serialize(serializer)
+    }
+}
+
+/// The findings about no single grant, once the grants are written.
+struct LateFindings<'s, 'a>(&'a Stream<'s>);
+
+impl Serialize for LateFindings<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Findings(&self.0.global.borrow()).serialize(serializer)
+    }
+}
+
+/// The verdict counts, once the grants are written.
+struct LateSummary<'s, 'a>(&'a Stream<'s>);
+
+impl Serialize for LateSummary<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.standing.get().summary.serialize(serializer)
     }
 }
 
@@ -350,5 +461,67 @@ mod tests {
     #[test]
     fn the_json_report_snapshot() {
         insta::assert_snapshot!(rendered(&super::super::tests::report()));
+    }
+
+    #[test]
+    fn a_streamed_report_is_the_same_bytes_as_the_whole_one() {
+        use crate::config::Config;
+        use crate::report::Layout;
+        use crate::rules::{evaluate, evaluate_streaming, AuditContext, Catalog};
+        use crate::selection::{Selection, Selector};
+        use crate::verdict::Standing;
+        let mut inventory = crate::inventory::testing::rich_account();
+        inventory
+            .gaps
+            .push(crate::inventory::testing::gap(Some("apv-3")));
+        for n in 0..9 {
+            let id = format!("apv-s{n}");
+            inventory
+                .grants
+                .push(crate::inventory::testing::grant(&id, &id, 7000 + n));
+        }
+        let graph = crate::graph::build(&inventory);
+        let catalog = Catalog::builtin();
+        let context = AuditContext {
+            now: inventory.taken_at,
+        };
+        let missing = Selector::Name("missing".into());
+        let stricter = Config::parse(
+            r#"{"severity": {"GG104": "deny"},
+                "suppress": [{"rule": "GG103", "grant": "orders-vpc", "justification": "known"}]}"#,
+            "grantguard.json",
+            catalog.docs(),
+        )
+        .expect("valid config");
+        for config in [Config::default(), stricter] {
+            for selection in [
+                Selection::all(graph.grants()),
+                Selection::resolve(Some(&missing), graph.grants()),
+            ] {
+                let whole = evaluate(&graph, &catalog, &selection, &config, &context);
+                assert!(
+                    !whole.findings.is_empty(),
+                    "a finding about no single grant"
+                );
+                for layout in [Layout::Pretty, Layout::Compact] {
+                    let mut expected = Vec::new();
+                    super::render(&whole, &mut expected, layout).unwrap();
+                    let mut streamed = Vec::new();
+                    let standing =
+                        evaluate_streaming(&graph, &catalog, &selection, &config, &context, {
+                            let streamed = &mut streamed;
+                            move |head, shares| {
+                                super::render_streamed(&head, shares, streamed, layout)
+                            }
+                        })
+                        .unwrap();
+                    assert_eq!(
+                        String::from_utf8(streamed).unwrap(),
+                        String::from_utf8(expected).unwrap()
+                    );
+                    assert_eq!(standing, Standing::of(&whole));
+                }
+            }
+        }
     }
 }

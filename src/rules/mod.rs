@@ -113,17 +113,24 @@ pub fn audit(
     config: &Config,
     catalog: &Catalog,
 ) -> Report {
+    audit_streaming(inventory, terraform, selector, config, catalog, collect)
+}
+
+/// [`audit`] for a caller that writes the report as it is judged ([`evaluate_streaming`]).
+pub fn audit_streaming<R>(
+    inventory: &crate::inventory::Inventory,
+    terraform: &Terraform,
+    selector: Option<&crate::selection::Selector>,
+    config: &Config,
+    catalog: &Catalog,
+    consume: impl FnOnce(Report, &mut dyn Iterator<Item = Judged>) -> R,
+) -> R {
     let graph = crate::graph::build(inventory).with_terraform(terraform);
     let selection = Selection::resolve(selector, &inventory.grants);
-    evaluate(
-        &graph,
-        catalog,
-        &selection,
-        config,
-        &AuditContext {
-            now: OffsetDateTime::now_utc(),
-        },
-    )
+    let context = AuditContext {
+        now: OffsetDateTime::now_utc(),
+    };
+    evaluate_streaming(&graph, catalog, &selection, config, &context, consume)
 }
 
 /// Runs every rule of `catalog` over the selected grants and judges each one.
@@ -134,65 +141,101 @@ pub fn evaluate(
     config: &Config,
     context: &AuditContext,
 ) -> Report {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    evaluate_in_shares(graph, catalog, selection, config, context, cores)
+    evaluate_streaming(graph, catalog, selection, config, context, collect)
 }
 
-/// [`evaluate`] with the grants judged in `shares` parallel shares. Rules only read the
-/// graph; each share keeps its grants in order and the shares are joined in order, so the
-/// report does not depend on the number of shares.
-fn evaluate_in_shares(
+/// The whole report from a stream of judged shares.
+fn collect(mut report: Report, shares: &mut dyn Iterator<Item = Judged>) -> Report {
+    for share in shares {
+        report.grants.extend(share.grants);
+        report.findings.extend(share.findings);
+    }
+    report.summary = Summary::count(&report.grants);
+    report
+}
+
+/// Grants judged together: few enough that a share of a large account's findings is a few
+/// megabytes, enough that each rule's call has work to do.
+const GRANTS_PER_SHARE: usize = 4;
+
+/// [`evaluate`] for a caller that writes the report as it is judged: `consume` gets the
+/// report without its grants and findings (region, completeness, gaps, times, rules) and the
+/// judged shares of the selection in order, each made on one of the machine's cores while the
+/// caller writes the one before. Only the shares in flight are held, never the whole report
+/// (a 100,000-API account's is about 160 MB).
+pub fn evaluate_streaming<R>(
     graph: &Graph,
     catalog: &Catalog,
     selection: &Selection,
     config: &Config,
     context: &AuditContext,
-    shares: usize,
-) -> Report {
+    consume: impl FnOnce(Report, &mut dyn Iterator<Item = Judged>) -> R,
+) -> R {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let shares = selection.split(selection.grants().count().div_ceil(GRANTS_PER_SHARE));
+    judge_in_order(graph, catalog, &shares, config, context, cores, consume)
+}
+
+/// Judges `shares` on `workers` threads, worker `w` taking shares `w`, `w + workers`, …, and
+/// hands them to `consume` in order. Each worker waits for its previous share to be taken
+/// before it sends the next, so at most two per worker are held. Rules only read the graph,
+/// so the report does not depend on how the shares are cut or spread.
+fn judge_in_order<R>(
+    graph: &Graph,
+    catalog: &Catalog,
+    shares: &[Selection],
+    config: &Config,
+    context: &AuditContext,
+    workers: usize,
+    consume: impl FnOnce(Report, &mut dyn Iterator<Item = Judged>) -> R,
+) -> R {
     let freshness = Freshness {
         now: context.now,
         max_age: config.max_inventory_age,
     };
-    let shares = selection.split(shares);
-    let judged: Vec<Judged> = match shares.as_slice() {
-        [only] => vec![judge(graph, catalog, only, config, &freshness, true)],
-        shares => std::thread::scope(|scope| {
-            let handles: Vec<_> = (shares.iter().enumerate())
-                .map(|(n, share)| {
-                    let freshness = &freshness;
-                    scope.spawn(move || judge(graph, catalog, share, config, freshness, n == 0))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        }),
-    };
-    let mut grants = Vec::new();
-    let mut global = Vec::new();
-    for (share, findings) in judged {
-        grants.extend(share);
-        global.extend(findings);
-    }
-    Report {
+    let head = Report {
         region: graph.region().clone(),
         complete: graph.is_complete(),
         gaps: graph.gaps().to_vec(),
-        summary: Summary::count(&grants),
-        grants,
-        findings: global,
+        summary: Summary::default(),
+        grants: Vec::new(),
+        findings: Vec::new(),
         generated_at: context.now,
         taken_at: graph.taken_at(),
         rules: catalog.docs().cloned().collect(),
-    }
+    };
+    let workers = workers.clamp(1, shares.len().max(1));
+    std::thread::scope(|scope| {
+        let judged: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (send, judged) = std::sync::mpsc::sync_channel(1);
+                let freshness = &freshness;
+                scope.spawn(move || {
+                    for (n, share) in shares.iter().enumerate().skip(worker).step_by(workers) {
+                        let share = judge(graph, catalog, share, config, freshness, n == 0);
+                        if send.send(share).is_err() {
+                            return; // The consumer stopped (a closed pipe): nothing to do.
+                        }
+                    }
+                });
+                judged
+            })
+            .collect();
+        // A worker that panicked ends the stream early; the scope then carries its panic on.
+        let mut in_order = (0..shares.len()).map_while(|n| judged[n % workers].recv().ok());
+        consume(head, &mut in_order)
+    })
 }
 
-/// A share's grant reports, and the findings about no single grant.
-type Judged = (Vec<GrantReport>, Vec<Finding>);
+/// A share of the selection, judged: its grants' reports in selection order, and the findings
+/// about no single grant (GG301, GG302, GG304), which only the first share keeps.
+#[derive(Debug)]
+pub struct Judged {
+    /// The grants' reports.
+    pub grants: Vec<GrantReport>,
+    /// Findings about no single grant.
+    pub findings: Vec<Finding>,
+}
 
 /// Runs every rule over one share of the selection and judges its grants. Findings about no
 /// single grant come out of every share alike; only the share that `keeps_global` keeps them.
@@ -250,7 +293,10 @@ fn judge(
         report.verdict = Verdict::judge(&report.findings, gaps);
         report.digest = report.compute_digest();
     }
-    (grants, global)
+    Judged {
+        grants,
+        findings: global,
+    }
 }
 
 /// A finding of `rule` at `severity` from `hit`, whose path the caller has made. The hit's
@@ -363,12 +409,20 @@ mod tests {
             Selection::all(graph.grants()),
             Selection::resolve(Some(&selector), graph.grants()),
         ] {
-            let serial = evaluate_in_shares(&graph, &catalog, &selection, &config, &context, 1);
+            let judged = |shares: usize, workers: usize| {
+                let shares = selection.split(shares);
+                judge_in_order(
+                    &graph, &catalog, &shares, &config, &context, workers, collect,
+                )
+            };
+            let serial = judged(1, 1);
             assert!(!serial.findings.is_empty(), "GG304 or GG301 fired");
-            for shares in [2, 3, 16] {
-                let parallel =
-                    evaluate_in_shares(&graph, &catalog, &selection, &config, &context, shares);
-                assert_eq!(parallel, serial, "{shares} shares");
+            for (shares, workers) in [(2, 1), (2, 2), (3, 2), (16, 2), (16, 3), (16, 16)] {
+                assert_eq!(
+                    judged(shares, workers),
+                    serial,
+                    "{shares} shares, {workers} workers"
+                );
             }
         }
     }

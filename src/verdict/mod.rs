@@ -310,6 +310,59 @@ impl Summary {
     }
 }
 
+/// What an audit's exit status depends on: the verdict counts, whether a finding about no
+/// single grant holds, and the highest severity of an unsuppressed finding. A report written
+/// as it is judged keeps this instead of its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    /// Verdict counts.
+    pub summary: Summary,
+    /// True when a finding about no single grant holds.
+    global_holds: bool,
+    /// The highest severity of an unsuppressed finding, if there is one.
+    pub worst: Option<Severity>,
+}
+
+impl Standing {
+    /// The standing of a whole report.
+    pub fn of(report: &Report) -> Standing {
+        let mut standing = Standing::default();
+        for grant in &report.grants {
+            standing.add_grant(grant);
+        }
+        standing.add_global(&report.findings);
+        standing
+    }
+
+    /// Counts one grant's verdict and findings in.
+    pub fn add_grant(&mut self, grant: &GrantReport) {
+        self.summary.grants += 1;
+        match grant.verdict {
+            Verdict::Safe => self.summary.safe += 1,
+            Verdict::Blocked => self.summary.blocked += 1,
+            Verdict::Unknown => self.summary.unknown += 1,
+        }
+        self.add_findings(&grant.findings);
+    }
+
+    /// Counts the findings about no single grant in.
+    pub fn add_global(&mut self, findings: &[Finding]) {
+        self.global_holds |= findings.iter().any(Finding::holds);
+        self.add_findings(findings);
+    }
+
+    fn add_findings(&mut self, findings: &[Finding]) {
+        let unsuppressed = findings.iter().filter(|f| f.suppressed.is_none());
+        self.worst = self.worst.max(unsuppressed.map(|f| f.severity).max());
+    }
+
+    /// True when every audited grant is safe and no finding outside a grant holds
+    /// ([`Report::all_safe`]).
+    pub fn all_safe(&self) -> bool {
+        self.summary.safe == self.summary.grants && !self.global_holds
+    }
+}
+
 /// The result of one audit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
