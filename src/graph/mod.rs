@@ -441,6 +441,9 @@ pub struct Graph<'a> {
     models: Vec<OnceLock<Vec<ModelUse<'a>>>>,
     /// Grant positions per (VpcId, InstanceId, Port) held by more than one grant.
     shared_tuples: HashMap<Tuple<'a>, Vec<usize>>,
+    /// The nodes of references to no grant, found on first question: GG304 asks once per
+    /// share of the selection, and finding them is a walk over every node.
+    dangling: OnceLock<Vec<NodeIndex>>,
     /// What Terraform declares beside the account (nothing unless `--terraform` is given).
     terraform: &'a Terraform,
     /// Its declarations by key, made once for every rule that asks.
@@ -543,6 +546,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         usages: (0..grant_count).map(|_| OnceLock::new()).collect(),
         models: (0..grant_count).map(|_| OnceLock::new()).collect(),
         shared_tuples,
+        dangling: OnceLock::new(),
         terraform: &NO_TERRAFORM,
         terraform_index: NO_TERRAFORM.index(),
     }
@@ -1007,8 +1011,13 @@ impl<'a> Graph<'a> {
 
     /// References to grants that do not exist, across the whole inventory.
     pub fn dangling_references(&self) -> Vec<DanglingUse<'_>> {
+        let dangling = self.dangling.get_or_init(|| {
+            (self.graph.node_indices())
+                .filter(|&n| matches!(self.graph[n], Node::Dangling(_)))
+                .collect()
+        });
         let mut out = Vec::new();
-        for target in self.graph.node_indices() {
+        for &target in dangling {
             let Node::Dangling(reference) = &self.graph[target] else {
                 continue;
             };
