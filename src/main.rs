@@ -16,10 +16,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
-    // Return freed memory to the system at once rather than after a second: the snapshot's
-    // text is freed as the audit builds its report, and peak memory is one of our promises.
+    // Return freed memory to the system after 10 ms (mimalloc's own arenas wait ten times
+    // that) rather than at once or after a second: a JSON report's findings are freed as they
+    // are written and the next ones reuse the pages at once, while memory nobody reuses goes
+    // back before the audit's peak. At 0 every freed page was faulted in afresh (a fifth of the
+    // offline audit's time went to the kernel); at mimalloc's default the peak was 30 MB higher.
     // SAFETY: sets a process-wide integer option; no allocation or pointer is involved.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+    // No transparent huge pages: the kernel backs each fresh 2 MiB region mimalloc touches
+    // with a whole zeroed huge page, so an offline audit of a large account held about 40 MB
+    // more than it used; peak memory is one of our promises (docs/performance.md). mimalloc's
+    // own switch is read before `main`; this is the same switch one level down.
+    // SAFETY: prctl with integer arguments only; it changes how the kernel backs our memory.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
     let cli = match Cli::try_parse_checked() {
         Ok(cli) => cli,
         Err(error) => {
