@@ -1,18 +1,25 @@
-//! Times each stage of an offline audit of a snapshot (load, graph, rules, JSON render) and
-//! prints the peak RSS after each, to find where a large audit spends its time and memory.
+//! Times each stage of an offline audit of a snapshot and prints the peak and current RSS
+//! after each, to find where a large audit spends its time and memory. The stages are those of
+//! `audit --inventory FILE --format json`: load, graph, then rules and the JSON report
+//! together (the report is written as the grants are judged), into a sink.
+//! `STAGE_TIMES_SPLIT=1` judges the whole report first and renders it after, to time each
+//! alone; `STAGE_TIMES_PER_RULE=1` also times every rule. Same allocator as the binary.
 //! `cargo run --release --example stage_times -- SNAPSHOT.json`
 
 use grantguard::config::Config;
-use grantguard::report::{Format, RenderOptions};
+use grantguard::report::{json, Format, Layout, RenderOptions};
 use grantguard::rules::{AuditContext, Catalog};
 use grantguard::selection::Selection;
 use std::time::Instant;
 
-fn peak_rss_mb() -> f64 {
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn status_mb(key: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -24,9 +31,10 @@ fn main() {
     let start = Instant::now();
     let lap = |what: &str| {
         eprintln!(
-            "{what:<8} {:>7.3} s   peak RSS {:>7.1} MB",
+            "{what:<8} {:>7.3} s   peak RSS {:>7.1} MB   RSS now {:>7.1} MB",
             start.elapsed().as_secs_f64(),
-            peak_rss_mb()
+            status_mb("VmHWM:"),
+            status_mb("VmRSS:"),
         );
     };
     let inventory = grantguard::inventory::snapshot::load(path.as_ref()).expect("snapshot");
@@ -51,18 +59,27 @@ fn main() {
             );
         }
     }
-    let report = grantguard::rules::evaluate(
-        &graph,
-        &catalog,
-        &selection,
-        &Config::default(),
-        &AuditContext {
-            now: time::OffsetDateTime::now_utc(),
-        },
-    );
-    lap("rules");
+    let context = AuditContext {
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let config = Config::default();
     let mut out = std::io::BufWriter::new(std::io::sink());
-    grantguard::report::render(&report, Format::Json, &mut out, RenderOptions::default())
+    if std::env::var_os("STAGE_TIMES_SPLIT").is_some() {
+        let report = grantguard::rules::evaluate(&graph, &catalog, &selection, &config, &context);
+        lap("rules");
+        grantguard::report::render(&report, Format::Json, &mut out, RenderOptions::default())
+            .expect("render");
+        lap("render");
+    } else {
+        grantguard::rules::evaluate_streaming(
+            &graph,
+            &catalog,
+            &selection,
+            &config,
+            &context,
+            |head, shares| json::render_streamed(&head, shares, &mut out, Layout::Pretty),
+        )
         .expect("render");
-    lap("render");
+        lap("rules+json");
+    }
 }

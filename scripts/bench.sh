@@ -255,8 +255,8 @@ printf '%-50s %s\n' \
     "removal: re-check end -> answer (ms)" "$recheck_window_ms" \
     "offline: snapshot APIs / deployments" "$snapshot_apis / $snapshot_deployments" \
     "offline: snapshot size (MB)" "$snapshot_mb" \
-    "offline: wall, median of 3 (s) (target <= 1.5)" "$offline_wall" \
-    "offline: peak RSS, max of 3 (MB) (target <= 400)" "$offline_rss_mb" \
+    "offline: wall, median of 3 (s) (target <= 1.0)" "$offline_wall" \
+    "offline: peak RSS, max of 3 (MB) (target <= 300)" "$offline_rss_mb" \
     "rate: requests, started at 10x the 100 QPS cap" "$rate_requests" \
     "rate: throttled share (target <= 0.05)" "$rate_share" \
     "timeout 2 s: slowloris attempts held (s)" "$timeout_slow" \
