@@ -618,9 +618,10 @@ impl Client {
             ),
             None => None,
         };
-        if let Some(rate) = &inner.rate {
-            rate.acquire().await;
-        }
+        let permit = match &inner.rate {
+            Some(rate) => Some(rate.acquire().await),
+            None => None,
+        };
         // Checked after the wait for a slot: calls queued behind the one that hit the failure
         // must not go out either.
         if let Some(failure) = inner.fuse.lock().expect("fuse lock").clone() {
@@ -666,8 +667,8 @@ impl Client {
                         .get_or_insert_with(|| failure.clone());
                 }
                 if retry::classify(failure, mutating).retry == Retry::Throttled {
-                    if let Some(rate) = &inner.rate {
-                        rate.on_throttled();
+                    if let (Some(rate), Some(permit)) = (&inner.rate, permit) {
+                        rate.on_throttled(permit);
                     }
                 }
                 tracing::debug!(

@@ -4,11 +4,13 @@
 //!
 //! The limiter starts at the ceiling, so an account whose quota is above `--qps` never waits
 //! for it to ramp up. On a throttling answer it cuts the rate once (multiplicative decrease):
-//! to 90% of the successes the service admitted in the last second when that is below the
-//! current rate, which lands just under the quota in one step, else to half. Services count
+//! to 90% of the successes the service admitted in the last second (or of the current rate,
+//! if lower), which lands just under the quota in one step, else to half. Services count
 //! quotas in windows of about a second, and a window that is used up refuses everything until
-//! it ends, so after a cut the limiter also pauses new attempts for [`PAUSE`] and ignores the
-//! throttling answers of attempts already in flight for the same time (one overload, one cut).
+//! it ends, so after a cut the limiter also pauses new attempts for what is left of the window
+//! (at most [`PAUSE`]) and ignores the throttling answers of every attempt sent before the cut,
+//! however late they come: each attempt holds a [`Permit`] naming the cut it followed (one
+//! overload, one cut).
 //! Each success adds back 3% of the rate per second of successes (at least 1 request/s per
 //! second), up to the ceiling: slow enough that probing above the quota costs a throttled
 //! answer every several seconds, not every window.
@@ -60,6 +62,15 @@ const LATENCY_CLIMB: f64 = 2.0;
 /// Latency noise never counted as a climb.
 const LATENCY_SLACK: Duration = Duration::from_millis(25);
 
+/// An attempt's place in the limiter's history: which cut it was sent after. A throttling
+/// answer to an attempt sent before the latest cut belongs to the overload that cut already
+/// answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a throttling answer is reported with the permit of the attempt it answers"]
+pub struct Permit {
+    cuts: u64,
+}
+
 /// Spaces attempts out to at most `rate` per second (no burst beyond one request).
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -89,6 +100,8 @@ struct State {
     calm_until: Option<Instant>,
     /// When recent successes arrived, oldest first, at most [`WINDOW`] old.
     successes: VecDeque<Instant>,
+    /// How many cuts so far.
+    cuts: u64,
 }
 
 impl State {
@@ -137,36 +150,48 @@ impl RateLimiter {
                 next_slot: None,
                 calm_until: None,
                 successes: VecDeque::new(),
+                cuts: 0,
             }),
         }
     }
 
-    /// Waits until this attempt may be sent.
-    pub async fn acquire(&self) {
-        let slot = {
-            let mut state = self.state.lock().expect("rate limiter lock");
-            let now = Instant::now();
-            let earliest = state.calm_until.map_or(now, |calm| calm.max(now));
-            let slot = state.next_slot.map_or(earliest, |next| next.max(earliest));
-            state.next_slot = Some(slot + Duration::from_secs_f64(1.0 / state.rate));
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+    /// Waits until this attempt may be sent. A slot booked before a cut is booked again
+    /// after it: the old rate is what overloaded the service.
+    pub async fn acquire(&self) -> Permit {
+        loop {
+            let (slot, cuts) = {
+                let mut state = self.state.lock().expect("rate limiter lock");
+                let now = Instant::now();
+                let earliest = state.calm_until.map_or(now, |calm| calm.max(now));
+                let slot = state.next_slot.map_or(earliest, |next| next.max(earliest));
+                state.next_slot = Some(slot + Duration::from_secs_f64(1.0 / state.rate));
+                (slot, state.cuts)
+            };
+            tokio::time::sleep_until(slot).await;
+            if self.state.lock().expect("rate limiter lock").cuts == cuts {
+                return Permit { cuts };
+            }
+        }
     }
 
-    /// A throttling answer: one multiplicative decrease per overload, then a pause.
-    pub fn on_throttled(&self) {
+    /// A throttling answer to the attempt `permit` let through: one multiplicative decrease
+    /// per overload, then a pause. An attempt sent before the latest cut (in flight then, or
+    /// booked at the old rate) belongs to the overload that cut answered, however late its
+    /// answer comes.
+    pub fn on_throttled(&self, permit: Permit) {
         let mut state = self.state.lock().expect("rate limiter lock");
-        let now = Instant::now();
-        if state.calm_until.is_some_and(|calm| now < calm) {
+        if permit.cuts != state.cuts {
             return;
         }
+        let now = Instant::now();
         // The quota is found: from here on, AIMD.
         state.probe = None;
         state.forget_before(now);
-        let admitted = state.successes.len() as f64 * ADMITTED_SHARE;
-        let cut = if admitted >= FLOOR_QPS && admitted < state.rate {
-            admitted
+        // Never above the current rate: right after a cut the last second still counts the
+        // successes of the rate that was cut, and halving then took one overload from 50 to 13.
+        let admitted = state.successes.len() as f64;
+        let cut = if admitted >= FLOOR_QPS {
+            admitted.min(state.rate) * ADMITTED_SHARE
         } else {
             state.rate * DECREASE
         };
@@ -176,6 +201,7 @@ impl RateLimiter {
         let pause = PAUSE.mul_f64(1.0 - used_up).max(MIN_PAUSE);
         state.rate = cut.max(FLOOR_QPS.min(self.ceiling));
         state.calm_until = Some(now + pause);
+        state.cuts += 1;
         // Slots booked at the old rate would overrun the new one.
         state.next_slot = None;
     }
@@ -256,30 +282,33 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_cut_lands_under_the_admitted_rate_once_per_overload() {
         let limiter = RateLimiter::new(1000.0).unwrap();
+        let mut permits = Vec::new();
         for _ in 0..100 {
-            limiter.acquire().await;
+            permits.push(limiter.acquire().await);
             limiter.on_success(Duration::from_millis(20));
         }
-        limiter.on_throttled();
+        limiter.on_throttled(permits[99]);
         assert!((limiter.rate() - 90.0).abs() < 1e-9, "{}", limiter.rate());
         // Answers to attempts already in flight do not cut again.
-        limiter.on_throttled();
-        limiter.on_throttled();
+        limiter.on_throttled(permits[98]);
+        limiter.on_throttled(permits[99]);
         assert!((limiter.rate() - 90.0).abs() < 1e-9);
     }
 
     #[tokio::test(start_paused = true)]
     async fn without_a_measure_a_cut_halves_down_to_the_floor() {
         let limiter = RateLimiter::new(10.0).unwrap();
-        limiter.on_throttled();
+        let permit = limiter.acquire().await;
+        limiter.on_throttled(permit);
         assert_eq!(limiter.rate(), 5.0);
         for _ in 0..10 {
-            tokio::time::advance(PAUSE).await;
-            limiter.on_throttled();
+            let permit = limiter.acquire().await;
+            limiter.on_throttled(permit);
         }
         assert_eq!(limiter.rate(), 1.0);
         let slow = RateLimiter::new(0.5).unwrap();
-        slow.on_throttled();
+        let permit = slow.acquire().await;
+        slow.on_throttled(permit);
         assert_eq!(slow.rate(), 0.5);
     }
 
@@ -287,23 +316,24 @@ mod tests {
     async fn after_a_cut_attempts_pause_then_follow_the_new_rate() {
         let limiter = RateLimiter::new(4.0).unwrap();
         let start = Instant::now();
+        let mut last = None;
         for _ in 0..5 {
-            limiter.acquire().await;
+            last = Some(limiter.acquire().await);
         }
         assert_eq!(start.elapsed(), Duration::from_secs(1));
-        limiter.on_throttled();
+        limiter.on_throttled(last.unwrap());
         assert_eq!(limiter.rate(), 2.0);
         let before = Instant::now();
-        limiter.acquire().await;
+        let _ = limiter.acquire().await;
         assert_eq!(before.elapsed(), PAUSE);
-        limiter.acquire().await;
+        let _ = limiter.acquire().await;
         assert_eq!(before.elapsed(), PAUSE + Duration::from_millis(500));
     }
 
     #[test]
     fn successes_recover_slowly_up_to_the_ceiling() {
         let limiter = RateLimiter::new(100.0).unwrap();
-        limiter.on_throttled();
+        limiter.on_throttled(Permit { cuts: 0 });
         assert_eq!(limiter.rate(), 50.0);
         // One second of successes at 50/s adds max(1, 3% of 50) = 1.5 requests/s.
         for _ in 0..50 {
@@ -329,7 +359,7 @@ mod tests {
         let (mut window_start, mut window_count) = (start, 0);
         let (mut late_admitted, mut throttled, mut sent, mut highest) = (0, 0, 0, 0.0_f64);
         while Instant::now() < end {
-            limiter.acquire().await;
+            let permit = limiter.acquire().await;
             let now = Instant::now();
             sent += 1;
             if now.duration_since(window_start) >= Duration::from_secs(1) {
@@ -338,7 +368,7 @@ mod tests {
             window_count += 1;
             if window_count > cap {
                 throttled += 1;
-                limiter.on_throttled();
+                limiter.on_throttled(permit);
             } else {
                 if end.duration_since(now) <= Duration::from_secs(10) {
                     late_admitted += 1;
@@ -386,7 +416,7 @@ mod tests {
         // Two answers a second: far under the rate, so nothing is learnt about the quota.
         for _ in 0..20 {
             tokio::time::advance(Duration::from_millis(500)).await;
-            limiter.acquire().await;
+            let _ = limiter.acquire().await;
             limiter.on_success(Duration::from_millis(20));
         }
         assert_eq!(limiter.rate(), 10.0);
@@ -400,7 +430,7 @@ mod tests {
         let mut grown = 0;
         while limiter.is_probing() {
             let before = limiter.rate();
-            limiter.acquire().await;
+            let _ = limiter.acquire().await;
             limiter.on_success(latency);
             if limiter.rate() > before {
                 grown += 1;
@@ -416,5 +446,86 @@ mod tests {
             "{}",
             limiter.rate()
         );
+    }
+
+    /// Like [`against_a_quota`], but as the walk sends: `in_flight` attempts at a time, each
+    /// answered after `latency`, a throttled one retried 5 ms after its answer (the service's
+    /// retry-after hint) through the limiter again. Returns (admitted in the last 10 s,
+    /// throttled answers).
+    async fn against_a_quota_in_flight(
+        limiter: std::sync::Arc<RateLimiter>,
+        cap: u32,
+        seconds: u64,
+        in_flight: usize,
+        latency: Duration,
+    ) -> (u32, u32) {
+        #[derive(Default)]
+        struct Service {
+            window: Option<(Instant, u32)>,
+            late_admitted: u32,
+            throttled: u32,
+        }
+        let start = Instant::now();
+        let end = start + Duration::from_secs(seconds);
+        let service = std::sync::Arc::new(Mutex::new(Service::default()));
+        let tasks: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let (limiter, service) = (limiter.clone(), service.clone());
+                tokio::spawn(async move {
+                    while Instant::now() < end {
+                        let permit = limiter.acquire().await;
+                        let now = Instant::now();
+                        let admitted = {
+                            let mut service = service.lock().unwrap();
+                            let (window_start, count) = match service.window {
+                                Some((at, count)) if now.duration_since(at) < WINDOW => {
+                                    (at, count + 1)
+                                }
+                                _ => (now, 1),
+                            };
+                            service.window = Some((window_start, count));
+                            let admitted = count <= cap;
+                            if !admitted {
+                                service.throttled += 1;
+                            } else if end.duration_since(now) <= Duration::from_secs(10) {
+                                service.late_admitted += 1;
+                            }
+                            admitted
+                        };
+                        tokio::time::sleep(latency).await;
+                        if admitted {
+                            limiter.on_success(latency);
+                        } else {
+                            limiter.on_throttled(permit);
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let service = service.lock().unwrap();
+        (service.late_admitted, service.throttled)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_attempts_in_flight_one_overload_is_one_cut() {
+        // Regression: against an emulator capped at 50 QPS, a walk with 16 attempts in flight
+        // reached 62% of the cap: the throttling answers that came after a cut's pause (to
+        // attempts and retries booked before it) cut again, and a cut that found the admitted
+        // rate not below the new rate halved it, so one overload took the rate from 50 to 13.
+        for cap in [50, 200] {
+            let limiter = std::sync::Arc::new(RateLimiter::probing(10.0, 5000.0).unwrap());
+            let (admitted, throttled) =
+                against_a_quota_in_flight(limiter.clone(), cap, 60, 16, Duration::from_millis(20))
+                    .await;
+            eprintln!("cap {cap}: {admitted} admitted in the last 10 s, {throttled} throttled, rate {:.1}", limiter.rate());
+            assert!(
+                f64::from(admitted) >= 0.85 * f64::from(cap) * 10.0,
+                "cap {cap}: {admitted} admitted in the last 10 s"
+            );
+        }
     }
 }
