@@ -220,9 +220,10 @@ pub(crate) fn walk_finished(options: &WalkOptions, client: &Client) {
     );
 }
 
-/// The CI gate: held when a grant is not safe or a finding about no single grant holds, or when an unsuppressed finding reaches
-/// `min_severity` (`--min-severity warn` fails on warnings too). Blocked and unknown grants
-/// always hold, whatever the level: an unread account is never a pass.
+/// The CI gate: held when a grant is not safe, when a finding about no single grant holds, or
+/// when an unsuppressed finding reaches `min_severity` (`--min-severity warn` fails on
+/// warnings too). Blocked and unknown grants always hold, whatever the level: an unread
+/// account is never a pass.
 pub fn gate(report: &Report, min_severity: cli::MinSeverity) -> Outcome {
     gate_standing(&Standing::of(report), min_severity)
 }

@@ -221,8 +221,13 @@ fn judge_in_order<R>(
                 judged
             })
             .collect();
-        // A worker that panicked ends the stream early; the scope then carries its panic on.
-        let mut in_order = (0..shares.len()).map_while(|n| judged[n % workers].recv().ok());
+        // A worker that panicked has dropped its sender. Stop here too, rather than end the
+        // stream as if it had no more grants: a report closed early would look complete.
+        let mut in_order = (0..shares.len()).map(|n| {
+            judged[n % workers]
+                .recv()
+                .unwrap_or_else(|_| panic!("a worker judging share {n} of the grants stopped"))
+        });
         consume(head, &mut in_order)
     })
 }

@@ -68,22 +68,23 @@ pub(super) fn read(path: &Path) -> Option<Inventory> {
         let scanned = scan(Text::new(file), &channels, &mut assembly);
         // Closing the queue ends the parsers once they have taken what is in it.
         drop(work);
-        scanned?;
+        let batches = scanned?;
         for (seq, parsed) in results.iter() {
             assembly.take(seq, parsed?)?;
         }
-        assembly.finish()
+        assembly.finish(batches)
     })
 }
 
 /// The top-level object, field by field: the large sections go out in batches, the small ones
 /// are kept as text and parsed here. Parsed batches are taken in as they come back, so the
 /// inventory is built while the file is still being read.
+/// Returns how many batches went out.
 fn scan(
     mut text: Text<std::fs::File>,
     channels: &Channels<'_>,
     assembly: &mut Assembly,
-) -> Option<()> {
+) -> Option<usize> {
     let mut seq = 0;
     text.expect(b'{')?;
     loop {
@@ -126,7 +127,7 @@ fn scan(
         }
     }
     // Only whitespace may follow the object.
-    text.at_end().then_some(())
+    text.at_end().then_some(seq)
 }
 
 /// Batches out to the parsers, their records back, and their emptied buffers back again.
@@ -333,8 +334,9 @@ impl Assembly {
         Some(())
     }
 
-    fn finish(self) -> Option<Inventory> {
-        let complete = self.seen.iter().all(|&seen| seen) && self.early.is_empty();
+    /// The inventory, once every field and all `batches` are in.
+    fn finish(self, batches: usize) -> Option<Inventory> {
+        let complete = self.seen.iter().all(|&seen| seen) && self.next == batches;
         complete.then_some(())?;
         Some(Inventory {
             schema: SCHEMA.to_owned(),
