@@ -119,8 +119,12 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
 /// hand) is read whole and parsed again, carefully, to name the schema it has or to point at
 /// the line and column where it breaks.
 pub fn load(path: &Path) -> Result<Inventory, SnapshotError> {
-    if let Some(inventory) = reader::read(path) {
-        return Ok(inventory);
+    // A pipe (`--inventory <(…)`) can be read once only: the careful reader must have it whole.
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if regular {
+        if let Some(inventory) = reader::read(path) {
+            return Ok(inventory);
+        }
     }
     let io = |source| SnapshotError::Io {
         verb: "read",
@@ -682,5 +686,29 @@ mod tests {
                 "{what}: refused, with the careful reader's words"
             );
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_damaged_snapshot_through_a_pipe_is_reported_where_it_breaks() {
+        // Regression: the fast path read the pipe and left nothing for the careful reader,
+        // which then reported an empty file at byte 0.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("snap.pipe");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path and a mode; no memory is shared.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let text = serde_json::to_string_pretty(&sample()).unwrap();
+        let half = text[..text.len() / 2].to_owned();
+        let writer = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || std::fs::write(fifo, half).unwrap()
+        });
+        let err = load(&fifo).unwrap_err();
+        writer.join().unwrap();
+        assert!(
+            matches!(&err, SnapshotError::Malformed { position, .. } if !position.contains("(byte 0)")),
+            "{err:?}"
+        );
     }
 }
