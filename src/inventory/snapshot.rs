@@ -212,7 +212,27 @@ macro_rules! record {
                 self.clone().with_api(index)
             }
         }
+
+        impl Linkable for $record<ApiIndex> {
+            type Linked = $record;
+            fn api_index(&self) -> ApiIndex {
+                self.api
+            }
+            fn link(self, api: ApiRef) -> $record {
+                self.with_api(api)
+            }
+        }
     )*};
+}
+
+/// A record as a snapshot holds it, pointing at its API identity by position in `apis`.
+trait Linkable: Sized {
+    /// The same record holding its shared identity.
+    type Linked;
+    /// Where its identity is in `apis`.
+    fn api_index(&self) -> ApiIndex;
+    /// The record holding `api`.
+    fn link(self, api: ApiRef) -> Self::Linked;
 }
 
 record!(ApiDraft, Deployment, HistoricalVersion);
@@ -289,21 +309,10 @@ impl FileIn {
     /// is refused with the record that holds it.
     fn into_inventory(self) -> Result<Inventory, String> {
         let apis: Vec<ApiRef> = self.apis.into_iter().map(ApiRef::new).collect();
-        let drafts = relink(self.drafts, "drafts", &apis, |r| r.api, ApiDraft::with_api)?;
-        let deployments = relink(
-            self.deployments,
-            "deployments",
-            &apis,
-            |r| r.api,
-            Deployment::with_api,
-        )?;
-        let history = relink(
-            self.history,
-            "history",
-            &apis,
-            |r| r.api,
-            HistoricalVersion::with_api,
-        )?;
+        let (mut drafts, mut deployments, mut history) = (Vec::new(), Vec::new(), Vec::new());
+        relink(self.drafts, "drafts", &apis, &mut drafts)?;
+        relink(self.deployments, "deployments", &apis, &mut deployments)?;
+        relink(self.history, "history", &apis, &mut history)?;
         Ok(Inventory {
             schema: SCHEMA.to_owned(),
             taken_at: self.taken_at,
@@ -320,28 +329,29 @@ impl FileIn {
     }
 }
 
-/// Points each record of `section` at its shared identity; an index outside `apis` is
-/// refused with the record that holds it.
-fn relink<R, S>(
+/// Appends `records` of `section` to `into`, each pointing at its shared identity; an index
+/// outside `apis` is refused with the record that holds it (counted from the section's start,
+/// which is where `into` ends).
+fn relink<R: Linkable>(
     records: Vec<R>,
     section: &str,
     apis: &[ApiRef],
-    index_of: impl Fn(&R) -> ApiIndex,
-    with: impl Fn(R, ApiRef) -> S,
-) -> Result<Vec<S>, String> {
-    (records.into_iter().enumerate())
-        .map(|(at, record)| {
-            let index = index_of(&record);
-            let api = apis.get(index.0 as usize).cloned().ok_or_else(|| {
-                format!(
-                    "{section}[{at}].api is {}, but apis has {} entries",
-                    index.0,
-                    apis.len()
-                )
-            })?;
-            Ok(with(record, api))
-        })
-        .collect()
+    into: &mut Vec<R::Linked>,
+) -> Result<(), String> {
+    into.reserve(records.len());
+    for record in records {
+        let index = record.api_index();
+        let api = apis.get(index.0 as usize).cloned().ok_or_else(|| {
+            format!(
+                "{section}[{}].api is {}, but apis has {} entries",
+                into.len(),
+                index.0,
+                apis.len()
+            )
+        })?;
+        into.push(record.link(api));
+    }
+    Ok(())
 }
 
 impl<'de> Deserialize<'de> for Inventory {

@@ -9,7 +9,7 @@
 //! file the careful way, which accepts every valid snapshot and says what and where about the
 //! others. It never reports an error of its own, so it can never word one differently.
 
-use super::{ApiIndex, SchemaTag};
+use super::{relink, ApiIndex, SchemaTag};
 use crate::inventory::model::{
     ApiDraft, ApiIdentity, ApiRef, Backend, Deployment, Gap, Grant, Group, HistoricalVersion,
     IndexedUse, Inventory, RegionId, SCHEMA,
@@ -314,20 +314,14 @@ impl Assembly {
             match parsed {
                 Parsed::Apis(apis) => self.apis.extend(apis.into_iter().map(ApiRef::new)),
                 Parsed::Drafts(records) => {
-                    relink(&self.apis, records, &mut self.drafts, ApiDraft::with_api)?
+                    relink(records, "drafts", &self.apis, &mut self.drafts).ok()?
                 }
-                Parsed::Deployments(records) => relink(
-                    &self.apis,
-                    records,
-                    &mut self.deployments,
-                    Deployment::with_api,
-                )?,
-                Parsed::History(records) => relink(
-                    &self.apis,
-                    records,
-                    &mut self.history,
-                    HistoricalVersion::with_api,
-                )?,
+                Parsed::Deployments(records) => {
+                    relink(records, "deployments", &self.apis, &mut self.deployments).ok()?
+                }
+                Parsed::History(records) => {
+                    relink(records, "history", &self.apis, &mut self.history).ok()?
+                }
                 Parsed::Index(records) => self.index.extend(records),
             }
         }
@@ -352,45 +346,6 @@ impl Assembly {
             gaps: self.gaps,
         })
     }
-}
-
-/// A record type whose API the snapshot writes as an index.
-trait Indexed {
-    fn api_index(&self) -> ApiIndex;
-}
-
-impl Indexed for ApiDraft<ApiIndex> {
-    fn api_index(&self) -> ApiIndex {
-        self.api
-    }
-}
-
-impl Indexed for Deployment<ApiIndex> {
-    fn api_index(&self) -> ApiIndex {
-        self.api
-    }
-}
-
-impl Indexed for HistoricalVersion<ApiIndex> {
-    fn api_index(&self) -> ApiIndex {
-        self.api
-    }
-}
-
-/// Appends `records` to `into`, each pointing at its shared identity; an index outside
-/// `apis` (or records before the table) is for the careful reader to name.
-fn relink<R: Indexed, S>(
-    apis: &[ApiRef],
-    records: Vec<R>,
-    into: &mut Vec<S>,
-    with: impl Fn(R, ApiRef) -> S,
-) -> Option<()> {
-    into.reserve(records.len());
-    for record in records {
-        let api = apis.get(record.api_index().0 as usize)?.clone();
-        into.push(with(record, api));
-    }
-    Some(())
 }
 
 /// The file's text, a block at a time.
