@@ -3,8 +3,9 @@
 //! path, user, suppressed, source, top-level findings). In: a report. Out: one pretty JSON document.
 
 use super::Layout;
-use crate::rules::Judged;
-use crate::verdict::{Finding, GrantReport, Report, RuleId, Severity, Standing, Summary, Verdict};
+use crate::verdict::{
+    Finding, GrantReport, Judged, Report, RuleId, Severity, Standing, Summary, Verdict,
+};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::io::{self, Write};

@@ -18,7 +18,7 @@ use crate::graph::{Graph, Step, Usage, User};
 use crate::inventory::{Grant, VpcAccessId};
 use crate::selection::Selection;
 use crate::terraform::{SourceLine, Terraform};
-use crate::verdict::{Finding, GrantReport, PathStep, Report, Severity, Summary, Verdict};
+use crate::verdict::{Finding, GrantReport, Judged, PathStep, Report, Severity, Summary, Verdict};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -230,16 +230,6 @@ fn judge_in_order<R>(
         });
         consume(head, &mut in_order)
     })
-}
-
-/// A share of the selection, judged: its grants' reports in selection order, and the findings
-/// about no single grant (GG301, GG302, GG304), which only the first share keeps.
-#[derive(Debug)]
-pub struct Judged {
-    /// The grants' reports.
-    pub grants: Vec<GrantReport>,
-    /// Findings about no single grant.
-    pub findings: Vec<Finding>,
 }
 
 /// Runs every rule over one share of the selection and judges its grants. Findings about no

@@ -288,12 +288,20 @@ pub struct Summary {
 impl Summary {
     /// Counts the verdicts of `grants`.
     pub fn count(grants: &[GrantReport]) -> Summary {
-        let of = |v| grants.iter().filter(|g| g.verdict == v).count();
-        Summary {
-            grants: grants.len(),
-            safe: of(Verdict::Safe),
-            blocked: of(Verdict::Blocked),
-            unknown: of(Verdict::Unknown),
+        let mut summary = Summary::default();
+        for grant in grants {
+            summary.add(grant.verdict);
+        }
+        summary
+    }
+
+    /// Counts one more grant with `verdict`.
+    pub fn add(&mut self, verdict: Verdict) {
+        self.grants += 1;
+        match verdict {
+            Verdict::Safe => self.safe += 1,
+            Verdict::Blocked => self.blocked += 1,
+            Verdict::Unknown => self.unknown += 1,
         }
     }
 
@@ -308,6 +316,16 @@ impl Summary {
                 unknown: sum.unknown + s.unknown,
             })
     }
+}
+
+/// A share of the selected grants, judged: their reports in selection order, and the findings
+/// about no single grant (GG301, GG302, GG304), which only the first share of an audit keeps.
+#[derive(Debug)]
+pub struct Judged {
+    /// The grants' reports.
+    pub grants: Vec<GrantReport>,
+    /// Findings about no single grant.
+    pub findings: Vec<Finding>,
 }
 
 /// What an audit's exit status depends on: the verdict counts, whether a finding about no
@@ -336,12 +354,7 @@ impl Standing {
 
     /// Counts one grant's verdict and findings in.
     pub fn add_grant(&mut self, grant: &GrantReport) {
-        self.summary.grants += 1;
-        match grant.verdict {
-            Verdict::Safe => self.summary.safe += 1,
-            Verdict::Blocked => self.summary.blocked += 1,
-            Verdict::Unknown => self.summary.unknown += 1,
-        }
+        self.summary.add(grant.verdict);
         self.add_findings(&grant.findings);
     }
 
