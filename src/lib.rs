@@ -28,6 +28,7 @@ pub mod policy;
 pub mod regions;
 pub mod removal;
 pub mod report;
+pub mod result_file;
 pub mod rules;
 pub mod selection;
 pub mod session;

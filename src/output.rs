@@ -86,19 +86,13 @@ pub fn format_of(format: ReportFormat) -> Format {
     }
 }
 
-/// Writes through `write` to `path` (fsync'd, so a report a pipeline reads next is whole), or
-/// to stdout.
+/// Writes through `write` to `path` ([`crate::result_file`]), or to stdout.
 pub fn emit(
     path: Option<&PathBuf>,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), Error> {
     let result = match path {
-        Some(path) => std::fs::File::create(path).and_then(|file| {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            write(&mut out)?;
-            out.flush()?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
-        }),
+        Some(path) => crate::result_file::write_to(path, write),
         None => {
             let mut out = std::io::stdout().lock();
             write(&mut out).and_then(|()| out.flush())
@@ -128,7 +122,13 @@ pub fn check_writable(path: &std::path::Path) -> Result<(), Error> {
             dir.display()
         )));
     }
-    if path.exists() {
+    if let Ok(metadata) = std::fs::metadata(path) {
+        if !metadata.is_file() {
+            // A FIFO or a device is opened once, to write the result: a probe would hand a
+            // FIFO's reader an empty stream, and then leave the real write waiting for
+            // a reader that has gone.
+            return Ok(());
+        }
         return std::fs::OpenOptions::new()
             .append(true)
             .open(path)

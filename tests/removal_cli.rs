@@ -1113,3 +1113,27 @@ fn the_prompt_lists_every_finding_and_under_force_every_live_user() {
     session.exp_eof().unwrap();
     assert_eq!(mutations(&sim), 0);
 }
+
+/// A removal's result sent to `/dev/null` (a pipeline that wants only the exit status): the
+/// grant is removed and the run says so with exit 0. `/dev/null` refuses fsync; the result
+/// once failed with "cannot write" and exit 2 after the grant was already gone.
+#[test]
+fn a_removal_result_can_go_to_dev_null() {
+    let sim = start("basic-account.json");
+    let home = Home::new();
+    let out = remove(
+        &sim,
+        &home,
+        &[
+            "--name",
+            SAFE,
+            "--yes",
+            "--format",
+            "json",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sim.calls("RemoveVpcAccess"), 1);
+}

@@ -65,26 +65,28 @@ pub enum SnapshotError {
     },
 }
 
-/// Writes `inventory` to `path` atomically.
+/// Writes `inventory` to `path` atomically, or straight through when `path` is something
+/// other than a regular file (a FIFO, `/dev/null`): renamed over, it would be replaced.
 pub fn save(inventory: &Inventory, path: &Path) -> Result<(), SnapshotError> {
     let io = |source| SnapshotError::Io {
         verb: "write",
         path: path.to_owned(),
         source,
     };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        return write_compact(inventory, file).map_err(io);
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile_in(&dir, path).map_err(io)?;
     let result = (|| {
-        // Compact: a snapshot is for machines (`jq .` shows it to people), and whitespace
-        // would be a third of a large one.
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut tmp.1);
-        serde_json::to_writer(&mut out, inventory).map_err(std::io::Error::other)?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-        drop(out);
+        write_compact(inventory, &mut tmp.1)?;
         tmp.1.sync_all()?;
         std::fs::rename(&tmp.0, path)?;
         if let Ok(d) = std::fs::File::open(&dir) {
@@ -96,6 +98,15 @@ pub fn save(inventory: &Inventory, path: &Path) -> Result<(), SnapshotError> {
         let _ = std::fs::remove_file(&tmp.0);
     }
     result.map_err(io)
+}
+
+/// The snapshot's bytes. Compact: a snapshot is for machines (`jq .` shows it to people), and
+/// whitespace would be a third of a large one.
+fn write_compact(inventory: &Inventory, to: impl std::io::Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, to);
+    serde_json::to_writer(&mut out, inventory).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {

@@ -275,12 +275,7 @@ fn write_result(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), RemovalError> {
     let result = match path {
-        Some(path) => std::fs::File::create(path).and_then(|file| {
-            let mut out = std::io::BufWriter::new(file);
-            write(&mut out)?;
-            out.flush()?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
-        }),
+        Some(path) => crate::result_file::write_to(path, write),
         None => {
             let mut out = out();
             write(&mut out).and_then(|()| out.flush())
