@@ -4,7 +4,7 @@
 
 use super::Layout;
 use crate::verdict::{
-    Finding, GrantReport, Judged, Report, RuleId, Severity, Standing, Summary, Verdict,
+    Finding, GrantReport, Judged, PathStep, Report, Standing, Summary, Verdict, UNKNOWN_USER,
 };
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -57,51 +57,7 @@ struct Findings<'a>(&'a [Finding]);
 
 impl Serialize for Findings<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(finding))
-    }
-}
-
-/// A finding's path, each step written straight into the document.
-struct PathView<'a>(&'a Finding);
-
-impl Serialize for PathView<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.path_steps())
-    }
-}
-
-#[derive(Serialize)]
-struct FindingView<'a> {
-    rule: RuleId,
-    name: &'a str,
-    severity: Severity,
-    message: &'a str,
-    group_id: Option<&'a str>,
-    api_id: Option<&'a str>,
-    stage: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<&'a str>,
-    user: Option<UserText<'a>>,
-    path: PathView<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    suppressed: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<SourceView<'a>>,
-}
-
-/// Where a finding about a Terraform declaration is written.
-#[derive(Serialize)]
-struct SourceView<'a> {
-    file: &'a str,
-    line: Option<u32>,
-}
-
-/// The user as text, written straight into the document.
-struct UserText<'a>(&'a crate::graph::Subject);
-
-impl Serialize for UserText<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self.0)
+        serializer.collect_seq(self.0.iter().map(FindingJson))
     }
 }
 
@@ -110,29 +66,63 @@ impl Serialize for UserText<'_> {
 pub struct FindingJson<'a>(pub &'a Finding);
 
 impl Serialize for FindingJson<'_> {
+    /// By hand rather than derived, so that the user's text is formatted once for both `user`
+    /// and the path step that names it: a large report has hundreds of thousands of findings.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        finding(self.0).serialize(serializer)
+        use serde::ser::SerializeStruct;
+        let f = self.0;
+        let user = f.user().map(ToString::to_string);
+        let mut out = serializer.serialize_struct("Finding", 13)?;
+        out.serialize_field("rule", &f.rule)?;
+        out.serialize_field("name", &*f.rule_name)?;
+        out.serialize_field("severity", &f.severity)?;
+        out.serialize_field("message", &f.message)?;
+        out.serialize_field("group_id", &f.group_id().map(|g| g.as_str()))?;
+        out.serialize_field("api_id", &f.api_id().map(|a| a.as_str()))?;
+        out.serialize_field("stage", &f.stage().map(|s| s.as_str()))?;
+        match f.version() {
+            Some(version) => out.serialize_field("version", version)?,
+            None => out.skip_field("version")?,
+        }
+        out.serialize_field("user", &user)?;
+        out.serialize_field("path", &PathView(f, user.as_deref()))?;
+        match &f.suppressed {
+            Some(why) => out.serialize_field("suppressed", why)?,
+            None => out.skip_field("suppressed")?,
+        }
+        match &f.source {
+            Some(source) => out.serialize_field(
+                "source",
+                &SourceView {
+                    file: &source.file,
+                    line: source.line,
+                },
+            )?,
+            None => out.skip_field("source")?,
+        }
+        out.end()
     }
 }
 
-fn finding(f: &Finding) -> FindingView<'_> {
-    FindingView {
-        rule: f.rule,
-        name: &f.rule_name,
-        severity: f.severity,
-        message: &f.message,
-        group_id: f.group_id().map(|g| g.as_str()),
-        api_id: f.api_id().map(|a| a.as_str()),
-        stage: f.stage().map(|s| s.as_str()),
-        version: f.version(),
-        user: f.user().map(UserText),
-        path: PathView(f),
-        suppressed: f.suppressed.as_deref(),
-        source: f.source.as_ref().map(|s| SourceView {
-            file: &s.file,
-            line: s.line,
-        }),
+/// A finding's path, each step written straight into the document, its user step as the
+/// text already formatted for `user`.
+struct PathView<'a>(&'a Finding, Option<&'a str>);
+
+impl Serialize for PathView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let PathView(finding, user) = *self;
+        serializer.collect_seq(finding.path.iter().map(|step| match step {
+            PathStep::Text(text) => &**text,
+            PathStep::User => user.unwrap_or(UNKNOWN_USER),
+        }))
     }
+}
+
+/// Where a finding about a Terraform declaration is written.
+#[derive(Serialize)]
+struct SourceView<'a> {
+    file: &'a str,
+    line: Option<u32>,
 }
 
 fn timestamp(at: time::OffsetDateTime) -> String {

@@ -137,6 +137,9 @@ impl Finding {
     }
 }
 
+/// A path's user step when the finding names no user.
+pub const UNKNOWN_USER: &str = "unknown user";
+
 /// One path step as text (a `Display`, so a renderer writes it without building a string).
 #[derive(Debug, Clone, Copy)]
 pub struct StepText<'a> {
@@ -149,14 +152,8 @@ impl std::fmt::Display for StepText<'_> {
         match (self.step, self.subject) {
             (PathStep::Text(text), _) => f.write_str(text),
             (PathStep::User, Some(subject)) => subject.fmt(f),
-            (PathStep::User, None) => f.write_str("unknown user"),
+            (PathStep::User, None) => f.write_str(UNKNOWN_USER),
         }
-    }
-}
-
-impl Serialize for StepText<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
     }
 }
 
