@@ -459,8 +459,12 @@ static NO_TERRAFORM: Terraform = Terraform {
 
 /// Builds the graph of `inventory`, borrowing from it.
 pub fn build(inventory: &Inventory) -> Graph<'_> {
+    let records = inventory.deployments.len() + inventory.drafts.len() + inventory.history.len();
     let mut builder = Builder {
-        graph: DiGraph::new(),
+        // Sized up front: a large account's half a million records would otherwise regrow
+        // and copy the node list a dozen times. Most records route elsewhere, so edges are
+        // fewer.
+        graph: DiGraph::with_capacity(inventory.grants.len() + records, records / 2),
         grants: HashMap::default(),
         grant_list: &inventory.grants,
         dangling: HashMap::default(),
@@ -517,12 +521,19 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
             )
         });
     }
-    let mut apis = HashMap::default();
+    let mut apis = HashMap::with_capacity_and_hasher(inventory.drafts.len(), Default::default());
+    // An API's records come together and share one identity: only the first of a run is
+    // looked up, not each of its stages and versions.
+    let mut previous: Option<&ApiRef> = None;
     for node in builder.graph.node_indices() {
         if let Node::Deployment(Deployment { api, .. })
         | Node::Draft(ApiDraft { api, .. })
         | Node::History(HistoricalVersion { api, .. }) = builder.graph[node]
         {
+            if previous.is_some_and(|p| std::sync::Arc::ptr_eq(p, api)) {
+                continue;
+            }
+            previous = Some(api);
             apis.entry(&api.api_id).or_insert(node);
         }
     }
