@@ -8,6 +8,7 @@ use crate::verdict::{
 };
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use time::format_description::well_known::Rfc3339;
 
@@ -71,7 +72,12 @@ impl Serialize for FindingJson<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let f = self.0;
-        let user = f.user().map(ToString::to_string);
+        let user = f.user().map(|user| {
+            // Room for a typical user's text at once, rather than growing from nothing.
+            let mut text = String::with_capacity(128);
+            let _ = write!(text, "{user}");
+            text
+        });
         let mut out = serializer.serialize_struct("Finding", 13)?;
         out.serialize_field("rule", &f.rule)?;
         out.serialize_field("name", &*f.rule_name)?;
