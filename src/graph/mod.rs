@@ -475,6 +475,7 @@ pub fn build(inventory: &Inventory) -> Graph<'_> {
         by_folded_name: HashMap::default(),
         by_tuple: HashMap::default(),
         by_id: HashMap::default(),
+        links: HashMap::default(),
     };
     for (position, grant) in inventory.grants.iter().enumerate() {
         let node = builder.graph.add_node(Node::Grant(grant));
@@ -583,6 +584,9 @@ struct Builder<'a> {
     by_folded_name: HashMap<Cow<'a, str>, Vec<usize>>,
     by_tuple: HashMap<Tuple<'a>, Vec<usize>>,
     by_id: HashMap<&'a VpcAccessId, Vec<usize>>,
+    /// The edges each distinct reference gets: a large account repeats the same few hundred
+    /// references across hundreds of thousands of records.
+    links: HashMap<&'a VpcRef, Vec<(NodeIndex, Edge)>>,
 }
 
 impl<'a> Builder<'a> {
@@ -678,20 +682,32 @@ impl<'a> Builder<'a> {
             });
             return;
         }
+        if !self.links.contains_key(reference) {
+            let edges = self.edges_of(reference);
+            self.links.insert(reference, edges);
+        }
+        for &(to, edge) in &self.links[reference] {
+            self.graph.add_edge(from, to, edge);
+        }
+    }
+
+    /// The edges a reference with a key gets: to each grant it matches, to each grant it
+    /// nearly names, or else to the dangling node of what it names.
+    fn edges_of(&mut self, reference: &VpcRef) -> Vec<(NodeIndex, Edge)> {
+        let mut edges = Vec::new();
         let mut matched = Vec::new();
         for position in self.candidates(reference) {
             let grant = &self.grant_list[position];
             if let Some(keys) = match_reference(reference, grant) {
                 matched.push(position);
-                self.graph
-                    .add_edge(from, self.grants[&grant.id], Edge::RoutesThrough(keys));
+                edges.push((self.grants[&grant.id], Edge::RoutesThrough(keys)));
             }
         }
         let near = self.near_candidates(reference, &matched);
         for &position in &near {
             let grant = self.grants[&self.grant_list[position].id];
             let dormant = !reference.enabled;
-            self.graph.add_edge(from, grant, Edge::NearName { dormant });
+            edges.push((grant, Edge::NearName { dormant }));
         }
         // A reference that nearly spells a grant's name is not dangling: the service may
         // resolve it to that grant (GG306 reports it; GG304 would only say "nothing").
@@ -714,9 +730,9 @@ impl<'a> Builder<'a> {
                 dormant: !reference.enabled,
                 ..Match::default()
             };
-            self.graph
-                .add_edge(from, node, Edge::RoutesThrough(matched));
+            edges.push((node, Edge::RoutesThrough(matched)));
         }
+        edges
     }
 
     /// Links an API (deployment, draft or version) by its route; `stage` is `None` for drafts,
