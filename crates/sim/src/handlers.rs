@@ -4,7 +4,7 @@
 //! actions change the account. Nothing here reads signatures, faults or the network.
 
 use super::faults::status_for_code;
-use super::fixture::{derived_id, Route, STAGE_NAMES};
+use super::fixture::{derived_id, Deployment, Route, STAGE_NAMES};
 use super::state::{Account, Operation, StageRef, UpdateOperation, Version};
 use grantguard_wire::models::*;
 use serde::Serialize;
@@ -376,10 +376,11 @@ fn describe_api_group(acc: &Account, p: &Params) -> Result<Value, ApiError> {
     })
 }
 
-fn deployed_infos(acc: &Account, api_id: &str) -> DeployedInfos {
+/// An API's deployment state per stage, `live` finding its deployment in a stage.
+fn deployed_infos<'a>(live: impl Fn(&str) -> Option<&'a Deployment>) -> DeployedInfos {
     STAGE_NAMES
         .iter()
-        .map(|stage| match acc.deployment(api_id, stage) {
+        .map(|stage| match live(stage) {
             Some(d) => DeployedInfo {
                 stage_name: (*stage).into(),
                 deployed_status: "DEPLOYED".into(),
@@ -402,6 +403,7 @@ fn describe_apis(acc: &Account, p: &Params) -> Result<Value, ApiError> {
     if let Some(g) = p.get("GroupId") {
         group_or_404(acc, g)?;
     }
+    let live = acc.lookup();
     let items: Vec<ApiSummary> = acc
         .apis
         .iter()
@@ -412,8 +414,8 @@ fn describe_apis(acc: &Account, p: &Params) -> Result<Value, ApiError> {
                 && exact(&a.path, p.get("ApiPath"))
                 && exact(&a.method, p.get("ApiMethod"))
                 && exact(&a.visibility, p.get("Visibility"))
-                && stage.is_none_or(|s| acc.is_deployed(&a.id, s))
-                && (!undeployed || STAGE_NAMES.iter().all(|s| !acc.is_deployed(&a.id, s)))
+                && stage.is_none_or(|s| live.is_deployed(&a.id, s))
+                && (!undeployed || STAGE_NAMES.iter().all(|s| !live.is_deployed(&a.id, s)))
         })
         .map(|a| ApiSummary {
             region_id: acc.region.clone(),
@@ -427,7 +429,7 @@ fn describe_apis(acc: &Account, p: &Params) -> Result<Value, ApiError> {
             description: a.description.clone(),
             created_time: a.created_time.clone(),
             modified_time: a.modified_time.clone(),
-            deployed_infos: deployed_infos(acc, &a.id),
+            deployed_infos: deployed_infos(|stage| live.deployment(&a.id, stage)),
             tag_list: TagList::default(),
         })
         .collect();
@@ -521,7 +523,7 @@ fn definition(
             def.modified_time = Some(api.modified_time.clone());
             def.backend_enable = Some(backend_config.is_some());
             def.backend_config = backend_config;
-            def.deployed_infos = Some(deployed_infos(acc, &api.id));
+            def.deployed_infos = Some(deployed_infos(|stage| acc.deployment(&api.id, stage)));
         }
         // docs/cloudapi-notes.md trap 8: no BackendEnable/BackendConfig on a deployed definition.
         Shape::Deployed { stage, time } => {
@@ -562,6 +564,7 @@ fn describe_deployed_apis(acc: &Account, p: &Params) -> Result<Value, ApiError> 
     if let Some(g) = p.get("GroupId") {
         group_or_404(acc, g)?;
     }
+    let live = acc.lookup();
     let mut items: Vec<DeployedApiItem> = Vec::new();
     for api in &acc.apis {
         if !(exact(&api.group, p.get("GroupId"))
@@ -576,7 +579,7 @@ fn describe_deployed_apis(acc: &Account, p: &Params) -> Result<Value, ApiError> 
             .iter()
             .filter(|s| stage.is_none_or(|x| x == **s))
         {
-            if let Some(d) = acc.deployment(&api.id, s) {
+            if let Some(d) = live.deployment(&api.id, s) {
                 items.push(DeployedApiItem {
                     region_id: acc.region.clone(),
                     group_id: api.group.clone(),
@@ -637,6 +640,7 @@ fn describe_histories(
     let group = group_or_404(acc, p.req("GroupId")?)?;
     let page = p.page(max)?;
     let stage = p.stage("StageName")?;
+    let live = acc.lookup();
     let mut items = Vec::new();
     for api in acc.apis.iter().filter(|a| {
         a.group == group.id && exact(&a.id, p.get("ApiId")) && fuzzy(&a.name, p.get("ApiName"))
@@ -645,7 +649,7 @@ fn describe_histories(
             .iter()
             .filter(|s| stage.is_none_or(|x| x == **s))
         {
-            for v in acc.versions(&api.id, s) {
+            for v in live.versions(&api.id, s) {
                 items.push(ApiHisItem {
                     region_id: acc.region.clone(),
                     group_id: group.id.clone(),
@@ -1232,13 +1236,14 @@ fn describe_apis_by_backend(acc: &Account, p: &Params) -> Result<Value, ApiError
     let stage = p.stage("StageName")?;
     let page = p.page(100)?;
     let uses = |r: &Route| matches!(r, Route::Backend(b) if b.id == backend.id);
+    let live = acc.lookup();
     let items: Vec<ApiInfo> = acc
         .apis
         .iter()
         .filter(|a| match stage {
             // Without a stage the service answers for the drafts (docs/cloudapi-notes.md §3.18).
             None => uses(&a.route),
-            Some(s) => acc
+            Some(s) => live
                 .deployment(&a.id, s)
                 .and_then(|d| d.route.as_ref())
                 .is_some_and(uses),

@@ -7,7 +7,33 @@ use super::fixture::{
     derived_id, version_from_time, Api, Backend, BatchWorkAlso, Deployment, Fixture, Grant, Group,
     HistoryEntry, IndexAdjustments, Route, VpcRoute, STAGE_NAMES,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// An account's deployments and history by (API, stage) ([`Account::lookup`]).
+pub struct Lookup<'a> {
+    account: &'a Account,
+    live: HashMap<(&'a str, &'a str), &'a Deployment>,
+    history: HashMap<(&'a str, &'a str), Vec<&'a HistoryEntry>>,
+}
+
+impl<'a> Lookup<'a> {
+    /// [`Account::deployment`].
+    pub fn deployment(&self, api_id: &str, stage: &str) -> Option<&'a Deployment> {
+        self.live.get(&(api_id, stage)).copied()
+    }
+
+    /// [`Account::is_deployed`].
+    pub fn is_deployed(&self, api_id: &str, stage: &str) -> bool {
+        self.deployment(api_id, stage).is_some()
+    }
+
+    /// [`Account::versions`].
+    pub fn versions(&self, api_id: &str, stage: &str) -> Vec<Version> {
+        let history = self.history.get(&(api_id, stage)).into_iter().flatten();
+        self.account
+            .versions_of(api_id, self.deployment(api_id, stage), history.copied())
+    }
+}
 
 /// The account the emulator serves.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,13 +259,23 @@ impl Account {
 
     /// Every version of an API in a stage, newest first; the deployed one is ONLINE.
     pub fn versions(&self, api_id: &str, stage: &str) -> Vec<Version> {
-        let live = self.deployment(api_id, stage);
-        let mut out: Vec<Version> = Vec::new();
-        let entries = self
+        let history = self
             .history
             .iter()
-            .filter(|h| h.api == api_id && h.stage == stage)
-            .map(|h| (&h.version, &h.deployed_time, h.route.as_ref()));
+            .filter(|h| h.api == api_id && h.stage == stage);
+        self.versions_of(api_id, self.deployment(api_id, stage), history)
+    }
+
+    /// [`Account::versions`] from the live deployment and the history entries of one API in
+    /// one stage, however they were found.
+    fn versions_of<'a>(
+        &self,
+        api_id: &str,
+        live: Option<&Deployment>,
+        history: impl Iterator<Item = &'a HistoryEntry>,
+    ) -> Vec<Version> {
+        let mut out: Vec<Version> = Vec::new();
+        let entries = history.map(|h| (&h.version, &h.deployed_time, h.route.as_ref()));
         let live_entry = live.map(|d| (&d.version, &d.deployed_time, d.route.as_ref()));
         for (version, time, route) in live_entry.into_iter().chain(entries) {
             if out.iter().any(|v| &v.version == version) {
@@ -265,6 +301,30 @@ impl Account {
                 .then(b.version.cmp(&a.version))
         });
         out
+    }
+
+    /// The account's deployments and history by (API, stage), for an answer that looks up
+    /// many: each of the account's own lookups is a scan, fine for one API and, for a listing
+    /// of every API's versions, what kept the emulator's answers from coming after its set
+    /// latency.
+    pub fn lookup(&self) -> Lookup<'_> {
+        let mut live = HashMap::with_capacity(self.deployments.len());
+        for d in &self.deployments {
+            // The first, as `deployment` finds it.
+            live.entry((d.api.as_str(), d.stage.as_str())).or_insert(d);
+        }
+        let mut history: HashMap<_, Vec<&HistoryEntry>> = HashMap::new();
+        for h in &self.history {
+            history
+                .entry((h.api.as_str(), h.stage.as_str()))
+                .or_default()
+                .push(h);
+        }
+        Lookup {
+            account: self,
+            live,
+            history,
+        }
     }
 
     /// The VPC reference a backend's model for `stage` carries, if any.
@@ -477,6 +537,34 @@ mod tests {
         )
         .unwrap();
         Account::from_fixture(&f)
+    }
+
+    /// The lookup a listing builds answers exactly as the account's own scans do, for every
+    /// API and stage of a generated account (several versions each) and of the small one.
+    #[test]
+    fn a_lookup_answers_as_the_scans_do() {
+        let options = crate::generate::GenerateOptions {
+            groups: 3,
+            apis_per_group: 8,
+            ..Default::default()
+        };
+        let generated = Account::from_fixture(&crate::generate::fixture(&options));
+        for acc in [account(), generated] {
+            let lookup = acc.lookup();
+            assert!(!acc.history.is_empty());
+            for api in &acc.apis {
+                for stage in STAGE_NAMES {
+                    assert_eq!(
+                        lookup.deployment(&api.id, stage),
+                        acc.deployment(&api.id, stage)
+                    );
+                    assert_eq!(
+                        lookup.versions(&api.id, stage),
+                        acc.versions(&api.id, stage)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
