@@ -76,6 +76,8 @@ pub struct Permit {
 pub struct RateLimiter {
     ceiling: f64,
     state: Mutex<State>,
+    /// Waiting attempts take their turn one at a time, first come first served.
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// A probe in progress: the current step's answers and the fastest step so far.
@@ -95,7 +97,8 @@ struct State {
     rate: f64,
     /// `Some` while the rate is still being discovered.
     probe: Option<Probe>,
-    next_slot: Option<Instant>,
+    /// When the last attempt was let through (its slot).
+    last_sent: Option<Instant>,
     /// No attempt starts before this, and no throttling answer cuts again (after a cut).
     calm_until: Option<Instant>,
     /// When recent successes arrived, oldest first, at most [`WINDOW`] old.
@@ -144,10 +147,11 @@ impl RateLimiter {
     fn starting_at(rate: f64, ceiling: f64, probe: Option<Probe>) -> Self {
         Self {
             ceiling,
+            turn: tokio::sync::Mutex::new(()),
             state: Mutex::new(State {
                 rate,
                 probe,
-                next_slot: None,
+                last_sent: None,
                 calm_until: None,
                 successes: VecDeque::new(),
                 cuts: 0,
@@ -155,20 +159,35 @@ impl RateLimiter {
         }
     }
 
-    /// Waits until this attempt may be sent. A slot booked before a cut is booked again
-    /// after it: the old rate is what overloaded the service.
+    /// Waits until this attempt may be sent: one interval at the current rate after the last
+    /// one, and not during a cut's pause. Waiting attempts take their turn one at a time and
+    /// the one whose turn it is works out its slot then, so a rate that changes while many
+    /// wait applies to all of them at once. (Each used to book its slot when it began to
+    /// wait, at the rate of that moment: with 16 waiting at a probe's polite start, a grown
+    /// rate was felt only after all of them, and the probe, seeing its rate unused, held it.)
+    /// A cut during the wait means the slot was worked out at the rate that overloaded the
+    /// service: it is worked out again.
     pub async fn acquire(&self) -> Permit {
+        let _turn = self.turn.lock().await;
         loop {
             let (slot, cuts) = {
-                let mut state = self.state.lock().expect("rate limiter lock");
+                let state = self.state.lock().expect("rate limiter lock");
                 let now = Instant::now();
                 let earliest = state.calm_until.map_or(now, |calm| calm.max(now));
-                let slot = state.next_slot.map_or(earliest, |next| next.max(earliest));
-                state.next_slot = Some(slot + Duration::from_secs_f64(1.0 / state.rate));
+                let interval = Duration::from_secs_f64(1.0 / state.rate);
+                let slot = state
+                    .last_sent
+                    .map_or(earliest, |last| (last + interval).max(earliest));
                 (slot, state.cuts)
             };
-            tokio::time::sleep_until(slot).await;
-            if self.state.lock().expect("rate limiter lock").cuts == cuts {
+            if slot > Instant::now() {
+                tokio::time::sleep_until(slot).await;
+            }
+            let mut state = self.state.lock().expect("rate limiter lock");
+            if state.cuts == cuts {
+                // The slot, not the moment the timer woke us: a late wake-up is made up by the
+                // next attempt, so the rate holds on average.
+                state.last_sent = Some(slot);
                 return Permit { cuts };
             }
         }
@@ -176,7 +195,7 @@ impl RateLimiter {
 
     /// A throttling answer to the attempt `permit` let through: one multiplicative decrease
     /// per overload, then a pause. An attempt sent before the latest cut (in flight then, or
-    /// booked at the old rate) belongs to the overload that cut answered, however late its
+    /// waiting at the old rate) belongs to the overload that cut answered, however late its
     /// answer comes.
     pub fn on_throttled(&self, permit: Permit) {
         let mut state = self.state.lock().expect("rate limiter lock");
@@ -202,8 +221,6 @@ impl RateLimiter {
         state.rate = cut.max(FLOOR_QPS.min(self.ceiling));
         state.calm_until = Some(now + pause);
         state.cuts += 1;
-        // Slots booked at the old rate would overrun the new one.
-        state.next_slot = None;
     }
 
     /// A successful answer that took `latency`: a probe's step, else additive increase up to
@@ -508,6 +525,22 @@ mod tests {
         }
         let service = service.lock().unwrap();
         (service.late_admitted, service.throttled)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_grows_as_fast_for_attempts_already_waiting() {
+        // Regression: each waiting attempt booked its slot at the rate of when it started to
+        // wait, so with 16 waiting at the polite start a grown rate was felt only after all of
+        // them (1.6 s at 10/s), the probe saw its rate unused and held it: against the 1,000
+        // QPS emulator the first three seconds carried 45 requests. Unhindered, a probe from 10
+        // passes 600/s within 3 s (×1.5 every 250 ms), and 16 attempts of 20 ms carry 800/s.
+        let limiter = std::sync::Arc::new(RateLimiter::probing(10.0, 2000.0).unwrap());
+        let (admitted, throttled) =
+            against_a_quota_in_flight(limiter.clone(), 100_000, 3, 16, Duration::from_millis(20))
+                .await;
+        assert_eq!(throttled, 0);
+        assert!(limiter.rate() >= 600.0, "rate {} after 3 s", limiter.rate());
+        assert!(admitted >= 400, "{admitted} requests in the first 3 s");
     }
 
     #[tokio::test(start_paused = true)]
