@@ -299,8 +299,10 @@ fn write_user(
     version: Option<&str>,
     stage: Option<Stage>,
 ) -> fmt::Result {
+    // Pieces straight to the formatter rather than `write!`: this is the text of every
+    // finding's user, and `write!` passes each piece through the padding logic.
     match (api, backend) {
-        (Some(api), _) => write!(f, "{api}")?,
+        (Some(api), _) => fmt::Display::fmt(api, f)?,
         (None, Some((id, name))) => write!(f, "backend {name} ({id})")?,
         (None, None) => f.write_str("unknown user")?,
     }
@@ -308,10 +310,12 @@ fn write_user(
         f.write_str(" [draft]")?;
     }
     if let Some(version) = version {
-        write!(f, " version {version}")?;
+        f.write_str(" version ")?;
+        f.write_str(version)?;
     }
     if let Some(stage) = stage {
-        write!(f, " @ {stage}")?;
+        f.write_str(" @ ")?;
+        f.write_str(stage.as_str())?;
     }
     Ok(())
 }
