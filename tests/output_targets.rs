@@ -19,6 +19,23 @@ fn snapshot(home: &Home) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// Makes a FIFO at `path` and a thread that reads it whole, as `-o >(…)` would.
+#[cfg(unix)]
+fn read_fifo(path: &std::path::Path) -> std::thread::JoinHandle<String> {
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    })
+}
+
 #[test]
 fn every_kind_of_output_goes_to_dev_null() {
     let home = Home::new();
@@ -50,20 +67,7 @@ fn a_report_reaches_a_fifo_whole() {
     let home = Home::new();
     let snapshot = snapshot(&home);
     let fifo = home.path().join("report.fifo");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            std::fs::File::open(fifo)
-                .unwrap()
-                .read_to_string(&mut text)
-                .unwrap();
-            text
-        })
-    };
+    let reader = read_fifo(&fifo);
     let out = bare(&home)
         .args(["audit", "--inventory", &snapshot, "--format", "json", "-o"])
         .arg(&fifo)
@@ -90,20 +94,7 @@ fn a_snapshot_reaches_a_fifo_and_leaves_it_a_fifo() {
     use std::os::unix::fs::FileTypeExt;
     let home = Home::new();
     let fifo = home.path().join("snap.fifo");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            std::fs::File::open(fifo)
-                .unwrap()
-                .read_to_string(&mut text)
-                .unwrap();
-            text
-        })
-    };
+    let reader = read_fifo(&fifo);
     let out = bare(&home)
         .args(["sim", "generate", "--groups", "2", "--apis-per-group", "3"])
         .args(["--grants", "2", "--seed", "1", "--snapshot", "--output"])
