@@ -33,6 +33,8 @@ const WRITEBACK_EVERY: u64 = 8 << 20;
 struct Flushing {
     file: std::fs::File,
     written: u64,
+    /// Where the stretch not yet handed to the kernel begins (only Linux has the call).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     started: u64,
 }
 

@@ -154,9 +154,10 @@ fn collect(mut report: Report, shares: &mut dyn Iterator<Item = Judged>) -> Repo
     report
 }
 
-/// Grants judged together. One: grants differ in size by thousands of findings, and with a
-/// share a worker's turn in the round, a large share held the writer and the other worker
-/// waiting (judging and writing the 100k-API report took a sixth longer with four).
+/// Grants judged together: one. Grants differ in size by thousands of findings, and the
+/// workers take the shares in a fixed round, so with four a share, one holding a large grant
+/// kept the writer and the other worker waiting (judging and writing the 100k-API report took
+/// a sixth longer).
 const GRANTS_PER_SHARE: usize = 1;
 
 /// [`evaluate`] for a caller that writes the report as it is judged: `consume` gets the
