@@ -36,6 +36,24 @@ fn read_fifo(path: &std::path::Path) -> std::thread::JoinHandle<String> {
     })
 }
 
+/// The reader's text once the command is done. Had the command never opened the FIFO, the
+/// reader would wait in `open` forever: a writer that opens and closes it at once lets the
+/// reader go with what it has, so the test fails on its text rather than hangs.
+#[cfg(unix)]
+fn text_read(fifo: &std::path::Path, reader: std::thread::JoinHandle<String>) -> String {
+    use std::os::unix::fs::OpenOptionsExt;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        // A non-blocking open for writing fails (ENXIO) while no reader has the FIFO open.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    reader.join().unwrap()
+}
+
 #[test]
 fn every_kind_of_output_goes_to_dev_null() {
     let home = Home::new();
@@ -73,7 +91,7 @@ fn a_report_reaches_a_fifo_whole() {
         .arg(&fifo)
         .output()
         .unwrap();
-    let text = reader.join().unwrap();
+    let text = text_read(&fifo, reader);
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "exit {:?}\n{}",
@@ -105,7 +123,7 @@ fn a_snapshot_reaches_a_fifo_and_leaves_it_a_fifo() {
     // Checked before joining: had the FIFO been replaced, its reader would wait forever.
     assert!(kind.is_fifo(), "the FIFO was replaced by {kind:?}");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = reader.join().unwrap();
+    let text = text_read(&fifo, reader);
     let snapshot: serde_json::Value = serde_json::from_str(&text).expect("a whole snapshot");
     assert_eq!(snapshot["schema"], "grantguard.inventory/v2");
 }
