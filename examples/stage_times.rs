@@ -71,13 +71,15 @@ fn main() {
             .expect("render");
         lap("render");
     } else {
+        let streamed = json::StreamedJson::new(Layout::Pretty);
         grantguard::rules::evaluate_streaming(
             &graph,
             &catalog,
             &selection,
             &config,
             &context,
-            |head, shares| json::render_streamed(&head, shares, &mut out, Layout::Pretty),
+            |share| streamed.write_share(share),
+            |head, shares| streamed.render(&head, shares, &mut out),
         )
         .expect("render");
         lap("rules+json");

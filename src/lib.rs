@@ -23,6 +23,7 @@ pub mod failpoints;
 pub mod graph;
 pub mod interrupt;
 pub mod inventory;
+pub mod json_text;
 pub mod output;
 pub mod policy;
 pub mod regions;

@@ -95,6 +95,7 @@ pub(crate) async fn audit_command(
     // summary table, SARIF's rule list).
     if args.format == cli::ReportFormat::Json {
         let mut standing = None;
+        let json = report::json::StreamedJson::new(options.layout);
         emit(args.output.as_ref(), |out| {
             let judged = rules::audit_streaming(
                 &inventory,
@@ -102,7 +103,8 @@ pub(crate) async fn audit_command(
                 selector.as_ref(),
                 &settings.config,
                 &catalog,
-                |head, shares| report::json::render_streamed(&head, shares, out, options.layout),
+                |share| json.write_share(share),
+                |head, shares| json.render(&head, shares, out),
             )?;
             standing = Some(judged);
             Ok(())

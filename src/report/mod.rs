@@ -184,6 +184,36 @@ pub(crate) mod tests {
         assert!(report.grants.iter().any(|g| g.findings.len() > 1));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_grant_digests_as_its_tree_does(
+            g in crate::verdict::strategies::grant_report(6)
+        ) {
+            proptest::prop_assert_eq!(g.compute_digest(), digest_by_tree(&g));
+        }
+    }
+
+    #[test]
+    fn a_grant_whose_canonical_form_is_hashed_in_pieces_digests_as_its_tree_does() {
+        // Far more than one 64 KiB piece of canonical text, with escapes across the seams.
+        let mut g = report().grants[0].clone();
+        let model = g.findings[0].clone();
+        g.findings = (0..3000)
+            .map(|n| {
+                let mut f = model.clone();
+                f.message = format!("{n} \"quoted\" {}", "x".repeat(n % 97));
+                f
+            })
+            .collect();
+        assert!(
+            serde_json::to_string(&g.findings.iter().map(|f| &f.message).collect::<Vec<_>>())
+                .unwrap()
+                .len()
+                > 3 * 64 * 1024
+        );
+        assert_eq!(g.compute_digest(), digest_by_tree(&g));
+    }
+
     #[test]
     fn digests_are_stable_and_differ_per_grant() {
         let (a, b) = (report(), report());

@@ -113,24 +113,29 @@ pub fn audit(
     config: &Config,
     catalog: &Catalog,
 ) -> Report {
-    audit_streaming(inventory, terraform, selector, config, catalog, collect)
+    audit_streaming(
+        inventory, terraform, selector, config, catalog, kept, collect,
+    )
 }
 
 /// [`audit`] for a caller that writes the report as it is judged ([`evaluate_streaming`]).
-pub fn audit_streaming<R>(
+pub fn audit_streaming<T: Send, R>(
     inventory: &crate::inventory::Inventory,
     terraform: &Terraform,
     selector: Option<&crate::selection::Selector>,
     config: &Config,
     catalog: &Catalog,
-    consume: impl FnOnce(Report, &mut dyn Iterator<Item = Judged>) -> R,
+    prepare: impl Fn(Judged) -> T + Sync,
+    consume: impl FnOnce(Report, &mut dyn Iterator<Item = T>) -> R,
 ) -> R {
     let graph = crate::graph::build(inventory).with_terraform(terraform);
     let selection = Selection::resolve(selector, &inventory.grants);
     let context = AuditContext {
         now: OffsetDateTime::now_utc(),
     };
-    evaluate_streaming(&graph, catalog, &selection, config, &context, consume)
+    evaluate_streaming(
+        &graph, catalog, &selection, config, &context, prepare, consume,
+    )
 }
 
 /// Runs every rule of `catalog` over the selected grants and judges each one.
@@ -141,7 +146,12 @@ pub fn evaluate(
     config: &Config,
     context: &AuditContext,
 ) -> Report {
-    evaluate_streaming(graph, catalog, selection, config, context, collect)
+    evaluate_streaming(graph, catalog, selection, config, context, kept, collect)
+}
+
+/// A judged share as it is, for a caller that wants the findings themselves.
+fn kept(share: Judged) -> Judged {
+    share
 }
 
 /// The whole report from a stream of judged shares.
@@ -163,34 +173,56 @@ const GRANTS_PER_SHARE: usize = 1;
 /// [`evaluate`] for a caller that writes the report as it is judged: `consume` gets the
 /// report without its grants and findings (region, completeness, gaps, times, rules) and the
 /// judged shares of the selection in order, each made on one of the machine's cores while the
-/// caller writes the one before. Only the shares in flight are held, never the whole report
-/// (a 100,000-API account's is about 160 MB).
-pub fn evaluate_streaming<R>(
+/// caller writes the one before. `prepare` runs on the core that judged a share, as soon as
+/// it is judged: a writer turns the share into its text there, while the findings are still
+/// in that core's cache, and the core that writes only copies text out. Only the shares in
+/// flight are held, never the whole report (a 100,000-API account's is about 160 MB).
+pub fn evaluate_streaming<T: Send, R>(
     graph: &Graph,
     catalog: &Catalog,
     selection: &Selection,
     config: &Config,
     context: &AuditContext,
-    consume: impl FnOnce(Report, &mut dyn Iterator<Item = Judged>) -> R,
+    prepare: impl Fn(Judged) -> T + Sync,
+    consume: impl FnOnce(Report, &mut dyn Iterator<Item = T>) -> R,
 ) -> R {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let shares = selection.split(selection.grants().count().div_ceil(GRANTS_PER_SHARE));
-    judge_in_order(graph, catalog, &shares, config, context, cores, consume)
+    let judging = Judging {
+        graph,
+        catalog,
+        config,
+        context,
+    };
+    judge_in_order(&judging, &shares, cores, prepare, consume)
 }
 
-/// Judges `shares` on `workers` threads, worker `w` taking shares `w`, `w + workers`, …, and
-/// hands them to `consume` in order. Each worker waits for its previous share to be taken
-/// before it sends the next, so at most two per worker are held. Rules only read the graph,
-/// so the report does not depend on how the shares are cut or spread.
-fn judge_in_order<R>(
-    graph: &Graph,
-    catalog: &Catalog,
+/// What every share is judged against.
+struct Judging<'a, 'g> {
+    graph: &'a Graph<'g>,
+    catalog: &'a Catalog,
+    config: &'a Config,
+    context: &'a AuditContext,
+}
+
+/// Judges `shares` on `workers` threads, worker `w` taking shares `w`, `w + workers`, …,
+/// prepares each there, and hands them to `consume` in order. Each worker waits for its
+/// previous share to be taken before it sends the next, so at most two per worker are held.
+/// Rules only read the graph, so the report does not depend on how the shares are cut or
+/// spread.
+fn judge_in_order<T: Send, R>(
+    judging: &Judging<'_, '_>,
     shares: &[Selection],
-    config: &Config,
-    context: &AuditContext,
     workers: usize,
-    consume: impl FnOnce(Report, &mut dyn Iterator<Item = Judged>) -> R,
+    prepare: impl Fn(Judged) -> T + Sync,
+    consume: impl FnOnce(Report, &mut dyn Iterator<Item = T>) -> R,
 ) -> R {
+    let Judging {
+        graph,
+        catalog,
+        config,
+        context,
+    } = *judging;
     let freshness = Freshness {
         now: context.now,
         max_age: config.max_inventory_age,
@@ -211,11 +243,11 @@ fn judge_in_order<R>(
         let judged: Vec<_> = (0..workers)
             .map(|worker| {
                 let (send, judged) = std::sync::mpsc::sync_channel(1);
-                let freshness = &freshness;
+                let (freshness, prepare) = (&freshness, &prepare);
                 scope.spawn(move || {
                     for (n, share) in shares.iter().enumerate().skip(worker).step_by(workers) {
                         let share = judge(graph, catalog, share, config, freshness, n == 0);
-                        if send.send(share).is_err() {
+                        if send.send(prepare(share)).is_err() {
                             return; // The consumer stopped (a closed pipe): nothing to do.
                         }
                     }
@@ -408,9 +440,13 @@ mod tests {
         ] {
             let judged = |shares: usize, workers: usize| {
                 let shares = selection.split(shares);
-                judge_in_order(
-                    &graph, &catalog, &shares, &config, &context, workers, collect,
-                )
+                let judging = Judging {
+                    graph: &graph,
+                    catalog: &catalog,
+                    config: &config,
+                    context: &context,
+                };
+                judge_in_order(&judging, &shares, workers, kept, collect)
             };
             let serial = judged(1, 1);
             assert!(!serial.findings.is_empty(), "GG304 or GG301 fired");

@@ -5,14 +5,16 @@
 //! renders nothing: no text format, no clock, no I/O but the digest's hashing.
 
 mod rule;
+#[cfg(test)]
+pub(crate) mod strategies;
 
 pub use rule::{RuleDoc, RuleId, Severity, UnknownRuleId};
 
 use crate::graph::Subject;
 use crate::inventory::{ApiId, Gap, Grant, GroupId, RegionId, Stage};
+use crate::json_text::JsonText;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::io;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -199,72 +201,60 @@ impl GrantReport {
     /// The digest of the grant's identity, verdict and findings; stable across runs over the
     /// same account (no times in it). The canonical form is compact JSON with sorted keys,
     /// `{"findings":[[rule,severity,message,group_id,api_id,stage,suppressed],…],
-    /// "instance_id",…,"vpc_id"}`, streamed straight into the hash rather than built as a
-    /// tree first (a large account has hundreds of thousands of findings).
+    /// "instance_id",…,"vpc_id"}`, written by hand (it is as many findings as the report
+    /// holds, hashed on the judging threads) and hashed a piece at a time rather than built
+    /// whole first (a large account has hundreds of thousands of findings).
     pub fn compute_digest(&self) -> String {
-        /// Field order is the sorted key order the canonical form has always used.
-        #[derive(Serialize)]
-        struct Canonical<'r> {
-            findings: Vec<CanonicalFinding<'r>>,
-            instance_id: &'r crate::inventory::InstanceId,
-            name: &'r str,
-            port: u16,
-            verdict: &'static str,
-            vpc_access_id: &'r crate::inventory::VpcAccessId,
-            vpc_id: &'r crate::inventory::VpcId,
-        }
-        type CanonicalFinding<'r> = (
-            &'r str,
-            &'static str,
-            &'r str,
-            Option<&'r GroupId>,
-            Option<&'r ApiId>,
-            Option<Stage>,
-            &'r Option<String>,
-        );
-        /// Feeds what is written into the hash.
-        struct Hasher(Sha256);
-        impl io::Write for Hasher {
-            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-                self.0.update(bytes);
-                Ok(bytes.len())
+        /// How much canonical text is hashed at a time.
+        const PIECE: usize = 64 * 1024;
+        let mut sha = Sha256::new();
+        let mut text = JsonText::with_capacity(false, PIECE + 4096);
+        text.begin_object();
+        text.key(true, "findings");
+        text.begin_array();
+        let mut none = true;
+        // GG202 says how old the inventory is, which changes every second: it is about the
+        // audit, not about who depends on the grant, and would make a snapshot's digest (and
+        // so a `--plan` made from it) never match twice.
+        for f in self.findings.iter().filter(|f| f.rule != RuleId::GG202) {
+            text.element(none);
+            none = false;
+            text.begin_array();
+            text.element(true);
+            text.string(f.rule.as_str());
+            text.element(false);
+            text.string(f.severity.as_str());
+            text.element(false);
+            text.string(&f.message);
+            text.element(false);
+            text.optional_string(f.group_id().map(|g| g.as_str()));
+            text.element(false);
+            text.optional_string(f.api_id().map(|a| a.as_str()));
+            text.element(false);
+            text.optional_string(f.stage().map(Stage::as_str));
+            text.element(false);
+            text.optional_string(f.suppressed.as_deref());
+            text.end_array(false);
+            if text.len() >= PIECE {
+                sha.update(text.as_bytes());
+                text.clear();
             }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
         }
-        let canonical = Canonical {
-            // GG202 says how old the inventory is, which changes every second: it is about
-            // the audit, not about who depends on the grant, and would make a snapshot's
-            // digest (and so a `--plan` made from it) never match twice.
-            findings: self
-                .findings
-                .iter()
-                .filter(|f| f.rule != RuleId::GG202)
-                .map(|f| {
-                    (
-                        f.rule.as_str(),
-                        f.severity.as_str(),
-                        f.message.as_str(),
-                        f.group_id(),
-                        f.api_id(),
-                        f.stage(),
-                        &f.suppressed,
-                    )
-                })
-                .collect(),
-            instance_id: &self.grant.key.instance_id,
-            name: &self.grant.name,
-            port: self.grant.key.port,
-            verdict: self.verdict.as_str(),
-            vpc_access_id: &self.grant.id,
-            vpc_id: &self.grant.key.vpc_id,
-        };
-        let mut hasher = io::BufWriter::with_capacity(64 * 1024, Hasher(Sha256::new()));
-        serde_json::to_writer(&mut hasher, &canonical).expect("hashing cannot fail");
-        let Ok(Hasher(sha)) = hasher.into_inner() else {
-            unreachable!("flushing into a hash cannot fail")
-        };
+        text.end_array(none);
+        text.key(false, "instance_id");
+        text.string(self.grant.key.instance_id.as_str());
+        text.key(false, "name");
+        text.string(&self.grant.name);
+        text.key(false, "port");
+        text.number(self.grant.key.port.into());
+        text.key(false, "verdict");
+        text.string(self.verdict.as_str());
+        text.key(false, "vpc_access_id");
+        text.string(self.grant.id.as_str());
+        text.key(false, "vpc_id");
+        text.string(self.grant.key.vpc_id.as_str());
+        text.end_object(false);
+        sha.update(text.as_bytes());
         hex::encode(sha.finalize())
     }
 }
@@ -353,6 +343,13 @@ impl Standing {
     pub fn add_grant(&mut self, grant: &GrantReport) {
         self.summary.add(grant.verdict);
         self.add_findings(&grant.findings);
+    }
+
+    /// Counts in another part of the audit's standing (a share's grants).
+    pub fn add(&mut self, other: &Standing) {
+        self.summary = Summary::total([&self.summary, &other.summary]);
+        self.global_holds |= other.global_holds;
+        self.worst = self.worst.max(other.worst);
     }
 
     /// Counts the findings about no single grant in.
