@@ -5,14 +5,32 @@
 use super::{dormant_note, Freshness, Hit};
 use crate::graph::{Graph, Usage};
 use crate::selection::Selection;
+use std::fmt::{self, Write as _};
 
-fn through(usage: &Usage) -> String {
-    format!(
-        "grant {} (matched by {}){}",
-        usage.grant.name,
-        usage.matched.keys(),
-        dormant_note(usage.matched.dormant)
-    )
+/// `grant NAME (matched by KEYS)`, and the dormant note: a `Display`, written straight into
+/// the message that names it.
+struct Through<'u, 'g>(&'u Usage<'g>);
+
+impl fmt::Display for Through<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let usage = self.0;
+        write!(
+            f,
+            "grant {} (matched by {}){}",
+            usage.grant.name,
+            usage.matched.keys(),
+            dormant_note(usage.matched.dormant)
+        )
+    }
+}
+
+/// A finding's message, in a string with room for a typical one from the start: a large
+/// account has hundreds of thousands, and `format!` would grow each one two or three times.
+fn message(text: fmt::Arguments<'_>) -> String {
+    let mut message = String::with_capacity(192);
+    // Writing into a string cannot fail.
+    let _ = message.write_fmt(text);
+    message
 }
 
 /// GG101 deployed-api-uses-grant
@@ -25,7 +43,11 @@ pub fn deployed_api_uses_grant<'g>(
         .grants()
         .flat_map(|grant| graph.deployments_through(grant))
         .map(|d| {
-            let message = format!("{} is live and routes through {}", d.user, through(d));
+            let message = message(format_args!(
+                "{} is live and routes through {}",
+                d.user,
+                Through(d)
+            ));
             Hit::usage(d, message)
         })
         .collect()
@@ -50,12 +72,12 @@ pub fn backend_stage_uses_grant<'g>(
                     user: user.clone(),
                     ..model.usage.clone()
                 };
-                let message = format!(
+                let message = message(format_args!(
                     "{user} is live on backend {} whose {} model routes through {}",
                     hop.name,
                     hop.stage,
-                    through(&model.usage)
-                );
+                    Through(&model.usage)
+                ));
                 hits.push(Hit::usage(&usage, message));
             }
         }
@@ -77,11 +99,11 @@ pub fn draft_api_uses_grant<'g>(
                 Some(hop) => format!(" via backend {}", hop.name),
                 None => String::new(),
             };
-            let message = format!(
+            let message = message(format_args!(
                 "{} routes{via} through {}; its next publish breaks",
                 d.user,
-                through(d)
-            );
+                Through(d)
+            ));
             Hit::usage(d, message)
         })
         .collect()
@@ -97,11 +119,11 @@ pub fn history_uses_grant<'g>(
         .grants()
         .flat_map(|grant| graph.history_through(grant))
         .map(|h| {
-            let message = format!(
+            let message = message(format_args!(
                 "{} routes through {}; a rollback to it breaks the stage",
                 h.user,
-                through(h)
-            );
+                Through(h)
+            ));
             Hit::usage(h, message)
         })
         .collect()
@@ -120,14 +142,14 @@ pub fn idle_backend_uses_grant<'g>(
         .map(|model| {
             let usage = &model.usage;
             let hop = usage.backend.as_ref().expect("a model use has a backend");
-            let message = format!(
+            let message = message(format_args!(
                 "backend {} ({}) routes its {} model through {}, but no API deployed in {} uses it",
                 hop.name,
                 hop.id,
                 hop.stage,
-                through(usage),
+                Through(usage),
                 hop.stage
-            );
+            ));
             Hit::usage(usage, message)
         })
         .collect()
@@ -146,10 +168,10 @@ pub fn index_disagrees<'g>(
             .into_iter()
             .filter(|e| !e.found_by_walk)
         {
-            let message = format!(
+            let message = message(format_args!(
                 "DescribeApisByVpcAccess lists {} as using grant {}, but the walk did not find it",
                 entry.user, grant.name
-            );
+            ));
             let usage = Usage {
                 grant,
                 user: entry.user,
