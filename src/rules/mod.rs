@@ -19,6 +19,7 @@ use crate::inventory::{Grant, VpcAccessId};
 use crate::selection::Selection;
 use crate::terraform::{SourceLine, Terraform};
 use crate::verdict::{Finding, GrantReport, Judged, PathStep, Report, Severity, Summary, Verdict};
+use std::convert::identity;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -114,7 +115,7 @@ pub fn audit(
     catalog: &Catalog,
 ) -> Report {
     audit_streaming(
-        inventory, terraform, selector, config, catalog, kept, collect,
+        inventory, terraform, selector, config, catalog, identity, collect,
     )
 }
 
@@ -146,12 +147,9 @@ pub fn evaluate(
     config: &Config,
     context: &AuditContext,
 ) -> Report {
-    evaluate_streaming(graph, catalog, selection, config, context, kept, collect)
-}
-
-/// A judged share as it is, for a caller that wants the findings themselves.
-fn kept(share: Judged) -> Judged {
-    share
+    evaluate_streaming(
+        graph, catalog, selection, config, context, identity, collect,
+    )
 }
 
 /// The whole report from a stream of judged shares.
@@ -446,7 +444,7 @@ mod tests {
                     config: &config,
                     context: &context,
                 };
-                judge_in_order(&judging, &shares, workers, kept, collect)
+                judge_in_order(&judging, &shares, workers, identity, collect)
             };
             let serial = judged(1, 1);
             assert!(!serial.findings.is_empty(), "GG304 or GG301 fired");
