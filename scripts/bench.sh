@@ -16,7 +16,9 @@
 #   5. real-time figures that used to be timed tests: the throttled share of a client started
 #      at 10x the emulator's QPS cap (examples/rate_convergence.rs), and how long the emulator
 #      held each answer that the 2 s per-attempt timeout cut (examples/timeout_precision.rs);
-#   6. one table on stdout, the same figures as JSON in bench-results.json (gitignored).
+#   6. one table on stdout, the same figures as JSON in bench-results.json (gitignored);
+#   7. the --qps auto section: a cold audit against emulators capped at 50, 200 and 1,000 QPS,
+#      its rows printed and added to the JSON as "qps_auto".
 #
 # Knobs (environment): BENCH_CLIENT_QPS (default 475: 95% of the emulator's cap. The cap is a
 # fixed one-second window, and each throttled answer halves the client's adaptive rate; the
@@ -77,7 +79,7 @@ bench_qps_auto() {
         kill "$sim_pid" 2>/dev/null || true
         wait "$sim_pid" 2>/dev/null || true
         python3 - "$log" "$cap" "$start" "$end" "$latency_ms" "$concurrency" <<'EOF_PY'
-import sys
+import json, sys
 log, cap, start, end, latency_ms, concurrency = sys.argv[1:]
 lines = open(log).read().splitlines()
 calls = len(lines)
@@ -86,8 +88,25 @@ wall = float(end) - float(start)
 bound = max(calls / int(cap), calls * int(latency_ms) / 1000 / int(concurrency))
 print(f"{cap:<8} {calls:>8} {wall:>10.2f} {bound:>10.2f} {wall / bound:>12.3f} "
       f"{throttled:>5} ({100 * throttled / calls:.2f}%)")
+with open(log + ".row", "w") as row:
+    json.dump({"cap": int(cap), "calls": calls, "wall_s": round(wall, 2),
+               "bound_s": round(bound, 2), "wall_over_bound": round(wall / bound, 3),
+               "throttled": throttled, "throttled_share": round(throttled / calls, 4)}, row)
 EOF_PY
     done
+    # With the full benchmark, the rows go into its JSON too, under "qps_auto".
+    if [[ -n "${1:-}" && -f "$1" ]]; then
+        python3 - "$1" "$work"/calls.*.jsonl.row <<'EOF_PY'
+import json, sys
+out, rows = sys.argv[1], [json.load(open(p)) for p in sys.argv[2:]]
+results = json.load(open(out))
+results["qps_auto"] = sorted(rows, key=lambda r: r["cap"])
+with open(out, "w") as f:
+    json.dump(results, f, indent=2)
+    f.write("\n")
+EOF_PY
+        echo "added the --qps auto rows to $1" >&2
+    fi
     rm -rf "$work"
 }
 if [[ "${1:-}" == "qps-auto" ]]; then
@@ -282,4 +301,4 @@ cat > "$OUT" <<EOF
 EOF
 echo "wrote $OUT" >&2
 
-bench_qps_auto # the --qps auto section above
+bench_qps_auto "$OUT" # the --qps auto section above, its rows added to the JSON
