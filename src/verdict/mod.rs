@@ -208,7 +208,10 @@ impl GrantReport {
         /// How much canonical text is hashed at a time.
         const PIECE: usize = 64 * 1024;
         let mut sha = Sha256::new();
-        let mut text = JsonText::with_capacity(false, PIECE + 4096);
+        // Room for the grant and its findings (about 200 bytes each), up to a piece and the
+        // finding that ends it.
+        let room = (256 + 200 * self.findings.len()).min(PIECE + 4096);
+        let mut text = JsonText::with_capacity(false, room);
         text.begin_object();
         text.key(true, "findings");
         text.begin_array();
